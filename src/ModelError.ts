@@ -1,0 +1,161 @@
+/**
+ * The errors a {@link CompletionModel} fails with.
+ *
+ * Every error carries the facts a caller needs to act on it (provider, HTTP
+ * status, provider request id, the server's retry hint, the provider's own
+ * error type) and classifies itself through the {@link Retryable} protocol:
+ * each tag has a default (a rate limit is transient, a bad request is not),
+ * and an explicit word from the server (`x-should-retry`) overrides it.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { ModelError, Retryable } from "effect-retry-layer"
+ *
+ * const e = new ModelError.RateLimitError({
+ *   provider: "anthropic",
+ *   message: "rate limited",
+ *   status: 429,
+ *   retryAfter: Duration.seconds(2)
+ * })
+ * Retryable.classify(e) // Transient { retryAfter: Some(2 seconds) }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+import * as Retryable from "./Retryable.js"
+
+/**
+ * The facts every model error carries.
+ *
+ * @since 0.1.0
+ */
+export interface ModelErrorFields {
+  /** Which adapter produced the error, e.g. `"anthropic"`. */
+  readonly provider: string
+  readonly message: string
+  /** The HTTP status, when the error came from a response. */
+  readonly status?: number
+  /** The provider's request id (`request-id` / `x-request-id`), to quote in a support ticket. */
+  readonly requestId?: string
+  /** The server's hint of when to try again, already parsed. */
+  readonly retryAfter?: Duration.Duration
+  /** The provider's own error type, e.g. `"overloaded_error"` or `"ThrottlingException"`. */
+  readonly errorType?: string
+  /** The server's explicit word (`x-should-retry`); overrides the default classification. */
+  readonly shouldRetry?: boolean
+  readonly cause?: unknown
+}
+
+const TypeId: unique symbol = Symbol.for("effect-retry-layer/ModelError")
+
+/**
+ * The instance side shared by every model error.
+ *
+ * @since 0.1.0
+ */
+export interface ModelErrorShape<Tag extends string>
+  extends Cause.YieldableError, Readonly<Omit<ModelErrorFields, "cause" | "message">>, Retryable.Retryable
+{
+  readonly _tag: Tag
+  readonly [TypeId]: typeof TypeId
+}
+
+const make = <const Tag extends string>(
+  tag: Tag,
+  transientByDefault: boolean
+): new(fields: ModelErrorFields) => ModelErrorShape<Tag> =>
+  class extends Data.TaggedError(tag)<ModelErrorFields> {
+    [Retryable.symbol](): Retryable.RetryClassification {
+      return (this.shouldRetry ?? transientByDefault) ? Retryable.transient(this.retryAfter) : Retryable.permanent
+    }
+
+    readonly [TypeId]: typeof TypeId = TypeId
+  }
+
+/**
+ * 429, or a provider's throttling code. Transient.
+ *
+ * @since 0.1.0
+ */
+export class RateLimitError extends make("RateLimitError", true) {}
+
+/**
+ * The provider is overloaded (Anthropic's 529 / `overloaded_error`). Transient.
+ *
+ * @since 0.1.0
+ */
+export class OverloadedError extends make("OverloadedError", true) {}
+
+/**
+ * A 5xx response. Transient.
+ *
+ * @since 0.1.0
+ */
+export class ServerError extends make("ServerError", true) {}
+
+/**
+ * 409 or 425: the request raced another one or came too early. Transient.
+ *
+ * @since 0.1.0
+ */
+export class ConflictError extends make("ConflictError", true) {}
+
+/**
+ * 408, or no response within the client's timeout. Transient.
+ *
+ * @since 0.1.0
+ */
+export class TimeoutError extends make("TimeoutError", true) {}
+
+/**
+ * The connection was refused, reset or closed before a response. Transient.
+ *
+ * @since 0.1.0
+ */
+export class ConnectionError extends make("ConnectionError", true) {}
+
+/**
+ * The request itself is wrong (400, 404, 413, 422 and other 4xx). Permanent.
+ *
+ * @since 0.1.0
+ */
+export class InvalidRequestError extends make("InvalidRequestError", false) {}
+
+/**
+ * The credentials were refused (401, 403). Permanent.
+ *
+ * @since 0.1.0
+ */
+export class AuthenticationError extends make("AuthenticationError", false) {}
+
+/**
+ * The response could not be understood, or the stream broke in a way that
+ * says nothing about the server's health (malformed SSE or JSON). Permanent.
+ *
+ * @since 0.1.0
+ */
+export class StreamError extends make("StreamError", false) {}
+
+/**
+ * @since 0.1.0
+ */
+export type ModelError =
+  | RateLimitError
+  | OverloadedError
+  | ServerError
+  | ConflictError
+  | TimeoutError
+  | ConnectionError
+  | InvalidRequestError
+  | AuthenticationError
+  | StreamError
+
+/**
+ * @since 0.1.0
+ */
+export const isModelError = (u: unknown): u is ModelError => Predicate.hasProperty(u, TypeId)

@@ -1,0 +1,29 @@
+/**
+ * @since 0.1.0
+ */
+export * as CompletionModel from "./CompletionModel.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ModelError from "./ModelError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Retryable from "./Retryable.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetrySchedule from "./RetrySchedule.js"
+
+/**
+ * @since 0.1.0
+ */
+export { RetryPolicy } from "./RetrySchedule.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryingModel from "./RetryingModel.js"
