@@ -28,6 +28,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as CompletionModel from "./CompletionModel.js"
+import { retryLazily } from "./internal/retry.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -50,7 +51,7 @@ export const make = (
   return {
     name: inner.name,
     model: inner.model,
-    chatStream: (request) => Effect.retry(inner.chatStream(request), schedule)
+    chatStream: (request) => retryLazily(inner.chatStream(request), schedule)
   }
 }
 

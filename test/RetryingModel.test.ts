@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { CompletionModel, RetryingModel, RetrySchedule } from "effect-retry-layer"
 import { ScriptedModel } from "effect-retry-layer/testing"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
@@ -138,6 +139,19 @@ describe("RetryingModel", () => {
       yield* TestClock.adjust("1 hour")
       expect(yield* recorder.count).toBe(1)
     }).pipe(provide([ScriptedModel.transient(), hello], exact)))
+
+  it.effect("does not retry a defect in the inner model", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const dying: CompletionModel.Service = {
+        name: "dying",
+        model: "m",
+        chatStream: () => Effect.suspend(() => (calls++, Effect.dieMessage("bug in the adapter")))
+      }
+      const exit = yield* Effect.exit(RetryingModel.make(dying, exact).chatStream(request))
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(calls).toBe(1)
+    }))
 
   it.effect("passes name and model through", () =>
     Effect.gen(function*() {
