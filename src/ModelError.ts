@@ -65,7 +65,7 @@ export interface ModelErrorShape<Tag extends string>
   readonly [TypeId]: typeof TypeId
 }
 
-const make = <const Tag extends string>(
+const ModelErrorClass = <const Tag extends string>(
   tag: Tag,
   transientByDefault: boolean
 ): new(fields: ModelErrorFields) => ModelErrorShape<Tag> =>
@@ -82,56 +82,64 @@ const make = <const Tag extends string>(
  *
  * @since 0.1.0
  */
-export class RateLimitError extends make("RateLimitError", true) {}
+export class RateLimitError extends ModelErrorClass("RateLimitError", true) {}
 
 /**
  * The provider is overloaded (Anthropic's 529 / `overloaded_error`). Transient.
  *
  * @since 0.1.0
  */
-export class OverloadedError extends make("OverloadedError", true) {}
+export class OverloadedError extends ModelErrorClass("OverloadedError", true) {}
 
 /**
  * A 5xx response. Transient.
  *
  * @since 0.1.0
  */
-export class ServerError extends make("ServerError", true) {}
+export class ServerError extends ModelErrorClass("ServerError", true) {}
 
 /**
  * 409 or 425: the request raced another one or came too early. Transient.
  *
  * @since 0.1.0
  */
-export class ConflictError extends make("ConflictError", true) {}
+export class ConflictError extends ModelErrorClass("ConflictError", true) {}
 
 /**
  * 408, or no response within the client's timeout. Transient.
  *
  * @since 0.1.0
  */
-export class TimeoutError extends make("TimeoutError", true) {}
+export class TimeoutError extends ModelErrorClass("TimeoutError", true) {}
 
 /**
  * The connection was refused, reset or closed before a response. Transient.
  *
  * @since 0.1.0
  */
-export class ConnectionError extends make("ConnectionError", true) {}
+export class ConnectionError extends ModelErrorClass("ConnectionError", true) {}
+
+/**
+ * The account is out of quota or credit (OpenAI's `insufficient_quota`, sent
+ * with a 429). Retrying cannot help. Permanent.
+ *
+ * @since 0.1.0
+ */
+export class QuotaExceededError extends ModelErrorClass("QuotaExceededError", false) {}
 
 /**
  * The request itself is wrong (400, 404, 413, 422 and other 4xx). Permanent.
  *
  * @since 0.1.0
  */
-export class InvalidRequestError extends make("InvalidRequestError", false) {}
+export class InvalidRequestError extends ModelErrorClass("InvalidRequestError", false) {}
 
 /**
  * The credentials were refused (401, 403). Permanent.
  *
  * @since 0.1.0
  */
-export class AuthenticationError extends make("AuthenticationError", false) {}
+export class AuthenticationError extends ModelErrorClass("AuthenticationError", false) {}
 
 /**
  * The response could not be understood, or the stream broke in a way that
@@ -139,7 +147,7 @@ export class AuthenticationError extends make("AuthenticationError", false) {}
  *
  * @since 0.1.0
  */
-export class StreamError extends make("StreamError", false) {}
+export class StreamError extends ModelErrorClass("StreamError", false) {}
 
 /**
  * @since 0.1.0
@@ -151,9 +159,35 @@ export type ModelError =
   | ConflictError
   | TimeoutError
   | ConnectionError
+  | QuotaExceededError
   | InvalidRequestError
   | AuthenticationError
   | StreamError
+
+/**
+ * @since 0.1.0
+ */
+export type Tag = ModelError["_tag"]
+
+const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extract<ModelError, { _tag: K }> } = {
+  RateLimitError,
+  OverloadedError,
+  ServerError,
+  ConflictError,
+  TimeoutError,
+  ConnectionError,
+  QuotaExceededError,
+  InvalidRequestError,
+  AuthenticationError,
+  StreamError
+}
+
+/**
+ * Builds the error for a tag chosen at run time, e.g. by a classification table.
+ *
+ * @since 0.1.0
+ */
+export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new constructors[tag](fields)
 
 /**
  * @since 0.1.0

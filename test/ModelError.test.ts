@@ -14,6 +14,7 @@ describe("ModelError", () => {
       ["ConflictError", new ModelError.ConflictError(fields), true],
       ["TimeoutError", new ModelError.TimeoutError(fields), true],
       ["ConnectionError", new ModelError.ConnectionError(fields), true],
+      ["QuotaExceededError", new ModelError.QuotaExceededError(fields), false],
       ["InvalidRequestError", new ModelError.InvalidRequestError(fields), false],
       ["AuthenticationError", new ModelError.AuthenticationError(fields), false],
       ["StreamError", new ModelError.StreamError(fields), false]
@@ -45,5 +46,11 @@ describe("ModelError", () => {
   it("isModelError is false for other errors", () => {
     expect(ModelError.isModelError(new Error("x"))).toBe(false)
     expect(ModelError.isModelError({ _tag: "RateLimitError" })).toBe(false)
+  })
+
+  it("make builds the error for a tag chosen at run time", () => {
+    const error = ModelError.make("OverloadedError", fields)
+    expect(error).toBeInstanceOf(ModelError.OverloadedError)
+    expect(error._tag).toBe("OverloadedError")
   })
 })

@@ -1,0 +1,235 @@
+/**
+ * The one place an HTTP failure becomes a {@link ModelError}: every adapter in
+ * this library uses it, and so can yours.
+ *
+ * The tag comes from, in order:
+ * 1. the provider's own error type, when the provider's table knows it
+ *    (`overloaded_error`, `ThrottlingException`, `insufficient_quota`, ...);
+ * 2. the status: 408 timeout; 409, 425 conflict; 429 rate limit; 529
+ *    overloaded; other 5xx server error (transient); 401, 403
+ *    authentication; 400, 404, 413, 422 and other 4xx invalid request
+ *    (permanent).
+ *
+ * The server's `x-should-retry` then overrides the tag's default
+ * classification, and `retry-after-ms` / `retry-after` become `retryAfter`.
+ * The request id (`request-id`, `x-request-id`, `x-amzn-requestid`,
+ * `apim-request-id`) and the provider's error type and message, read from the
+ * JSON body, complete the error.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpClassification } from "effect-retry-layer"
+ *
+ * const error = HttpClassification.fromResponse({
+ *   provider: "my-gateway",
+ *   status: 503,
+ *   headers: { "retry-after": "2", "x-request-id": "req_123" },
+ *   body: "{\"error\":{\"message\":\"try later\"}}"
+ * }) // Effect<ServerError { status: 503, retryAfter: 2 seconds, requestId: "req_123", ... }>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as ModelError from "./ModelError.js"
+import * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * A provider's own error types, mapped to the tag they deserve. Consulted
+ * before the status, so a throttling code sent with a 400 is still a rate limit.
+ *
+ * @since 0.1.0
+ */
+export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
+
+/**
+ * Everything the classification reads from a failed response.
+ *
+ * @since 0.1.0
+ */
+export interface FailedResponse {
+  readonly provider: string
+  readonly status: number
+  readonly headers: RetryAfter.HeaderRecord
+  /** The response body as text; need not be JSON. */
+  readonly body: string
+  readonly errorTypes?: ErrorTypeTable
+}
+
+/**
+ * The tag a status gets when the body says nothing more specific.
+ *
+ * @since 0.1.0
+ */
+export const tagForStatus = (status: number): ModelError.Tag => {
+  switch (status) {
+    case 401:
+    case 403:
+      return "AuthenticationError"
+    case 408:
+      return "TimeoutError"
+    case 409:
+    case 425:
+      return "ConflictError"
+    case 429:
+      return "RateLimitError"
+    case 529:
+      return "OverloadedError"
+  }
+  return status >= 500 && status <= 599 ? "ServerError" : "InvalidRequestError"
+}
+
+/**
+ * The request id a provider attached to its response.
+ *
+ * @since 0.1.0
+ */
+export const requestId = (headers: RetryAfter.HeaderRecord): string | undefined => {
+  for (const name of ["request-id", "x-request-id", "x-amzn-requestid", "apim-request-id"]) {
+    const value = RetryAfter.header(headers, name)
+    if (value !== undefined && value !== "") return value
+  }
+  return undefined
+}
+
+/**
+ * What a provider said about its error.
+ *
+ * @since 0.1.0
+ */
+export interface ErrorDetails {
+  /** Every error type or code the response carried, most specific first. */
+  readonly errorTypes: ReadonlyArray<string>
+  readonly message: string | undefined
+}
+
+const OptionalString = Schema.optional(Schema.String)
+
+// The shapes providers use: Anthropic `{type:"error", error:{type,message}}`, OpenAI
+// `{error:{message,type,code}}`, AWS `{message}` / `{Message}` / `{__type}`.
+const ErrorBody = Schema.parseJson(Schema.Struct({
+  error: Schema.optional(Schema.Union(
+    Schema.String,
+    Schema.Struct({
+      type: Schema.optional(Schema.NullOr(Schema.String)),
+      code: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Number))),
+      message: Schema.optional(Schema.NullOr(Schema.String))
+    })
+  )),
+  type: OptionalString,
+  code: OptionalString,
+  __type: OptionalString,
+  message: OptionalString,
+  Message: OptionalString
+}))
+
+const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+
+const present = <A>(values: ReadonlyArray<A | null | undefined>): Array<A> =>
+  values.filter((value): value is A => value !== null && value !== undefined && value !== "")
+
+/**
+ * Reads the provider's error types and message from a response body (and the
+ * AWS `x-amzn-errortype` header). A body that is not JSON, or not of a known
+ * shape, gives no types and no message.
+ *
+ * @since 0.1.0
+ */
+export const errorDetails = (body: string, headers: RetryAfter.HeaderRecord = {}): ErrorDetails => {
+  const amzn = RetryAfter.header(headers, "x-amzn-errortype")?.split(":")[0]
+  return Option.match(decodeErrorBody(body), {
+    onNone: () => ({ errorTypes: present([amzn]), message: undefined }),
+    onSome: (json) => {
+      const nested = typeof json.error === "object" ? json.error : undefined
+      const code = nested?.code
+      return {
+        errorTypes: present([
+          nested?.type,
+          code === undefined || code === null ? undefined : String(code),
+          json.__type?.split("#").at(-1),
+          json.code,
+          json.type === "error" ? undefined : json.type,
+          amzn
+        ]),
+        message: nested?.message ?? (typeof json.error === "string" ? json.error : undefined) ?? json.message ??
+          json.Message
+      }
+    }
+  })
+}
+
+// The tag of the first error type the table knows, and the type to report: that one, else the most specific.
+const classifyTypes = (
+  details: ErrorDetails,
+  table: ErrorTypeTable
+): readonly [ModelError.Tag | undefined, string | undefined] => {
+  const known = details.errorTypes.find((errorType) => table[errorType] !== undefined)
+  return [known === undefined ? undefined : table[known], known ?? details.errorTypes[0]]
+}
+
+const snippet = (body: string): string => {
+  const flat = body.replace(/\s+/g, " ").trim()
+  return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat
+}
+
+/**
+ * Classifies a failed response, reading `Retry-After` dates against `now`
+ * (epoch milliseconds).
+ *
+ * @since 0.1.0
+ */
+export const fromResponseAt = (response: FailedResponse, now: number): ModelError.ModelError => {
+  const details = errorDetails(response.body, response.headers)
+  const table = response.errorTypes ?? {}
+  const [known, errorType] = classifyTypes(details, table)
+  const id = requestId(response.headers)
+  const retryAfter = RetryAfter.parse(response.headers, now)
+  const shouldRetry = RetryAfter.shouldRetry(response.headers)
+  const said = details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body))
+  return ModelError.make(known ?? tagForStatus(response.status), {
+    provider: response.provider,
+    message: `${response.provider} responded ${response.status}${errorType ? ` ${errorType}` : ""}: ${said}`,
+    status: response.status,
+    ...(id === undefined ? {} : { requestId: id }),
+    ...(errorType === undefined ? {} : { errorType }),
+    ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) }),
+    ...Option.match(shouldRetry, { onNone: () => ({}), onSome: (b) => ({ shouldRetry: b }) })
+  })
+}
+
+/**
+ * Classifies a failed response, reading `Retry-After` dates against `Clock`.
+ *
+ * @since 0.1.0
+ */
+export const fromResponse = (response: FailedResponse): Effect.Effect<ModelError.ModelError> =>
+  Effect.map(Clock.currentTimeMillis, (now) => fromResponseAt(response, now))
+
+/**
+ * Classifies an error that arrives inside an open stream (Anthropic's `error`
+ * event, OpenAI's `{"error": ...}` data). There is no status, so a type the
+ * provider's table does not know is a `StreamError`.
+ *
+ * @since 0.1.0
+ */
+export const fromErrorEvent = (event: {
+  readonly provider: string
+  readonly data: string
+  readonly errorTypes: ErrorTypeTable
+  readonly requestId?: string | undefined
+}): ModelError.ModelError => {
+  const details = errorDetails(event.data)
+  const [known, errorType] = classifyTypes(details, event.errorTypes)
+  return ModelError.make(known ?? "StreamError", {
+    provider: event.provider,
+    message: `${event.provider} sent an error mid-stream${errorType ? ` (${errorType})` : ""}: ${
+      details.message ?? snippet(event.data)
+    }`,
+    ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
+    ...(errorType === undefined ? {} : { errorType })
+  })
+}

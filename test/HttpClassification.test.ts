@@ -1,0 +1,170 @@
+import { describe, expect, it } from "@effect/vitest"
+import { HttpClassification, Retryable } from "effect-retry-layer"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+
+const classify = (status: number, options: Partial<HttpClassification.FailedResponse> = {}) =>
+  HttpClassification.fromResponseAt({ provider: "p", status, headers: {}, body: "", ...options }, 0)
+
+describe("HttpClassification.fromResponse", () => {
+  const transient = [408, 409, 425, 429, 500, 502, 503, 504, 529, 507, 599]
+  const permanent = [400, 401, 403, 404, 413, 422, 402, 405, 418, 451, 300, 600]
+
+  it.each(transient)("%i is transient", (status) => {
+    expect(Retryable.isTransient(classify(status))).toBe(true)
+  })
+
+  it.each(permanent)("%i is permanent", (status) => {
+    expect(Retryable.isTransient(classify(status))).toBe(false)
+  })
+
+  it.each(
+    [
+      [400, "InvalidRequestError"],
+      [401, "AuthenticationError"],
+      [403, "AuthenticationError"],
+      [404, "InvalidRequestError"],
+      [408, "TimeoutError"],
+      [409, "ConflictError"],
+      [413, "InvalidRequestError"],
+      [422, "InvalidRequestError"],
+      [425, "ConflictError"],
+      [429, "RateLimitError"],
+      [500, "ServerError"],
+      [503, "ServerError"],
+      [529, "OverloadedError"]
+    ] as const
+  )("%i is a %s", (status, tag) => {
+    const error = classify(status)
+    expect(error._tag).toBe(tag)
+    expect(error.status).toBe(status)
+    expect(error.provider).toBe("p")
+  })
+
+  it("x-should-retry overrides the status both ways", () => {
+    expect(Retryable.isTransient(classify(503, { headers: { "x-should-retry": "false" } }))).toBe(false)
+    expect(Retryable.isTransient(classify(400, { headers: { "x-should-retry": "true" } }))).toBe(true)
+  })
+
+  it("carries retry-after, retry-after-ms and the request id", () => {
+    const a = classify(429, { headers: { "retry-after": "2", "request-id": "req_a" } })
+    expect(a.retryAfter && Duration.toMillis(a.retryAfter)).toBe(2000)
+    expect(a.requestId).toBe("req_a")
+    const b = classify(429, { headers: { "retry-after-ms": "120", "x-request-id": "req_b" } })
+    expect(Retryable.retryAfter(b)).toStrictEqual(Option.some(Duration.millis(120)))
+    expect(b.requestId).toBe("req_b")
+    expect(classify(429, { headers: { "x-amzn-requestid": "aws-1" } }).requestId).toBe("aws-1")
+    expect(classify(429, { headers: { "apim-request-id": "az-1" } }).requestId).toBe("az-1")
+  })
+
+  it.effect("reads a Retry-After date against Clock", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const error = yield* HttpClassification.fromResponse({
+        provider: "p",
+        status: 503,
+        headers: { "retry-after": "Thu, 01 Jan 2026 00:00:07 GMT" },
+        body: ""
+      })
+      expect(error.retryAfter && Duration.toMillis(error.retryAfter)).toBe(7000)
+    }))
+
+  it("reads the provider's error type and message from an Anthropic body", () => {
+    const error = classify(529, {
+      body: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } })
+    })
+    expect(error._tag).toBe("OverloadedError")
+    expect(error.errorType).toBe("overloaded_error")
+    expect(error.message).toBe("p responded 529 overloaded_error: Overloaded")
+  })
+
+  it("reads an OpenAI body, preferring the type the table knows", () => {
+    const body = JSON.stringify({
+      error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" }
+    })
+    const quota = classify(429, { body, errorTypes: { insufficient_quota: "QuotaExceededError" } })
+    expect(quota._tag).toBe("QuotaExceededError")
+    expect(Retryable.isTransient(quota)).toBe(false)
+    const limited = classify(429, {
+      body: JSON.stringify({ error: { message: "slow down", type: "requests", code: "rate_limit_exceeded" } }),
+      errorTypes: { insufficient_quota: "QuotaExceededError" }
+    })
+    expect(limited._tag).toBe("RateLimitError")
+    expect(limited.errorType).toBe("requests")
+  })
+
+  it("reads AWS error types from the body or the x-amzn-errortype header, even on a 400", () => {
+    const table = { ThrottlingException: "RateLimitError" } as const
+    const fromHeader = classify(400, {
+      headers: { "x-amzn-errortype": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/" },
+      body: JSON.stringify({ message: "Too many requests, please wait before trying again." }),
+      errorTypes: table
+    })
+    expect(fromHeader._tag).toBe("RateLimitError")
+    expect(fromHeader.errorType).toBe("ThrottlingException")
+    expect(fromHeader.message).toContain("Too many requests")
+    const fromBody = classify(400, {
+      body: JSON.stringify({ __type: "com.amazon.coral.availability#ThrottlingException", Message: "Rate exceeded" }),
+      errorTypes: table
+    })
+    expect(fromBody._tag).toBe("RateLimitError")
+    expect(fromBody.message).toContain("Rate exceeded")
+  })
+
+  it.each([
+    ["not JSON", "<html><body>502 Bad Gateway</body></html>", "<html><body>502 Bad Gateway</body></html>"],
+    ["truncated JSON", "{\"error\": {\"type\": \"overl", "{\"error\": {\"type\": \"overl"],
+    ["JSON of another shape", "[1,2,3]", "[1,2,3]"],
+    ["empty", "", "no body"],
+    ["wrong field types", "{\"error\": {\"type\": 5}}", "{\"error\": {\"type\": 5}}"]
+  ])("a body that is %s still gives a typed error with the status rule", (_, body, said) => {
+    const error = classify(502, { body })
+    expect(error._tag).toBe("ServerError")
+    expect(error.message).toBe(`p responded 502: ${said}`)
+  })
+
+  it("keeps long bodies out of the message", () => {
+    const error = classify(500, { body: "x".repeat(10_000) })
+    expect(error.message.length).toBeLessThan(300)
+  })
+
+  it.prop("never throws, whatever the status, headers and body", [
+    FastCheck.integer({ min: 100, max: 999 }),
+    FastCheck.dictionary(FastCheck.constantFrom("retry-after", "x-should-retry", "request-id"), FastCheck.string()),
+    FastCheck.oneof(FastCheck.string(), FastCheck.json())
+  ], ([status, headers, body]) => {
+    const error = classify(status, { headers, body })
+    expect(error.status).toBe(status)
+  })
+})
+
+describe("HttpClassification.fromErrorEvent", () => {
+  const table = { overloaded_error: "OverloadedError", rate_limit_error: "RateLimitError" } as const
+
+  it("classifies a known mid-stream error type", () => {
+    const error = HttpClassification.fromErrorEvent({
+      provider: "anthropic",
+      data: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }),
+      errorTypes: table,
+      requestId: "req_1"
+    })
+    expect(error._tag).toBe("OverloadedError")
+    expect(error.requestId).toBe("req_1")
+    expect(error.status).toBeUndefined()
+    expect(error.message).toBe("anthropic sent an error mid-stream (overloaded_error): Overloaded")
+  })
+
+  it("an unknown type or a malformed event is a StreamError", () => {
+    expect(
+      HttpClassification.fromErrorEvent({ provider: "a", data: "{\"error\":{\"type\":\"odd\"}}", errorTypes: table })
+        ._tag
+    )
+      .toBe("StreamError")
+    expect(HttpClassification.fromErrorEvent({ provider: "a", data: "not json", errorTypes: table })._tag).toBe(
+      "StreamError"
+    )
+  })
+})
