@@ -8,7 +8,7 @@ export default defineConfig({
     // Tests import the package by its public name, as users do, but run against the sources.
     alias: [
       { find: /^effect-retry-layer$/, replacement: src("index.ts") },
-      { find: /^effect-retry-layer\/(.*)$/, replacement: src("$1/index.ts") }
+      { find: /^effect-retry-layer\/(.*)$/, replacement: src("$1.ts") }
     ]
   },
   test: {

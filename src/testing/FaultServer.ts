@@ -1,0 +1,521 @@
+/**
+ * A fault-injecting HTTP server on loopback, for testing adapters and retry
+ * behaviour over real sockets.
+ *
+ * It listens on `127.0.0.1` on a free port for the life of a `Scope` and
+ * answers each request with the next scripted {@link Reply}: a status with
+ * headers and a body, a server-sent-event stream (which may break, stall or
+ * carry malformed bytes), a connection reset before any header, or a stall.
+ * When the script is empty it asks the `handler` option, and without one it
+ * answers 400 so that an unscripted request is a loud, permanent failure.
+ *
+ * It records every request and every connection, and tests can wait for
+ * either without sleeping.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FaultServer } from "effect-retry-layer/testing"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* FaultServer.make()
+ *   yield* server.enqueue(
+ *     FaultServer.anthropicError(429, "rate_limit_error", "slow down", { "retry-after": "1" }),
+ *     FaultServer.anthropicStream(["Hello", " world"])
+ *   )
+ *   // point an adapter at server.url ...
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+
+// Replies ------------------------------------------------------------------
+
+/**
+ * One item of a scripted event stream.
+ *
+ * @since 0.1.0
+ */
+export type StreamItem =
+  | { readonly _tag: "Event"; readonly event?: string; readonly data: string }
+  | { readonly _tag: "Raw"; readonly text: string }
+  | { readonly _tag: "Pause"; readonly millis: number }
+  | { readonly _tag: "Reset" }
+  | { readonly _tag: "Stall" }
+
+/**
+ * What the server does with one request.
+ *
+ * @since 0.1.0
+ */
+export type Reply =
+  | {
+    readonly _tag: "Respond"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string
+    readonly delayMillis: number
+  }
+  | {
+    readonly _tag: "Stream"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly items: ReadonlyArray<StreamItem>
+    readonly delayMillis: number
+  }
+  | { readonly _tag: "Reset" }
+  | { readonly _tag: "Stall" }
+
+/**
+ * @since 0.1.0
+ */
+export interface ReplyOptions {
+  readonly headers?: Readonly<Record<string, string>>
+  /** Real milliseconds to wait before the status line, e.g. to model server latency. */
+  readonly delayMillis?: number
+}
+
+/**
+ * A complete response with a text body.
+ *
+ * @since 0.1.0
+ */
+export const respond = (status: number, body: string, options: ReplyOptions = {}): Reply => ({
+  _tag: "Respond",
+  status,
+  headers: options.headers ?? {},
+  body,
+  delayMillis: options.delayMillis ?? 0
+})
+
+/**
+ * A complete response with a JSON body.
+ *
+ * @since 0.1.0
+ */
+export const json = (status: number, body: unknown, options: ReplyOptions = {}): Reply =>
+  respond(status, JSON.stringify(body), {
+    ...options,
+    headers: { "content-type": "application/json", ...options.headers }
+  })
+
+/**
+ * A `text/event-stream` response that plays `items` in order and then ends.
+ *
+ * @since 0.1.0
+ */
+export const stream = (
+  items: ReadonlyArray<StreamItem>,
+  options: ReplyOptions & { readonly status?: number } = {}
+): Reply => ({
+  _tag: "Stream",
+  status: options.status ?? 200,
+  headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...options.headers },
+  items,
+  delayMillis: options.delayMillis ?? 0
+})
+
+/**
+ * Destroys the connection before sending anything back.
+ *
+ * @since 0.1.0
+ */
+export const reset: Reply = { _tag: "Reset" }
+
+/**
+ * Never answers (until the client gives up or the server closes).
+ *
+ * @since 0.1.0
+ */
+export const stall: Reply = { _tag: "Stall" }
+
+/**
+ * A server-sent event; `data` that is not a string is sent as JSON.
+ *
+ * @since 0.1.0
+ */
+export const event = (data: unknown, name?: string): StreamItem => ({
+  _tag: "Event",
+  data: typeof data === "string" ? data : JSON.stringify(data),
+  ...(name === undefined ? {} : { event: name })
+})
+
+/**
+ * Bytes sent as they are, to script malformed streams.
+ *
+ * @since 0.1.0
+ */
+export const raw = (text: string): StreamItem => ({ _tag: "Raw", text })
+
+/**
+ * A real-time pause between items.
+ *
+ * @since 0.1.0
+ */
+export const pause = (millis: number): StreamItem => ({ _tag: "Pause", millis })
+
+/**
+ * Resets the connection mid-stream, after the items before it were sent.
+ *
+ * @since 0.1.0
+ */
+export const resetStream: StreamItem = { _tag: "Reset" }
+
+/**
+ * Stops sending mid-stream but keeps the connection open.
+ *
+ * @since 0.1.0
+ */
+export const stallStream: StreamItem = { _tag: "Stall" }
+
+// Provider-shaped replies ----------------------------------------------------
+
+/**
+ * @since 0.1.0
+ */
+export interface StreamShape {
+  readonly stopReason?: string
+  readonly inputTokens?: number
+  readonly outputTokens?: number
+  /** Items inserted after the text deltas and before the closing events (an error event, a reset, ...). */
+  readonly interrupt?: ReadonlyArray<StreamItem>
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+/**
+ * The events of an Anthropic Messages stream that says `pieces`.
+ *
+ * @since 0.1.0
+ */
+export const anthropicEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => [
+  event({
+    type: "message_start",
+    message: {
+      id: "msg_fault",
+      type: "message",
+      role: "assistant",
+      model: "claude-fault",
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: shape.inputTokens ?? 10, output_tokens: 1 }
+    }
+  }, "message_start"),
+  event({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }, "content_block_start"),
+  event({ type: "ping" }, "ping"),
+  ...pieces.map((text) =>
+    event({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }, "content_block_delta")
+  ),
+  ...(shape.interrupt ?? []),
+  event({ type: "content_block_stop", index: 0 }, "content_block_stop"),
+  event({
+    type: "message_delta",
+    delta: { stop_reason: shape.stopReason ?? "end_turn", stop_sequence: null },
+    usage: { output_tokens: shape.outputTokens ?? pieces.length }
+  }, "message_delta"),
+  event({ type: "message_stop" }, "message_stop")
+]
+
+/**
+ * A complete Anthropic Messages stream that says `pieces`.
+ *
+ * @since 0.1.0
+ */
+export const anthropicStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  stream(anthropicEvents(pieces, shape), shape.headers === undefined ? {} : { headers: shape.headers })
+
+/**
+ * An Anthropic error event (`event: error`), as sent mid-stream.
+ *
+ * @since 0.1.0
+ */
+export const anthropicErrorEvent = (type: string, message: string): StreamItem =>
+  event({ type: "error", error: { type, message } }, "error")
+
+/**
+ * An Anthropic error response.
+ *
+ * @since 0.1.0
+ */
+export const anthropicError = (
+  status: number,
+  type: string,
+  message: string,
+  headers: Readonly<Record<string, string>> = {}
+): Reply => json(status, { type: "error", error: { type, message } }, { headers })
+
+/**
+ * The events of an OpenAI Chat Completions stream that says `pieces`,
+ * with the usage chunk that `stream_options.include_usage` asks for.
+ *
+ * @since 0.1.0
+ */
+export const openAiEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => {
+  const chunk = (choices: ReadonlyArray<unknown>, usage: unknown = null) =>
+    event({
+      id: "chatcmpl-fault",
+      object: "chat.completion.chunk",
+      created: 0,
+      model: "gpt-fault",
+      choices,
+      usage
+    })
+  return [
+    chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]),
+    ...pieces.map((content) => chunk([{ index: 0, delta: { content }, finish_reason: null }])),
+    ...(shape.interrupt ?? []),
+    chunk([{ index: 0, delta: {}, finish_reason: shape.stopReason ?? "stop" }]),
+    chunk([], {
+      prompt_tokens: shape.inputTokens ?? 10,
+      completion_tokens: shape.outputTokens ?? pieces.length,
+      total_tokens: (shape.inputTokens ?? 10) + (shape.outputTokens ?? pieces.length)
+    }),
+    event("[DONE]")
+  ]
+}
+
+/**
+ * A complete OpenAI Chat Completions stream that says `pieces`.
+ *
+ * @since 0.1.0
+ */
+export const openAiStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  stream(openAiEvents(pieces, shape), shape.headers === undefined ? {} : { headers: shape.headers })
+
+/**
+ * An OpenAI error object as a stream event.
+ *
+ * @since 0.1.0
+ */
+export const openAiErrorEvent = (type: string, message: string): StreamItem =>
+  event({ error: { message, type, param: null, code: null } })
+
+/**
+ * An OpenAI error response.
+ *
+ * @since 0.1.0
+ */
+export const openAiError = (
+  status: number,
+  type: string,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+  code: string | null = null
+): Reply => json(status, { error: { message, type, param: null, code } }, { headers })
+
+// The server -----------------------------------------------------------------
+
+/**
+ * A request the server received.
+ *
+ * @since 0.1.0
+ */
+export interface RecordedRequest {
+  readonly method: string
+  /** Path and query, e.g. `/v1/messages`. */
+  readonly url: string
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: string
+  /** The body parsed as JSON, or `undefined` if it is not JSON. */
+  readonly json: unknown
+}
+
+/**
+ * Connections the server has accepted, and how many have closed.
+ *
+ * @since 0.1.0
+ */
+export interface Connections {
+  readonly opened: number
+  readonly closed: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Server {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string
+  /** Appends replies to the script; each request takes the first. */
+  readonly enqueue: (...replies: ReadonlyArray<Reply>) => Effect.Effect<void>
+  readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
+  /** Completes once at least `count` requests have arrived. */
+  readonly awaitRequests: (count: number) => Effect.Effect<void>
+  readonly connections: Effect.Effect<Connections>
+  /** Completes once at least `count` connections have closed. */
+  readonly awaitClosed: (count: number) => Effect.Effect<void>
+  /** Requests whose response has not finished yet. */
+  readonly inFlight: Effect.Effect<number>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class FaultServer extends Context.Tag("effect-retry-layer/testing/FaultServer")<FaultServer, Server>() {}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Answers requests the script does not cover; its index counts every request from 0. */
+  readonly handler?: (request: RecordedRequest, index: number) => Reply
+}
+
+const unscripted = (index: number): Reply =>
+  json(400, {
+    type: "error",
+    error: { type: "fault_server_unscripted", message: `FaultServer: no reply scripted for request #${index + 1}` }
+  })
+
+/**
+ * Starts a server for the life of the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<Server, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const script: Array<Reply> = []
+    const requests: Array<RecordedRequest> = []
+    const connections = { opened: 0, closed: 0 }
+    let inFlight = 0
+    const waiters = new Set<() => void>()
+    const notify = () => waiters.forEach((waiter) => waiter())
+    const waitUntil = (condition: () => boolean) =>
+      Effect.async<void>((resume) => {
+        if (condition()) return resume(Effect.void)
+        const waiter = () => {
+          if (condition()) {
+            waiters.delete(waiter)
+            resume(Effect.void)
+          }
+        }
+        waiters.add(waiter)
+        return Effect.sync(() => waiters.delete(waiter))
+      })
+
+    const server = Http.createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (chunk: Buffer) => chunks.push(chunk))
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8")
+        const recorded: RecordedRequest = {
+          method: req.method ?? "GET",
+          url: req.url ?? "/",
+          headers: { ...req.headers },
+          body,
+          json: parseJson(body)
+        }
+        const index = requests.length
+        requests.push(recorded)
+        const reply = script.shift() ?? options.handler?.(recorded, index) ?? unscripted(index)
+        inFlight++
+        res.on("close", () => {
+          inFlight--
+          notify()
+        })
+        notify()
+        play(reply, index, req.socket, res)
+      })
+    })
+    server.on("connection", (socket) => {
+      connections.opened++
+      socket.on("close", () => {
+        connections.closed++
+        notify()
+      })
+    })
+
+    const url = yield* Effect.acquireRelease(
+      Effect.async<string>((resume) => {
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address() as Net.AddressInfo
+          resume(Effect.succeed(`http://127.0.0.1:${address.port}`))
+        })
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+
+    return {
+      url,
+      enqueue: (...replies) => Effect.sync(() => void script.push(...replies)),
+      requests: Effect.sync(() => [...requests]),
+      awaitRequests: (count) => waitUntil(() => requests.length >= count),
+      connections: Effect.sync(() => ({ ...connections })),
+      awaitClosed: (count) => waitUntil(() => connections.closed >= count),
+      inFlight: Effect.sync(() => inFlight)
+    }
+  })
+
+/**
+ * Provides a {@link FaultServer} for the life of the layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: Options): Layer.Layer<FaultServer> => Layer.scoped(FaultServer, make(options))
+
+const parseJson = (body: string): unknown => {
+  try {
+    return JSON.parse(body)
+  } catch {
+    return undefined
+  }
+}
+
+// A TCP reset where Node supports it (the client sees ECONNRESET), a plain destroy otherwise.
+const destroy = (socket: Net.Socket) => {
+  if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy()
+  else socket.destroy()
+}
+
+const play = (reply: Reply, index: number, socket: Net.Socket, res: Http.ServerResponse): void => {
+  switch (reply._tag) {
+    case "Reset":
+      return destroy(socket)
+    case "Stall":
+      return
+    case "Respond":
+    case "Stream":
+      return void setTimeout(() => {
+        if (res.destroyed) return
+        res.writeHead(reply.status, { "request-id": `req_fault_${index + 1}`, ...reply.headers })
+        if (reply._tag === "Respond") res.end(reply.body)
+        else writeItems(reply.items, socket, res)
+      }, reply.delayMillis)
+  }
+}
+
+// Items are written one at a time, each after the previous has been flushed, so that a
+// reset or a stall lands after exactly the items before it.
+const writeItems = (items: ReadonlyArray<StreamItem>, socket: Net.Socket, res: Http.ServerResponse): void => {
+  const [item, ...rest] = items
+  if (res.destroyed) return
+  if (item === undefined) return void res.end()
+  const next = () => writeItems(rest, socket, res)
+  switch (item._tag) {
+    case "Event":
+      return void res.write(
+        `${item.event ? `event: ${item.event}\n` : ""}${
+          item.data.split("\n").map((line) => `data: ${line}\n`).join("")
+        }\n`,
+        next
+      )
+    case "Raw":
+      return void res.write(item.text, next)
+    case "Pause":
+      return void setTimeout(next, item.millis)
+    case "Reset":
+      return destroy(socket)
+    case "Stall":
+      return
+  }
+}
