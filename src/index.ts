@@ -27,3 +27,13 @@ export { RetryPolicy } from "./RetrySchedule.js"
  * @since 0.1.0
  */
 export * as RetryingModel from "./RetryingModel.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as HttpClassification from "./HttpClassification.js"

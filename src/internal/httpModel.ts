@@ -1,0 +1,289 @@
+import * as Sse from "@effect/experimental/Sse"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as CompletionModel from "../CompletionModel.js"
+import * as HttpClassification from "../HttpClassification.js"
+import * as ModelError from "../ModelError.js"
+
+/**
+ * Turns the events of one response into chunks. A fresh decoder is made per
+ * response, so it may keep state (usage, finish reason) between events.
+ * Returning a `TurnFinished` chunk ends the stream.
+ *
+ * @internal
+ */
+export type Decoder = (
+  event: Sse.Event
+) => Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError>
+
+/**
+ * What a provider adapter supplies; the rest of an HTTP model is shared.
+ *
+ * @internal
+ */
+export interface Spec {
+  readonly provider: string
+  readonly model: string
+  readonly request: (request: CompletionModel.ChatRequest) => HttpClientRequest.HttpClientRequest
+  readonly errorTypes: HttpClassification.ErrorTypeTable
+  readonly decoder: (context: { readonly requestId: string | undefined }) => Decoder
+  /** Limit on the acquisition: sending, the status line and, for a failure, its body. */
+  readonly timeout: Duration.Duration
+  /** Limit on the wait for each piece of an open stream. */
+  readonly idleTimeout: Duration.Duration
+  /** Header names to redact in spans, on top of `@effect/platform`'s defaults. */
+  readonly secretHeaders: ReadonlyArray<string>
+}
+
+/**
+ * @internal
+ */
+export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => {
+    const redactSecrets = Effect.locallyWith(
+      Headers.currentRedactedNames,
+      (names) => [...names, ...spec.secretHeaders]
+    )
+    const timedOut = () =>
+      new ModelError.TimeoutError({
+        provider: spec.provider,
+        message: `${spec.provider}: no response within ${Duration.format(spec.timeout)}`
+      })
+    return {
+      name: spec.provider,
+      model: spec.model,
+      chatStream: (request) =>
+        client.execute(spec.request(request)).pipe(
+          Effect.mapError((error) => fromClientError(spec.provider, error)),
+          Effect.flatMap((response) => open(spec, response)),
+          Effect.timeoutFail({ duration: spec.timeout, onTimeout: timedOut }),
+          redactSecrets
+        )
+    }
+  })
+
+const open = (
+  spec: Spec,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
+  if (response.status < 200 || response.status >= 300) {
+    // A body we cannot read still leaves the status to classify by.
+    return Effect.flatMap(
+      Effect.orElseSucceed(response.text, () => ""),
+      (body) =>
+        Effect.flip(HttpClassification.fromResponse({
+          provider: spec.provider,
+          status: response.status,
+          headers: response.headers,
+          body,
+          errorTypes: spec.errorTypes
+        }))
+    )
+  }
+  const requestId = HttpClassification.requestId(response.headers)
+  const contentType = response.headers["content-type"] ?? ""
+  if (!contentType.includes("text/event-stream")) {
+    return Effect.flatMap(Effect.orElseSucceed(response.text, () => ""), (body) =>
+      Effect.fail(
+        new ModelError.StreamError({
+          provider: spec.provider,
+          message: `${spec.provider} answered ${response.status} with ${
+            contentType || "no content-type"
+          }, not an event stream: ${body.slice(0, 200)}`,
+          status: response.status,
+          ...(requestId === undefined ? {} : { requestId })
+        })
+      ))
+  }
+  return Effect.succeed(chunks(spec, response, requestId))
+}
+
+const chunks = (
+  spec: Spec,
+  response: HttpClientResponse.HttpClientResponse,
+  requestId: string | undefined
+): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
+  Stream.suspend(() => {
+    const decode = spec.decoder({ requestId })
+    let finished = false
+    const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
+    return response.stream.pipe(
+      Stream.mapError((error) => fromClientError(spec.provider, error, requestId)),
+      Stream.decodeText(),
+      events(facts),
+      Stream.mapConcatEffect((event) => decode(event)),
+      Stream.takeUntil((chunk) => (finished = chunk._tag === "TurnFinished")),
+      Stream.timeoutFail(
+        () =>
+          new ModelError.TimeoutError({
+            ...facts,
+            message: `${spec.provider}: the stream sent nothing for ${Duration.format(spec.idleTimeout)}`
+          }),
+        spec.idleTimeout
+      ),
+      // The caller must learn that an answer was cut off, not mistake it for a whole one.
+      Stream.concat(Stream.suspend(() =>
+        finished ? Stream.empty : Stream.fail(
+          new ModelError.StreamError({
+            ...facts,
+            message: `${spec.provider}: the stream ended before the turn finished`
+          })
+        )
+      ))
+    )
+  })
+
+/**
+ * Server-sent events from text, with `@effect/experimental`'s parser. Its
+ * `makeChannel` is not used: it makes an oversized event a defect and sleeps
+ * on `retry:` fields, neither of which suits a model stream.
+ *
+ * The parser reads a CR that ends one piece and an LF that starts the next as
+ * two line ends (an empty line, which ends the event early), so a trailing CR
+ * is held back until the next piece, or the end, says what follows it.
+ *
+ * @internal
+ */
+export const events =
+  (facts: { readonly provider: string; readonly requestId?: string }) =>
+  <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<Sse.Event, E | ModelError.ModelError, R> =>
+    Stream.suspend(() => {
+      let parsed: Array<Sse.Event> = []
+      let heldCr = false
+      const parser = Sse.makeParser((event) => {
+        if (event._tag === "Event") parsed.push(event)
+      })
+      const feed = (piece: string) => {
+        const error = parser.feed(piece)
+        const out = parsed
+        parsed = []
+        return error === undefined ? Effect.succeed(out) : Effect.fail(
+          new ModelError.StreamError({ ...facts, message: `${facts.provider}: ${error.message}` })
+        )
+      }
+      return Stream.mapConcatEffect(Stream.concat(text, Stream.succeed(endOfText)), (piece) => {
+        if (piece === endOfText) return feed(heldCr ? "\r" : "")
+        const input = heldCr ? `\r${piece}` : piece
+        heldCr = input.endsWith("\r")
+        return feed(heldCr ? input.slice(0, -1) : input)
+      })
+    })
+
+const endOfText: unique symbol = Symbol("endOfText")
+
+/**
+ * A transport failure: the connection was refused, reset or closed early
+ * (transient), or the request could not be built (permanent). Only the cause's
+ * code and message are kept: the platform error holds the request, headers
+ * and all.
+ *
+ * @internal
+ */
+export const fromClientError = (
+  provider: string,
+  error: HttpClientError.HttpClientError,
+  requestId?: string
+): ModelError.ModelError => {
+  const facts = { provider, ...(requestId === undefined ? {} : { requestId }) }
+  const cause = describe(error.cause)
+  if (error._tag === "RequestError" && error.reason !== "Transport") {
+    return new ModelError.InvalidRequestError({
+      ...facts,
+      message: `${provider}: the request could not be sent (${error.reason}${cause ? `: ${cause}` : ""})`
+    })
+  }
+  return new ModelError.ConnectionError({
+    ...facts,
+    message: `${provider}: ${error._tag === "RequestError" ? "connection failed" : "the response broke off"}${
+      cause ? ` (${cause})` : ""
+    }`,
+    ...(error.cause === undefined ? {} : { cause: error.cause })
+  })
+}
+
+const describe = (cause: unknown): string | undefined => {
+  if (!(cause instanceof Error)) return cause === undefined ? undefined : String(cause)
+  const code = Predicate.hasProperty(cause, "code") && Predicate.isString(cause.code) ? cause.code : undefined
+  const inner = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
+  return `${code ? `${code} ` : ""}${cause.message}${inner}`
+}
+
+/**
+ * A decoder for the JSON data of events of one shape: the value, or a
+ * `StreamError` that says which event was malformed and how.
+ *
+ * @internal
+ */
+export const decodeEvent = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
+  return (
+    facts: { readonly provider: string; readonly requestId: string | undefined },
+    event: Sse.Event
+  ): Either.Either<A, ModelError.ModelError> =>
+    Either.mapLeft(decode(event.data), (error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      const why = issue === undefined ? "invalid" : `${issue.path.join(".") || "data"}: ${issue.message}`
+      return new ModelError.StreamError({
+        provider: facts.provider,
+        ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
+        message: `${facts.provider}: malformed ${event.event} event (${why}): ${event.data.slice(0, 200)}`
+      })
+    })
+}
+
+/**
+ * An adapter's base URL, checked, with a trailing slash so that relative paths
+ * resolve below it (`new URL("v1/messages", "http://host/proxy/")`).
+ *
+ * @internal
+ */
+export const parseBaseUrl = (adapter: string, url: string): Either.Either<URL, string> => {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  return parsed !== undefined && (parsed.protocol === "http:" || parsed.protocol === "https:")
+    ? Either.right(new URL(parsed.href.endsWith("/") ? parsed.href : `${parsed.href}/`))
+    : Either.left(`${adapter}: the base URL must be an absolute http(s) URL, got ${JSON.stringify(url)}`)
+}
+
+/**
+ * {@link parseBaseUrl} for options given in code: a bad URL is a programming
+ * error, thrown where the layer is built.
+ *
+ * @internal
+ */
+export const baseUrl = (adapter: string, url: string): URL =>
+  Either.getOrThrowWith(parseBaseUrl(adapter, url), (message) => new TypeError(message))
+
+/**
+ * `layerConfig` for an adapter: the options read from `Config`, with a bad
+ * base URL reported as a `ConfigError` rather than a defect.
+ *
+ * @internal
+ */
+export const layerConfig = <Options, Out, R>(
+  adapter: string,
+  options: Config.Config.Wrap<Options>,
+  layer: (options: Options) => Layer.Layer<Out, never, R>,
+  urlOf: (options: Options) => readonly [field: string, url: string | undefined]
+): Layer.Layer<Out, ConfigError.ConfigError, R> =>
+  Layer.unwrapEffect(
+    Config.mapOrFail(Config.unwrap(options), (resolved) => {
+      const [field, url] = urlOf(resolved)
+      return url === undefined ? Either.right(layer(resolved)) : Either.match(parseBaseUrl(adapter, url), {
+        onLeft: (message) => Either.left(ConfigError.InvalidData([field], message)),
+        onRight: () => Either.right(layer(resolved))
+      })
+    })
+  )

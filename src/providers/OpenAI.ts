@@ -1,0 +1,258 @@
+/**
+ * A `CompletionModel` over OpenAI's Chat Completions API with `stream: true`,
+ * and the same over an Azure OpenAI deployment.
+ *
+ * Built on `@effect/platform`'s `HttpClient` (provide one, e.g.
+ * `NodeHttpClient.layerUndici`). Failed responses go through
+ * {@link HttpClassification} with OpenAI's error types (`insufficient_quota`
+ * is a permanent `QuotaExceededError`, not a rate limit to wait out). The
+ * stream asks for `stream_options.include_usage` and maps content deltas to
+ * `TextDelta` and the finish reason and usage to a `TurnFinished` at `[DONE]`.
+ * API keys are `Redacted` and never appear in logs, errors or spans (Azure's
+ * `api-key` header included).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import { RetryingModel } from "effect-retry-layer"
+ * import { OpenAI } from "effect-retry-layer/openai"
+ *
+ * const Model = RetryingModel.layer().pipe(
+ *   Layer.provide(OpenAI.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY"), model: "gpt-4o-mini" })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ *
+ * const Azure = OpenAI.layerAzure({
+ *   apiKey: Redacted.make(process.env.AZURE_OPENAI_API_KEY!),
+ *   endpoint: "https://my-resource.openai.azure.com",
+ *   deployment: "gpt-4o-mini"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as CompletionModel from "../CompletionModel.js"
+import * as HttpClassification from "../HttpClassification.js"
+import * as HttpModel from "../internal/httpModel.js"
+
+/**
+ * Settings shared by OpenAI and Azure OpenAI.
+ *
+ * @since 0.1.0
+ */
+export interface CommonOptions {
+  readonly apiKey: Redacted.Redacted
+  /** Limit on sending a request and receiving its status. Default 10 minutes, as in OpenAI's SDK. */
+  readonly timeout?: Duration.DurationInput
+  /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
+  readonly idleTimeout?: Duration.DurationInput
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options extends CommonOptions {
+  /** e.g. `"gpt-4o-mini"` */
+  readonly model: string
+  /** Default `https://api.openai.com/v1`; any OpenAI-compatible server works. */
+  readonly baseUrl?: string
+  readonly organization?: string
+  readonly project?: string
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface AzureOptions extends CommonOptions {
+  /** The resource endpoint, e.g. `https://my-resource.openai.azure.com`. */
+  readonly endpoint: string
+  readonly deployment: string
+  /** The `api-version` query parameter. Default `2024-10-21`. */
+  readonly apiVersion?: string
+}
+
+/**
+ * OpenAI's error types and codes and the tags they deserve, consulted before
+ * the status and for errors inside a stream.
+ *
+ * @since 0.1.0
+ */
+export const errorTypes: HttpClassification.ErrorTypeTable = {
+  insufficient_quota: "QuotaExceededError",
+  rate_limit_exceeded: "RateLimitError",
+  server_error: "ServerError",
+  invalid_api_key: "AuthenticationError",
+  invalid_request_error: "InvalidRequestError"
+}
+
+const provider = "openai"
+
+/**
+ * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> =>
+  makeWith(options, {
+    model: options.model,
+    url: new URL("chat/completions", HttpModel.baseUrl("OpenAI", options.baseUrl ?? "https://api.openai.com/v1")),
+    headers: {
+      authorization: `Bearer ${Redacted.value(options.apiKey)}`,
+      ...(options.organization === undefined ? {} : { "openai-organization": options.organization }),
+      ...(options.project === undefined ? {} : { "openai-project": options.project })
+    },
+    secretHeaders: []
+  })
+
+/**
+ * An Azure OpenAI deployment: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`
+ * with the key in the `api-key` header.
+ *
+ * @throws TypeError when `endpoint` is not an absolute http(s) URL
+ * @since 0.1.0
+ */
+export const makeAzure = (
+  options: AzureOptions
+): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
+  const url = new URL(
+    `openai/deployments/${encodeURIComponent(options.deployment)}/chat/completions`,
+    HttpModel.baseUrl("Azure OpenAI", options.endpoint)
+  )
+  url.searchParams.set("api-version", options.apiVersion ?? "2024-10-21")
+  return makeWith(options, {
+    model: options.deployment,
+    url,
+    headers: { "api-key": Redacted.value(options.apiKey) },
+    secretHeaders: ["api-key"]
+  })
+}
+
+/**
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+  Layer.effect(CompletionModel.CompletionModel, make(options))
+
+/**
+ * @since 0.1.0
+ */
+export const layerAzure = (
+  options: AzureOptions
+): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+  Layer.effect(CompletionModel.CompletionModel, makeAzure(options))
+
+/**
+ * {@link layer} with its options read from `Config`, e.g.
+ * `{ apiKey: Config.redacted("OPENAI_API_KEY"), model: "gpt-4o-mini" }`.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  HttpModel.layerConfig("OpenAI", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
+
+/**
+ * {@link layerAzure} with its options read from `Config`.
+ *
+ * @since 0.1.0
+ */
+export const layerAzureConfig = (
+  options: Config.Config.Wrap<AzureOptions>
+): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  HttpModel.layerConfig("Azure OpenAI", options, layerAzure, (resolved) => ["endpoint", resolved.endpoint])
+
+const makeWith = (
+  options: CommonOptions,
+  target: {
+    readonly model: string
+    readonly url: URL
+    readonly headers: Readonly<Record<string, string>>
+    readonly secretHeaders: ReadonlyArray<string>
+  }
+) =>
+  HttpModel.make({
+    provider,
+    model: target.model,
+    errorTypes,
+    timeout: Duration.decode(options.timeout ?? "10 minutes"),
+    idleTimeout: Duration.decode(options.idleTimeout ?? "5 minutes"),
+    secretHeaders: target.secretHeaders,
+    request: (request) =>
+      HttpClientRequest.post(target.url).pipe(
+        HttpClientRequest.setHeaders({ ...target.headers, accept: "text/event-stream" }),
+        HttpClientRequest.bodyUnsafeJson({
+          model: target.model,
+          messages: [
+            ...(request.system === undefined ? [] : [{ role: "system", content: request.system }]),
+            ...request.messages
+          ],
+          ...(request.maxTokens === undefined ? {} : { max_completion_tokens: request.maxTokens }),
+          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+          ...(request.stopSequences === undefined ? {} : { stop: request.stopSequences }),
+          stream: true,
+          stream_options: { include_usage: true }
+        })
+      ),
+    decoder
+  })
+
+// Events ---------------------------------------------------------------------
+
+const finishReasons: Readonly<Record<string, CompletionModel.FinishReason>> = {
+  stop: "stop",
+  length: "max_tokens",
+  tool_calls: "tool_use",
+  function_call: "tool_use",
+  content_filter: "content_filter"
+}
+
+const Chunk = HttpModel.decodeEvent(Schema.Struct({
+  error: Schema.optional(Schema.Unknown),
+  choices: Schema.optionalWith(
+    Schema.Array(Schema.Struct({
+      delta: Schema.optional(Schema.Struct({ content: Schema.optional(Schema.NullOr(Schema.String)) })),
+      finish_reason: Schema.optional(Schema.NullOr(Schema.String))
+    })),
+    { default: () => [] }
+  ),
+  usage: Schema.optional(
+    Schema.NullOr(Schema.Struct({ prompt_tokens: Schema.Number, completion_tokens: Schema.Number }))
+  )
+}))
+
+const decoder = (context: { readonly requestId: string | undefined }): HttpModel.Decoder => {
+  const facts = { provider, requestId: context.requestId }
+  let usage: CompletionModel.Usage = { inputTokens: 0, outputTokens: 0 }
+  let reason: CompletionModel.FinishReason = "unknown"
+  return (event) => {
+    if (event.data === "[DONE]") {
+      return Either.right([CompletionModel.StreamChunk.TurnFinished({ reason, usage })])
+    }
+    return Either.flatMap(Chunk(facts, event), (chunk) => {
+      if (chunk.error !== undefined) {
+        return Either.left(HttpClassification.fromErrorEvent({
+          provider,
+          data: event.data,
+          errorTypes,
+          requestId: context.requestId
+        }))
+      }
+      if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens }
+      const choice = chunk.choices[0]
+      if (choice?.finish_reason) reason = finishReasons[choice.finish_reason] ?? "unknown"
+      const text = choice?.delta?.content
+      return Either.right(text ? [CompletionModel.StreamChunk.TextDelta({ text })] : [])
+    })
+  }
+}

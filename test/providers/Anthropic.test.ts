@@ -1,0 +1,421 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { CompletionModel, RetryingModel, type RetrySchedule } from "effect-retry-layer"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { FaultServer } from "effect-retry-layer/testing"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
+import { capturingTracer } from "../support/tracing.js"
+import { advanceTo, recordingCalls } from "../support/virtualTime.js"
+
+const apiKey = "sk-ant-test-SECRET-4f1c9a"
+const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }], system: "Be brief." }
+const exact: RetrySchedule.RetryPolicy.Input = { baseDelay: "10 millis", maxDelay: "100 millis", jitter: false }
+
+/** A loopback server and the Anthropic adapter pointed at it, behind the retry layer. */
+const setup = (policy: RetrySchedule.RetryPolicy.Input = exact, options: Partial<Anthropic.Options> = {}) =>
+  Effect.gen(function*() {
+    const server = yield* FaultServer.make()
+    const adapter = yield* Anthropic.make({
+      apiKey: Redacted.make(apiKey),
+      model: "claude-test",
+      baseUrl: server.url,
+      ...options
+    })
+    const { service, times } = recordingCalls(adapter)
+    return { server, model: RetryingModel.make(service, policy), times }
+  })
+
+/** Opens the stream and reads it to the end: the chunks received and how it ended. */
+const consume = (model: CompletionModel.Service) =>
+  Effect.gen(function*() {
+    const chunks: Array<CompletionModel.StreamChunk> = []
+    const exit = yield* model.chatStream(request).pipe(
+      Effect.flatMap((stream) => Stream.runForEach(stream, (chunk) => Effect.sync(() => chunks.push(chunk)))),
+      Effect.exit
+    )
+    return { chunks, exit }
+  })
+
+const texts = (chunks: ReadonlyArray<CompletionModel.StreamChunk>) =>
+  chunks.flatMap((chunk) => chunk._tag === "TextDelta" ? [chunk.text] : [])
+
+const failure = <A, E>(exit: Exit.Exit<A, E>) =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+const withHttp = Effect.provide(NodeHttpClient.layerUndici)
+
+describe("Anthropic over loopback HTTP", () => {
+  it.scoped("sends a Messages request and maps the stream to chunks", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicStream(["Hello", ", world"], { inputTokens: 12, outputTokens: 3 }))
+      const { chunks, exit } = yield* consume(model)
+      expect(exit).toStrictEqual(Exit.void)
+      expect(chunks).toStrictEqual([
+        CompletionModel.StreamChunk.TextDelta({ text: "Hello" }),
+        CompletionModel.StreamChunk.TextDelta({ text: ", world" }),
+        CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage: { inputTokens: 12, outputTokens: 3 } })
+      ])
+      const [sent] = yield* server.requests
+      expect(sent?.method).toBe("POST")
+      expect(sent?.url).toBe("/v1/messages")
+      expect(sent?.headers["x-api-key"]).toBe(apiKey)
+      expect(sent?.headers["anthropic-version"]).toBe("2023-06-01")
+      expect(sent?.json).toStrictEqual({
+        model: "claude-test",
+        max_tokens: 4096,
+        messages: [{ role: "user", content: "Hi" }],
+        system: "Be brief.",
+        stream: true
+      })
+      expect([model.name, model.model]).toEqual(["anthropic", "claude-test"])
+    }).pipe(withHttp))
+
+  it.scoped("maps stop reasons", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicStream(["a"], { stopReason: "max_tokens" }))
+      const { chunks } = yield* consume(model)
+      expect(chunks.at(-1)).toMatchObject({ _tag: "TurnFinished", reason: "max_tokens" })
+    }).pipe(withHttp))
+
+  it.scoped("429 with retry-after: 1 -> the second request comes 1 s later in virtual time, then succeeds", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup()
+      yield* server.enqueue(
+        FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after": "1" }),
+        FaultServer.anthropicStream(["ok"])
+      )
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(1000)
+      const { chunks, exit } = yield* Fiber.join(fiber)
+      expect(exit).toStrictEqual(Exit.void)
+      expect(texts(chunks)).toEqual(["ok"])
+      expect(times).toEqual([0, 1000])
+      expect(yield* server.requests).toHaveLength(2)
+    }).pipe(withHttp))
+
+  it.scoped("429 with retry-after-ms: 250 -> the second request comes 250 ms later", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup()
+      yield* server.enqueue(
+        FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after-ms": "250" }),
+        FaultServer.anthropicStream(["ok"])
+      )
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(250)
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      expect(times).toEqual([0, 250])
+    }).pipe(withHttp))
+
+  it.scoped("529 overloaded is retried", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup()
+      yield* server.enqueue(
+        FaultServer.anthropicError(529, "overloaded_error", "Overloaded"),
+        FaultServer.anthropicStream(["ok"])
+      )
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(10)
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      expect(times).toEqual([0, 10])
+    }).pipe(withHttp))
+
+  it.scoped("401 -> one request, an AuthenticationError, and the key is not in the message", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicError(401, "authentication_error", "invalid x-api-key"))
+      const { exit } = yield* consume(model)
+      const error = failure(exit)
+      expect(error?._tag).toBe("AuthenticationError")
+      expect(error?.status).toBe(401)
+      expect(error?.errorType).toBe("authentication_error")
+      expect(error?.requestId).toBe("req_fault_1")
+      expect(error?.message).toBe("anthropic responded 401 authentication_error: invalid x-api-key")
+      expect(JSON.stringify(error)).not.toContain(apiKey)
+      expect(String(error)).not.toContain(apiKey)
+      expect(yield* server.requests).toHaveLength(1)
+    }).pipe(withHttp))
+
+  it.scoped("x-should-retry: false on a 503 is not retried", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicError(503, "api_error", "down", { "x-should-retry": "false" }))
+      const { exit } = yield* consume(model)
+      expect(failure(exit)?._tag).toBe("ServerError")
+      expect(yield* server.requests).toHaveLength(1)
+    }).pipe(withHttp))
+
+  it.scoped("x-should-retry: true on a 400 is retried", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup()
+      yield* server.enqueue(
+        FaultServer.anthropicError(400, "invalid_request_error", "try again", { "x-should-retry": "true" }),
+        FaultServer.anthropicStream(["ok"])
+      )
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(10)
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      expect(times).toEqual([0, 10])
+    }).pipe(withHttp))
+
+  it.scoped("a connection reset before headers is a ConnectionError and is retried", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup()
+      yield* server.enqueue(FaultServer.reset, FaultServer.anthropicStream(["ok"]))
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(10)
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      expect(times).toEqual([0, 10])
+    }).pipe(withHttp))
+
+  it.scoped("a connection reset after the stream started reaches the caller after the chunks; one request", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicStream(["Hel", "lo"], { interrupt: [FaultServer.resetStream] }))
+      const { chunks, exit } = yield* consume(model)
+      expect(texts(chunks)).toEqual(["Hel", "lo"])
+      const error = failure(exit)
+      expect(error?._tag).toBe("ConnectionError")
+      expect(error?.requestId).toBe("req_fault_1")
+      expect(yield* server.requests).toHaveLength(1)
+    }).pipe(withHttp))
+
+  it.scoped("a mid-stream overloaded_error event is a typed error after the chunks; no second request", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicStream(["Hel"], {
+        interrupt: [FaultServer.anthropicErrorEvent("overloaded_error", "Overloaded")]
+      }))
+      const { chunks, exit } = yield* consume(model)
+      expect(texts(chunks)).toEqual(["Hel"])
+      const error = failure(exit)
+      expect(error?._tag).toBe("OverloadedError")
+      expect(error?.errorType).toBe("overloaded_error")
+      expect(error?.message).toBe("anthropic sent an error mid-stream (overloaded_error): Overloaded")
+      expect(yield* server.requests).toHaveLength(1)
+    }).pipe(withHttp))
+
+  it.scoped("a stream that ends before message_stop is a StreamError, not a short answer", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      const events = FaultServer.anthropicEvents(["cut"]).slice(0, 4)
+      yield* server.enqueue(FaultServer.stream(events))
+      const { chunks, exit } = yield* consume(model)
+      expect(texts(chunks)).toEqual(["cut"])
+      expect(failure(exit)?._tag).toBe("StreamError")
+      expect(failure(exit)?.message).toBe("anthropic: the stream ended before the turn finished")
+    }).pipe(withHttp))
+
+  it.scoped("malformed event JSON is a StreamError that names the event", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.stream([
+        FaultServer.event({ type: "message_start", message: { usage: { input_tokens: 1 } } }, "message_start"),
+        FaultServer.raw("event: content_block_delta\ndata: {\"delta\": {\"type\": \"text_delta\", \"text\": \n\n")
+      ]))
+      const { exit } = yield* consume(model)
+      expect(failure(exit)?._tag).toBe("StreamError")
+      expect(failure(exit)?.message).toMatch(/^anthropic: malformed content_block_delta event/)
+    }).pipe(withHttp))
+
+  it.scoped("an event of the wrong shape is a StreamError", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.stream([
+        FaultServer.event({ type: "content_block_delta", delta: "nope" }, "content_block_delta")
+      ]))
+      expect(failure((yield* consume(model)).exit)?._tag).toBe("StreamError")
+    }).pipe(withHttp))
+
+  it.scoped("an SSE event larger than the parser's limit is a StreamError, not a crash", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.stream([FaultServer.raw(`data: ${"x".repeat(11 * 1024 * 1024)}`)]))
+      const { exit } = yield* consume(model)
+      expect(failure(exit)?._tag).toBe("StreamError")
+      expect(failure(exit)?.message).toContain("maximum size")
+    }).pipe(withHttp))
+
+  it.scoped("a malformed JSON error body still gives a typed error by status", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup({ ...exact, maxAttempts: 1 })
+      yield* server.enqueue(
+        FaultServer.respond(502, "<html>Bad Gateway</html>", { headers: { "content-type": "text/html" } })
+      )
+      const error = failure((yield* consume(model)).exit)
+      expect(error?._tag).toBe("ServerError")
+      expect(error?.message).toBe("anthropic responded 502: <html>Bad Gateway</html>")
+    }).pipe(withHttp))
+
+  it.scoped("a 200 that is not an event stream is a StreamError", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.json(200, { id: "msg", content: [] }))
+      const error = failure((yield* consume(model)).exit)
+      expect(error?._tag).toBe("StreamError")
+      expect(error?.message).toContain("application/json, not an event stream")
+    }).pipe(withHttp))
+
+  it.scoped("a stall before headers past the timeout is a TimeoutError and is retried", () =>
+    Effect.gen(function*() {
+      const { model, server, times } = yield* setup(exact, { timeout: "5 seconds" })
+      yield* server.enqueue(FaultServer.stall, FaultServer.anthropicStream(["ok"]))
+      const fiber = yield* Effect.fork(consume(model))
+      yield* advanceTo(5000) // the first attempt times out
+      yield* advanceTo(5010) // the backoff
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      expect(times).toEqual([0, 5010])
+      yield* server.awaitClosed(1) // the stalled connection was given up, not leaked
+    }).pipe(withHttp))
+
+  it.scoped("a stall mid-stream past the idle timeout is a TimeoutError for the caller; no retry", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup(exact, { idleTimeout: "30 seconds" })
+      yield* server.enqueue(FaultServer.anthropicStream(["Hel"], { interrupt: [FaultServer.stallStream] }))
+      const fiber = yield* Effect.fork(consume(model))
+      yield* server.awaitRequests(1)
+      yield* advanceTo(30_000)
+      const { chunks, exit } = yield* Fiber.join(fiber)
+      expect(texts(chunks)).toEqual(["Hel"])
+      expect(failure(exit)?._tag).toBe("TimeoutError")
+      expect(yield* server.requests).toHaveLength(1)
+      yield* server.awaitClosed(1)
+    }).pipe(withHttp))
+
+  it.scoped("abandoning a stream early (take 1) closes the HTTP connection", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      yield* server.enqueue(FaultServer.anthropicStream(["one", "two"], { interrupt: [FaultServer.stallStream] }))
+      const stream = yield* model.chatStream(request)
+      const first = yield* Stream.runCollect(Stream.take(Stream.filter(stream, (c) => c._tag === "TextDelta"), 1))
+      expect(texts(Chunk.toReadonlyArray(first))).toEqual(["one"])
+      yield* server.awaitClosed(1)
+      expect(yield* server.inFlight).toBe(0)
+    }).pipe(withHttp))
+
+  it.scoped(
+    "no fiber or socket leaks after 1,000 requests (whole, abandoned and failed)",
+    () =>
+      Effect.gen(function*() {
+        const { model, server } = yield* setup({ ...exact, maxAttempts: 1 })
+        const supervisor = yield* Supervisor.track
+        const rounds = 1_000
+        for (let i = 0; i < rounds; i++) {
+          switch (i % 3) {
+            case 0:
+              yield* server.enqueue(FaultServer.anthropicStream(["a", "b"]))
+              break
+            case 1:
+              yield* server.enqueue(FaultServer.anthropicStream(["a", "b"], { interrupt: [FaultServer.stallStream] }))
+              break
+            case 2:
+              yield* server.enqueue(FaultServer.anthropicError(500, "api_error", "boom"))
+          }
+        }
+        const oneRound = (i: number) =>
+          i % 3 === 1
+            ? Effect.flatMap(model.chatStream(request), (stream) => Stream.runDrain(Stream.take(stream, 1)))
+            : Effect.exit(consume(model))
+        yield* Effect.forEach(Array.from({ length: rounds }, (_, i) => i), oneRound, { discard: true }).pipe(
+          Effect.supervised(supervisor)
+        )
+        expect(yield* server.requests).toHaveLength(rounds)
+        expect(yield* server.inFlight).toBe(0)
+        // every abandoned stream closed its socket; what stays open is the client's keep-alive pool
+        const abandoned = Math.floor(rounds / 3)
+        yield* server.awaitClosed(abandoned)
+        const { closed, opened } = yield* server.connections
+        expect(opened - closed).toBeLessThanOrEqual(2)
+        expect((yield* supervisor.value).filter((fiber) => fiber.unsafePoll() === null)).toEqual([])
+      }).pipe(withHttp),
+    60_000
+  )
+
+  it.scoped("the API key never appears in logs, errors or spans", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup({ ...exact, maxAttempts: 2 })
+      const { spans, tracer } = yield* capturingTracer
+      const logs: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) =>
+        logs.push(JSON.stringify({ message, annotations: Object.fromEntries(annotations) }, replacer))
+      )
+      yield* server.enqueue(
+        FaultServer.anthropicError(401, "authentication_error", "invalid x-api-key"),
+        FaultServer.anthropicError(529, "overloaded_error", "Overloaded"),
+        FaultServer.anthropicStream(["ok"])
+      )
+      const failed = yield* consume(model).pipe(Effect.withTracer(tracer))
+      const fiber = yield* Effect.fork(
+        consume(model).pipe(Effect.withTracer(tracer), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      )
+      yield* advanceTo(10)
+      const succeeded = yield* Fiber.join(fiber)
+      expect(succeeded.exit).toStrictEqual(Exit.void)
+      expect(logs.length).toBeGreaterThan(0)
+      expect(spans.length).toBeGreaterThan(0)
+      const everything = [
+        JSON.stringify(failed, replacer),
+        String(failure(failed.exit)),
+        ...logs,
+        ...spans.map((span) =>
+          JSON.stringify(
+            [span.name, [...(span as unknown as { attributes: Map<string, unknown> }).attributes]],
+            replacer
+          )
+        )
+      ].join("\n")
+      expect(everything).toContain("http.request.header.x-api-key")
+      expect(everything).not.toContain(apiKey)
+      // the key did reach the server, so the check above is not vacuous
+      expect((yield* server.requests)[0]?.headers["x-api-key"]).toBe(apiKey)
+    }).pipe(withHttp))
+
+  it("a base URL that is not absolute http(s) is refused where the layer is built", () => {
+    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "localhost:8080" })).toThrow(
+      "Anthropic: the base URL must be an absolute http(s) URL, got \"localhost:8080\""
+    )
+    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "ftp://host" })).toThrow(TypeError)
+  })
+
+  it.effect("layerConfig reads the key as a Redacted and reports a bad base URL as a ConfigError", () =>
+    Effect.gen(function*() {
+      const env = (entries: ReadonlyArray<readonly [string, string]>) =>
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+      const program = Effect.map(CompletionModel.CompletionModel, (model) => model.model)
+      const layer = Anthropic.layerConfig({
+        apiKey: Config.redacted("ANTHROPIC_API_KEY"),
+        model: Config.string("MODEL"),
+        baseUrl: Config.string("BASE_URL")
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const ok = yield* program.pipe(
+        Effect.provide(layer),
+        env([["ANTHROPIC_API_KEY", apiKey], ["MODEL", "claude-x"], ["BASE_URL", "http://127.0.0.1:1"]])
+      )
+      expect(ok).toBe("claude-x")
+      const missing = yield* Effect.flip(
+        program.pipe(Effect.provide(layer), env([["MODEL", "m"], ["BASE_URL", "http://h"]]))
+      )
+      expect(String(missing)).toContain("ANTHROPIC_API_KEY")
+      const bad = yield* Effect.flip(
+        program.pipe(Effect.provide(layer), env([["ANTHROPIC_API_KEY", "k"], ["MODEL", "m"], ["BASE_URL", "nope"]]))
+      )
+      expect(String(bad)).toContain("the base URL must be an absolute http(s) URL")
+    }))
+})
+
+// JSON.stringify that shows Maps and errors instead of dropping them.
+const replacer = (_: string, value: unknown) =>
+  value instanceof Map ? [...value] : value instanceof Error ? { ...value, message: value.message } : value
