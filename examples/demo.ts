@@ -1,37 +1,92 @@
 /**
- * The demo: a model that fails twice (a 429 with Retry-After, then a 529) and
- * then streams its answer, behind `RetryingModel.layer`.
+ * The demo: the Anthropic adapter behind `RetryingModel.layer`, against a
+ * loopback server that answers 429 (Retry-After: 1), then 529, then streams.
  *
- *   npm run demo
+ *   npm run demo                         the embedded loopback server
+ *   npm run demo -- --live               the real API, with ANTHROPIC_API_KEY or OPENAI_API_KEY set
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, Stream } from "effect"
+import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Cause, Config, Console, Effect, Layer, Logger, Redacted, Stream } from "effect"
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
-import { ScriptedModel } from "effect-retry-layer/testing"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { OpenAI } from "effect-retry-layer/openai"
+import { FaultServer } from "effect-retry-layer/testing"
 
-const Model = RetryingModel.layer({ maxAttempts: 4, baseDelay: "200 millis", maxDelay: "2 seconds" }).pipe(
-  Layer.provide(ScriptedModel.layer([
-    ScriptedModel.rateLimited({ retryAfter: "500 millis", message: "rate limited, retry after 500 ms" }),
-    ScriptedModel.overloaded({ message: "overloaded" }),
-    ScriptedModel.reply("Retries ", "that ", "respect ", "Retry-After ", "and ", "never ", "replay ", "a stream.")
-  ]))
+const answer = [
+  "Retries ",
+  "that ",
+  "honour ",
+  "Retry-After, ",
+  "skip ",
+  "what ",
+  "must ",
+  "not ",
+  "be ",
+  "retried, ",
+  "and ",
+  "never ",
+  "replay ",
+  "a ",
+  "stream."
+]
+
+/** The loopback server, scripted, and the Anthropic adapter pointed at it. */
+const Loopback = Layer.unwrapScoped(Effect.gen(function*() {
+  const server = yield* FaultServer.make()
+  yield* server.enqueue(
+    FaultServer.anthropicError(429, "rate_limit_error", "Number of requests has exceeded your rate limit", {
+      "retry-after": "1"
+    }),
+    FaultServer.anthropicError(529, "overloaded_error", "Overloaded"),
+    FaultServer.stream(FaultServer.anthropicEvents(answer).flatMap((event) => [event, FaultServer.pause(40)]))
+  )
+  yield* Console.log(`loopback server on ${server.url}`)
+  return Anthropic.layer({ apiKey: Redacted.make("sk-ant-demo"), model: "claude-demo", baseUrl: server.url })
+}))
+
+/** The real provider, for `--live`. */
+const Live = Layer.unwrapEffect(Effect.gen(function*() {
+  const anthropic = yield* Config.option(Config.redacted("ANTHROPIC_API_KEY"))
+  if (anthropic._tag === "Some") {
+    const model = yield* Config.withDefault(Config.string("ANTHROPIC_MODEL"), "claude-sonnet-4-5")
+    return Anthropic.layer({ apiKey: anthropic.value, model })
+  }
+  const openai = yield* Config.option(Config.redacted("OPENAI_API_KEY"))
+  if (openai._tag === "Some") {
+    const model = yield* Config.withDefault(Config.string("OPENAI_MODEL"), "gpt-4o-mini")
+    return OpenAI.layer({ apiKey: openai.value, model })
+  }
+  return yield* Effect.fail(new Error("--live needs ANTHROPIC_API_KEY or OPENAI_API_KEY in the environment"))
+}))
+
+const Model = RetryingModel.layer({ maxAttempts: 4, baseDelay: "200 millis", maxDelay: "5 seconds" }).pipe(
+  Layer.provide(process.argv.includes("--live") ? Live : Loopback),
+  Layer.provide(NodeHttpClient.layerUndici)
 )
 
 const program = Effect.gen(function*() {
   const model = yield* CompletionModel.CompletionModel
   yield* Console.log(`asking ${model.name}/${model.model}...`)
   const start = Date.now()
-  const stream = yield* model.chatStream({ messages: [{ role: "user", content: "What does this library do?" }] })
+  const stream = yield* model.chatStream({
+    messages: [{ role: "user", content: "In one sentence: what does a retry layer for LLM calls do?" }],
+    maxTokens: 200
+  })
   yield* Console.log(`stream opened after ${Date.now() - start} ms; answer:`)
-  yield* stream.pipe(
-    Stream.tap(() => Effect.sleep("60 millis")),
-    Stream.runForEach((chunk) =>
-      CompletionModel.StreamChunk.$match(chunk, {
-        TextDelta: ({ text }) => Effect.sync(() => process.stdout.write(text)),
-        TurnFinished: ({ reason, usage }) => Console.log(`\n[finished: ${reason}, ${usage.outputTokens} output tokens]`)
-      })
-    )
-  )
+  yield* Stream.runForEach(stream, (chunk) =>
+    CompletionModel.StreamChunk.$match(chunk, {
+      TextDelta: ({ text }) => Effect.sync(() => process.stdout.write(text)),
+      TurnFinished: ({ reason, usage }) =>
+        Console.log(`\n[finished: ${reason}; ${usage.inputTokens} input, ${usage.outputTokens} output tokens]`)
+    }))
 })
 
-program.pipe(Effect.provide(Model), Effect.provide(Logger.pretty), NodeRuntime.runMain)
+program.pipe(
+  Effect.provide(Model),
+  Effect.provide(Logger.pretty),
+  Effect.tapErrorCause((cause) => {
+    const error = Cause.squash(cause)
+    return Console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`)
+  }),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

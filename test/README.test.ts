@@ -4,10 +4,6 @@ import { readFileSync } from "node:fs"
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), "utf8")
 
 describe("README", () => {
-  it("shows the quick start exactly as examples/quickstart.ts runs it", () => {
-    expect(read("README.md")).toContain("```ts\n" + read("examples/quickstart.ts") + "```")
-  })
-
   it("gives the two set-up commands that .ci/run and the package scripts rely on", () => {
     const readme = read("README.md")
     expect(readme).toContain("npm ci && npm run demo")

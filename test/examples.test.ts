@@ -1,0 +1,39 @@
+import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { promisify } from "node:util"
+
+const run = promisify(execFile)
+const root = new URL("..", import.meta.url)
+const read = (path: string) => readFileSync(new URL(path, root), "utf8")
+
+// Each example runs as a user would run it, on its own loopback server where it needs one.
+const examples = [
+  ["examples/quickstart.ts", "after 2 calls"],
+  ["examples/anthropic.ts", "Hi! (2 requests)"],
+  ["examples/openai.ts", "Hello from Azure"],
+  ["examples/bedrock.ts", "Hi from Bedrock after 2 calls"]
+] as const
+
+describe("examples", () => {
+  it.each(examples)("%s runs and prints what the README says", async (path, expected) => {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", path], { cwd: root, timeout: 60_000 })
+    expect(stdout).toContain(expected)
+  }, 60_000)
+
+  it.each(examples)("the README shows %s exactly as it runs", (path) => {
+    expect(read("README.md")).toContain("```ts\n" + read(path) + "```")
+  })
+
+  it("the demo runs against its loopback server: a 429 and a 529 retried, then the answer", async () => {
+    const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts"], {
+      cwd: root,
+      timeout: 60_000
+    })
+    const output = stdout + stderr
+    expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
+    expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
+    expect(output).toContain("never replay a stream.")
+    expect(output).toContain("[finished: stop;")
+  }, 60_000)
+})
