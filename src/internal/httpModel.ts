@@ -40,10 +40,10 @@ export interface Spec {
   readonly request: (request: CompletionModel.ChatRequest) => HttpClientRequest.HttpClientRequest
   readonly errorTypes: HttpClassification.ErrorTypeTable
   readonly decoder: (context: { readonly requestId: string | undefined }) => Decoder
-  /** Limit on the acquisition: sending, the status line and, for a failure, its body. */
-  readonly timeout: Duration.Duration
-  /** Limit on the wait for each piece of an open stream. */
-  readonly idleTimeout: Duration.Duration
+  /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
+  readonly timeout: Duration.DurationInput | undefined
+  /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
+  readonly idleTimeout: Duration.DurationInput | undefined
   /** Header names to redact in spans, on top of `@effect/platform`'s defaults. */
   readonly secretHeaders: ReadonlyArray<string>
 }
@@ -53,6 +53,9 @@ export interface Spec {
  */
 export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client) => {
+    // The official SDKs' default for a request; an open stream may idle for half that.
+    const timeout = Duration.decode(spec.timeout ?? "10 minutes")
+    const idleTimeout = Duration.decode(spec.idleTimeout ?? "5 minutes")
     const redactSecrets = Effect.locallyWith(
       Headers.currentRedactedNames,
       (names) => [...names, ...spec.secretHeaders]
@@ -60,7 +63,7 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
     const timedOut = () =>
       new ModelError.TimeoutError({
         provider: spec.provider,
-        message: `${spec.provider}: no response within ${Duration.format(spec.timeout)}`
+        message: `${spec.provider}: no response within ${Duration.format(timeout)}`
       })
     return {
       name: spec.provider,
@@ -68,8 +71,8 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
       chatStream: (request) =>
         client.execute(spec.request(request)).pipe(
           Effect.mapError((error) => fromClientError(spec.provider, error)),
-          Effect.flatMap((response) => open(spec, response)),
-          Effect.timeoutFail({ duration: spec.timeout, onTimeout: timedOut }),
+          Effect.flatMap((response) => open(spec, idleTimeout, response)),
+          Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
           redactSecrets
         )
     }
@@ -77,6 +80,7 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
 
 const open = (
   spec: Spec,
+  idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
   if (response.status < 200 || response.status >= 300) {
@@ -108,11 +112,12 @@ const open = (
         })
       ))
   }
-  return Effect.succeed(chunks(spec, response, requestId))
+  return Effect.succeed(chunks(spec, idleTimeout, response, requestId))
 }
 
 const chunks = (
   spec: Spec,
+  idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse,
   requestId: string | undefined
 ): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
@@ -130,9 +135,9 @@ const chunks = (
         () =>
           new ModelError.TimeoutError({
             ...facts,
-            message: `${spec.provider}: the stream sent nothing for ${Duration.format(spec.idleTimeout)}`
+            message: `${spec.provider}: the stream sent nothing for ${Duration.format(idleTimeout)}`
           }),
-        spec.idleTimeout
+        idleTimeout
       ),
       // The caller must learn that an answer was cut off, not mistake it for a whole one.
       Stream.concat(Stream.suspend(() =>

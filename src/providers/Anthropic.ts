@@ -29,7 +29,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -92,8 +92,8 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     provider: "anthropic",
     model: options.model,
     errorTypes,
-    timeout: Duration.decode(options.timeout ?? "10 minutes"),
-    idleTimeout: Duration.decode(options.idleTimeout ?? "5 minutes"),
+    timeout: options.timeout,
+    idleTimeout: options.idleTimeout,
     secretHeaders: ["x-api-key"],
     request: (request) =>
       HttpClientRequest.post(url).pipe(

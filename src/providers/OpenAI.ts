@@ -36,7 +36,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -185,8 +185,8 @@ const makeWith = (
     provider,
     model: target.model,
     errorTypes,
-    timeout: Duration.decode(options.timeout ?? "10 minutes"),
-    idleTimeout: Duration.decode(options.idleTimeout ?? "5 minutes"),
+    timeout: options.timeout,
+    idleTimeout: options.idleTimeout,
     secretHeaders: target.secretHeaders,
     request: (request) =>
       HttpClientRequest.post(target.url).pipe(

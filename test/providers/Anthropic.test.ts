@@ -3,7 +3,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { CompletionModel, RetryingModel, type RetrySchedule } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { FaultServer } from "effect-retry-layer/testing"
-import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -12,10 +11,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
+import * as Chat from "../support/chat.js"
 import { capturingTracer } from "../support/tracing.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
 
@@ -37,22 +36,22 @@ const setup = (policy: RetrySchedule.RetryPolicy.Input = exact, options: Partial
     return { server, model: RetryingModel.make(service, policy), times }
   })
 
-/** Opens the stream and reads it to the end: the chunks received and how it ended. */
-const consume = (model: CompletionModel.Service) =>
+const { failure, texts } = Chat
+const consume = (model: CompletionModel.Service) => Chat.consume(model, request)
+
+/** One scripted failure, then an answer: the retry comes exactly `millis` later in virtual time. */
+const retriedAfter = (first: FaultServer.Reply, millis: number) =>
   Effect.gen(function*() {
-    const chunks: Array<CompletionModel.StreamChunk> = []
-    const exit = yield* model.chatStream(request).pipe(
-      Effect.flatMap((stream) => Stream.runForEach(stream, (chunk) => Effect.sync(() => chunks.push(chunk)))),
-      Effect.exit
-    )
-    return { chunks, exit }
+    const { model, server, times } = yield* setup()
+    yield* server.enqueue(first, FaultServer.anthropicStream(["ok"]))
+    const fiber = yield* Effect.fork(consume(model))
+    yield* advanceTo(millis)
+    const { chunks, exit } = yield* Fiber.join(fiber)
+    expect(exit).toStrictEqual(Exit.void)
+    expect(texts(chunks)).toEqual(["ok"])
+    expect(times).toEqual([0, millis])
+    expect(yield* server.requests).toHaveLength(2)
   })
-
-const texts = (chunks: ReadonlyArray<CompletionModel.StreamChunk>) =>
-  chunks.flatMap((chunk) => chunk._tag === "TextDelta" ? [chunk.text] : [])
-
-const failure = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
 
 const withHttp = Effect.provide(NodeHttpClient.layerUndici)
 
@@ -92,46 +91,15 @@ describe("Anthropic over loopback HTTP", () => {
     }).pipe(withHttp))
 
   it.scoped("429 with retry-after: 1 -> the second request comes 1 s later in virtual time, then succeeds", () =>
-    Effect.gen(function*() {
-      const { model, server, times } = yield* setup()
-      yield* server.enqueue(
-        FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after": "1" }),
-        FaultServer.anthropicStream(["ok"])
-      )
-      const fiber = yield* Effect.fork(consume(model))
-      yield* advanceTo(1000)
-      const { chunks, exit } = yield* Fiber.join(fiber)
-      expect(exit).toStrictEqual(Exit.void)
-      expect(texts(chunks)).toEqual(["ok"])
-      expect(times).toEqual([0, 1000])
-      expect(yield* server.requests).toHaveLength(2)
-    }).pipe(withHttp))
+    retriedAfter(FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after": "1" }), 1000)
+      .pipe(withHttp))
 
   it.scoped("429 with retry-after-ms: 250 -> the second request comes 250 ms later", () =>
-    Effect.gen(function*() {
-      const { model, server, times } = yield* setup()
-      yield* server.enqueue(
-        FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after-ms": "250" }),
-        FaultServer.anthropicStream(["ok"])
-      )
-      const fiber = yield* Effect.fork(consume(model))
-      yield* advanceTo(250)
-      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
-      expect(times).toEqual([0, 250])
-    }).pipe(withHttp))
+    retriedAfter(FaultServer.anthropicError(429, "rate_limit_error", "Rate limited", { "retry-after-ms": "250" }), 250)
+      .pipe(withHttp))
 
   it.scoped("529 overloaded is retried", () =>
-    Effect.gen(function*() {
-      const { model, server, times } = yield* setup()
-      yield* server.enqueue(
-        FaultServer.anthropicError(529, "overloaded_error", "Overloaded"),
-        FaultServer.anthropicStream(["ok"])
-      )
-      const fiber = yield* Effect.fork(consume(model))
-      yield* advanceTo(10)
-      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
-      expect(times).toEqual([0, 10])
-    }).pipe(withHttp))
+    retriedAfter(FaultServer.anthropicError(529, "overloaded_error", "Overloaded"), 10).pipe(withHttp))
 
   it.scoped("401 -> one request, an AuthenticationError, and the key is not in the message", () =>
     Effect.gen(function*() {
@@ -159,27 +127,12 @@ describe("Anthropic over loopback HTTP", () => {
     }).pipe(withHttp))
 
   it.scoped("x-should-retry: true on a 400 is retried", () =>
-    Effect.gen(function*() {
-      const { model, server, times } = yield* setup()
-      yield* server.enqueue(
-        FaultServer.anthropicError(400, "invalid_request_error", "try again", { "x-should-retry": "true" }),
-        FaultServer.anthropicStream(["ok"])
-      )
-      const fiber = yield* Effect.fork(consume(model))
-      yield* advanceTo(10)
-      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
-      expect(times).toEqual([0, 10])
-    }).pipe(withHttp))
+    retriedAfter(
+      FaultServer.anthropicError(400, "invalid_request_error", "try again", { "x-should-retry": "true" }),
+      10
+    ).pipe(withHttp))
 
-  it.scoped("a connection reset before headers is a ConnectionError and is retried", () =>
-    Effect.gen(function*() {
-      const { model, server, times } = yield* setup()
-      yield* server.enqueue(FaultServer.reset, FaultServer.anthropicStream(["ok"]))
-      const fiber = yield* Effect.fork(consume(model))
-      yield* advanceTo(10)
-      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
-      expect(times).toEqual([0, 10])
-    }).pipe(withHttp))
+  it.scoped("a connection reset before headers is retried", () => retriedAfter(FaultServer.reset, 10).pipe(withHttp))
 
   it.scoped("a connection reset after the stream started reaches the caller after the chunks; one request", () =>
     Effect.gen(function*() {

@@ -3,13 +3,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { CompletionModel, Retryable, RetryingModel, type RetrySchedule } from "effect-retry-layer"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import * as Chat from "../support/chat.js"
 import { capturingTracer } from "../support/tracing.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
 
@@ -22,21 +20,8 @@ const request: CompletionModel.ChatRequest = {
 }
 const exact: RetrySchedule.RetryPolicy.Input = { baseDelay: "10 millis", maxDelay: "100 millis", jitter: false }
 
-const consume = (model: CompletionModel.Service) =>
-  Effect.gen(function*() {
-    const chunks: Array<CompletionModel.StreamChunk> = []
-    const exit = yield* model.chatStream(request).pipe(
-      Effect.flatMap((stream) => Stream.runForEach(stream, (chunk) => Effect.sync(() => chunks.push(chunk)))),
-      Effect.exit
-    )
-    return { chunks, exit }
-  })
-
-const failure = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
-
-const texts = (chunks: ReadonlyArray<CompletionModel.StreamChunk>) =>
-  chunks.flatMap((chunk) => chunk._tag === "TextDelta" ? [chunk.text] : [])
+const { failure, texts } = Chat
+const consume = (model: CompletionModel.Service) => Chat.consume(model, request)
 
 const openAi = (policy: RetrySchedule.RetryPolicy.Input = exact) =>
   Effect.gen(function*() {
