@@ -120,6 +120,25 @@ export class TimeoutError extends ModelErrorClass("TimeoutError", true) {}
 export class ConnectionError extends ModelErrorClass("ConnectionError", true) {}
 
 /**
+ * A circuit breaker is open and failed the call without sending it.
+ * Transient, with `retryAfter` = the time until the breaker lets a probe
+ * through, so a retry layer above waits exactly that long.
+ *
+ * @since 0.1.0
+ */
+export class CircuitOpenError extends ModelErrorClass("CircuitOpenError", true) {}
+
+/**
+ * The shared retry budget refused a retry: the call's last failure, returned
+ * at once instead of retried, because the fleet has been failing too much to
+ * add more load. Transient (a later call may go through); `cause` is the
+ * last failure.
+ *
+ * @since 0.1.0
+ */
+export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhaustedError", true) {}
+
+/**
  * The account is out of quota or credit (OpenAI's `insufficient_quota`, sent
  * with a 429). Retrying cannot help. Permanent.
  *
@@ -159,6 +178,8 @@ export type ModelError =
   | ConflictError
   | TimeoutError
   | ConnectionError
+  | CircuitOpenError
+  | RetryBudgetExhaustedError
   | QuotaExceededError
   | InvalidRequestError
   | AuthenticationError
@@ -176,6 +197,8 @@ const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extr
   ConflictError,
   TimeoutError,
   ConnectionError,
+  CircuitOpenError,
+  RetryBudgetExhaustedError,
   QuotaExceededError,
   InvalidRequestError,
   AuthenticationError,
@@ -188,6 +211,15 @@ const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extr
  * @since 0.1.0
  */
 export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new constructors[tag](fields)
+
+/**
+ * Whether the error says "slow down": a rate limit or an overload (429, 529,
+ * throttling codes). What an adaptive rate limiter reacts to.
+ *
+ * @since 0.1.0
+ */
+export const isThrottling = (u: unknown): boolean =>
+  isModelError(u) && (u._tag === "RateLimitError" || u._tag === "OverloadedError")
 
 /**
  * @since 0.1.0

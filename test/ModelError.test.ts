@@ -14,6 +14,8 @@ describe("ModelError", () => {
       ["ConflictError", new ModelError.ConflictError(fields), true],
       ["TimeoutError", new ModelError.TimeoutError(fields), true],
       ["ConnectionError", new ModelError.ConnectionError(fields), true],
+      ["CircuitOpenError", new ModelError.CircuitOpenError(fields), true],
+      ["RetryBudgetExhaustedError", new ModelError.RetryBudgetExhaustedError(fields), true],
       ["QuotaExceededError", new ModelError.QuotaExceededError(fields), false],
       ["InvalidRequestError", new ModelError.InvalidRequestError(fields), false],
       ["AuthenticationError", new ModelError.AuthenticationError(fields), false],
@@ -46,6 +48,14 @@ describe("ModelError", () => {
   it("isModelError is false for other errors", () => {
     expect(ModelError.isModelError(new Error("x"))).toBe(false)
     expect(ModelError.isModelError({ _tag: "RateLimitError" })).toBe(false)
+  })
+
+  it("isThrottling is true for rate limits and overloads only", () => {
+    expect(ModelError.isThrottling(new ModelError.RateLimitError(fields))).toBe(true)
+    expect(ModelError.isThrottling(new ModelError.OverloadedError(fields))).toBe(true)
+    expect(ModelError.isThrottling(new ModelError.ServerError(fields))).toBe(false)
+    expect(ModelError.isThrottling(new ModelError.CircuitOpenError(fields))).toBe(false)
+    expect(ModelError.isThrottling("429")).toBe(false)
   })
 
   it("make builds the error for a tag chosen at run time", () => {
