@@ -1,0 +1,113 @@
+/**
+ * A `CompletionModel` with a fixed capacity, for testing how a fleet of
+ * callers behaves against a rate-limited server, in virtual time.
+ *
+ * It admits requests through a token bucket (`capacity` per second, `burst`
+ * deep, refilled continuously by `Clock`) as they arrive, answers after
+ * `latency`, and refuses what the bucket cannot admit with a 429
+ * `RateLimitError`, whose `Retry-After` is, by `retryAfter`: absent
+ * (`"none"`), a fixed duration (`"fixed"`), or the exact time until the
+ * bucket has a token again (`"exact"`). It counts every request.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ThrottledModel } from "effect-retry-layer/testing"
+ *
+ * const program = Effect.gen(function*() {
+ *   const [model, stats] = yield* ThrottledModel.make({ capacity: 50, latency: "200 millis" })
+ *   // ... drive 1,000 calls through your layers, then:
+ *   const { accepted, refused } = yield* stats
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import type * as CompletionModel from "../CompletionModel.js"
+import * as ModelError from "../ModelError.js"
+import * as ScriptedModel from "./ScriptedModel.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Requests per second the server admits. */
+  readonly capacity: number
+  /** Requests it admits at once after a quiet spell. Default `capacity` (one second's worth). */
+  readonly burst?: number
+  /** Time from a request to its answer. Default 0. */
+  readonly latency?: Duration.DurationInput
+  /** What a 429 says about when to come back. Default `"none"`. */
+  readonly retryAfter?: "none" | "exact" | { readonly fixed: Duration.DurationInput }
+}
+
+/**
+ * Requests admitted and refused so far.
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly accepted: number
+  readonly refused: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<readonly [CompletionModel.Service, Effect.Effect<Stats>]> =>
+  Effect.gen(function*() {
+    const burst = options.burst ?? options.capacity
+    const latency = Duration.decode(options.latency ?? 0)
+    const perMillis = options.capacity / 1000
+    const bucket = yield* Ref.make({ tokens: burst, at: Number.NEGATIVE_INFINITY })
+    const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0 })
+    const answer = ScriptedModel.reply("ok")
+
+    // Admission at arrival: refill for the time passed, then take a token or say how long until one.
+    const admit = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.modify(bucket, ({ at, tokens }) => {
+        const available = at === Number.NEGATIVE_INFINITY ? tokens : Math.min(burst, tokens + (now - at) * perMillis)
+        return available >= 1
+          ? [undefined, { tokens: available - 1, at: now }] as const
+          : [Duration.millis((1 - available) / perMillis), { tokens: available, at: now }] as const
+      }))
+
+    const refusal = (untilToken: Duration.Duration) => {
+      const retryAfter = options.retryAfter === undefined || options.retryAfter === "none"
+        ? undefined
+        : options.retryAfter === "exact"
+        ? untilToken
+        : Duration.decode(options.retryAfter.fixed)
+      return new ModelError.RateLimitError({
+        provider: "throttled",
+        status: 429,
+        message: "throttled: over capacity",
+        ...(retryAfter === undefined ? {} : { retryAfter })
+      })
+    }
+
+    const service: CompletionModel.Service = {
+      name: "throttled",
+      model: `capacity-${options.capacity}`,
+      chatStream: () =>
+        Effect.flatMap(
+          admit,
+          (untilToken) =>
+            Ref.update(stats, (s) =>
+              untilToken === undefined ? { ...s, accepted: s.accepted + 1 } : { ...s, refused: s.refused + 1 }).pipe(
+                Effect.zipRight(Effect.sleep(latency)),
+                Effect.zipRight(
+                  untilToken === undefined
+                    ? Effect.succeed(Stream.fromIterable(answer))
+                    : Effect.fail(refusal(untilToken))
+                )
+              )
+        )
+    }
+    return [service, Ref.get(stats)] as const
+  })

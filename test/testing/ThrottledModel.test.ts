@@ -1,0 +1,38 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ThrottledModel } from "effect-retry-layer/testing"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+
+const request = { messages: [] }
+
+describe("ThrottledModel", () => {
+  it.effect("admits a burst, then refills at capacity", () =>
+    Effect.gen(function*() {
+      const [model, stats] = yield* ThrottledModel.make({ capacity: 10, burst: 3 })
+      const tries = () => Effect.all(Array.from({ length: 5 }, () => Effect.either(model.chatStream(request))))
+      expect((yield* tries()).map((r) => r._tag)).toEqual(["Right", "Right", "Right", "Left", "Left"])
+      yield* TestClock.adjust("200 millis") // two tokens back
+      expect((yield* tries()).filter((r) => r._tag === "Right")).toHaveLength(2)
+      expect(yield* stats).toEqual({ accepted: 5, refused: 5 })
+    }))
+
+  it.effect("answers after the latency and says when to return", () =>
+    Effect.gen(function*() {
+      const [exact] = yield* ThrottledModel.make({ capacity: 4, burst: 1, latency: "200 millis", retryAfter: "exact" })
+      const first = yield* Effect.fork(exact.chatStream(request))
+      const second = yield* Effect.fork(Effect.flip(exact.chatStream(request)))
+      yield* TestClock.adjust("199 millis")
+      expect(first.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(first)
+      const refused = yield* Fiber.join(second)
+      expect(refused._tag).toBe("RateLimitError")
+      expect(refused.retryAfter && Duration.toMillis(refused.retryAfter)).toBe(250) // a token every 250 ms
+      const [fixed] = yield* ThrottledModel.make({ capacity: 1, burst: 1, retryAfter: { fixed: "1 second" } })
+      yield* fixed.chatStream(request)
+      const again = yield* Effect.flip(fixed.chatStream(request))
+      expect(again.retryAfter && Duration.toMillis(again.retryAfter)).toBe(1000)
+    }))
+})
