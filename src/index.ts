@@ -37,3 +37,23 @@ export * as RetryAfter from "./RetryAfter.js"
  * @since 0.1.0
  */
 export * as HttpClassification from "./HttpClassification.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ResilientModel from "./ResilientModel.js"

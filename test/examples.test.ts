@@ -12,7 +12,11 @@ const examples = [
   ["examples/quickstart.ts", "after 2 calls"],
   ["examples/anthropic.ts", "Hi! (2 requests)"],
   ["examples/openai.ts", "Hello from Azure"],
-  ["examples/bedrock.ts", "Hi from Bedrock after 2 calls"]
+  ["examples/bedrock.ts", "Hi from Bedrock after 2 calls"],
+  ["examples/budget.ts", "with the AWS retry quota: 235 calls for 200 requests"],
+  ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
+  ["examples/breaker.ts", "answered after"],
+  ["examples/fleet.ts", "Hello from the stack"]
 ] as const
 
 describe("examples", () => {
