@@ -8,7 +8,7 @@ import { createServer } from "node:net"
  * a `redis-server` binary started per test file, else nothing, and the tests
  * say they were skipped.
  */
-export const redisAvailable = process.env.REDIS_URL !== undefined ||
+export const redisAvailable = Boolean(process.env.REDIS_URL) ||
   spawnSync("redis-server", ["--version"]).status === 0
 
 if (!redisAvailable) {
@@ -26,7 +26,7 @@ const freePort = Effect.async<number>((resume) => {
 
 /** A Redis server for the life of the scope: the one in REDIS_URL, or a fresh one. */
 export const redisServer = Effect.gen(function*() {
-  const url = process.env.REDIS_URL
+  const url = process.env.REDIS_URL || undefined
   if (url !== undefined) {
     const parsed = new URL(url)
     return { host: parsed.hostname, port: Number(parsed.port || 6379) }
