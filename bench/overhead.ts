@@ -25,6 +25,7 @@ export const run = async () => {
   const tasks = {
     "bare inner model": calls(bare.chatStream),
     "RetryingModel (this library)": calls(retrying.chatStream),
+    "RetryingModel, tracing disabled": calls(retrying.chatStream).pipe(Effect.withTracerEnabled(false)),
     "Effect.retry(inner, RetrySchedule.make())": calls((r) => Effect.retry(bare.chatStream(r), schedule))
   }
   const bench = new Bench({ time: 2_000, warmup: true })

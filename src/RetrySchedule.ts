@@ -32,9 +32,11 @@ import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Retryable from "./Retryable.js"
+import * as RetryAfter from "./RetryAfter.js"
 
 /**
  * How jitter is applied to a computed delay.
@@ -90,6 +92,10 @@ const FiniteDuration = NonNegativeDuration.pipe(
   Schema.filter((d) => Duration.isFinite(d) || "expected a finite duration")
 )
 
+const PositiveDuration = NonNegativeDuration.pipe(
+  Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "expected a positive duration")
+)
+
 const JitterSchema = Schema.transform(
   Schema.Union(Schema.Boolean, Schema.Literal("additive", "none")),
   Schema.Literal("additive", "none"),
@@ -117,6 +123,10 @@ const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema
  * | `maxDelay` | 30 seconds | cap on the computed delay (not on `retryAfter`) |
  * | `jitter` | `"additive"` | `true`/`"additive"` adds 0-10%, `false`/`"none"` is exact |
  * | `maxRetryAfter` | none | a `retryAfter` above this is not waited for: the error is returned at once |
+ * | `timeout` | none | limit on each attempt; an attempt that runs over fails with a (transient) `TimeoutError` |
+ * | `maxElapsed` | none | limit on the whole call, attempts and waits: a wait that would cross it is not started, and an attempt still running when it passes is cut off |
+ * | `commitOn` | `"open"` | where a model call commits: `"open"` (the stream opened) or `"first-chunk"` (the first chunk arrived) |
+ * | `detectRateLimits` | `false` | also retry errors that do not classify themselves but look like rate limits (429, throttling codes, "rate limit" / "throttl" messages) |
  *
  * @since 0.1.0
  */
@@ -136,7 +146,11 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
       () => 2
     ),
     jitter: withDefault(JitterSchema, () => "additive" as const),
-    maxRetryAfter: Schema.optionalWith(NonNegativeDuration, { exact: true })
+    maxRetryAfter: Schema.optionalWith(NonNegativeDuration, { exact: true }),
+    timeout: Schema.optionalWith(PositiveDuration, { exact: true }),
+    maxElapsed: Schema.optionalWith(PositiveDuration, { exact: true }),
+    commitOn: withDefault(Schema.Literal("open", "first-chunk"), () => "open" as const),
+    detectRateLimits: withDefault(Schema.Boolean, () => false)
   }).pipe(
     Schema.filter((p) =>
       Duration.lessThanOrEqualTo(p.baseDelay, p.maxDelay) || {
@@ -167,6 +181,33 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
 
   /** `maxAttempts 3, baseDelay 1s, factor 2, maxDelay 30s, additive jitter`. */
   static readonly default: RetryPolicy = new RetryPolicy({})
+
+  /**
+   * For batch work against rate-limited APIs: 8 attempts, 2 s doubling to at
+   * most 60 s, always jittered, Retry-After honoured up to 5 minutes, and
+   * errors that look like rate limits retried even if they do not classify
+   * themselves.
+   */
+  static readonly rateLimit: RetryPolicy = new RetryPolicy({
+    maxAttempts: 8,
+    baseDelay: Duration.seconds(2),
+    maxDelay: Duration.seconds(60),
+    jitter: "additive",
+    maxRetryAfter: Duration.minutes(5),
+    detectRateLimits: true
+  })
+
+  /**
+   * For a person waiting: 2 attempts, 250 ms apart (at most 1 s), a server hint
+   * over 2 s is not waited for, and 15 s for the whole call.
+   */
+  static readonly interactive: RetryPolicy = new RetryPolicy({
+    maxAttempts: 2,
+    baseDelay: Duration.millis(250),
+    maxDelay: Duration.seconds(1),
+    maxRetryAfter: Duration.seconds(2),
+    maxElapsed: Duration.seconds(15)
+  })
 }
 
 /**
@@ -219,7 +260,7 @@ export interface RetryStep<E> {
  * @since 0.1.0
  */
 export const isRetryable = (policy: RetryPolicy, error: unknown): boolean => {
-  const classification = Retryable.classify(error)
+  const classification = classify(policy, error)
   if (classification._tag === "Permanent") return false
   const max = policy.maxRetryAfter
   return max === undefined || Option.match(classification.retryAfter, {
@@ -244,9 +285,12 @@ export const make = <E = unknown>(
     Schedule.intersect(Schedule.identity<E>()),
     Schedule.whileInput((error: E) => isRetryable(p, error)),
     // The floor goes on after the cap: a server's hint is honoured even past `maxDelay`.
-    Schedule.modifyDelay(([, error], delay) =>
-      Option.match(Retryable.retryAfter(error), { onNone: () => delay, onSome: (hint) => Duration.max(delay, hint) })
-    ),
+    Schedule.modifyDelay(([, error], delay) => {
+      const classification = classify(p, error)
+      return classification._tag === "Transient" && Option.isSome(classification.retryAfter)
+        ? Duration.max(delay, classification.retryAfter.value)
+        : delay
+    }),
     p.jitter === "additive" ? Schedule.jitteredWith({ min: 1, max: 1.1 }) : identity
   )
   // `delays` reads the final (floored, jittered) wait back out of the decision.
@@ -254,5 +298,67 @@ export const make = <E = unknown>(
     Schedule.intersect(Schedule.identity<E>()),
     Schedule.intersect(Schedule.count),
     Schedule.map(([[delay, error], n]): RetryStep<E> => ({ attempt: n + 1, error, delay }))
+  )
+}
+
+/**
+ * How `policy` classifies `error`: the error's own word ({@link Retryable}),
+ * and, with `detectRateLimits`, rate limits among errors that do not classify
+ * themselves.
+ *
+ * @since 0.1.0
+ */
+export const classify = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification =>
+  policy.detectRateLimits && !Retryable.isRetryable(error) && looksLikeRateLimit(error)
+    ? Retryable.transient(Option.getOrUndefined(hintOf(error)))
+    : Retryable.classify(error)
+
+const throttlingNames = new Set([
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "ProvisionedThroughputExceededException",
+  "RateLimitError",
+  "RateLimitExceeded",
+  "rate_limit_exceeded",
+  "rate_limit_error"
+])
+
+const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
+
+const field = (u: unknown, key: string): unknown => Predicate.hasProperty(u, key) ? u[key] : undefined
+
+/**
+ * Whether an error that says nothing about itself looks like a rate limit, as
+ * Python's rate-limit decorators judge it: a 429 status, a throttling code or
+ * name, or a message that says "rate limit", "throttl" or "too many requests".
+ *
+ * @since 0.1.0
+ */
+export const looksLikeRateLimit = (error: unknown): boolean => {
+  const status = field(error, "status") ?? field(error, "statusCode") ?? field(field(error, "response"), "status")
+  if (status === 429 || status === "429") return true
+  for (const key of ["name", "code", "type"]) {
+    const value = field(error, key)
+    if (Predicate.isString(value) && throttlingNames.has(value)) return true
+  }
+  const message = field(error, "message")
+  return Predicate.isString(message) && rateLimitMessage.test(message)
+}
+
+// A hint on an error from elsewhere: its own `retryAfter` (a Duration or seconds), or the delta forms of its
+// response headers. A date is not read: a schedule step has no Clock, and the system clock would break TestClock.
+const hintOf = (error: unknown): Option.Option<Duration.Duration> => {
+  const own = field(error, "retryAfter")
+  if (Duration.isDuration(own)) return Option.some(own)
+  if (Predicate.isNumber(own) && Number.isFinite(own) && own >= 0) return Option.some(Duration.seconds(own))
+  const headers = field(error, "headers") ?? field(field(error, "response"), "headers")
+  if (!Predicate.isRecord(headers)) return Option.none()
+  const record = headers as RetryAfter.HeaderRecord
+  const millis = RetryAfter.header(record, "retry-after-ms")
+  const seconds = RetryAfter.header(record, "retry-after")
+  return Option.orElse(
+    millis === undefined ? Option.none() : RetryAfter.parseMillis(millis),
+    () => seconds === undefined || !/^\d/.test(seconds) ? Option.none() : RetryAfter.parseRetryAfter(seconds, 0)
   )
 }

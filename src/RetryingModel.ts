@@ -1,11 +1,17 @@
 /**
  * A `CompletionModel` decorator that retries the acquisition of every
- * `chatStream` call with a {@link RetrySchedule}.
+ * `chatStream` call with a {@link RetrySchedule} policy.
  *
- * Only the acquisition (request sent, status checked, stream opened) is
- * retried. The stream it returns is the inner model's own, untouched: an error
- * in the middle of it reaches the caller and no request is reissued, because
- * the caller may already have consumed part of the answer.
+ * Only the acquisition is retried. By default it ends when the stream is open
+ * (`commitOn: "open"`); with `commitOn: "first-chunk"` it ends when the first
+ * chunk has arrived, so an error sent as a stream's first event (Anthropic's
+ * `overloaded_error` over SSE) is retried too. Either way, nothing after the
+ * first chunk handed to the caller is ever replayed: an error in the middle of
+ * the stream reaches the caller and no request is reissued.
+ *
+ * Every call gets what {@link RetryAcquisition} gives: per-attempt timeout,
+ * deadline, optional shared budget, spans, metrics, a warning log per retry
+ * and the `onRetry` hook.
  *
  * @example
  * ```ts
@@ -14,23 +20,23 @@
  *
  * declare const AnthropicLive: Layer.Layer<CompletionModel.CompletionModel>
  *
- * const ModelLive = RetryingModel.layer({ maxAttempts: 4, baseDelay: "500 millis" }).pipe(
+ * const ModelLive = RetryingModel.layer({ maxAttempts: 4, baseDelay: "500 millis", commitOn: "first-chunk" }).pipe(
  *   Layer.provide(AnthropicLive)
  * )
  * ```
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
-import { retryLazily } from "./internal/retry.js"
-import * as ModelError from "./ModelError.js"
-import * as Retryable from "./Retryable.js"
+import type * as ModelError from "./ModelError.js"
+import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -43,6 +49,8 @@ export interface Options {
    * the last failure comes back at once as a `RetryBudgetExhaustedError`.
    */
   readonly budget?: RetryBudget.Service
+  /** Called once per retry, before its wait. */
+  readonly onRetry?: (info: RetryAcquisition.RetryInfo<ModelError.ModelError>) => Effect.Effect<void>
 }
 
 /**
@@ -57,46 +65,18 @@ export const make = (
   options: Options = {}
 ): CompletionModel.Service => {
   const validated = RetrySchedule.policy(policy)
-  const schedule = RetrySchedule.make<ModelError.ModelError>(validated)
-  const logged = <E extends ModelError.ModelError>(s: Schedule.Schedule<RetrySchedule.RetryStep<E>, E>) =>
-    Schedule.onDecision(
-      s,
-      (step, decision) => decision._tag === "Continue" ? logRetry(inner, validated, step) : Effect.void
-    )
-  const { budget } = options
-  if (budget === undefined) {
-    const retrying = logged(schedule)
-    return {
-      name: inner.name,
-      model: inner.model,
-      chatStream: (request) => retryLazily(inner.chatStream(request), retrying)
-    }
-  }
+  const retry = RetryAcquisition.retrying<ModelError.ModelError>(validated, {
+    name: "chatStream",
+    label: `${inner.name}/${inner.model}`,
+    attributes: { "gen_ai.system": inner.name, "gen_ai.request.model": inner.model },
+    ...options
+  })
   return {
     name: inner.name,
     model: inner.model,
-    chatStream: (request) =>
-      Effect.suspend(() => {
-        // Per call: the error the last admitted retry followed (its cost is refunded on success),
-        // and whether the budget refused, which turns the final failure into RetryBudgetExhaustedError.
-        let lastRetried: ModelError.ModelError | undefined
-        let refused = false
-        // The budget is asked only once the schedule wants a retry, and before its wait.
-        const admitted = schedule.pipe(
-          Schedule.checkEffect((error: ModelError.ModelError) =>
-            Effect.map(budget.admit(error), (granted) => {
-              if (granted) lastRetried = error
-              else refused = true
-              return granted
-            })
-          ),
-          logged
-        )
-        return retryLazily(inner.chatStream(request), admitted).pipe(
-          Effect.tap(() => budget.recordSuccess(lastRetried)),
-          Effect.catchAll((error) => refused ? Effect.fail(exhausted(inner, budget, error)) : Effect.fail(error))
-        )
-      })
+    chatStream: validated.commitOn === "first-chunk"
+      ? (request) => retry(commitOnFirstChunk(inner.chatStream(request)))
+      : (request) => retry(inner.chatStream(request))
   }
 }
 
@@ -107,12 +87,13 @@ export const make = (
  * @since 0.1.0
  */
 export const layer = (
-  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {}
+  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
+  options: Omit<Options, "budget"> = {}
 ): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> => {
   const validated = RetrySchedule.policy(policy)
   return Layer.effect(
     CompletionModel.CompletionModel,
-    Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated))
+    Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated, options))
   )
 }
 
@@ -123,7 +104,8 @@ export const layer = (
  * @since 0.1.0
  */
 export const layerWithBudget = (
-  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {}
+  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
+  options: Omit<Options, "budget"> = {}
 ): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel | RetryBudget.RetryBudget> => {
   const validated = RetrySchedule.policy(policy)
   return Layer.effect(
@@ -131,49 +113,38 @@ export const layerWithBudget = (
     Effect.zipWith(
       CompletionModel.CompletionModel,
       RetryBudget.RetryBudget,
-      (inner, budget) => make(inner, validated, { budget })
+      (inner, budget) => make(inner, validated, { ...options, budget })
     )
   )
 }
 
-const exhausted = (inner: CompletionModel.Service, budget: RetryBudget.Service, error: ModelError.ModelError) =>
-  new ModelError.RetryBudgetExhaustedError({
-    provider: error.provider,
-    message:
-      `${inner.name}/${inner.model}: retry budget "${budget.key}" exhausted; not retrying ${error._tag}: ${error.message}`,
-    ...(error.status === undefined ? {} : { status: error.status }),
-    ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
-    ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
-    cause: error
-  })
-
-const errorTag = (error: unknown): string =>
-  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "UnknownError"
-
-const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
-
-const logRetry = (
-  inner: CompletionModel.Service,
-  policy: RetrySchedule.RetryPolicy,
-  step: RetrySchedule.RetryStep<unknown>
-) => {
-  const tag = errorTag(step.error)
-  const status = Predicate.hasProperty(step.error, "status") ? step.error.status : undefined
-  const hint = Retryable.retryAfter(step.error)
-  const facts = [
-    status === undefined ? [] : [`status ${status}`],
-    Option.match(hint, { onNone: () => [], onSome: (d) => [`retry-after ${roundedMillis(d)} ms`] })
-  ].flat()
-  const why = Predicate.hasProperty(step.error, "message") ? `: ${String(step.error.message)}` : ""
-  return Effect.logWarning(
-    `${inner.name}/${inner.model}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
-      (facts.length > 0 ? ` (${facts.join(", ")})` : "") + `${why}; retrying in ${roundedMillis(step.delay)} ms`
-  ).pipe(
-    Effect.annotateLogs({
-      attempt: step.attempt,
-      delayMillis: roundedMillis(step.delay),
-      error: tag,
-      ...(status === undefined ? {} : { status })
-    })
-  )
-}
+/**
+ * Moves the commit point of an acquisition from "stream open" to "first chunk
+ * received": the effect opens the stream and waits for its first chunk, so a
+ * failure before any chunk fails the acquisition (and may be retried). The
+ * stream it returns starts with that chunk and then reads on from the same
+ * pull; nothing is read twice. The stream must be run, once: running it
+ * releases the underlying stream when it ends.
+ *
+ * @since 0.1.0
+ */
+export const commitOnFirstChunk = <A, E, R>(
+  acquire: Effect.Effect<Stream.Stream<A, E>, E, R>
+): Effect.Effect<Stream.Stream<A, E>, E, R> =>
+  Effect.flatMap(acquire, (stream) =>
+    Effect.flatMap(Scope.make(), (scope) =>
+      Effect.gen(function*() {
+        const pull = yield* Scope.extend(Stream.toPull(stream), scope)
+        // A pull may give an empty chunk; the commit waits for a real one, or the end.
+        const first = yield* Effect.repeat(pull, { until: Chunk.isNonEmpty }).pipe(
+          Effect.map(Option.some),
+          Effect.catchAll((end) => Option.match(end, { onNone: () => Effect.succeedNone, onSome: Effect.fail }))
+        )
+        if (Option.isNone(first)) {
+          yield* Scope.close(scope, Exit.void)
+          return Stream.empty
+        }
+        return Stream.concat(Stream.fromChunk(first.value), Stream.repeatEffectChunkOption(pull)).pipe(
+          Stream.ensuring(Scope.close(scope, Exit.void))
+        )
+      }).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))))

@@ -57,3 +57,8 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
  * @since 0.1.0
  */
 export * as ResilientModel from "./ResilientModel.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryAcquisition from "./RetryAcquisition.js"

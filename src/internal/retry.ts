@@ -4,8 +4,8 @@ import * as Either from "effect/Either"
 import * as Schedule from "effect/Schedule"
 
 /**
- * `Effect.retry(effect, schedule)`, except that the schedule's driver is only
- * created after the first failure.
+ * `Effect.retry(effect, schedule)`, except that the schedule (and its driver)
+ * is only made after the first failure.
  *
  * `Effect.retry` allocates the driver before the first attempt, which measured
  * ~3.4 µs per successful call against ~0.1 µs for one failure handler
@@ -18,10 +18,10 @@ import * as Schedule from "effect/Schedule"
  */
 export const retryLazily = <A, E, R, Out, R2>(
   effect: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<Out, E, R2>
+  schedule: () => Schedule.Schedule<Out, E, R2>
 ): Effect.Effect<A, E, R | R2> =>
   onFailure(effect, (first) =>
-    Effect.flatMap(Schedule.driver(schedule), (driver) => {
+    Effect.flatMap(Schedule.driver(schedule()), (driver) => {
       const loop = (error: E): Effect.Effect<A, E, R | R2> =>
         Effect.matchEffect(driver.next(error), {
           onFailure: () => Effect.fail(error),

@@ -1,0 +1,325 @@
+/**
+ * Retries the acquisition of any resource (an HTTP response, a database
+ * connection, a model stream) with a {@link RetrySchedule} policy, with the
+ * same behaviour `RetryingModel` gives model calls.
+ *
+ * - Classification: only errors that classify themselves as transient are
+ *   retried (plus rate-limit look-alikes under `detectRateLimits`); the
+ *   server's `retryAfter` is a floor for the wait.
+ * - Deadlines: `timeout` limits each attempt (a `TimeoutError`, transient);
+ *   `maxElapsed` limits the whole call: a wait that would cross it is not
+ *   started (the last error comes back at once), and an attempt still running
+ *   when it passes is cut off with a `TimeoutError`.
+ * - Budget: with `budget`, every retry must be admitted by a shared
+ *   {@link RetryBudget}; a refusal returns a `RetryBudgetExhaustedError` at once.
+ * - Observability: a span per call (`name`) and per attempt (`name.attempt`)
+ *   with `retry.attempt`, `retry.delay_ms` (the wait before the attempt),
+ *   `retry.classification`, `error.type` and `http.response.status_code`; the
+ *   metrics `effect_retry_layer_retries_total` (by `reason`, the error tag),
+ *   `effect_retry_layer_attempts` (per call) and
+ *   `effect_retry_layer_retry_delay_ms`; a warning log per retry; and the
+ *   `onRetry` hook, called once per retry before its wait.
+ *
+ * The happy path allocates no schedule: the driver is built at the first failure.
+ *
+ * @example
+ * ```ts
+ * import { Data, Effect } from "effect"
+ * import { RetryAcquisition, Retryable } from "effect-retry-layer"
+ *
+ * class PoolBusy extends Data.TaggedError("PoolBusy") {
+ *   [Retryable.symbol]() { return Retryable.transient() }
+ * }
+ * declare const connect: Effect.Effect<{ query: (sql: string) => Promise<unknown> }, PoolBusy>
+ *
+ * const connection = connect.pipe(
+ *   RetryAcquisition.retryAcquisition({ maxAttempts: 5, baseDelay: "100 millis", maxElapsed: "3 seconds" }, { name: "db.connect" })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
+import { retryLazily } from "./internal/retry.js"
+import * as ModelError from "./ModelError.js"
+import type * as RetryBudget from "./RetryBudget.js"
+import * as RetrySchedule from "./RetrySchedule.js"
+
+/**
+ * What `onRetry` is told, once per retry, before the wait.
+ *
+ * @since 0.1.0
+ */
+export interface RetryInfo<E> {
+  readonly error: E
+  /** The attempt that failed: 1 for the first call. */
+  readonly attempt: number
+  /** The wait before the next attempt. */
+  readonly delay: Duration.Duration
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<E> {
+  /** Names the spans (`name`, `name.attempt`), the metrics' `operation` label and errors. Default `"retryAcquisition"`. */
+  readonly name?: string
+  /** Starts each log line, e.g. `"anthropic/claude-sonnet-4-5"`. Default the name. */
+  readonly label?: string
+  /** Extra attributes for both spans, e.g. the model. */
+  readonly attributes?: Readonly<Record<string, unknown>>
+  readonly budget?: RetryBudget.Service
+  readonly onRetry?: (info: RetryInfo<E>) => Effect.Effect<void>
+}
+
+/**
+ * The failures of a retried acquisition: its own, an attempt or deadline
+ * timeout, or a refusal of the budget.
+ *
+ * @since 0.1.0
+ */
+export type Failure<E> = E | ModelError.TimeoutError | ModelError.RetryBudgetExhaustedError
+
+/**
+ * @since 0.1.0
+ */
+export const retryAcquisition: {
+  <E>(
+    policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input,
+    options?: Options<Failure<E>>
+  ): <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, Failure<E>, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input,
+    options?: Options<Failure<E>>
+  ): Effect.Effect<A, Failure<E>, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input,
+    options: Options<Failure<E>> = {}
+  ): Effect.Effect<A, Failure<E>, R> => retrying(RetrySchedule.policy(policy), options)(self)
+)
+
+/**
+ * {@link retryAcquisition} with the policy validated once, for a function
+ * applied to many effects (a layer's every call).
+ *
+ * @throws InvalidRetryPolicy when `policy` is not valid
+ * @since 0.1.0
+ */
+export const retrying = <E>(
+  policy: RetrySchedule.RetryPolicy,
+  options: Options<Failure<E>> = {}
+) => {
+  const name = options.name ?? "retryAcquisition"
+  const label = options.label ?? name
+  const attributes = options.attributes ?? {}
+  const { budget, onRetry } = options
+  const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
+  const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
+  const schedule = RetrySchedule.make<Failure<E>>(policy)
+  const attemptsMetric = Metric.tagged(attempts, "operation", name)
+  const delaysMetric = Metric.tagged(retryDelays, "operation", name)
+  const retriesMetric = Metric.tagged(retriesTotal, "operation", name)
+
+  return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Failure<E>, R> =>
+    // The tracer flag is read once per call. A span costs ~4.5 us here (1.2 us to make, 2.7 us to provide as the
+    // parent of the spans inside) and Effect builds a no-op one even with tracing off; so with tracing off no span,
+    // attribute or annotation is built, and `Effect.withTracerEnabled(false)` is a real opt-out for hot paths.
+    Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (tracing) => {
+      // Per call. `start` is only read when there is a deadline.
+      const call = { attempt: 0, delayMillis: 0, start: 0, refused: false, lastRetried: undefined as unknown }
+
+      const timedOut = (why: string) =>
+        new ModelError.TimeoutError({ provider: name, message: `${label}: attempt ${call.attempt} ${why}` })
+
+      // The attempt's own limit: its timeout, and whatever is left of the deadline.
+      const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
+        ? self
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const left = maxElapsed === undefined ? Infinity : call.start + maxElapsed - now
+          if (left <= 0) return Effect.fail(timedOut(`not started: the deadline of ${maxElapsed} ms passed`))
+          const byDeadline = timeout === undefined || left < timeout
+          return Effect.timeoutFail(self, {
+            duration: Duration.millis(byDeadline ? left : timeout),
+            onTimeout: () =>
+              timedOut(byDeadline ? `cut off by the deadline of ${maxElapsed} ms` : `timed out after ${timeout} ms`)
+          })
+        })
+
+      const attempt = tracing
+        ? Effect.suspend(() => {
+          call.attempt++
+          return Effect.tapError(limited, (error) => annotate(failureAttributes(policy, error))).pipe(
+            Effect.withSpan(`${name}.attempt`, {
+              attributes: { ...attributes, "retry.attempt": call.attempt, "retry.delay_ms": call.delayMillis },
+              captureStackTrace: false
+            })
+          )
+        })
+        : Effect.suspend(() => {
+          call.attempt++
+          return limited
+        })
+
+      // Built at the first failure only: deadline, budget, then the log, metrics and hook of a retry.
+      const retries = () => {
+        const checked = schedule.pipe(
+          maxElapsed === undefined ? (s) => s : Schedule.checkEffect((_, step) =>
+            Effect.map(
+              Clock.currentTimeMillis,
+              (now) => now - call.start + Duration.toMillis(step.delay) <= maxElapsed
+            )
+          ),
+          budget === undefined ?
+            (s) => s :
+            Schedule.checkEffect((error: Failure<E>) =>
+              Effect.map(budget.admit(error), (granted) => {
+                if (granted) call.lastRetried = error
+                else call.refused = true
+                return granted
+              })
+            )
+        )
+        return Schedule.onDecision(checked, (step, decision) => {
+          if (decision._tag !== "Continue") return Effect.void
+          call.delayMillis = Math.round(Duration.toMillis(step.delay))
+          return Effect.all([
+            logRetry(label, policy, step),
+            Metric.increment(Metric.tagged(retriesMetric, "reason", errorTag(step.error))),
+            Metric.update(delaysMetric, Duration.toMillis(step.delay)),
+            onRetry === undefined ? Effect.void : onRetry(step)
+          ], { discard: true })
+        })
+      }
+
+      const retried = retryLazily(attempt, retries)
+      const budgeted = budget === undefined ? retried : retried.pipe(
+        Effect.tap(() => budget.recordSuccess(call.lastRetried)),
+        Effect.catchAll((error) => Effect.fail(call.refused ? exhausted(label, budget, error) : error))
+      )
+      const counted = Effect.onExit(budgeted, () =>
+        tracing
+          ? Effect.zipRight(Metric.update(attemptsMetric, call.attempt), annotate({ "retry.attempts": call.attempt }))
+          : Metric.update(attemptsMetric, call.attempt))
+      const run = tracing ? Effect.withSpan(counted, name, { attributes, captureStackTrace: false }) : counted
+      return maxElapsed === undefined
+        ? run
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          call.start = now
+          return run
+        })
+    })
+}
+
+// Metrics ---------------------------------------------------------------------
+
+/**
+ * Retries, by `reason` (the error's tag) and `operation`.
+ *
+ * @since 0.1.0
+ */
+export const retriesTotal = Metric.counter("effect_retry_layer_retries_total", {
+  description: "Retries made, by the tag of the error that caused them"
+})
+
+/**
+ * Attempts per call, by `operation`.
+ *
+ * @since 0.1.0
+ */
+export const attempts = Metric.histogram(
+  "effect_retry_layer_attempts",
+  MetricBoundaries.linear({ start: 1, width: 1, count: 10 }),
+  "Attempts per call, the first included"
+)
+
+/**
+ * Waits before retries, in milliseconds, by `operation`.
+ *
+ * @since 0.1.0
+ */
+export const retryDelays = Metric.histogram(
+  "effect_retry_layer_retry_delay_ms",
+  MetricBoundaries.exponential({ start: 10, factor: 2, count: 16 }),
+  "Waits before retries, in milliseconds"
+)
+
+// Internals -------------------------------------------------------------------
+
+/**
+ * `Effect.annotateCurrentSpan` without its cost when there is no span: it
+ * builds a `NoSuchElementException` (stack trace included) each time, ~4.5 µs.
+ */
+const annotate = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<void> =>
+  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
+    if (span._tag === "Some" && span.value._tag === "Span") {
+      for (const key in attributes) span.value.attribute(key, attributes[key])
+    }
+  })
+
+const errorTag = (error: unknown): string =>
+  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "UnknownError"
+
+const statusOf = (error: unknown): number | undefined =>
+  Predicate.hasProperty(error, "status") && Predicate.isNumber(error.status) ? error.status : undefined
+
+const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): Record<string, unknown> => {
+  const status = statusOf(error)
+  return {
+    "retry.classification": RetrySchedule.classify(policy, error)._tag,
+    "error.type": errorTag(error),
+    ...(status === undefined ? {} : { "http.response.status_code": status })
+  }
+}
+
+const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
+
+const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetrySchedule.RetryStep<unknown>) => {
+  const tag = errorTag(step.error)
+  const status = statusOf(step.error)
+  const classification = RetrySchedule.classify(policy, step.error)
+  const facts = [
+    status === undefined ? [] : [`status ${status}`],
+    classification._tag === "Transient" && classification.retryAfter._tag === "Some"
+      ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
+      : []
+  ].flat()
+  const why = Predicate.hasProperty(step.error, "message") ? `: ${String(step.error.message)}` : ""
+  return Effect.logWarning(
+    `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
+      (facts.length > 0 ? ` (${facts.join(", ")})` : "") + `${why}; retrying in ${roundedMillis(step.delay)} ms`
+  ).pipe(
+    Effect.annotateLogs({
+      attempt: step.attempt,
+      delayMillis: roundedMillis(step.delay),
+      error: tag,
+      ...(status === undefined ? {} : { status })
+    })
+  )
+}
+
+const exhausted = (label: string, budget: RetryBudget.Service, error: unknown) => {
+  const facts = ModelError.isModelError(error) ? error : undefined
+  return new ModelError.RetryBudgetExhaustedError({
+    provider: facts?.provider ?? label,
+    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${
+      Predicate.hasProperty(error, "message") ? `: ${String(error.message)}` : ""
+    }`,
+    ...(facts?.status === undefined ? {} : { status: facts.status }),
+    ...(facts?.requestId === undefined ? {} : { requestId: facts.requestId }),
+    ...(facts?.retryAfter === undefined ? {} : { retryAfter: facts.retryAfter }),
+    cause: error
+  })
+}
