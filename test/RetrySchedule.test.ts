@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 
@@ -71,7 +72,10 @@ describe("RetryPolicy", () => {
     ["NaN factor", { factor: NaN }, "factor"],
     ["infinite factor", { factor: Infinity }, "factor"],
     ["maxDelay below baseDelay", { baseDelay: "2 seconds", maxDelay: "1 second" }, "maxDelay"],
-    ["negative maxRetryAfter", { maxRetryAfter: -10 }, "maxRetryAfter"]
+    ["negative maxRetryAfter", { maxRetryAfter: -10 }, "maxRetryAfter"],
+    ["zero timeout", { timeout: 0 }, "timeout"],
+    ["negative maxElapsed", { maxElapsed: "-1 seconds" }, "maxElapsed"],
+    ["unknown commit point", { commitOn: "headers" as "open" }, "commitOn"]
   ]
 
   it.each(rejected)("rejects %s with InvalidRetryPolicy naming the field", (_, input, field) => {
@@ -100,6 +104,84 @@ describe("RetryPolicy", () => {
 
   it("RetrySchedule.make validates its input too", () => {
     expect(() => RetrySchedule.make({ maxAttempts: 0 })).toThrow(RetrySchedule.InvalidRetryPolicy)
+  })
+})
+
+describe("presets", () => {
+  it("rateLimit: more attempts, longer delays, jittered, rate limits detected", () => {
+    const p = RetryPolicy.rateLimit
+    expect([p.maxAttempts, Duration.toMillis(p.baseDelay), Duration.toMillis(p.maxDelay), p.jitter]).toEqual([
+      8,
+      2000,
+      60_000,
+      "additive"
+    ])
+    expect(p.maxRetryAfter && Duration.toMillis(p.maxRetryAfter)).toBe(300_000)
+    expect(p.detectRateLimits).toBe(true)
+  })
+
+  it("interactive: short waits, few attempts, a deadline", () => {
+    const p = RetryPolicy.interactive
+    expect([p.maxAttempts, Duration.toMillis(p.baseDelay), Duration.toMillis(p.maxDelay)]).toEqual([2, 250, 1000])
+    expect(p.maxRetryAfter && Duration.toMillis(p.maxRetryAfter)).toBe(2000)
+    expect(p.maxElapsed && Duration.toMillis(p.maxElapsed)).toBe(15_000)
+  })
+
+  it("presets are starting points: spread one and change a field", () => {
+    const p = RetryPolicy.from({ ...RetryPolicy.rateLimit, maxAttempts: 12 })
+    expect([p.maxAttempts, p.detectRateLimits]).toEqual([12, true])
+  })
+
+  it.effect("interactive does not wait for a Retry-After over 2 s", () =>
+    Effect.gen(function*() {
+      const schedule = RetrySchedule.make(RetryPolicy.interactive)
+      expect(yield* waits(schedule, [ScriptedModel.rateLimited({ retryAfter: "5 seconds" })])).toEqual([])
+      expect(millis(yield* waits(schedule, [ScriptedModel.rateLimited({ retryAfter: "1 second" })]))).toHaveLength(1)
+    }))
+})
+
+describe("detectRateLimits", () => {
+  const lookalikes: ReadonlyArray<readonly [string, unknown]> = [
+    ["an Error saying rate limit", new Error("Rate limit exceeded for model")],
+    ["an Error saying throttled", new Error("Request was throttled")],
+    ["an Error saying too many requests", new Error("429 Too Many Requests")],
+    ["a status of 429", { status: 429, message: "nope" }],
+    ["a statusCode of 429", { statusCode: 429 }],
+    ["a response status of 429", { response: { status: 429 } }],
+    ["a throttling name", Object.assign(new Error("x"), { name: "ThrottlingException" })],
+    ["a rate-limit code", { code: "rate_limit_exceeded" }]
+  ]
+
+  it.each(lookalikes)("retries %s under rateLimit, not by default", (_, error) => {
+    expect(RetrySchedule.classify(RetryPolicy.rateLimit, error)._tag).toBe("Transient")
+    expect(RetrySchedule.classify(RetryPolicy.default, error)._tag).toBe("Permanent")
+  })
+
+  it.each([
+    ["a plain error", new Error("boom")],
+    ["a 500", { status: 500 }],
+    ["a string", "rate limit"]
+  ])("does not retry %s", (_, error) => {
+    expect(RetrySchedule.classify(RetryPolicy.rateLimit, error)._tag).toBe("Permanent")
+  })
+
+  it("reads the error's own hint, or the delta forms of its headers", () => {
+    const hintOf = (error: unknown) => {
+      const c = RetrySchedule.classify(RetryPolicy.rateLimit, error)
+      return c._tag === "Transient" ? Option.map(c.retryAfter, Duration.toMillis) : Option.none()
+    }
+    expect(hintOf({ status: 429, retryAfter: 3 })).toStrictEqual(Option.some(3000))
+    expect(hintOf({ status: 429, headers: { "retry-after-ms": "250" } })).toStrictEqual(Option.some(250))
+    expect(hintOf({ response: { status: 429, headers: { "retry-after": "2" } } })).toStrictEqual(Option.some(2000))
+    expect(hintOf({ status: 429, headers: { "retry-after": "Wed, 21 Oct 2026 07:28:00 GMT" } })).toStrictEqual(
+      Option.none()
+    )
+    expect(hintOf(new Error("boom"))).toStrictEqual(Option.none())
+  })
+
+  it("an error's own classification wins: a Retryable permanent error is not second-guessed", () => {
+    const permanentButWordy = ScriptedModel.permanent({ message: "rate limit exceeded" })
+    expect(RetrySchedule.classify(RetryPolicy.rateLimit, permanentButWordy)._tag).toBe("Permanent")
   })
 })
 

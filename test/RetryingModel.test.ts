@@ -188,6 +188,59 @@ describe("RetryingModel", () => {
     expect(() => RetryingModel.layer({ factor: 0.5 })).toThrow(/factor/)
   })
 
+  describe("commitOn: \"first-chunk\"", () => {
+    const firstChunk = { ...exact, commitOn: "first-chunk" } as const
+
+    it.effect("retries an error that comes before the first chunk", () =>
+      Effect.gen(function*() {
+        const { chunks, exit, times } = yield* run([[ScriptedModel.overloaded()], hello], firstChunk)
+        expect(times).toEqual([0, 10])
+        expect(exit).toStrictEqual(Exit.void)
+        expect(texts(chunks)).toEqual(["Hello", ", world"])
+      }))
+
+    it.effect("never replays anything after a chunk was delivered", () =>
+      Effect.gen(function*() {
+        const { chunks, exit, times } = yield* run(
+          [[CompletionModel.StreamChunk.TextDelta({ text: "Hel" }), broken], hello],
+          firstChunk
+        )
+        expect(texts(chunks)).toEqual(["Hel"])
+        expect(exit).toStrictEqual(Exit.fail(broken))
+        expect(times).toEqual([0])
+      }))
+
+    it.effect("by default (commitOn: \"open\") the same first-event error reaches the caller", () =>
+      Effect.gen(function*() {
+        const overloaded = ScriptedModel.overloaded()
+        const { exit, times } = yield* run([[overloaded], hello], exact)
+        expect(exit).toStrictEqual(Exit.fail(overloaded))
+        expect(times).toEqual([0])
+      }))
+
+    it.effect("an empty stream stays empty", () =>
+      Effect.gen(function*() {
+        const { chunks, exit } = yield* run([[]], firstChunk)
+        expect([chunks, exit]).toStrictEqual([[], Exit.void])
+      }))
+
+    it.effect.prop(
+      "delivers every chunk once, in order, whatever the script",
+      [FastCheck.array(FastCheck.string({ maxLength: 4 }), { minLength: 1, maxLength: 30 }), FastCheck.nat({ max: 3 })],
+      ([pieces, failuresFirst]) =>
+        Effect.gen(function*() {
+          const script = [
+            ...Array.from({ length: failuresFirst }, () => [ScriptedModel.overloaded()]),
+            ScriptedModel.reply(...pieces)
+          ]
+          const { chunks, exit, times } = yield* run(script, { ...firstChunk, maxAttempts: 4 })
+          expect(exit).toStrictEqual(Exit.void)
+          expect(texts(chunks)).toEqual(pieces)
+          expect(times).toHaveLength(failuresFirst + 1)
+        })
+    )
+  })
+
   // A scripted turn for the property: a transient failure (maybe with a hint), a permanent one,
   // or a reply that may break mid-stream.
   type Step =

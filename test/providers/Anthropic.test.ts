@@ -161,6 +161,42 @@ describe("Anthropic over loopback HTTP", () => {
       expect(yield* server.requests).toHaveLength(1)
     }).pipe(withHttp))
 
+  describe("an overloaded_error as the stream's first event", () => {
+    const overloadedAtOnce = FaultServer.stream([
+      ...FaultServer.anthropicEvents([]).slice(0, 3), // message_start, content_block_start, ping
+      FaultServer.anthropicErrorEvent("overloaded_error", "Overloaded")
+    ])
+
+    it.scoped("is retried with commitOn: \"first-chunk\"", () =>
+      Effect.gen(function*() {
+        const { model, server, times } = yield* setup({ ...exact, commitOn: "first-chunk" })
+        yield* server.enqueue(overloadedAtOnce, FaultServer.anthropicStream(["ok"]))
+        const fiber = yield* Effect.fork(consume(model))
+        yield* advanceTo(10)
+        const { chunks, exit } = yield* Fiber.join(fiber)
+        expect(exit).toStrictEqual(Exit.void)
+        expect(texts(chunks)).toEqual(["ok"])
+        expect(times).toEqual([0, 10])
+      }).pipe(withHttp))
+
+    it.scoped("reaches the caller after one request by default, as with the official SDK", () =>
+      Effect.gen(function*() {
+        const { model, server } = yield* setup()
+        yield* server.enqueue(overloadedAtOnce, FaultServer.anthropicStream(["ok"]))
+        expect(failure((yield* consume(model)).exit)?._tag).toBe("OverloadedError")
+        expect(yield* server.requests).toHaveLength(1)
+      }).pipe(withHttp))
+
+    it.scoped("with commitOn: \"first-chunk\", abandoning the stream still closes the connection", () =>
+      Effect.gen(function*() {
+        const { model, server } = yield* setup({ ...exact, commitOn: "first-chunk" })
+        yield* server.enqueue(FaultServer.anthropicStream(["one", "two"], { interrupt: [FaultServer.stallStream] }))
+        const stream = yield* model.chatStream(request)
+        yield* Stream.runDrain(Stream.take(stream, 1))
+        yield* server.awaitClosed(1)
+      }).pipe(withHttp))
+  })
+
   it.scoped("a stream that ends before message_stop is a StreamError, not a short answer", () =>
     Effect.gen(function*() {
       const { model, server } = yield* setup()
