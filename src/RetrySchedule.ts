@@ -238,7 +238,12 @@ const decodeEither = (input: unknown): Either.Either<RetryPolicy, InvalidRetryPo
  * @since 0.1.0
  */
 export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy =>
-  input instanceof RetryPolicy ? input : RetryPolicy.from(input)
+  input instanceof RetryPolicy
+    ? input
+    // No field set is the defaults, without the ~3 us of a decode: `retry(fn)` pays it on every call.
+    : Object.values(input).every((value) => value === undefined)
+    ? RetryPolicy.default
+    : RetryPolicy.from(input)
 
 /**
  * What the schedule outputs at each step.

@@ -85,12 +85,34 @@ export const retry = async <T>(
   const { classify, policy } = compile(options)
   if (signal?.aborted) throw signal.reason
   let attempt = 0
-  const attempts = Effect.tryPromise({
-    try: (attemptSignal) => {
-      attempt++
-      return Promise.resolve(fn({ attempt, signal: attemptSignal }))
-    },
-    catch: (error) => new Attempted(error, classify(error))
+  // The first failure, when the first attempt ran outside Effect.
+  let pending: Attempted | undefined
+  // Most calls succeed first time, so the first attempt runs as a plain call, costing what the call costs, and
+  // the Effect program starts at the first failure. Not with a deadline or a per-attempt timeout, which the
+  // program enforces from the first attempt on.
+  if (policy.timeout === undefined && policy.maxElapsed === undefined) {
+    attempt = 1
+    try {
+      return await abortable(fn({ attempt, signal: signal ?? neverAborted }), signal)
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason
+      pending = new Attempted(error, classify(error))
+      if (pending.classification._tag === "Permanent") throw error
+    }
+  }
+  const attempts = Effect.suspend(() => {
+    if (pending !== undefined) {
+      const first = pending
+      pending = undefined
+      return Effect.fail(first)
+    }
+    return Effect.tryPromise({
+      try: (attemptSignal) => {
+        attempt++
+        return Promise.resolve(fn({ attempt, signal: attemptSignal }))
+      },
+      catch: (error) => new Attempted(error, classify(error))
+    })
   })
   const program = RetryAcquisition.retryAcquisition(attempts, policy, {
     name: "retry",
@@ -269,9 +291,20 @@ const unwrap = (error: unknown): unknown => error instanceof Attempted ? error.e
 const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.withTracerEnabled(false), Logger.withMinimumLogLevel(LogLevel.None))
 
-const compile = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">) => {
+interface Compiled {
+  readonly policy: RetrySchedule.RetryPolicy
+  readonly classify: (error: unknown) => Retryable.RetryClassification
+}
+
+// Validating a policy costs ~4 us, more than a successful call should: options objects that are used again (a
+// constant, a decorator's) are validated once.
+const compiled = new WeakMap<object, Compiled>()
+
+const compile = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">): Compiled => {
+  const known = compiled.get(options)
+  if (known !== undefined) return known
   const { onRetry: _onRetry, retryOn, signal: _signal, ...input } = options as RetryOptions
-  const policy = RetrySchedule.policy(input)
+  const policy = options instanceof RetrySchedule.RetryPolicy ? options : RetrySchedule.policy(input)
   const accepts = retryOn === undefined
     ? undefined
     : Array.isArray(retryOn)
@@ -282,5 +315,19 @@ const compile = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry"
     if (accepts === undefined) return own
     return accepts(error) ? (own._tag === "Transient" ? own : Retryable.transient()) : Retryable.permanent
   }
-  return { policy, classify }
+  const result = { policy, classify }
+  compiled.set(options, result)
+  return result
+}
+
+const neverAborted = new AbortController().signal
+
+/** `promise`, or the signal's reason as soon as it aborts, whichever comes first. */
+const abortable = <T>(value: T | PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> => {
+  if (signal === undefined) return Promise.resolve(value)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener("abort", onAbort, { once: true })
+    Promise.resolve(value).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort))
+  })
 }

@@ -118,6 +118,20 @@ describe("retry", () => {
       expect(attemptSignal.aborted).toBe(true)
     })
 
+    it("aborting during a retry aborts that attempt's signal and rejects at once", async () => {
+      const controller = new AbortController()
+      const signals: Array<AbortSignal> = []
+      const promise = retry(({ signal }) => {
+        signals.push(signal)
+        return signals.length === 1 ? Promise.reject(new Busy({})) : new Promise<never>(() => {})
+      }, { ...fast, signal: controller.signal })
+      while (signals.length < 2) await oneTick()
+      controller.abort(new Error("user cancelled"))
+      await expect(promise).rejects.toThrow("user cancelled")
+      expect(signals[1]!.aborted).toBe(true)
+      expect(signals).toHaveLength(2)
+    })
+
     it("an already aborted signal rejects without calling", async () => {
       const { fn, state } = flaky([])
       await expect(retry(fn, { signal: AbortSignal.abort(new Error("too late")) })).rejects.toThrow("too late")
