@@ -1,50 +1,135 @@
 /**
- * Happy-path overhead: what the retry layer costs when the first call succeeds.
+ * Happy-path overhead: what a retry wrapper costs when the first call succeeds.
  *
- * Each sample runs N acquisitions in one fiber, so the figure is the per-call
- * cost of the wrapper, not the cost of starting a runtime.
+ * - Effect: `chatStream` acquisition through `RetryingModel` against the bare
+ *   inner model, whose acquisition is a bare `Effect.succeed` (pure wrapper
+ *   cost), and against the Anthropic adapter over loopback HTTP (a real call).
+ * - Promise: `retry` from `effect-retry-layer/promise` against the bare async
+ *   function, next to cockatiel's `retry(...).execute` and `p-retry`.
+ *
+ * Each sample runs a batch of calls, so the figure is the per-call cost, not
+ * the cost of starting a runtime. Run on the compiled package (`dist/`).
  */
-import { Effect, Stream } from "effect"
+import { NodeHttpClient } from "@effect/platform-node"
+import { ExponentialBackoff, handleAll, retry as cockatielRetry } from "cockatiel"
+import { Effect, Redacted, Runtime, Stream } from "effect"
 import { CompletionModel, RetryingModel, RetrySchedule } from "effect-retry-layer"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { retry } from "effect-retry-layer/promise"
+import { FaultServer } from "effect-retry-layer/testing"
+import pRetry from "p-retry"
 import { Bench } from "tinybench"
-import { report } from "./report.js"
+import { report } from "./support/report.js"
 
-const N = 1_000
+const batch = 1_000
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "hi" }] }
 const stream = Stream.make(CompletionModel.StreamChunk.TextDelta({ text: "x" }))
 const bare: CompletionModel.Service = { name: "bare", model: "m", chatStream: () => Effect.succeed(stream) }
 
 const calls = (chatStream: CompletionModel.Service["chatStream"]) =>
   Effect.gen(function*() {
-    for (let i = 0; i < N; i++) yield* chatStream(request)
+    for (let i = 0; i < batch; i++) yield* chatStream(request)
   })
 
-export const run = async () => {
+const promises = async (call: () => Promise<unknown>) => {
+  for (let i = 0; i < batch; i++) await call()
+}
+
+interface Row {
+  readonly group: string
+  readonly variant: string
+  readonly baseline: string
+  readonly nsPerCall: number
+}
+
+const measure = async (
+  group: string,
+  baseline: string,
+  tasks: Record<string, () => unknown>,
+  perSample: number,
+  time = 2_000
+): Promise<Array<Row>> => {
+  const bench = new Bench({ time, warmup: true })
+  for (const [name, task] of Object.entries(tasks)) bench.add(name, task)
+  await bench.run()
+  return Object.keys(tasks).map((variant) => {
+    const result = bench.getTask(variant)?.result
+    if (result?.state !== "completed") throw new Error(`benchmark ${variant} did not complete`)
+    return { group, variant, baseline, nsPerCall: (result.latency.mean * 1e6) / perSample }
+  })
+}
+
+const effects = () => {
   const retrying = RetryingModel.make(bare)
   const schedule = RetrySchedule.make()
   const tasks = {
     "bare inner model": calls(bare.chatStream),
-    "RetryingModel (this library)": calls(retrying.chatStream),
-    "RetryingModel, tracing disabled": calls(retrying.chatStream).pipe(Effect.withTracerEnabled(false)),
+    "RetryingModel, tracing on (Effect's default)": calls(retrying.chatStream),
+    "RetryingModel, Effect.withTracerEnabled(false)": calls(retrying.chatStream).pipe(Effect.withTracerEnabled(false)),
     "Effect.retry(inner, RetrySchedule.make())": calls((r) => Effect.retry(bare.chatStream(r), schedule))
   }
-  const bench = new Bench({ time: 2_000, warmup: true })
-  for (const [name, effect] of Object.entries(tasks)) bench.add(name, () => Effect.runSync(effect))
-  await bench.run()
-  const nsPerCall = (name: string) => {
-    const result = bench.getTask(name)?.result
-    if (result?.state !== "completed") throw new Error(`benchmark ${name} did not complete`)
-    return (result.latency.mean * 1e6) / N
-  }
-  const bareNs = nsPerCall("bare inner model")
+  return measure(
+    "Effect, no I/O",
+    "bare inner model",
+    Object.fromEntries(Object.entries(tasks).map(([name, effect]) => [name, () => Effect.runSync(effect)])),
+    batch
+  )
+}
+
+// A real call: the Anthropic adapter streams a short answer from the loopback server, and the stream is drained.
+const httpBatch = 100
+const http = () =>
+  Effect.gen(function*() {
+    const server = yield* FaultServer.make({ handler: () => FaultServer.anthropicStream(["Hello"]) })
+    const adapter = yield* Anthropic.make({ apiKey: Redacted.make("bench"), model: "m", baseUrl: server.url })
+    const retrying = RetryingModel.make(adapter)
+    const runtime = yield* Effect.runtime<never>()
+    const drained = (model: CompletionModel.Service) => {
+      const batchOf = Effect.gen(function*() {
+        for (let i = 0; i < httpBatch; i++) yield* Stream.runDrain(yield* model.chatStream(request))
+      })
+      return () => Runtime.runPromise(runtime, batchOf)
+    }
+    return yield* Effect.promise(() =>
+      measure(
+        "Effect, loopback HTTP",
+        "bare Anthropic adapter",
+        {
+          "bare Anthropic adapter": drained(adapter),
+          "RetryingModel over the adapter": drained(retrying)
+        },
+        httpBatch,
+        4_000
+      )
+    )
+  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici), Effect.runPromise)
+
+const promiseBridge = () => {
+  const fn = async () => 1
+  const policy = RetrySchedule.RetryPolicy.from({ maxAttempts: 5 })
+  const cockatiel = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() })
+  return measure("Promise", "bare async function", {
+    "bare async function": () => promises(fn),
+    "retry(fn) (this library's bridge)": () => promises(() => retry(fn)),
+    "retry(fn, policy), the options validated once": () => promises(() => retry(fn, policy)),
+    "retry(fn, { maxAttempts: 5 }), validated per call": () => promises(() => retry(fn, { maxAttempts: 5 })),
+    "cockatiel retry(...).execute(fn)": () => promises(() => cockatiel.execute(fn)),
+    "p-retry pRetry(fn)": () => promises(() => pRetry(fn))
+  }, batch)
+}
+
+export const run = async () => {
+  const rows = [...await effects(), ...await http(), ...await promiseBridge()]
+  const baselines = new Map(rows.map((r) => [`${r.group}/${r.variant}`, r.nsPerCall]))
   report(
     "overhead",
-    `Happy-path overhead of chatStream acquisition (${N} calls per sample)`,
-    Object.keys(tasks).map((name) => ({
-      variant: name,
-      "ns/call": Number(nsPerCall(name).toFixed(1)),
-      "calls/s": Math.round(1e9 / nsPerCall(name)),
-      "x bare": Number((nsPerCall(name) / bareNs).toFixed(2))
+    `Happy-path overhead per call (batches of ${batch}; HTTP in batches of ${httpBatch})`,
+    rows.map((r) => ({
+      group: r.group,
+      variant: r.variant,
+      "ns/call": Math.round(r.nsPerCall),
+      "calls/s": Math.round(1e9 / r.nsPerCall),
+      "x baseline": Number((r.nsPerCall / baselines.get(`${r.group}/${r.baseline}`)!).toFixed(3))
     }))
   )
 }

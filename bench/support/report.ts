@@ -14,7 +14,7 @@ export const machine = () => ({
 export const report = (name: string, title: string, rows: ReadonlyArray<Record<string, unknown>>) => {
   console.log(`\n${title}`)
   console.table(rows)
-  const dir = new URL("./results/", import.meta.url)
+  const dir = new URL("../results/", import.meta.url)
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     new URL(`${name}.json`, dir),
