@@ -108,16 +108,20 @@ describe("RetryingModel", () => {
     }))
 
   const broken = ScriptedModel.overloaded({ message: "overloaded mid-stream" })
-  it.effect("does not retry mid-stream errors: the chunk, then the error, and 1 call", () =>
-    Effect.gen(function*() {
-      const { chunks, exit, times } = yield* run(
-        [[CompletionModel.StreamChunk.TextDelta({ text: "Hel" }), broken], hello],
-        exact
-      )
-      expect(texts(chunks)).toEqual(["Hel"])
-      expect(exit).toStrictEqual(Exit.fail(broken))
-      expect(times).toEqual([0])
-    }))
+  // With either commit point, nothing after a delivered chunk is ever replayed.
+  it.effect.each([["open", exact], ["first-chunk", { ...exact, commitOn: "first-chunk" }]] as const)(
+    "does not retry mid-stream errors (commitOn: %s): the chunk, then the error, and 1 call",
+    ([, policy]) =>
+      Effect.gen(function*() {
+        const { chunks, exit, times } = yield* run(
+          [[CompletionModel.StreamChunk.TextDelta({ text: "Hel" }), broken], hello],
+          policy
+        )
+        expect(texts(chunks)).toEqual(["Hel"])
+        expect(exit).toStrictEqual(Exit.fail(broken))
+        expect(times).toEqual([0])
+      })
+  )
 
   it.effect("backs off exponentially then caps: waits of 10, 20, 40, 40 ms", () =>
     Effect.gen(function*() {
@@ -197,17 +201,6 @@ describe("RetryingModel", () => {
         expect(times).toEqual([0, 10])
         expect(exit).toStrictEqual(Exit.void)
         expect(texts(chunks)).toEqual(["Hello", ", world"])
-      }))
-
-    it.effect("never replays anything after a chunk was delivered", () =>
-      Effect.gen(function*() {
-        const { chunks, exit, times } = yield* run(
-          [[CompletionModel.StreamChunk.TextDelta({ text: "Hel" }), broken], hello],
-          firstChunk
-        )
-        expect(texts(chunks)).toEqual(["Hel"])
-        expect(exit).toStrictEqual(Exit.fail(broken))
-        expect(times).toEqual([0])
       }))
 
     it.effect("by default (commitOn: \"open\") the same first-event error reaches the caller", () =>
