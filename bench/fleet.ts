@@ -154,13 +154,10 @@ export const simulate = (n: number, capacity: number, server: ServerVariant, str
 const quantile = (sorted: ReadonlyArray<number>, q: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
 
-/** The row the tables show: ratios to the physical floor N/C, and completion times in seconds. */
-export const row = (o: Outcome) => {
+/** The figures the tables show: ratios to the physical floor N/C, and completion times in seconds. */
+export const figures = (o: Omit<Outcome, "server" | "strategy">) => {
   const floorMillis = (o.n / o.capacity) * 1000
   return {
-    N: o.n,
-    server: o.server,
-    strategy: o.strategy,
     "makespan / (N/C)": round(o.makespanMillis / floorMillis, 2),
     "calls / N": round(o.calls / o.n, 2),
     succeeded: `${round((100 * o.succeeded) / o.n, 1)}%`,
@@ -168,6 +165,9 @@ export const row = (o: Outcome) => {
     "p99 s": round(quantile(o.completions, 0.99) / 1000, 1)
   }
 }
+
+/** A table row: the set-up, then the {@link figures}. */
+export const row = (o: Outcome) => ({ N: o.n, server: o.server, strategy: o.strategy, ...figures(o) })
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits))
 

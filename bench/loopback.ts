@@ -15,7 +15,7 @@ import type { CompletionModel } from "effect-retry-layer"
 import { AdaptiveRateLimiter, Retryable, RetryingModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer, ThrottledModel } from "effect-retry-layer/testing"
 import pRetry from "p-retry"
 import * as Fleet from "./fleet.js"
 import { report } from "./support/report.js"
@@ -37,18 +37,14 @@ class HttpError extends Error {
   }
 }
 
+// The simulation's admission rule (`ThrottledModel.tokenBucket`), on the real clock.
 const throttledServer = () => {
-  let tokens = capacity
-  let at = performance.now()
+  const take = ThrottledModel.tokenBucket(capacity)
   let requests = 0
   const server = FaultServer.make({
     handler: () => {
       requests++
-      const now = performance.now()
-      tokens = Math.min(capacity, tokens + ((now - at) * capacity) / 1000)
-      at = now
-      if (tokens >= 1) {
-        tokens--
+      if (take(performance.now()) === undefined) {
         return FaultServer.stream(FaultServer.anthropicEvents(["ok"]), { delayMillis: latencyMillis })
       }
       return FaultServer.json(429, { type: "error", error: { type: "rate_limit_error", message: "over capacity" } }, {
@@ -149,35 +145,33 @@ const contenders: ReadonlyArray<Contender> = [
   }
 ]
 
-const quantile = (sorted: ReadonlyArray<number>, q: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-
 export const run = async () => {
   const rows: Array<Record<string, unknown>> = []
-  const floor = clients / capacity
   for (const contender of contenders) {
     const outcome = await Effect.runPromise(
       Effect.scoped(Effect.gen(function*() {
         const server = yield* throttledServer()
         const start = performance.now()
         const completions = yield* Effect.promise(() => contender.run(server.url))
-        const makespan = (performance.now() - start) / 1000
-        return { completions, makespan, requests: server.requests() }
+        return { completions, makespanMillis: performance.now() - start, requests: server.requests() }
       }))
     )
     const done = outcome.completions.filter((t): t is number => t !== undefined).sort((a, b) => a - b)
     rows.push({
       run: "real time",
       strategy: contender.name,
-      "makespan / (N/C)": Number((outcome.makespan / floor).toFixed(2)),
-      "calls / N": Number((outcome.requests / clients).toFixed(2)),
-      succeeded: `${Number(((100 * done.length) / clients).toFixed(1))}%`,
-      "p50 s": Number((quantile(done, 0.5) / 1000).toFixed(1)),
-      "p99 s": Number((quantile(done, 0.99) / 1000).toFixed(1))
+      ...Fleet.figures({
+        n: clients,
+        capacity,
+        calls: outcome.requests,
+        succeeded: done.length,
+        completions: done,
+        makespanMillis: outcome.makespanMillis
+      })
     })
     if (contender.simulated !== undefined) {
-      const simulated = Fleet.row(Fleet.simulate(clients, capacity, "Retry-After: 1", contender.simulated))
-      rows.push({ run: "simulated", strategy: contender.simulated.name, ...withoutSetup(simulated) })
+      const simulated = Fleet.simulate(clients, capacity, "Retry-After: 1", contender.simulated)
+      rows.push({ run: "simulated", strategy: contender.simulated.name, ...Fleet.figures(simulated) })
     }
   }
   report(
@@ -186,6 +180,3 @@ export const run = async () => {
     rows
   )
 }
-
-const withoutSetup = ({ N: _n, server: _server, strategy: _strategy, ...figures }: ReturnType<typeof Fleet.row>) =>
-  figures

@@ -63,19 +63,15 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
   Effect.gen(function*() {
     const burst = options.burst ?? options.capacity
     const latency = Duration.decode(options.latency ?? 0)
-    const perMillis = options.capacity / 1000
-    const bucket = yield* Ref.make({ tokens: burst, at: Number.NEGATIVE_INFINITY })
+    const take = tokenBucket(options.capacity, burst)
     const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0 })
     const answer = ScriptedModel.reply("ok")
 
-    // Admission at arrival: refill for the time passed, then take a token or say how long until one.
-    const admit = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.modify(bucket, ({ at, tokens }) => {
-        const available = at === Number.NEGATIVE_INFINITY ? tokens : Math.min(burst, tokens + (now - at) * perMillis)
-        return available >= 1
-          ? [undefined, { tokens: available - 1, at: now }] as const
-          : [Duration.millis((1 - available) / perMillis), { tokens: available, at: now }] as const
-      }))
+    // Admission at arrival: a token, or how long until one.
+    const admit = Effect.map(Clock.currentTimeMillis, (now) => {
+      const wait = take(now)
+      return wait === undefined ? undefined : Duration.millis(wait)
+    })
 
     const refusal = (untilToken: Duration.Duration) => {
       const retryAfter = options.retryAfter === undefined || options.retryAfter === "none"
@@ -111,3 +107,29 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
     }
     return [service, Ref.get(stats)] as const
   })
+
+/**
+ * The server's admission rule on its own, for a server outside Effect (a
+ * loopback HTTP handler, say) that should behave like {@link make}: a token
+ * bucket `burst` deep, full at the first request and refilled continuously at
+ * `capacity` per second. `take(now)` (epoch milliseconds, never decreasing)
+ * takes a token and gives `undefined`, or gives the milliseconds until there
+ * is one.
+ *
+ * @since 0.1.0
+ */
+export const tokenBucket = (capacity: number, burst = capacity): (now: number) => number | undefined => {
+  const perMillis = capacity / 1000
+  let tokens = burst
+  let at: number | undefined
+  return (now) => {
+    const available = at === undefined ? tokens : Math.min(burst, tokens + (now - at) * perMillis)
+    at = now
+    if (available >= 1) {
+      tokens = available - 1
+      return undefined
+    }
+    tokens = available
+    return (1 - available) / perMillis
+  }
+}

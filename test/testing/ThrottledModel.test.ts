@@ -35,4 +35,15 @@ describe("ThrottledModel", () => {
       const again = yield* Effect.flip(fixed.chatStream(request))
       expect(again.retryAfter && Duration.toMillis(again.retryAfter)).toBe(1000)
     }))
+
+  it("tokenBucket, the same rule outside Effect: a full burst first, then one token per 1/capacity s", () => {
+    const take = ThrottledModel.tokenBucket(10, 2)
+    expect([take(1_000), take(1_000)]).toEqual([undefined, undefined])
+    expect(take(1_000)).toBeCloseTo(100)
+    expect(take(1_050)).toBeCloseTo(50)
+    expect(take(1_100)).toBeUndefined()
+    expect(take(10_000)).toBeUndefined() // refilled, but never past the burst
+    expect(take(10_000)).toBeUndefined()
+    expect(take(10_000)).toBeCloseTo(100)
+  })
 })
