@@ -1,15 +1,22 @@
 /**
  * `npm run bench`: every benchmark in turn, on the compiled package; tables on
  * the terminal, JSON (and the fleet chart) in bench/results/.
+ * `npm run bench -- fleet overhead` runs only those.
  */
 import * as Fleet from "./fleet.js"
 import * as Loopback from "./loopback.js"
 import * as Overhead from "./overhead.js"
 import * as Scale from "./scale.js"
 
+const all = { overhead: Overhead.run, fleet: Fleet.run, loopback: Loopback.run, scale: Scale.run } as const
+const asked = process.argv.slice(2)
+const unknown = asked.filter((name) => !(name in all))
+if (unknown.length > 0) {
+  throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(all).join(", ")}`)
+}
+
 const started = performance.now()
-await Overhead.run()
-Fleet.run()
-await Loopback.run()
-await Scale.run()
+for (const [name, run] of Object.entries(all)) {
+  if (asked.length === 0 || asked.includes(name)) await run()
+}
 console.log(`\nnpm run bench: ${((performance.now() - started) / 60_000).toFixed(1)} minutes`)

@@ -2,17 +2,16 @@
  * The fleet comparison over real HTTP, small enough to run in real time: 400
  * clients start at once against the loopback `FaultServer` answering as a
  * server with capacity 100 requests/s (token bucket, burst 100, 200 ms
- * latency, 429 with `Retry-After: 1` when over capacity). This library,
- * cockatiel and p-retry wrap the same `fetch`; the Effect layer with the
- * adaptive limiter uses the Anthropic adapter. The discrete-time simulation of
- * the same set-up is printed next to each, to confirm it.
+ * latency, 429 with `Retry-After: 1` when over capacity). The recommended
+ * stack runs over the Anthropic adapter; plain retries, cockatiel and p-retry
+ * wrap the same `fetch`, each with its defaults. The discrete-time simulation
+ * of the same set-up is printed next to each, to confirm it.
  */
-import { RateLimiter } from "@effect/experimental"
 import { NodeHttpClient } from "@effect/platform-node"
-import { decorrelatedJitterGenerator, ExponentialBackoff, handleWhen, retry as cockatielRetry } from "cockatiel"
+import { ExponentialBackoff, handleWhen, retry as cockatielRetry } from "cockatiel"
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted, Stream } from "effect"
 import type { CompletionModel } from "effect-retry-layer"
-import { AdaptiveRateLimiter, Retryable, RetryingModel } from "effect-retry-layer"
+import { FleetStore, Retryable } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { FaultServer, ThrottledModel } from "effect-retry-layer/testing"
@@ -23,7 +22,7 @@ import { report } from "./support/report.js"
 const clients = 400
 const capacity = 100
 const latencyMillis = 200
-const maxAttempts = Fleet.maxAttempts
+const scenario: Fleet.Scenario = { name: "loopback", n: clients, processes: 1, server: Fleet.server() }
 
 /** A non-2xx answer; it classifies itself, with the server's Retry-After, for this library's bridge. */
 class HttpError extends Error {
@@ -39,21 +38,22 @@ class HttpError extends Error {
 
 // The simulation's admission rule (`ThrottledModel.tokenBucket`), on the real clock.
 const throttledServer = () => {
-  const take = ThrottledModel.tokenBucket(capacity)
-  let requests = 0
+  const take = ThrottledModel.tokenBucket(capacity, 100)
+  const counts = { requests: 0, refused: 0 }
   const server = FaultServer.make({
     handler: () => {
-      requests++
+      counts.requests++
       if (take(performance.now()) === undefined) {
         return FaultServer.stream(FaultServer.anthropicEvents(["ok"]), { delayMillis: latencyMillis })
       }
+      counts.refused++
       return FaultServer.json(429, { type: "error", error: { type: "rate_limit_error", message: "over capacity" } }, {
         headers: { "retry-after": "1" },
         delayMillis: latencyMillis
       })
     }
   })
-  return Effect.map(server, (s) => ({ url: s.url, requests: () => requests }))
+  return Effect.map(server, (s) => ({ url: s.url, counts: () => ({ ...counts }) }))
 }
 
 const body = JSON.stringify({ model: "m", max_tokens: 16, stream: true, messages: [{ role: "user", content: "hi" }] })
@@ -74,7 +74,8 @@ const fetchOnce = (url: string) => async () => {
 
 interface Contender {
   readonly name: string
-  readonly simulated?: Fleet.Strategy
+  /** The simulated strategy it is compared with. */
+  readonly simulated: string
   /** Runs every client; gives each one's completion time in ms from the start, or undefined if it failed. */
   readonly run: (url: string) => Promise<ReadonlyArray<number | undefined>>
 }
@@ -93,55 +94,43 @@ const everyClient = (call: () => Promise<unknown>) => {
   return Promise.all(Array.from({ length: clients }, () => timed(call, start)))
 }
 
-const strategy = (name: string): Fleet.Strategy => {
-  const found = Fleet.strategies.find((s) => s.name === name)
-  if (found === undefined) throw new Error(`no simulated strategy ${name}`)
-  return found
-}
-
 const contenders: ReadonlyArray<Contender> = [
   {
-    name: "this library: retry(fetch), default policy",
-    simulated: strategy("this library, default policy"),
-    run: (url) => {
-      const options = { maxAttempts }
-      return everyClient(() => retry(fetchOnce(url), options))
-    }
-  },
-  {
-    name: "this library: Anthropic adapter + adaptive limiter, slow start 10/s",
-    simulated: strategy("this library + adaptive limiter, slow start 10/s"),
+    name: "stack-defaults (ResilientModel over the Anthropic adapter)",
+    simulated: "stack-defaults",
     run: (url) =>
       Effect.gen(function*() {
         const adapter = yield* Anthropic.make({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url })
-        const { model } = yield* AdaptiveRateLimiter.make(adapter, { initialRate: 10 })
-        const retrying = RetryingModel.make(model, { maxAttempts })
+        const chatStream = yield* Fleet.stack()(adapter)
         const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "hi" }] }
-        const call = Effect.flatMap(retrying.chatStream(request), Stream.runDrain).pipe(
+        const call = Effect.flatMap(chatStream(request), Stream.runDrain).pipe(
           Effect.withTracerEnabled(false),
           Logger.withMinimumLogLevel(LogLevel.None)
         )
         return yield* Effect.promise(() => everyClient(() => Effect.runPromise(call)))
       }).pipe(
         Effect.scoped,
-        Effect.provide(Layer.merge(NodeHttpClient.layerUndici, RateLimiter.layerStoreMemory)),
+        Effect.provide(Layer.merge(NodeHttpClient.layerUndici, FleetStore.layerMemory)),
         Effect.runPromise
       )
   },
   {
-    name: "cockatiel: decorrelated jitter (its default exponential backoff)",
-    simulated: strategy("cockatiel decorrelated jitter"),
+    name: "retry-default (retry(fetch) from effect-retry-layer/promise)",
+    simulated: "retry-default",
+    run: (url) => everyClient(() => retry(fetchOnce(url)))
+  },
+  {
+    name: "cockatiel defaults (ExponentialBackoff, no attempt limit)",
+    simulated: "cockatiel defaults",
     run: (url) => {
-      const policy = cockatielRetry(handleWhen((e) => e instanceof HttpError && e.status === 429), {
-        maxAttempts: maxAttempts - 1,
-        backoff: new ExponentialBackoff({ generator: decorrelatedJitterGenerator })
-      })
+      const policy = cockatielRetry(handleWhen((e) => e instanceof HttpError), { backoff: new ExponentialBackoff() })
       return everyClient(() => policy.execute(fetchOnce(url)))
     }
   },
   {
-    name: "p-retry: defaults (1 s doubling, no randomize)",
-    run: (url) => everyClient(() => pRetry(fetchOnce(url), { retries: maxAttempts - 1 }))
+    name: "p-retry defaults (10 retries, 1 s doubling)",
+    simulated: "p-retry defaults",
+    run: (url) => everyClient(() => pRetry(fetchOnce(url)))
   }
 ]
 
@@ -153,26 +142,26 @@ export const run = async () => {
         const server = yield* throttledServer()
         const start = performance.now()
         const completions = yield* Effect.promise(() => contender.run(server.url))
-        return { completions, makespanMillis: performance.now() - start, requests: server.requests() }
+        return { completions, makespanMillis: performance.now() - start, ...server.counts() }
       }))
     )
     const done = outcome.completions.filter((t): t is number => t !== undefined).sort((a, b) => a - b)
     rows.push({
       run: "real time",
-      strategy: contender.name,
-      ...Fleet.figures({
+      ...Fleet.row({
+        scenario: scenario.name,
+        strategy: contender.name,
         n: clients,
-        capacity,
+        processes: 1,
         calls: outcome.requests,
+        refused: outcome.refused,
         succeeded: done.length,
         completions: done,
-        makespanMillis: outcome.makespanMillis
+        makespanMillis: outcome.makespanMillis,
+        floorMillis: Fleet.floorMillis(scenario)
       })
     })
-    if (contender.simulated !== undefined) {
-      const simulated = Fleet.simulate(clients, capacity, "Retry-After: 1", contender.simulated)
-      rows.push({ run: "simulated", strategy: contender.simulated.name, ...Fleet.figures(simulated) })
-    }
+    rows.push({ run: "simulated", ...Fleet.row(Fleet.simulate(scenario, Fleet.byName(contender.simulated))) })
   }
   report(
     "loopback",

@@ -12,8 +12,9 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { ExponentialBackoff, handleAll, retry as cockatielRetry } from "cockatiel"
-import { Effect, Redacted, Runtime, Stream } from "effect"
-import { CompletionModel, RetryingModel, RetrySchedule } from "effect-retry-layer"
+import type { Duration } from "effect"
+import { Clock, Effect, Redacted, Runtime, Stream } from "effect"
+import { AdaptiveRateLimiter, CompletionModel, FleetStore, RetryingModel, RetrySchedule } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { FaultServer } from "effect-retry-layer/testing"
@@ -118,8 +119,48 @@ const promiseBridge = () => {
   }, batch)
 }
 
+/**
+ * The limiter's own cost per call at a given request rate: a clock that moves 1/rate s per call (so the
+ * limiter sees that rate of sends and answers), with a rate and burst that never make a call wait, on the
+ * in-memory store. Work that grows with the rate (copying the last second's answers, as the first version
+ * did) shows here as ns/call rising with the rate.
+ */
+const limiterCost = async () => {
+  const rows: Array<Row> = []
+  const perRate = 20_000
+  for (const rate of [10, 1_000, 10_000, 50_000]) {
+    let now = 1_700_000_000_000
+    const clock: Clock.Clock = {
+      [Clock.ClockTypeId]: Clock.ClockTypeId,
+      unsafeCurrentTimeMillis: () => now,
+      unsafeCurrentTimeNanos: () => BigInt(Math.round(now * 1e6)),
+      currentTimeMillis: Effect.sync(() => now),
+      currentTimeNanos: Effect.sync(() => BigInt(Math.round(now * 1e6))),
+      sleep: (d: Duration.Duration) => Effect.sleep(d).pipe(Effect.withClock(Clock.make()))
+    }
+    const elapsed = await Effect.gen(function*() {
+      const limiter = yield* AdaptiveRateLimiter.make({ initialRate: Math.min(1e6, 4 * rate), burst: 1_000 })
+      const call = limiter.apply(Effect.void)
+      for (let i = 0; i < 2_000; i++) yield* call // warm-up
+      const started = performance.now()
+      for (let i = 0; i < perRate; i++) {
+        now += 1000 / rate
+        yield* call
+      }
+      return performance.now() - started
+    }).pipe(Effect.scoped, Effect.provide(FleetStore.layerMemory), Effect.withClock(clock), Effect.runPromise)
+    rows.push({
+      group: "AdaptiveRateLimiter per call",
+      variant: `${rate.toLocaleString("en")} requests/s`,
+      baseline: "10 requests/s",
+      nsPerCall: (elapsed * 1e6) / perRate
+    })
+  }
+  return rows
+}
+
 export const run = async () => {
-  const rows = [...await effects(), ...await http(), ...await promiseBridge()]
+  const rows = [...await effects(), ...await http(), ...await promiseBridge(), ...await limiterCost()]
   const baselines = new Map(rows.map((r) => [`${r.group}/${r.variant}`, r.nsPerCall]))
   report(
     "overhead",

@@ -135,13 +135,18 @@ const promises = (
   })
 
 const simulation = () => {
-  const strategy = Fleet.strategies.find((s) => s.name === "this library + adaptive limiter, slow start 10/s")!
+  const strategy = Fleet.byName("stack-defaults")
+  const scenario: Fleet.Scenario = {
+    name: "scale",
+    n: simulatedClients,
+    processes: 1,
+    server: Fleet.server({ capacity: 1_000, burst: 1_000 })
+  }
   const began = performance.now()
-  const outcome = Fleet.simulate(simulatedClients, 1_000, "Retry-After: 1", strategy)
+  const outcome = Fleet.simulate(scenario, strategy)
   const wall = (performance.now() - began) / 1000
   return {
     benchmark: `${simulatedClients.toLocaleString("en")} simulated clients, capacity 1,000/s`,
-    variant: strategy.name,
     "wall time, s": Number(wall.toFixed(1)),
     "simulated calls": outcome.calls,
     "simulated calls per wall second": Math.round(outcome.calls / wall),

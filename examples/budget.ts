@@ -1,6 +1,5 @@
-import { RateLimiter } from "@effect/experimental"
 import { Effect, Logger, LogLevel } from "effect"
-import { type CompletionModel, RetryBudget, RetryingModel } from "effect-retry-layer"
+import { type CompletionModel, FleetStore, RetryBudget, RetryingModel } from "effect-retry-layer"
 import { ScriptedModel } from "effect-retry-layer/testing"
 
 // An outage: every call fails with a 503. 200 callers, up to 3 attempts each.
@@ -20,9 +19,11 @@ const program = Effect.gen(function*() {
   yield* fleet(RetryingModel.make(down, policy))
   console.log(`without a budget: ${calls} calls for 200 requests`)
   calls = 0
-  const budget = yield* RetryBudget.make({ policy: RetryBudget.awsQuota })
+  // retries may add half the first attempts, plus 20 (2/s over the 10 s window)
+  const budget = yield* RetryBudget.make({ ratio: 0.5, minPerSecond: 2 })
   yield* fleet(RetryingModel.make(down, policy, { budget }))
-  console.log(`with the AWS retry quota: ${calls} calls for 200 requests (${yield* budget.balance} tokens left)`)
+  const { retries } = yield* budget.state
+  console.log(`with the retry budget: ${calls} calls for 200 requests (${retries} retries granted)`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(RateLimiter.layerStoreMemory), Logger.withMinimumLogLevel(LogLevel.None)))
+Effect.runPromise(program.pipe(Effect.provide(FleetStore.layerMemory), Logger.withMinimumLogLevel(LogLevel.None)))

@@ -1,24 +1,16 @@
-import { RateLimiter } from "@effect/experimental"
-import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { Effect, Layer, Stream } from "effect"
-import { CompletionModel, ResilientModel, RetryBudget } from "effect-retry-layer"
+import { CompletionModel, FleetStore, ResilientModel } from "effect-retry-layer"
+import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { ScriptedModel } from "effect-retry-layer/testing"
 
 // The recommended stack: retries with a shared budget -> circuit breaker -> adaptive rate limiter -> model.
-// With REDIS_URL set, the budget and the limiter's bucket live in Redis and every process shares them.
-const Store = process.env.REDIS_URL
-  ? RateLimiterRedis.layerStore({
-    host: new URL(process.env.REDIS_URL).hostname,
-    port: Number(new URL(process.env.REDIS_URL).port)
-  })
-  : RateLimiter.layerStoreMemory
+// With REDIS_URL set, the budget and the limiter live in Redis and every process on it shares them.
+const url = process.env.REDIS_URL ? new URL(process.env.REDIS_URL) : undefined
+const Store = url === undefined
+  ? FleetStore.layerMemory
+  : FleetStoreRedis.layer({ host: url.hostname, port: Number(url.port || 6379) })
 
-const Model = ResilientModel.layer({
-  retry: { maxAttempts: 4, baseDelay: "100 millis" },
-  budget: { key: "example", policy: RetryBudget.awsQuota },
-  breaker: { consecutiveFailures: 5, resetTimeout: "30 seconds" },
-  limiter: { key: "example" }
-}).pipe(
+const Model = ResilientModel.layer({ budget: { key: "example" }, limiter: { key: "example" } }).pipe(
   Layer.provide(ScriptedModel.layer([ScriptedModel.overloaded(), ScriptedModel.reply("Hello from the stack")])),
   Layer.provide(Store)
 )
@@ -27,7 +19,7 @@ const program = Effect.gen(function*() {
   const model = yield* CompletionModel.CompletionModel
   const stream = yield* model.chatStream({ messages: [{ role: "user", content: "Hi" }] })
   const text = yield* Stream.runFold(stream, "", (acc, chunk) => chunk._tag === "TextDelta" ? acc + chunk.text : acc)
-  console.log(`${text} (store: ${process.env.REDIS_URL ? "redis" : "memory"})`)
+  console.log(`${text} (store: ${url === undefined ? "memory" : "redis"})`)
 })
 
 Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(Model))))

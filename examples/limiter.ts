@@ -1,6 +1,6 @@
-import { RateLimiter } from "@effect/experimental"
 import { Effect, Logger, LogLevel } from "effect"
-import { AdaptiveRateLimiter, type CompletionModel, RetryingModel } from "effect-retry-layer"
+import type { CompletionModel } from "effect-retry-layer"
+import { AdaptiveRateLimiter, FleetStore, RetryingModel } from "effect-retry-layer"
 import { ThrottledModel } from "effect-retry-layer/testing"
 
 // 300 callers at once against a server that takes 100 requests/s (answering in 20 ms) and says 429 beyond.
@@ -27,12 +27,9 @@ const run = <R>(
 
 const program = Effect.gen(function*() {
   yield* run("retries alone           ", Effect.succeed)
-  yield* run(
-    "with the adaptive limiter",
-    (server) => Effect.map(AdaptiveRateLimiter.make(server, { initialRate: 20 }), (l) => l.model)
-  )
+  yield* run("with the adaptive limiter", AdaptiveRateLimiter.decorate())
 })
 
 Effect.runPromise(
-  program.pipe(Effect.scoped, Effect.provide(RateLimiter.layerStoreMemory), Logger.withMinimumLogLevel(LogLevel.None))
+  program.pipe(Effect.scoped, Effect.provide(FleetStore.layerMemory), Logger.withMinimumLogLevel(LogLevel.None))
 )

@@ -1,49 +1,52 @@
 /**
- * Client-side adaptive rate limiting, like the AWS SDKs' "adaptive" retry
- * mode: every call through the layer, first attempts and retries alike, takes
- * a send token first, and the rate of tokens follows what the server can take.
+ * Client-side adaptive rate limiting for a whole fleet: every call through
+ * the limiter, first attempts and retries alike, waits for a send slot, and
+ * the rate of slots follows what the server takes, measured fleet-wide.
  *
- * - Until the first throttling error (429, 529, a throttling code) the limiter
- *   is off and costs one `Clock` read per call, unless `initialRate` asks it to
- *   start on, in slow start (the rate grows by one request per second with
- *   every success, doubling about once a second, until the first throttle).
- * - A throttling error cuts the rate to `beta` (0.7) times the rate actually
- *   measured: the successful responses of the last `window` (1 s). Goodput,
- *   not the send rate: after a burst the send rate counts every refused
- *   request, so it overstates what the server can take by the size of the burst.
- * - After a cut the rate grows back along CUBIC (`scale * (t - K)^3 + Wmax`,
- *   from TCP CUBIC and the AWS SDKs' adaptive mode): fast while far below the
- *   last rate that was throttled (`Wmax`), flat near it, then probing above.
- *   CUBIC rather than AIMD because it returns to `Wmax` in `K` seconds (3.3 s
- *   for 50 requests/s) and stays near it, so the average rate sits close to
- *   the server's capacity instead of climbing linearly from 70% of it each time.
- * - After a throttle the rate never exceeds twice the measured goodput (a rate
- *   not tried lately is not trusted, e.g. after an idle spell); it never falls
- *   below `minRate`.
+ * - It starts on, in slow start: `burst` (100) sends at once, then
+ *   `initialRate` (50/s) growing by one round trip's worth with every
+ *   delivered response, so the rate about doubles every round trip until the
+ *   first throttle, as TCP's slow start does.
+ * - A throttle (429, 529, a throttling code) cuts the rate to `beta` (0.7)
+ *   times the rate the server delivered over the last `window` (1 s), or the
+ *   current rate if lower; once per round trip for the whole fleet (a throttle
+ *   of a request sent before the last cut cuts nothing). With nothing
+ *   delivered in the window yet, the cut starts from `beta` x the send rate: a
+ *   throttle may be counted before the answers of the same moment, and a cut
+ *   to nothing would idle the fleet.
+ * - After a cut the rate regrows along CUBIC's curve to the cut rate in
+ *   `recovery` (1 s), or in the server's `Retry-After` if longer, then probes
+ *   above it; above the cut rate never more than twice the delivered rate,
+ *   never below `minRate`. When the fleet delivers 1.5 times the cut rate the
+ *   server has grown: the limiter goes back to slow start from where it is.
+ * - The throttle that cuts also holds every send of the fleet for its
+ *   `Retry-After`, up to `maxHold` (250 ms: what was sent in the last round
+ *   trip drains meanwhile). A longer hint stretches the recovery instead of
+ *   idling the fleet: the call that got it still waits its full hint in the
+ *   retry schedule, but one conservative hint from a server that refills
+ *   continuously would otherwise stop every process for it (measured with
+ *   Retry-After 30 s: 1.03x the floor this way, 3.05x holding the full hint).
+ *   For a provider whose limits reset in fixed windows, raise `maxHold`.
  *
- * Waiting callers are released in order by one dispatcher, one token at a time
- * at the current rate, so a change of rate applies from the next token. The
- * tokens come from `@effect/experimental`'s `RateLimiter` (token bucket, delay
- * mode) on the `RateLimiterStore` in context: in memory for one process, or
- * Redis, where processes with the same `key` draw from one bucket (each paces
- * it with the rate it has measured itself). If the store fails, the call goes
- * through and a warning is logged.
+ * The bucket, the delivered count and the rate control live in the
+ * `FleetStore` in context: processes with the same `key` on one Redis share
+ * one send rate, one cut and one hold, so k processes behave as one limiter.
+ * In each process one dispatcher hands out slots in arrival order; closing
+ * the limiter's scope interrupts every caller still waiting.
  *
  * @example
  * ```ts
- * import { RateLimiter } from "@effect/experimental"
  * import { Layer } from "effect"
- * import { AdaptiveRateLimiter, RetryingModel } from "effect-retry-layer"
+ * import { AdaptiveRateLimiter, FleetStore, RetryingModel } from "effect-retry-layer"
  *
  * const Paced = RetryingModel.layer({ maxAttempts: 10 }).pipe(
- *   Layer.provide(AdaptiveRateLimiter.layer()),
- *   Layer.provide(RateLimiter.layerStoreMemory)
+ *   Layer.provide(AdaptiveRateLimiter.layer({ key: "anthropic", initialRate: 5 })),
+ *   Layer.provide(FleetStore.layerMemory)
  * )
  * ```
  *
  * @since 0.1.0
  */
-import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -53,250 +56,326 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CompletionModel from "./CompletionModel.js"
-import * as ModelError from "./ModelError.js"
+import * as FleetStore from "./FleetStore.js"
+import { batching } from "./internal/batch.js"
+import * as Options_ from "./internal/schema.js"
+import * as Retryable from "./Retryable.js"
+import * as RetrySchedule from "./RetrySchedule.js"
+
+const Rate = Options_.number({ min: 0, exclusiveMin: true, max: 1e6 })
 
 /**
- * @since 0.1.0
+ * The limiter's options, validated: a bad value (`minRate: 0`, `beta: 1`, an
+ * unknown key) is an `InvalidOptions` naming the field.
+ *
+ * | field | default | meaning |
+ * | --- | --- | --- |
+ * | `key` | `"default"` | limiters with the same key on one store share one rate |
+ * | `initialRate` | 50 | requests/s at the start of slow start |
+ * | `burst` | 100 | sends allowed at once after a quiet spell (none after a throttle) |
+ * | `minRate` | 1 | the rate never goes below this: one send per default base delay, so a lone call's retry does not wait longer than its backoff |
+ * | `maxRate` | none | the rate never goes above this |
+ * | `beta` | 0.7 | the cut: new rate = beta x delivered rate |
+ * | `recovery` | 1 second | time to regrow to the cut rate (or the server's hint, if longer) |
+ * | `maxHold` | 250 millis | longest fleet-wide pause for one `Retry-After` |
+ * | `window` | 1 second | how far back the delivered rate is measured |
+ *
+ * @since 0.2.0
  */
-export interface Options {
-  /** Processes with the same key on a shared store draw from one bucket. Default `"default"`. */
-  readonly key?: string
-  /** Start on, at this many requests per second, in slow start. Default: off until the first throttle. */
-  readonly initialRate?: number
-  /** Default 0.5 requests per second, as in the AWS SDKs. */
-  readonly minRate?: number
-  /** Default unbounded. */
-  readonly maxRate?: number
-  /** Multiplicative cut on throttling. Default 0.7. */
-  readonly beta?: number
-  /** CUBIC scaling constant. Default 0.4. */
-  readonly scale?: number
-  /** How far back goodput is measured. Default 1 second. */
-  readonly window?: Duration.DurationInput
+export class Options extends Schema.Class<Options>("AdaptiveRateLimiter.Options")(
+  Schema.Struct({
+    key: Options_.withDefault(Schema.NonEmptyString, () => "default"),
+    initialRate: Options_.withDefault(Rate, () => 50),
+    burst: Options_.withDefault(Options_.number({ min: 1, max: 1e6, int: true }), () => 100),
+    minRate: Options_.withDefault(Rate, () => 1),
+    maxRate: Schema.optionalWith(Rate, { exact: true }),
+    beta: Options_.withDefault(Options_.number({ min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), () => 0.7),
+    recovery: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1)),
+    maxHold: Options_.withDefault(Options_.FiniteDuration, () => Duration.millis(250)),
+    window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1))
+  }).pipe(
+    Schema.filter((o) => [
+      ...(o.initialRate >= o.minRate ? [] : [{ path: ["initialRate"], message: "must not be below minRate" }]),
+      ...(o.maxRate === undefined || o.maxRate >= Math.max(o.minRate, o.initialRate)
+        ? []
+        : [{ path: ["maxRate"], message: "must not be below minRate or initialRate" }])
+    ])
+  )
+) {}
+
+/**
+ * @since 0.2.0
+ */
+export declare namespace Options {
+  /** What {@link make} and {@link layer} accept. */
+  export type Input = Schema.Schema.Encoded<typeof Options>
 }
 
 /**
- * The limiter's state.
+ * What the limiter knows, as of the last store answer, for dashboards and tests.
  *
  * @since 0.1.0
  */
 export interface State {
-  readonly mode: "off" | "slow-start" | "cubic"
-  /** Requests per second allowed now (meaningless while off). */
+  readonly mode: FleetStore.Control["mode"]
+  /** Requests per second allowed now. */
   readonly rate: number
-  /** The rate that was last throttled. */
+  /** The rate at the last cut (0 before the first). */
   readonly lastMaxRate: number
-  /** When it was last throttled, in epoch milliseconds. */
-  readonly lastThrottle: number
-  /** Seconds CUBIC takes to return to `lastMaxRate`. */
-  readonly k: number
-  /** Times of recent successes, oldest first. */
-  readonly successes: ReadonlyArray<number>
+  /** Responses per second the server delivered over the window, fleet-wide. */
+  readonly delivered: number
+  /** No send before this time (epoch milliseconds; 0 for none). */
+  readonly holdUntil: number
+  /** Callers of this process waiting for a slot. */
+  readonly waiting: number
 }
 
 /**
- * A limiter: the decorated model, and its state for dashboards and tests.
+ * A limiter: `apply` paces any acquisition; `state` reads it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export interface Limited {
-  readonly model: CompletionModel.Service
+export interface AdaptiveRateLimiter {
+  readonly key: string
+  readonly options: Options
+  readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly state: Effect.Effect<State>
 }
 
 /**
- * Decorates `inner`. The dispatcher lives as long as the scope.
+ * Validates options (an instance passes as is).
  *
- * @since 0.1.0
+ * @throws InvalidOptions
+ * @since 0.2.0
+ */
+export const options: (input?: Options | Options.Input) => Options = (input) =>
+  input instanceof Options ? input : decode(input)
+
+const decode = Options_.options(Options, "AdaptiveRateLimiter")
+
+/**
+ * A limiter on the `FleetStore` in context; its dispatcher lives as long as the scope.
+ *
+ * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * @since 0.2.0
  */
 export const make = (
-  inner: CompletionModel.Service,
-  options: Options = {}
-): Effect.Effect<Limited, never, RateLimiter.RateLimiterStore | Scope.Scope> =>
-  Effect.gen(function*() {
-    const settings = resolve(options)
-    const limiter = yield* RateLimiter.make
-    const state = yield* Ref.make(initialState(settings))
+  input?: Options | Options.Input
+): Effect.Effect<AdaptiveRateLimiter, never, FleetStore.FleetStore | Scope.Scope> => {
+  const settings = options(input)
+  const key = `limiter:${settings.key}`
+  const windowMillis = Duration.toMillis(settings.window)
+  const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
+  const recovery = Duration.toMillis(settings.recovery)
+  const maxHold = Duration.toMillis(settings.maxHold)
+  return Effect.gen(function*() {
+    const store = yield* FleetStore.FleetStore
     const waiting = yield* Queue.unbounded<Deferred.Deferred<void>>()
-    const key = `effect-retry-layer:limiter:${options.key ?? "default"}`
+    // Per process: the control as of the last store answer, the waiter holding the reservation, the round trip.
+    let control: FleetStore.Control = initialControl
+    let current: Deferred.Deferred<void> | undefined
+    let roundTrip: number | undefined
+    let closed = false
 
-    // One token at the current rate. A bucket one token deep spaces sends evenly.
-    const token = Effect.flatMap(Ref.get(state), ({ rate }) =>
-      limiter.consume({
-        key,
-        algorithm: "token-bucket",
-        onExceeded: "delay",
-        limit: 1,
-        window: Duration.millis(1000 / rate)
-      })).pipe(
-        Effect.flatMap(({ delay }) => Duration.isZero(delay) ? Effect.void : Effect.sleep(delay)),
-        Effect.catchAll((error) =>
-          Effect.logWarning(`adaptive rate limiter ${key}: the store failed (${error.message}); sending anyway`)
-        )
-      )
-
-    // A paid token goes to the first caller still waiting: if the one it was paid for gave up
-    // (was interrupted) meanwhile, the next one gets it, without paying again.
+    // A reservation goes to the first caller still waiting: if the one it was made for gave up meanwhile, the next.
     const handOver = (waiter: Deferred.Deferred<void>): Effect.Effect<void> =>
-      Effect.flatMap(
-        Deferred.succeed(waiter, undefined),
-        (delivered) => delivered ? Effect.void : Effect.flatMap(Queue.take(waiting), handOver)
-      )
-    yield* Queue.take(waiting).pipe(
-      Effect.flatMap((waiter) =>
-        Effect.flatMap(Deferred.isDone(waiter), (gone) => gone ? Effect.void : Effect.zipRight(token, handOver(waiter)))
-      ),
-      Effect.forever,
-      Effect.forkScoped
+      Effect.flatMap(Deferred.succeed(waiter, undefined), (delivered) => {
+        if (delivered) return Effect.void
+        return Effect.flatMap(Queue.take(waiting), (next) => {
+          current = next
+          return handOver(next)
+        })
+      })
+
+    // Asks for a token until there is one, each time at the rate of then, and at least every bucket of the
+    // window: a cut, a hold or slow start's growth applies from the next ask, not after a wait computed before.
+    const token: Effect.Effect<void> = Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.flatMap(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
+          control = t.control
+          return t.wait === 0
+            ? Effect.void
+            : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(t.wait, window.bucketMillis))), token)
+        })
     )
 
-    const acquire = Effect.flatMap(Ref.get(state), ({ mode }) =>
-      mode === "off" ?
-        Effect.void :
-        Effect.flatMap(Deferred.make<void>(), (waiter) =>
-          Queue.offer(waiting, waiter).pipe(
-            Effect.zipRight(Deferred.await(waiter)),
-            Effect.onInterrupt(() => Deferred.interrupt(waiter))
-          )))
+    const dispatch = Effect.flatMap(Queue.take(waiting), (waiter) =>
+      Effect.flatMap(Deferred.isDone(waiter), (gone) => {
+        if (gone) return Effect.void
+        current = waiter
+        return Effect.zipRight(token, Effect.suspend(() => handOver(current ?? waiter)))
+      }))
 
-    const observe = (sentAt: number) => (exit: Exit.Exit<unknown, ModelError.ModelError>) => {
-      const throttled = Exit.isFailure(exit) && Option.exists(Cause.failureOption(exit.cause), ModelError.isThrottling)
-      if (Exit.isSuccess(exit) || throttled) {
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Ref.modify(state, (s) => {
-            const next = throttled ? onThrottle(settings, s, now, sentAt) : onSuccess(settings, s, now)
-            return [s.mode === "off" && next.mode !== "off" ? next : undefined, next] as const
-          })).pipe(Effect.flatMap((enabled) =>
-            enabled === undefined ? Effect.void : Effect.logInfo(
-              `adaptive rate limiter for ${inner.name}/${inner.model}: throttled; pacing at ${
-                enabled.rate.toFixed(1)
-              } requests/s`
-            )
-          ))
-      }
-      return Effect.void
+    // Runs after the dispatcher is interrupted (finalizers run in reverse): nobody is left waiting.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closed = true
+        const left = yield* Queue.takeAll(waiting)
+        for (const waiter of [...(current === undefined ? [] : [current]), ...left]) yield* Deferred.interrupt(waiter)
+        yield* Queue.shutdown(waiting)
+      })
+    )
+    yield* Effect.forkScoped(Effect.forever(dispatch))
+
+    const acquire = Effect.suspend(() =>
+      closed ? Effect.interrupt : Effect.flatMap(Deferred.make<void>(), (waiter) =>
+        Queue.offer(waiting, waiter).pipe(
+          Effect.zipRight(Deferred.await(waiter)),
+          Effect.onInterrupt(() => Deferred.interrupt(waiter))
+        ))
+    )
+
+    // A wave of throttles is one report: the latest send, the longest hint.
+    const throttles = batching((batch: ReadonlyArray<{ readonly sentAt: number; readonly hint: number | undefined }>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const sentAt = Math.max(...batch.map((t) => t.sentAt))
+        const hint = Math.max(0, ...batch.map((t) => t.hint ?? 0))
+        const hinted = batch.some((t) => t.hint !== undefined)
+        const before = control.mode
+        return store.throttled(key, now, window, {
+          sentAt,
+          rate: rateAt(settings, control, now),
+          burst: settings.burst,
+          beta: settings.beta,
+          minRate: settings.minRate,
+          recovery: Math.max(recovery, hint),
+          holdUntil: hinted ? now + Math.min(hint, maxHold) : 0
+        }).pipe(
+          Effect.tap((next) => {
+            control = next
+            return before === "slow-start" && next.mode === "cubic"
+              ? Effect.logInfo(
+                `adaptive rate limiter ${settings.key}: throttled; pacing at ${
+                  rateAt(settings, next, now).toFixed(1)
+                } requests/s`
+              )
+              : Effect.void
+          }),
+          Effect.as(batch)
+        )
+      })
+    )
+
+    // Slow start adds one round trip's worth of rate per response: about a doubling per round trip. Once the
+    // fleet delivers half as much again as the last cut rate, that capacity is gone: slow start from here.
+    const deliveries = batching((batch: ReadonlyArray<number>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.as(
+          store.delivered(key, now, window, {
+            count: batch.length,
+            growth: batch.reduce((sum, growth) => sum + growth, 0),
+            restartAbove: 1.5,
+            restartGrowth: Math.max(rateAt(settings, control, now), control.delivered) - settings.initialRate
+          }),
+          batch
+        ))
+    )
+    const delivered = (now: number, sentAt: number) => {
+      const sample = now - sentAt
+      roundTrip = roundTrip === undefined ? sample : roundTrip + (sample - roundTrip) / 8
+      return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
+    }
+
+    const observe = (sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
+      if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      return Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Option.isSome(error) && RetrySchedule.isThrottling(error.value)
+            ? throttles({
+              sentAt,
+              hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
+            })
+            : delivered(now, sentAt)
+      )
     }
 
     return {
-      model: {
-        name: inner.name,
-        model: inner.model,
-        chatStream: (request) =>
-          Effect.zipRight(
-            acquire,
-            Effect.flatMap(
-              Clock.currentTimeMillis,
-              (sentAt) => Effect.onExit(inner.chatStream(request), observe(sentAt))
-            )
-          )
-      },
-      state: Ref.get(state)
+      key: settings.key,
+      options: settings,
+      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.zipRight(
+          acquire,
+          Effect.flatMap(Clock.currentTimeMillis, (sentAt) => Effect.onExit(self, observe(sentAt)))
+        ),
+      state: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(Queue.size(waiting), (size) => ({
+          mode: control.mode,
+          rate: rateAt(settings, control, now),
+          lastMaxRate: control.wmax,
+          delivered: control.delivered,
+          holdUntil: control.holdUntil,
+          waiting: Math.max(0, size)
+        })))
     }
   })
+}
 
 /**
- * Decorates whatever `CompletionModel` the layer is provided with, drawing
- * tokens from the `RateLimiterStore` in context.
+ * Decorates whatever `CompletionModel` the layer is provided with.
  *
+ * @throws InvalidOptions when `input` is not valid
  * @since 0.1.0
  */
 export const layer = (
-  options?: Options
-): Layer.Layer<
-  CompletionModel.CompletionModel,
-  never,
-  CompletionModel.CompletionModel | RateLimiter.RateLimiterStore
-> =>
-  Layer.scoped(
+  input?: Options | Options.Input
+): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel | FleetStore.FleetStore> => {
+  const settings = options(input)
+  return Layer.scoped(
     CompletionModel.CompletionModel,
-    Effect.flatMap(CompletionModel.CompletionModel, (inner) => Effect.map(make(inner, options), (l) => l.model))
+    Effect.flatMap(CompletionModel.CompletionModel, decorate(settings))
   )
+}
+
+/**
+ * `inner` behind a limiter of its own, whose dispatcher lives as long as the scope.
+ *
+ * @throws InvalidOptions when `input` is not valid
+ * @since 0.2.0
+ */
+export const decorate = (input?: Options | Options.Input) => {
+  const settings = options(input)
+  return (
+    inner: CompletionModel.Service
+  ): Effect.Effect<CompletionModel.Service, never, FleetStore.FleetStore | Scope.Scope> =>
+    Effect.map(make(settings), (limiter) => CompletionModel.mapAcquisition(inner, limiter.apply))
+}
 
 // The rate --------------------------------------------------------------------
 
-/**
- * @internal
- */
-export interface Settings {
-  readonly initialRate: number | undefined
-  readonly minRate: number
-  readonly maxRate: number
-  readonly beta: number
-  readonly scale: number
-  readonly windowMillis: number
-}
-
-const resolve = (options: Options): Settings => ({
-  initialRate: options.initialRate,
-  minRate: options.minRate ?? 0.5,
-  maxRate: options.maxRate ?? Number.POSITIVE_INFINITY,
-  beta: options.beta ?? 0.7,
-  scale: options.scale ?? 0.4,
-  windowMillis: Duration.toMillis(Duration.decode(options.window ?? "1 second"))
-})
-
-const initialState = (settings: Settings): State => ({
-  mode: settings.initialRate === undefined ? "off" : "slow-start",
-  rate: settings.initialRate ?? settings.maxRate,
-  lastMaxRate: 0,
-  lastThrottle: 0,
-  k: 0,
-  successes: []
-})
-
-const clamp = (settings: Settings, rate: number) => Math.min(settings.maxRate, Math.max(settings.minRate, rate))
-
-const recent = (settings: Settings, successes: ReadonlyArray<number>, now: number) => {
-  const from = now - settings.windowMillis
-  let first = 0
-  while (first < successes.length && successes[first]! <= from) first++
-  return first === 0 ? successes : successes.slice(first)
-}
-
-/** Successful responses per second over the window. */
-const goodput = (settings: Settings, successes: ReadonlyArray<number>) =>
-  successes.length / (settings.windowMillis / 1000)
-
-/**
- * @internal
- */
-export const onSuccess = (settings: Settings, state: State, now: number): State => {
-  const successes = [...recent(settings, state.successes, now), now]
-  switch (state.mode) {
-    case "off":
-      return { ...state, successes }
-    case "slow-start":
-      // Self-clocked: it grows only as fast as successes come back.
-      return { ...state, successes, rate: clamp(settings, state.rate + 1) }
-    case "cubic": {
-      const grown = settings.scale * Math.pow((now - state.lastThrottle) / 1000 - state.k, 3) + state.lastMaxRate
-      const ceiling = 2 * Math.max(goodput(settings, successes), settings.minRate)
-      return { ...state, successes, rate: clamp(settings, Math.min(grown, ceiling)) }
-    }
-  }
+const initialControl: FleetStore.Control = {
+  mode: "slow-start",
+  growth: 0,
+  wmax: 0,
+  lastCut: -1,
+  recovery: 0,
+  holdUntil: 0,
+  delivered: 0,
+  sent: 0
 }
 
 /**
- * A throttling error for a request sent before the last cut says nothing the
- * cut has not already answered (TCP's one cut per round trip): without this,
- * every refusal of one wave would cut again, and the rate would collapse.
+ * The rate the control allows at `now`: slow start's grown rate, or after a
+ * cut CUBIC's curve through `beta x wmax` at the cut and `wmax` after the
+ * recovery; above `wmax` at most twice the delivered rate.
  *
  * @internal
  */
-export const onThrottle = (settings: Settings, state: State, now: number, sentAt: number): State => {
-  if (state.mode === "cubic" && sentAt < state.lastThrottle) return state
-  const successes = recent(settings, state.successes, now)
-  const measured = goodput(settings, successes)
-  const base = Math.max(settings.minRate, state.mode === "off" ? measured : Math.min(measured, state.rate))
-  return {
-    mode: "cubic",
-    rate: clamp(settings, base * settings.beta),
-    lastMaxRate: base,
-    lastThrottle: now,
-    k: Math.cbrt((base * (1 - settings.beta)) / settings.scale),
-    successes
+export const rateAt = (settings: Options, control: FleetStore.Control, now: number): number => {
+  let rate: number
+  if (control.mode === "slow-start") {
+    rate = settings.initialRate + control.growth
+  } else {
+    const k = Math.max(control.recovery, 1)
+    const x = (now - control.lastCut - k) / k
+    const curve = control.wmax * (1 + (1 - settings.beta) * x * x * x)
+    // Above the last measured capacity only with recent evidence: after an idle spell or a hold, wmax, not more.
+    rate = Math.min(curve, Math.max(control.wmax, 2 * control.delivered))
   }
+  return Math.min(settings.maxRate ?? Number.POSITIVE_INFINITY, Math.max(settings.minRate, rate))
 }

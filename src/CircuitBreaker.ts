@@ -1,23 +1,28 @@
 /**
- * A circuit breaker that decorates a `CompletionModel`, like the retry layer.
+ * A circuit breaker: stops calling a server that is failing most calls, and
+ * tries it again after a pause.
  *
- * Closed, it passes calls and counts failures. It opens after
- * `consecutiveFailures` failures in a row, or when the failure rate over the
- * last `failureRate.window` calls reaches `failureRate.threshold`. Open, it
- * fails every call at once, without calling the model, with a
- * `CircuitOpenError` that is transient and whose `retryAfter` is the time
- * until the breaker half-opens, so a retry layer above waits exactly that
- * long. After `resetTimeout` it half-opens and lets `halfOpenProbes` calls
- * through: a successful probe closes it, a failed one opens it again. Every
- * change of state is logged.
+ * Closed, it passes calls and counts failures. It opens when at least
+ * `failureRate.threshold` (50%) of the last `failureRate.window` (100) calls
+ * failed, once `failureRate.minimumCalls` (100) calls are in the window, the
+ * defaults of resilience4j; or, if `consecutiveFailures` is set, after that
+ * many failures in a row. Open, it fails every call at once, without calling
+ * the server, with a `CircuitOpenError` that is transient and whose
+ * `retryAfter` is the time until the breaker half-opens, so a retry layer
+ * above waits exactly that long. After `resetTimeout` (30 s) it half-opens
+ * and lets `halfOpenProbes` (1) calls through: a successful probe closes it,
+ * a failed one opens it again. Every change of state is logged.
+ *
+ * Why a rate over many calls by default, not a run of failures: a healthy
+ * server that fails 30% of calls at random gives runs of 5 failures every few
+ * hundred calls; a breaker that opens on them stops a working service for
+ * its whole reset timeout (measured: p99 latency 8 s -> 376 s).
  *
  * What counts as a failure: by default a transient error that is not
- * throttling. 429 and 529 are flow control (the retry layer honours their
- * `Retry-After`, the adaptive rate limiter slows down); opening the circuit on
- * them would stop every caller for the whole reset timeout when the server
- * asked for a second. A permanent error (a 400, a 401) shows the server is up
- * and counts as a success. Only the acquisition is seen; a stream that breaks
- * later does not count.
+ * throttling. 429 and 529 are flow control (the adaptive rate limiter slows
+ * down, the retry honours their `Retry-After`); a permanent error (a 400, a
+ * 401) shows the server is up and counts as a success. Only the acquisition
+ * is seen; a stream that breaks later does not count.
  *
  * @example
  * ```ts
@@ -25,7 +30,7 @@
  * import { CircuitBreaker, RetryingModel } from "effect-retry-layer"
  *
  * const Guarded = RetryingModel.layer().pipe(
- *   Layer.provide(CircuitBreaker.layer({ consecutiveFailures: 5, resetTimeout: "30 seconds" }))
+ *   Layer.provide(CircuitBreaker.layer({ failureRate: { threshold: 0.5, window: 20 }, resetTimeout: "10 seconds" }))
  * )
  * ```
  *
@@ -38,91 +43,204 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import * as CompletionModel from "./CompletionModel.js"
+import * as Options_ from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
+import * as RetrySchedule from "./RetrySchedule.js"
+
+const Count = Options_.number({ min: 1, max: 100_000, int: true })
+
+const FailureRate = Schema.Struct({
+  threshold: Options_.number({ min: 0, max: 1, exclusiveMin: true }),
+  window: Count,
+  minimumCalls: Schema.optionalWith(Count, { exact: true })
+}).pipe(
+  Schema.filter((r) =>
+    r.minimumCalls === undefined || r.minimumCalls <= r.window ||
+    { path: ["minimumCalls"], message: "must not be above window" }
+  )
+)
 
 /**
- * @since 0.1.0
+ * The breaker's options, validated: a bad value (`halfOpenProbes: -1`,
+ * `consecutiveFailures: 0`, `window: 0`, an unknown key) is an
+ * `InvalidOptions` naming the field.
+ *
+ * | field | default | meaning |
+ * | --- | --- | --- |
+ * | `key` | the model, `name/model` | names the circuit in logs and errors |
+ * | `failureRate` | `{ threshold: 0.5, window: 100, minimumCalls: window }` | open when this share of the last `window` calls failed; `false` for none |
+ * | `consecutiveFailures` | none | also open after this many failures in a row |
+ * | `resetTimeout` | 30 seconds | how long to stay open before a probe |
+ * | `halfOpenProbes` | 1 | calls that may probe at once while half-open |
+ * | `isFailure` | transient and not throttling | which errors count as failures |
+ *
+ * @since 0.2.0
  */
-export interface Options {
-  /** Open after this many counted failures in a row. Default 5. */
-  readonly consecutiveFailures?: number
-  /** Also open when, over the last `window` calls (at least `minimumCalls` of them), this share failed. Off by default. */
-  readonly failureRate?: {
-    readonly threshold: number
-    readonly window: number
-    readonly minimumCalls?: number
-  }
-  /** How long to stay open before letting a probe through. Default 30 seconds. */
-  readonly resetTimeout?: Duration.DurationInput
-  /** How many calls may probe at once while half-open. Default 1. */
-  readonly halfOpenProbes?: number
-  /** Which errors count as failures. Default: transient and not throttling. */
-  readonly isFailure?: (error: ModelError.ModelError) => boolean
+export class Options extends Schema.Class<Options>("CircuitBreaker.Options")({
+  key: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
+  failureRate: Options_.withDefault(
+    Schema.Union(Schema.Literal(false), FailureRate),
+    () => ({ threshold: 0.5, window: 100 })
+  ),
+  consecutiveFailures: Schema.optionalWith(Count, { exact: true }),
+  resetTimeout: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(30)),
+  halfOpenProbes: Options_.withDefault(Count, () => 1),
+  isFailure: Schema.optionalWith(
+    Schema.declare((u): u is (error: unknown) => boolean => Predicate.isFunction(u), {
+      description: "a function from an error to a boolean"
+    }),
+    { exact: true }
+  )
+}) {}
+
+/**
+ * @since 0.2.0
+ */
+export declare namespace Options {
+  /** What {@link make} and {@link layer} accept. */
+  export type Input = Schema.Schema.Encoded<typeof Options>
 }
 
 /**
- * The breaker's state, as logged.
+ * The breaker's state.
  *
  * @since 0.1.0
  */
 export type State =
-  | { readonly _tag: "Closed"; readonly consecutive: number; readonly recent: ReadonlyArray<boolean> }
+  | {
+    readonly _tag: "Closed"
+    /** Failures in a row. */
+    readonly consecutive: number
+    /** Calls in the failure-rate window, and how many of them failed. */
+    readonly calls: number
+    readonly failures: number
+  }
   | { readonly _tag: "Open"; readonly until: number }
   | { readonly _tag: "HalfOpen"; readonly probes: number }
 
 /**
- * @since 0.1.0
+ * A breaker: `apply` guards any acquisition; `state` reads it.
+ *
+ * @since 0.2.0
  */
-export const defaultIsFailure = (error: ModelError.ModelError): boolean =>
-  Retryable.isTransient(error) && !ModelError.isThrottling(error)
+export interface CircuitBreaker {
+  readonly key: string
+  readonly options: Options
+  readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ModelError.CircuitOpenError, R>
+  readonly state: Effect.Effect<State>
+}
 
 /**
- * Decorates `inner`. The state is shared by every call through the returned model.
- *
  * @since 0.1.0
  */
-export const make = (inner: CompletionModel.Service, options: Options = {}): Effect.Effect<CompletionModel.Service> =>
-  Effect.map(Ref.make<State>(closed), (ref) => {
-    const settings = resolve(options)
-    const circuit = `${inner.name}/${inner.model}`
-    const logChange = (from: State, to: State, why: string) =>
-      (to._tag === "Open" ? Effect.logWarning : Effect.logInfo)(
-        `circuit ${circuit}: ${from._tag} -> ${to._tag} (${why})`
-      ).pipe(Effect.annotateLogs({ circuit, state: to._tag }))
+export const defaultIsFailure = (error: unknown): boolean =>
+  Retryable.isTransient(error) && !RetrySchedule.isThrottling(error)
 
-    const admit = Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        Ref.modify(ref, (state): readonly [Admission, State] => {
-          switch (state._tag) {
-            case "Closed":
-              return [{ _tag: "Pass" }, state]
-            case "Open":
-              return now >= state.until
-                ? [{ _tag: "Probe", opened: true }, { _tag: "HalfOpen", probes: 1 }]
-                : [{ _tag: "Reject", retryAfter: Option.some(Duration.millis(state.until - now)) }, state]
-            case "HalfOpen":
-              return state.probes < settings.halfOpenProbes
-                ? [{ _tag: "Probe", opened: false }, { _tag: "HalfOpen", probes: state.probes + 1 }]
-                : [{ _tag: "Reject", retryAfter: Option.none() }, state]
-          }
-        })
-    )
+/**
+ * Validates options (an instance passes as is).
+ *
+ * @throws InvalidOptions
+ * @since 0.2.0
+ */
+export const options: (input?: Options | Options.Input) => Options = (input) =>
+  input instanceof Options ? input : decode(input)
 
-    const settle = (admission: Admission, exit: Exit.Exit<unknown, ModelError.ModelError>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(ref, (state) => {
-          const [next, why] = transition(settings, state, admission, outcomeOf(settings, exit), now)
-          return [why === undefined ? Effect.void : logChange(state, next, why), next] as const
-        })).pipe(Effect.flatten)
+const decode = Options_.options(Options, "CircuitBreaker")
+
+/**
+ * A breaker of its own: every acquisition through `apply` shares its state.
+ *
+ * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * @since 0.2.0
+ */
+export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBreaker> => {
+  const settings = options(input)
+  const key = settings.key ?? "circuit"
+  const isFailure = settings.isFailure ?? defaultIsFailure
+  const resetTimeout = Duration.toMillis(settings.resetTimeout)
+  const rate = settings.failureRate === false
+    ? undefined
+    : { ...settings.failureRate, minimumCalls: settings.failureRate.minimumCalls ?? settings.failureRate.window }
+  return Effect.sync(() => {
+    let state: Mode = { _tag: "Closed" }
+    let consecutive = 0
+    // The failure-rate window: a ring of the last calls' outcomes and a running count, O(1) a call.
+    const ring = new Uint8Array(rate?.window ?? 0)
+    let calls = 0
+    let failures = 0
+    let next = 0
+    const record = (failed: boolean) => {
+      if (ring.length === 0) return
+      if (calls === ring.length) failures -= ring[next]!
+      else calls++
+      ring[next] = failed ? 1 : 0
+      failures += ring[next]!
+      next = (next + 1) % ring.length
+    }
+    const reset = () => {
+      consecutive =
+        calls =
+        failures =
+        next =
+          0
+      ring.fill(0)
+    }
+
+    const change = (to: Mode, why: string) => {
+      const from = state._tag
+      state = to
+      if (to._tag === "Closed") reset()
+      return (to._tag === "Open" ? Effect.logWarning : Effect.logInfo)(`circuit ${key}: ${from} -> ${to._tag} (${why})`)
+        .pipe(Effect.annotateLogs({ circuit: key, state: to._tag }))
+    }
+
+    const admit = (now: number): Admission => {
+      switch (state._tag) {
+        case "Closed":
+          return "pass"
+        case "Open":
+          if (now < state.until) return Option.some(Duration.millis(state.until - now))
+          state = { _tag: "HalfOpen", probes: 1 }
+          return "first-probe"
+        case "HalfOpen":
+          if (state.probes >= settings.halfOpenProbes) return Option.none()
+          state = { _tag: "HalfOpen", probes: state.probes + 1 }
+          return "probe"
+      }
+    }
+
+    const settle = (admission: Admission, exit: Exit.Exit<unknown, unknown>, now: number): Effect.Effect<void> => {
+      const outcome = outcomeOf(isFailure, exit)
+      const open: Mode = { _tag: "Open", until: now + resetTimeout }
+      if (admission !== "pass") {
+        if (state._tag !== "HalfOpen") return Effect.void
+        if (outcome === "success") return change({ _tag: "Closed" }, "probe succeeded")
+        if (outcome === "failure") return change(open, "probe failed")
+        state = { _tag: "HalfOpen", probes: state.probes - 1 }
+        return Effect.void
+      }
+      // A call let through while closed that settles after the circuit changed says nothing new.
+      if (state._tag !== "Closed" || outcome === "interrupted") return Effect.void
+      const failed = outcome === "failure"
+      consecutive = failed ? consecutive + 1 : 0
+      record(failed)
+      if (settings.consecutiveFailures !== undefined && consecutive >= settings.consecutiveFailures) {
+        return change(open, `${consecutive} failures in a row`)
+      }
+      if (rate !== undefined && calls >= rate.minimumCalls && failures / calls >= rate.threshold) {
+        return change(open, `${failures} of the last ${calls} calls failed`)
+      }
+      return Effect.void
+    }
 
     const rejected = (retryAfter: Option.Option<Duration.Duration>) =>
       new ModelError.CircuitOpenError({
-        provider: inner.name,
-        message: `${circuit}: circuit open; ${
+        provider: key,
+        message: `${key}: circuit open; ${
           Option.match(retryAfter, {
             onNone: () => "a probe is in flight",
             onSome: (d) => `next probe in ${Duration.format(d)}`
@@ -132,104 +250,81 @@ export const make = (inner: CompletionModel.Service, options: Options = {}): Eff
       })
 
     return {
-      name: inner.name,
-      model: inner.model,
-      chatStream: (request) =>
-        Effect.flatMap(admit, (admission) => {
-          if (admission._tag === "Reject") return Effect.fail(rejected(admission.retryAfter))
-          const call = Effect.onExit(inner.chatStream(request), (exit) => settle(admission, exit))
-          return admission._tag === "Probe" && admission.opened
+      key,
+      options: settings,
+      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => {
+          const admission = admit(now)
+          if (Option.isOption(admission)) return Effect.fail(rejected(admission))
+          const call = Effect.onExit(
+            self,
+            (exit) => Effect.flatMap(Clock.currentTimeMillis, (at) => settle(admission, exit, at))
+          )
+          return admission === "first-probe"
             ? Effect.zipRight(
-              logChange({ _tag: "Open", until: 0 }, { _tag: "HalfOpen", probes: 1 }, "reset timeout passed; probing"),
+              Effect.logInfo(`circuit ${key}: Open -> HalfOpen (reset timeout passed; probing)`).pipe(
+                Effect.annotateLogs({ circuit: key, state: "HalfOpen" })
+              ),
               call
             )
             : call
-        })
+        }),
+      state: Effect.sync((): State =>
+        state._tag === "Closed" ? { _tag: "Closed", consecutive, calls, failures } : state
+      )
     }
   })
+}
 
 /**
- * Decorates whatever `CompletionModel` the layer is provided with.
+ * Decorates whatever `CompletionModel` the layer is provided with; the
+ * circuit is named after the model unless `key` says otherwise.
  *
+ * @throws InvalidOptions when `input` is not valid
  * @since 0.1.0
  */
 export const layer = (
-  options?: Options
-): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> =>
-  Layer.effect(
+  input?: Options | Options.Input
+): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> => {
+  const settings = options(input)
+  return Layer.effect(
     CompletionModel.CompletionModel,
-    Effect.flatMap(CompletionModel.CompletionModel, (inner) => make(inner, options))
+    Effect.flatMap(CompletionModel.CompletionModel, decorate(settings))
   )
+}
+
+/**
+ * `inner` behind a breaker of its own, named after the model unless `key` is set.
+ *
+ * @throws InvalidOptions when `input` is not valid
+ * @since 0.2.0
+ */
+export const decorate = (input?: Options | Options.Input) => {
+  const settings = options(input)
+  return (inner: CompletionModel.Service): Effect.Effect<CompletionModel.Service> =>
+    Effect.map(
+      make(settings.key === undefined ? new Options({ ...settings, key: `${inner.name}/${inner.model}` }) : settings),
+      (breaker) => CompletionModel.mapAcquisition(inner, breaker.apply)
+    )
+}
 
 // Internals -------------------------------------------------------------------
 
-type Admission =
-  | { readonly _tag: "Pass" }
-  | { readonly _tag: "Probe"; readonly opened: boolean }
-  | { readonly _tag: "Reject"; readonly retryAfter: Option.Option<Duration.Duration> }
+type Mode =
+  | { readonly _tag: "Closed" }
+  | { readonly _tag: "Open"; readonly until: number }
+  | { readonly _tag: "HalfOpen"; readonly probes: number }
 
-type Outcome = "success" | "failure" | "interrupted"
+/** Pass, a probe (the first of a half-open spell, or another), or a refusal with the time to the probe. */
+type Admission = "pass" | "first-probe" | "probe" | Option.Option<Duration.Duration>
 
-interface Settings {
-  readonly consecutiveFailures: number
-  readonly failureRate:
-    | { readonly threshold: number; readonly window: number; readonly minimumCalls: number }
-    | undefined
-  readonly resetTimeout: number
-  readonly halfOpenProbes: number
-  readonly isFailure: (error: ModelError.ModelError) => boolean
-}
-
-const closed: State = { _tag: "Closed", consecutive: 0, recent: [] }
-
-const resolve = (options: Options): Settings => ({
-  consecutiveFailures: options.consecutiveFailures ?? 5,
-  failureRate: options.failureRate === undefined ? undefined : {
-    threshold: options.failureRate.threshold,
-    window: options.failureRate.window,
-    minimumCalls: options.failureRate.minimumCalls ?? options.failureRate.window
-  },
-  resetTimeout: Duration.toMillis(Duration.decode(options.resetTimeout ?? "30 seconds")),
-  halfOpenProbes: options.halfOpenProbes ?? 1,
-  isFailure: options.isFailure ?? defaultIsFailure
-})
-
-// A defect in the model counts as a failure; an interruption says nothing about the server.
-const outcomeOf = (settings: Settings, exit: Exit.Exit<unknown, ModelError.ModelError>): Outcome =>
+// A defect counts as a failure; an interruption says nothing about the server.
+const outcomeOf = (isFailure: (error: unknown) => boolean, exit: Exit.Exit<unknown, unknown>) =>
   Exit.isSuccess(exit)
     ? "success"
     : Cause.isInterruptedOnly(exit.cause)
     ? "interrupted"
     : Option.match(Cause.failureOption(exit.cause), {
-      onNone: () => "failure",
-      onSome: (error) => settings.isFailure(error) ? "failure" : "success"
+      onNone: () => "failure" as const,
+      onSome: (error) => isFailure(error) ? "failure" as const : "success" as const
     })
-
-/** The next state, and why it changed (undefined when the change is not worth a log line). */
-const transition = (
-  settings: Settings,
-  state: State,
-  admission: Admission,
-  outcome: Outcome,
-  now: number
-): readonly [State, string | undefined] => {
-  const open: State = { _tag: "Open", until: now + settings.resetTimeout }
-  if (admission._tag === "Probe") {
-    if (state._tag !== "HalfOpen") return [state, undefined]
-    if (outcome === "success") return [closed, "probe succeeded"]
-    if (outcome === "failure") return [open, "probe failed"]
-    return [{ _tag: "HalfOpen", probes: state.probes - 1 }, undefined]
-  }
-  // A call let through while closed that settles after the circuit changed says nothing new.
-  if (state._tag !== "Closed" || outcome === "interrupted") return [state, undefined]
-  const failed = outcome === "failure"
-  const consecutive = failed ? state.consecutive + 1 : 0
-  if (consecutive >= settings.consecutiveFailures) return [open, `${consecutive} failures in a row`]
-  const rate = settings.failureRate
-  if (rate === undefined) return [{ _tag: "Closed", consecutive, recent: state.recent }, undefined]
-  const recent = [...state.recent, failed].slice(-rate.window)
-  const failures = recent.filter(Boolean).length
-  return recent.length >= rate.minimumCalls && failures / recent.length >= rate.threshold
-    ? [open, `${failures} of the last ${recent.length} calls failed`]
-    : [{ _tag: "Closed", consecutive, recent }, undefined]
-}

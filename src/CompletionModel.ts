@@ -104,3 +104,20 @@ export interface Service {
  * @since 0.1.0
  */
 export class CompletionModel extends Context.Tag("effect-retry-layer/CompletionModel")<CompletionModel, Service>() {}
+
+/**
+ * The same model with `f` around the acquisition of every call: how the fleet
+ * pieces (which wrap any acquisition) decorate a model.
+ *
+ * @since 0.2.0
+ */
+export const mapAcquisition = (
+  self: Service,
+  f: (
+    acquire: Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+  ) => Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+): Service => ({
+  name: self.name,
+  model: self.model,
+  chatStream: (request) => f(self.chatStream(request))
+})

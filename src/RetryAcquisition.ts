@@ -146,7 +146,6 @@ export const retrying = <E>(
         delayMillis: 0,
         start: 0,
         refused: false,
-        lastRetried: undefined as unknown,
         span: undefined as Tracer.Span | undefined
       }
 
@@ -197,8 +196,7 @@ export const retrying = <E>(
             (s) => s :
             Schedule.checkEffect((error: Failure<E>) =>
               Effect.map(budget.admit(error), (granted) => {
-                if (granted) call.lastRetried = error
-                else call.refused = true
+                call.refused = !granted
                 return granted
               })
             )
@@ -216,9 +214,9 @@ export const retrying = <E>(
       }
 
       const retried = retryLazily(attempt, retries)
-      const budgeted = budget === undefined ? retried : retried.pipe(
-        Effect.tap(() => budget.recordSuccess(call.lastRetried)),
-        Effect.catchAll((error) => Effect.fail(call.refused ? exhausted(label, budget, error) : error))
+      const budgeted = budget === undefined ? retried : Effect.zipRight(
+        budget.firstAttempt,
+        Effect.catchAll(retried, (error) => Effect.fail(call.refused ? exhausted(label, budget, error) : error))
       )
       // Counted once the call settles; an interrupted call is not counted. `Effect.onExit` would count it too,
       // at ~0.5 us on every call for its uninterruptible region.

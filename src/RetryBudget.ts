@@ -1,108 +1,106 @@
 /**
- * A retry budget: a token bucket shared by every caller of one retry layer,
- * so that a fleet under an outage stops adding retries to the load.
+ * A retry budget: retries may add at most a fixed share to the load, fleet
+ * wide, so that an outage is not made worse by the retries it causes.
  *
- * Each retry must be admitted by the budget; successes pay tokens back. When
- * the budget refuses, the call's last failure comes back at once as a
- * `RetryBudgetExhaustedError` (transient; `cause` is the failure) instead of
- * being retried. Two policies, each from a production client:
+ * Every call's first attempt is recorded; a retry is granted while the
+ * retries of the last `window` (10 s) stay within `ratio` (0.5) times the
+ * first attempts of that window, plus `minPerSecond` (10) per second of
+ * window so that a quiet service can still retry. This is Finagle's
+ * `RetryBudget` (ratio over a time window, with a floor). A refused retry
+ * returns the call's last failure at once as a `RetryBudgetExhaustedError`
+ * (transient; `cause` is the failure).
  *
- * - {@link awsQuota} (the default), the AWS SDKs' standard retry quota as of
- *   2026: 500 tokens; a retry costs 14, or 5 after a throttling error (the
- *   server asked for the retry); a call that succeeds after retries pays back
- *   the cost of its last retry, one that succeeds at once pays back 1; never
- *   above 500. Under total failure it allows at most 500 / 5 = 100 retries,
- *   fleet-wide, until successes refill it.
- * - {@link grpcThrottling}, gRPC's retry throttling: 10 tokens; every failure
- *   that would be retried costs 1 and the retry is allowed only while more
- *   than half remain; a success pays back 0.1. Under total failure it allows
- *   5 retries in all.
+ * What it is for, and what not:
+ * - Under total failure it bounds the load at (1 + `ratio`) x the first
+ *   attempts (plus the floor), instead of `maxAttempts` x.
+ * - A failure rate the retries can cure passes untouched: with `ratio` 0.5 and
+ *   3 attempts, a call retries p + p^2 times on average when a share p of
+ *   attempts fail, so up to 36% of attempts may fail before a retry is refused.
+ * - Throttling (429, 529, throttling codes) and an open circuit are free: the
+ *   adaptive rate limiter paces throttled retries, and a retry of an open
+ *   circuit reaches no server. Charging them would let a burst of 429s (the
+ *   first second of a large batch) exhaust the budget and fail calls that a
+ *   paced retry would have completed.
  *
- * The bucket lives in `@effect/experimental`'s `RateLimiterStore`: the
- * in-memory store (`RateLimiter.layerStoreMemory`) for one process, the Redis
- * store (`@effect/experimental/RateLimiter/Redis`) for a fleet. Processes with
- * the same `key` on the same Redis share one budget. If the store fails, the
- * budget lets the retry through and logs a warning: an unreachable Redis must
- * not turn every transient error into a permanent one.
+ * The counts live in the `FleetStore` in context: processes with the same
+ * `key` on one Redis share one budget.
  *
  * @example
  * ```ts
- * import { RateLimiter } from "@effect/experimental"
  * import { Layer } from "effect"
- * import { RetryBudget, RetryingModel } from "effect-retry-layer"
+ * import { FleetStore, RetryBudget, RetryingModel } from "effect-retry-layer"
  *
  * const Retries = RetryingModel.layerWithBudget({ maxAttempts: 4 }).pipe(
- *   Layer.provide(RetryBudget.layer({ key: "anthropic-prod" })),
- *   Layer.provide(RateLimiter.layerStoreMemory)
+ *   Layer.provide(RetryBudget.layer({ key: "anthropic-prod", ratio: 0.2 })),
+ *   Layer.provide(FleetStore.layerMemory)
  * )
  * ```
  *
  * @since 0.1.0
  */
-import * as RateLimiter from "@effect/experimental/RateLimiter"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Tokens from "./internal/tokens.js"
+import * as Schema from "effect/Schema"
+import * as FleetStore from "./FleetStore.js"
+import { batching } from "./internal/batch.js"
+import * as Options_ from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
+import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
- * @since 0.1.0
- */
-export type Policy = Data.TaggedEnum<{
-  /** AWS SDK standard-mode retry quota. */
-  Quota: {
-    readonly capacity: number
-    readonly retryCost: number
-    readonly throttlingRetryCost: number
-    readonly noRetryIncrement: number
-  }
-  /** gRPC retry throttling. */
-  TokenRatio: { readonly maxTokens: number; readonly tokenRatio: number }
-}>
-
-/**
- * @since 0.1.0
- */
-export const Policy = Data.taggedEnum<Policy>()
-
-/**
- * The AWS SDKs' standard retry quota (2026 costs): 500 tokens, 14 per retry,
- * 5 per retry after throttling, 1 back per first-time success.
+ * The budget's options, validated: a bad value is an `InvalidOptions` naming
+ * the field, and so is an unknown key.
  *
- * @since 0.1.0
+ * | field | default | meaning |
+ * | --- | --- | --- |
+ * | `key` | `"default"` | callers and processes with the same key share one budget |
+ * | `ratio` | 0.5 | retries allowed per first attempt over the window |
+ * | `minPerSecond` | 10 | retries allowed per second of window whatever the traffic |
+ * | `window` | 10 seconds | how far back first attempts and retries count |
+ *
+ * @since 0.2.0
  */
-export const awsQuota: Policy = Policy.Quota({
-  capacity: 500,
-  retryCost: 14,
-  throttlingRetryCost: 5,
-  noRetryIncrement: 1
-})
+export class Options extends Schema.Class<Options>("RetryBudget.Options")({
+  key: Options_.withDefault(Schema.NonEmptyString, () => "default"),
+  ratio: Options_.withDefault(Options_.number({ min: 0, max: 100 }), () => 0.5),
+  minPerSecond: Options_.withDefault(Options_.number({ min: 0, max: 1e6 }), () => 10),
+  window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(10))
+}) {}
 
 /**
- * gRPC retry throttling with the defaults of its service config examples:
- * `maxTokens` 10, `tokenRatio` 0.1.
- *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const grpcThrottling: Policy = Policy.TokenRatio({ maxTokens: 10, tokenRatio: 0.1 })
+export declare namespace Options {
+  /** What {@link make} and {@link layer} accept. */
+  export type Input = Schema.Schema.Encoded<typeof Options>
+}
+
+/**
+ * The budget's window, for dashboards and tests.
+ *
+ * @since 0.2.0
+ */
+export interface State {
+  readonly firstAttempts: number
+  readonly retries: number
+  /** Retries it would grant now. */
+  readonly available: number
+}
 
 /**
  * @since 0.1.0
  */
 export interface Service {
   readonly key: string
-  readonly policy: Policy
-  /** Asks to retry after `error`; `false` means the budget refuses. A granted retry has been paid for. */
+  readonly options: Options
+  /** Records the first attempt of a call. */
+  readonly firstAttempt: Effect.Effect<void>
+  /** Asks to retry after `error`; `false` means the budget refuses. A granted retry has been counted. */
   readonly admit: (error: unknown) => Effect.Effect<boolean>
-  /**
-   * Reports a call that succeeded; `lastRetried` is the error its last retry
-   * followed, or `undefined` if it succeeded at once.
-   */
-  readonly recordSuccess: (lastRetried: unknown) => Effect.Effect<void>
-  /** Tokens left, for dashboards and tests. */
-  readonly balance: Effect.Effect<number>
+  readonly state: Effect.Effect<State>
 }
 
 /**
@@ -111,68 +109,70 @@ export interface Service {
 export class RetryBudget extends Context.Tag("effect-retry-layer/RetryBudget")<RetryBudget, Service>() {}
 
 /**
+ * Validates options (an instance passes as is).
+ *
+ * @throws InvalidOptions
+ * @since 0.2.0
+ */
+export const options: (input?: Options | Options.Input) => Options = (input) =>
+  input instanceof Options ? input : decode(input)
+
+const decode = Options_.options(Options, "RetryBudget")
+
+/**
+ * A budget on the `FleetStore` in context.
+ *
+ * @throws InvalidOptions when `input` is not valid (when called, not when run)
  * @since 0.1.0
  */
-export interface Options {
-  /** Callers (and processes) with the same key share a budget. Default `"default"`. */
-  readonly key?: string
-  /** Default {@link awsQuota}. */
-  readonly policy?: Policy
+export const make = (input?: Options | Options.Input): Effect.Effect<Service, never, FleetStore.FleetStore> => {
+  const settings = options(input)
+  const key = `budget:${settings.key}`
+  const windowMillis = Duration.toMillis(settings.window)
+  const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
+  const minimum = (settings.minPerSecond * windowMillis) / 1000
+  return Effect.map(FleetStore.FleetStore, (store) => {
+    const ask = (what: FleetStore.BudgetAsk) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => store.budget(key, now, window, what))
+    // Concurrent callers share one store operation: n first attempts at once, or n retries of which the first
+    // `granted` get theirs.
+    const firstAttempts = batching((batch: ReadonlyArray<void>) =>
+      Effect.as(ask({ _tag: "FirstAttempt", count: batch.length }), batch)
+    )
+    const retries = batching((batch: ReadonlyArray<void>) =>
+      Effect.map(
+        ask({ _tag: "Retry", count: batch.length, ratio: settings.ratio, minimum }),
+        ({ granted }) => batch.map((_, i) => i < granted)
+      )
+    )
+    return {
+      key: settings.key,
+      options: settings,
+      firstAttempt: Effect.asVoid(firstAttempts(undefined)),
+      admit: (error) => isFree(error) ? Effect.succeed(true) : retries(undefined),
+      state: Effect.map(ask({ _tag: "Peek" }), ({ firstAttempts, retries }) => ({
+        firstAttempts,
+        retries,
+        available: Math.max(0, Math.floor(settings.ratio * firstAttempts + minimum + 1e-9 - retries))
+      }))
+    }
+  })
 }
 
 /**
+ * Provides a {@link RetryBudget} on the `FleetStore` in context.
+ *
+ * @throws InvalidOptions when `input` is not valid
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<Service, never, RateLimiter.RateLimiterStore> =>
-  Effect.map(RateLimiter.RateLimiterStore, (store) => {
-    const policy = options.policy ?? awsQuota
-    const key = `effect-retry-layer:budget:${options.key ?? "default"}`
-    const capacity = policy._tag === "Quota" ? policy.capacity : policy.maxTokens
-    const cost = (error: unknown) =>
-      policy._tag === "Quota"
-        ? (ModelError.isThrottling(error) || isCircuitOpen(error) ? policy.throttlingRetryCost : policy.retryCost)
-        : 1
-    const admit = (error: unknown) =>
-      Effect.map(
-        Tokens.take(store, key, cost(error), capacity),
-        // gRPC counts the failure even when it refuses the retry; a refused take changed nothing, which is its floor.
-        (after) => policy._tag === "Quota" ? after >= 0 : after > policy.maxTokens / 2
-      ).pipe(failOpen(key, true))
-    const recordSuccess = (lastRetried: unknown) =>
-      Tokens.refund(
-        store,
-        key,
-        policy._tag === "TokenRatio"
-          ? policy.tokenRatio
-          : lastRetried === undefined
-          ? policy.noRetryIncrement
-          : cost(lastRetried),
-        capacity
-      ).pipe(failOpen<void>(key, undefined))
-    return {
-      key: options.key ?? "default",
-      policy,
-      admit,
-      recordSuccess,
-      balance: Effect.orElseSucceed(Tokens.balance(store, key, capacity), () => Number.NaN)
-    }
-  })
+export const layer = (input?: Options | Options.Input): Layer.Layer<RetryBudget, never, FleetStore.FleetStore> =>
+  Layer.effect(RetryBudget, make(input))
 
 /**
- * Provides a {@link RetryBudget} on the store in context.
+ * Retries that cost nothing: throttling, which the limiter paces, and an
+ * open circuit, which sends nothing.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const layer = (options?: Options): Layer.Layer<RetryBudget, never, RateLimiter.RateLimiterStore> =>
-  Layer.effect(RetryBudget, make(options))
-
-const isCircuitOpen = (error: unknown) => ModelError.isModelError(error) && error._tag === "CircuitOpenError"
-
-const failOpen =
-  <A>(key: string, fallback: A) =>
-  <R>(effect: Effect.Effect<A, RateLimiter.RateLimiterError, R>): Effect.Effect<A, never, R> =>
-    Effect.catchAll(effect, (error) =>
-      Effect.as(
-        Effect.logWarning(`retry budget ${key}: the store failed (${error.message}); letting the call through`),
-        fallback
-      ))
+export const isFree = (error: unknown): boolean =>
+  RetrySchedule.isThrottling(error) || (ModelError.isModelError(error) && error._tag === "CircuitOpenError")

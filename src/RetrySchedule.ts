@@ -35,6 +35,8 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { FiniteDuration, NonNegativeDuration, PositiveDuration, withDefault } from "./internal/schema.js"
+import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAfter from "./RetryAfter.js"
 
@@ -59,43 +61,6 @@ export class InvalidRetryPolicy extends Data.TaggedError("InvalidRetryPolicy")<{
   readonly issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
 }> {}
 
-const describeDuration = "a Duration, a number of milliseconds or a string such as \"500 millis\""
-
-const isDurationInput = (u: unknown): u is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(u))
-
-// `Duration.decode` turns NaN and negative numbers into zero; a policy must refuse them instead.
-const isNegativeOrNaN = (input: Duration.DurationInput): boolean => {
-  if (typeof input === "number") return !(input >= 0)
-  if (typeof input === "bigint") return input < BigInt(0)
-  if (typeof input === "string") return input.startsWith("-")
-  if (Array.isArray(input)) return input.some((n) => !(n >= 0))
-  return false
-}
-
-/**
- * A non-negative duration, from any `DurationInput`.
- */
-const NonNegativeDuration = Schema.transformOrFail(
-  Schema.declare(isDurationInput, { identifier: "DurationInput", description: describeDuration }),
-  Schema.DurationFromSelf,
-  {
-    strict: true,
-    decode: (input, _, ast) =>
-      isNegativeOrNaN(input)
-        ? ParseResult.fail(new ParseResult.Type(ast, input, `expected a non-negative duration, got ${String(input)}`))
-        : ParseResult.succeed(Duration.decode(input)),
-    encode: ParseResult.succeed
-  }
-)
-
-const FiniteDuration = NonNegativeDuration.pipe(
-  Schema.filter((d) => Duration.isFinite(d) || "expected a finite duration")
-)
-
-const PositiveDuration = NonNegativeDuration.pipe(
-  Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "expected a positive duration")
-)
-
 const JitterSchema = Schema.transform(
   Schema.Union(Schema.Boolean, Schema.Literal("additive", "none")),
   Schema.Literal("additive", "none"),
@@ -105,9 +70,6 @@ const JitterSchema = Schema.transform(
     encode: identity
   }
 )
-
-const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
-  Schema.optionalWith(schema, { default: value, exact: true })
 
 /**
  * A validated retry policy. Build one with {@link RetryPolicy.from} (or decode
@@ -350,6 +312,17 @@ export const looksLikeRateLimit = (error: unknown): boolean => {
   const message = field(error, "message")
   return Predicate.isString(message) && rateLimitMessage.test(message)
 }
+
+/**
+ * Whether an error is the server asking for less traffic: this library's
+ * `RateLimitError` and `OverloadedError` (429, 529, throttling codes), or a
+ * foreign error that {@link looksLikeRateLimit}. The limiter slows down on
+ * these; the budget and the breaker do not count them.
+ *
+ * @since 0.2.0
+ */
+export const isThrottling = (error: unknown): boolean =>
+  ModelError.isThrottling(error) || (!ModelError.isModelError(error) && looksLikeRateLimit(error))
 
 // A hint on an error from elsewhere: its own `retryAfter` (a Duration or seconds), or the delta forms of its
 // response headers. A date is not read: a schedule step has no Clock, and the system clock would break TestClock.

@@ -39,6 +39,16 @@ export * as RetryAfter from "./RetryAfter.js"
 export * as HttpClassification from "./HttpClassification.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as FleetStore from "./FleetStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export { InvalidOptions } from "./internal/schema.js"
+
+/**
  * @since 0.1.0
  */
 export * as RetryBudget from "./RetryBudget.js"

@@ -1,15 +1,24 @@
-import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
-import type { CompletionModel } from "effect-retry-layer"
-import { AdaptiveRateLimiter, RetryingModel } from "effect-retry-layer"
+import {
+  AdaptiveRateLimiter,
+  CompletionModel,
+  FleetStore,
+  InvalidOptions,
+  ModelError,
+  RetryingModel
+} from "effect-retry-layer"
 import { ScriptedModel, ThrottledModel } from "effect-retry-layer/testing"
 import * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import { recordingCalls } from "./support/virtualTime.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 
@@ -26,150 +35,214 @@ const callers = (model: CompletionModel.Service, n: number, horizon: Duration.Du
   })
 
 const quiet = Logger.withMinimumLogLevel(LogLevel.None)
-const memoryStore = Effect.provide(RateLimiter.layerStoreMemory)
+const memory = Effect.provide(FleetStore.layerMemory)
 
-describe("AdaptiveRateLimiter", () => {
-  describe("converges: 1,000 calls against 50/s finish within 1.2x of 20 s with at most 1.5x calls", () => {
-    const cases = [
-      ["answers at once, limiter off until throttled", { capacity: 50 }, {}],
-      ["answers after 200 ms, limiter in slow start from 10/s", { capacity: 50, latency: "200 millis" }, {
-        initialRate: 10
-      }]
-    ] as const
+const limited = (inner: CompletionModel.Service, options?: AdaptiveRateLimiter.Options.Input) =>
+  Effect.map(AdaptiveRateLimiter.make(options), (limiter) => ({
+    limiter,
+    model: CompletionModel.mapAcquisition(inner, limiter.apply)
+  }))
 
-    it.scoped.each(cases)("%s", ([, server, limiter]) =>
-      Effect.gen(function*() {
-        const [throttled, stats] = yield* ThrottledModel.make(server)
-        const { model } = yield* AdaptiveRateLimiter.make(throttled, limiter)
-        const retrying = RetryingModel.make(model, { maxAttempts: 30, baseDelay: "200 millis", maxDelay: "2 seconds" })
-        const finished = yield* callers(retrying, 1_000)
-        const { accepted, refused } = yield* stats
-        const makespan = Math.max(...finished) / 1000
-        expect(accepted).toBe(1_000)
-        expect(makespan).toBeLessThanOrEqual(1.2 * 20)
-        expect((accepted + refused) / 1_000).toBeLessThanOrEqual(1.5)
-      }).pipe(memoryStore, quiet), 60_000)
-
-    it.scoped(
-      "for comparison: the same retries without the limiter send over 4x the calls",
-      () =>
-        Effect.gen(function*() {
-          const [throttled, stats] = yield* ThrottledModel.make({ capacity: 50 })
-          const retrying = RetryingModel.make(throttled, {
-            maxAttempts: 30,
-            baseDelay: "200 millis",
-            maxDelay: "2 seconds"
-          })
-          yield* callers(retrying, 300)
-          const { accepted, refused } = yield* stats
-          expect(accepted).toBe(300)
-          expect((accepted + refused) / 300).toBeGreaterThan(4)
-        }).pipe(quiet),
-      60_000
-    )
+const throttle = (retryAfter?: Duration.DurationInput) =>
+  new ModelError.RateLimitError({
+    provider: "p",
+    status: 429,
+    message: "slow down",
+    ...(retryAfter === undefined ? {} : { retryAfter: Duration.decode(retryAfter) })
   })
 
-  it.scoped("is off, and delays nothing, until the first throttle", () =>
-    Effect.gen(function*() {
-      const [throttled] = yield* ThrottledModel.make({ capacity: 100 })
-      const limited = yield* AdaptiveRateLimiter.make(throttled)
-      const finished = yield* callers(limited.model, 100, "0 millis")
-      expect(finished.every((t) => t === 0)).toBe(true)
-      expect((yield* limited.state).mode).toBe("off")
-    }).pipe(memoryStore))
+describe("AdaptiveRateLimiter", () => {
+  it.scoped(
+    "with its defaults, 2,000 callers against 50/s (200 ms) finish within 1.1x the floor, 1.1 calls each",
+    () =>
+      Effect.gen(function*() {
+        const [server, stats] = yield* ThrottledModel.make({ capacity: 50, burst: 50, latency: "200 millis" })
+        const { model } = yield* limited(server)
+        const retrying = RetryingModel.make(model, { maxAttempts: 10, baseDelay: "200 millis", maxDelay: "2 seconds" })
+        const finished = yield* callers(retrying, 2_000, "3 minutes")
+        const { accepted, refused } = yield* stats
+        expect(accepted).toBe(2_000)
+        // floor: (2,000 - 50) / 50 + 0.2 = 39.2 s
+        expect(Math.max(...finished) / 1000).toBeLessThanOrEqual(1.1 * 39.2)
+        expect((accepted + refused) / 2_000).toBeLessThanOrEqual(1.1)
+      }).pipe(memory, quiet),
+    60_000
+  )
 
-  it.scoped("the first throttle turns it on at 0.7 x the goodput measured over the last second", () =>
+  it.scoped(
+    "for comparison: the same retries without the limiter send over 4x the calls",
+    () =>
+      Effect.gen(function*() {
+        const [server, stats] = yield* ThrottledModel.make({ capacity: 50, burst: 50, latency: "200 millis" })
+        const retrying = RetryingModel.make(server, { maxAttempts: 30, baseDelay: "200 millis", maxDelay: "2 seconds" })
+        yield* callers(retrying, 300)
+        const { accepted, refused } = yield* stats
+        expect(accepted).toBe(300)
+        expect((accepted + refused) / 300).toBeGreaterThan(4)
+      }).pipe(quiet),
+    60_000
+  )
+
+  it.scoped("starts in slow start: `burst` sends at once, then `initialRate`, growing with every response", () =>
     Effect.gen(function*() {
-      const [inner] = yield* ScriptedModel.make([
+      const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 30 }, () => ScriptedModel.reply("ok")))
+      const slow: CompletionModel.Service = {
+        ...inner,
+        chatStream: (r) => Effect.delay(inner.chatStream(r), "100 millis")
+      }
+      const { limiter, model } = yield* limited(slow, { burst: 5, initialRate: 10 })
+      yield* callers(model, 30, "10 seconds")
+      const times = (yield* recorder.calls).map((c) => c.at - 100) // sent 100 ms before the model saw them
+      expect(times.slice(0, 5)).toEqual([0, 0, 0, 0, 0])
+      expect(times[5]).toBe(100) // one token per 100 ms at 10/s
+      // five responses at 100 ms added 5 x (1 / 0.1 s) = 50/s: the rate is 60/s from then on
+      expect(times[7]! - times[6]!).toBeLessThan(20) // 60/s and more once the first answers are in
+      expect(times[29]!).toBeLessThan(500) // 10/s throughout would have taken until 2.5 s
+      expect((yield* limiter.state).mode).toBe("slow-start")
+    }).pipe(memory))
+
+  it.scoped("a throttle cuts to beta x the delivered rate, once per round trip, and holds sends for the hint", () =>
+    Effect.gen(function*() {
+      // 40 answers over the first second, then two 429s for requests sent at the same moment; 100 ms latency
+      const script = [
         ...Array.from({ length: 40 }, () => ScriptedModel.reply("ok")),
-        ScriptedModel.rateLimited()
-      ])
-      const limited = yield* AdaptiveRateLimiter.make(inner)
-      // 40 successes at 0, 25, ..., 975 ms, then the throttle at 975 ms: 40 in the last second
+        throttle("1 second"),
+        throttle("1 second")
+      ]
+      const [inner] = yield* ScriptedModel.make(script)
+      const slow: CompletionModel.Service = {
+        ...inner,
+        chatStream: (r) => Effect.delay(inner.chatStream(r), "100 millis")
+      }
+      const { limiter, model } = yield* limited(slow, { burst: 100, initialRate: 100 })
       for (let i = 0; i < 40; i++) {
         if (i > 0) yield* TestClock.adjust("25 millis")
-        yield* Effect.exit(limited.model.chatStream(request))
+        yield* Effect.fork(model.chatStream(request))
       }
-      yield* Effect.exit(limited.model.chatStream(request))
-      const state = yield* limited.state
+      yield* Effect.fork(Effect.exit(model.chatStream(request)))
+      yield* Effect.fork(Effect.exit(model.chatStream(request)))
+      yield* TestClock.adjust("100 millis")
+      const state = yield* limiter.state
       expect(state.mode).toBe("cubic")
-      expect(state.lastMaxRate).toBe(40)
-      expect(state.rate).toBeCloseTo(28, 10)
-    }).pipe(memoryStore))
+      expect(state.lastMaxRate).toBe(40) // 40 delivered in the last second; one cut for both 429s
+      expect(state.rate).toBeCloseTo(28, 6)
+      expect(state.holdUntil).toBe(1075 + 250) // the hint, up to maxHold (250 ms)
+    }).pipe(memory, quiet))
+
+  it("regrows to the cut rate in `recovery`, or in the server's hint if longer", () => {
+    const settings = AdaptiveRateLimiter.options({ recovery: "1 second" })
+    const control = (recovery: number): FleetStore.Control => ({
+      mode: "cubic",
+      growth: 0,
+      wmax: 100,
+      lastCut: 0,
+      recovery,
+      holdUntil: 0,
+      delivered: 100,
+      sent: 100
+    })
+    const at = (recovery: number, t: number) => AdaptiveRateLimiter.rateAt(settings, control(recovery), t)
+    expect(at(1000, 0)).toBeCloseTo(70, 6)
+    expect(at(1000, 500)).toBeGreaterThan(90)
+    expect(at(1000, 1000)).toBeCloseTo(100, 6)
+    expect(at(1000, 2000)).toBeGreaterThan(100) // probing above
+    expect(at(1000, 5000)).toBe(200) // at most twice the delivered rate
+    expect(at(30_000, 1000)).toBeLessThan(90) // a 30 s hint: still recovering after 1 s
+    expect(at(30_000, 30_000)).toBeCloseTo(100, 6)
+    // above wmax only with evidence: after an idle spell nothing was delivered, and the rate stays at wmax
+    expect(AdaptiveRateLimiter.rateAt(settings, { ...control(1000), delivered: 0 }, 60_000)).toBe(100)
+    expect(AdaptiveRateLimiter.rateAt(settings, { ...control(1000), wmax: 0.1 }, 0)).toBe(1) // minRate
+  })
 
   it.scoped("paces sends at the rate, and a caller who gives up frees its place", () =>
     Effect.gen(function*() {
       const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 5 }, () => ScriptedModel.reply("ok")))
-      // slow start at 2/s: one send every 500 ms (the first at once)
-      const limited = yield* AdaptiveRateLimiter.make(inner, { initialRate: 2, maxRate: 2 })
-      const first = yield* Effect.fork(limited.model.chatStream(request))
-      const second = yield* Effect.fork(limited.model.chatStream(request))
-      const third = yield* Effect.fork(limited.model.chatStream(request))
+      const { model } = yield* limited(inner, { burst: 1, initialRate: 2, maxRate: 2 })
+      const first = yield* Effect.fork(model.chatStream(request))
+      const second = yield* Effect.fork(model.chatStream(request))
+      const third = yield* Effect.fork(model.chatStream(request))
       yield* TestClock.adjust("100 millis")
       yield* Fiber.interrupt(second)
       yield* TestClock.adjust("2 seconds")
       yield* Fiber.join(first)
       yield* Fiber.join(third)
       expect((yield* recorder.calls).map((c) => c.at)).toEqual([0, 500])
-    }).pipe(memoryStore))
+    }).pipe(memory))
 
-  it.scoped("limiters with the same key on one store draw from one bucket", () =>
+  it.scoped("limiters with the same key on one store (two processes) send at one rate, not one each", () =>
     Effect.gen(function*() {
-      const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 20 }, () => ScriptedModel.reply("ok")))
-      const options = { key: "shared", initialRate: 10, maxRate: 10 }
-      const a = yield* AdaptiveRateLimiter.make(inner, options)
-      const b = yield* AdaptiveRateLimiter.make(inner, options)
+      const [inner] = yield* ScriptedModel.make(Array.from({ length: 40 }, () => ScriptedModel.reply("ok")))
+      const { service, times } = recordingCalls(inner)
+      const options = { key: "shared", burst: 1, initialRate: 10, maxRate: 10 }
+      const a = yield* limited(service, options)
+      const b = yield* limited(service, options)
       const fiber = yield* Effect.fork(Effect.all(
         [
-          ...Array.from({ length: 10 }, () => a.model.chatStream(request)),
-          ...Array.from({ length: 10 }, () => b.model.chatStream(request))
+          ...Array.from({ length: 20 }, () => a.model.chatStream(request)),
+          ...Array.from({ length: 20 }, () => b.model.chatStream(request))
         ],
         { concurrency: "unbounded" }
       ))
-      yield* TestClock.adjust("5 seconds")
+      yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
-      // 20 sends at 10/s in all, not 10/s each
-      const times = (yield* recorder.calls).map((c) => c.at)
-      expect(Math.max(...times)).toBeGreaterThanOrEqual(1800)
-    }).pipe(memoryStore))
+      // 40 sends at 10/s in all: the last at 3.9 s, not 1.9 s
+      expect(Math.max(...times)).toBe(3900)
+    }).pipe(memory))
 
-  describe("the rate", () => {
-    const settings = {
-      minRate: 0.5,
-      maxRate: Infinity,
-      beta: 0.7,
-      scale: 0.4,
-      windowMillis: 1000,
-      initialRate: undefined
+  it.effect("closing its scope completes every caller still waiting (interrupted), and refuses new ones", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const [inner] = yield* ScriptedModel.make(Array.from({ length: 10 }, () => ScriptedModel.reply("ok")))
+      const { model } = yield* limited(inner, { burst: 1, initialRate: 1, maxRate: 1 }).pipe(Scope.extend(scope))
+      const waiting = yield* Effect.forEach(Array.from({ length: 5 }), () => Effect.fork(model.chatStream(request)))
+      yield* TestClock.adjust("10 millis")
+      yield* Scope.close(scope, Exit.void)
+      const exits = yield* Effect.forEach(waiting, Fiber.await)
+      expect(exits.filter(Exit.isSuccess).length).toBe(1) // the first went at once
+      expect(exits.filter((e) => Exit.isFailure(e) && Exit.isInterrupted(e)).length).toBe(4)
+      expect(Exit.isInterrupted(yield* Effect.exit(model.chatStream(request)))).toBe(true)
+    }).pipe(memory))
+
+  it("refuses bad options with an InvalidOptions that names each field", () => {
+    const attempt = (input: unknown) => {
+      try {
+        AdaptiveRateLimiter.options(input as AdaptiveRateLimiter.Options.Input)
+        return undefined
+      } catch (error) {
+        return error as InvalidOptions
+      }
     }
-    const cubic: AdaptiveRateLimiter.State = {
-      mode: "cubic",
-      rate: 35,
-      lastMaxRate: 50,
-      lastThrottle: 0,
-      k: Math.cbrt((50 * 0.3) / 0.4),
-      successes: Array.from({ length: 100 }, (_, i) => 10_000 - i)
+    for (
+      const [input, field] of [
+        [{ minRate: 0 }, "minRate"],
+        [{ beta: 1 }, "beta"],
+        [{ burst: 0.5 }, "burst"],
+        [{ initialRate: Infinity }, "initialRate"],
+        [{ window: 0 }, "window"],
+        [{ recovery: "-1 seconds" }, "recovery"],
+        [{ initialRate: 1, minRate: 2 }, "initialRate"],
+        [{ maxRate: 1 }, "maxRate"],
+        [{ intialRate: 5 }, "intialRate"]
+      ] as const
+    ) {
+      const error = attempt(input)
+      expect(error).toBeInstanceOf(InvalidOptions)
+      expect(error?.message).toContain(field)
     }
-
-    it("grows back along CUBIC to the last throttled rate in K seconds, then probes above it", () => {
-      const at = (seconds: number) => AdaptiveRateLimiter.onSuccess(settings, cubic, seconds * 1000).rate
-      expect(cubic.k).toBeCloseTo(3.347, 3)
-      expect(at(0)).toBeCloseTo(35, 6)
-      expect(at(cubic.k)).toBeCloseTo(50, 6)
-      expect(at(2)).toBeLessThan(50)
-      expect(at(5)).toBeGreaterThan(50)
-    })
-
-    it("never exceeds twice the measured goodput, nor falls below minRate", () => {
-      const fewSuccesses = { ...cubic, successes: [] }
-      expect(AdaptiveRateLimiter.onSuccess(settings, fewSuccesses, 60_000).rate).toBe(2) // 2 x 1 success/s
-      const throttledWithNothing = AdaptiveRateLimiter.onThrottle(settings, { ...cubic, successes: [] }, 60_000, 60_000)
-      expect(throttledWithNothing.rate).toBe(0.5)
-    })
-
-    it("ignores a throttle for a request sent before the last cut", () => {
-      expect(AdaptiveRateLimiter.onThrottle(settings, cubic, 500, -1)).toBe(cubic)
-      expect(AdaptiveRateLimiter.onThrottle(settings, cubic, 500, 1).lastThrottle).toBe(500)
-    })
+    expect(attempt({ key: "ok", initialRate: 1, minRate: 1, maxRate: 3 })).toBeUndefined()
+    expect(() => AdaptiveRateLimiter.layer({ minRate: -1 })).toThrow(InvalidOptions)
   })
+
+  it.scoped("as a layer, decorates the model in context", () =>
+    Effect.gen(function*() {
+      const model = yield* CompletionModel.CompletionModel
+      expect(Exit.isSuccess(yield* Effect.exit(model.chatStream(request)))).toBe(true)
+    }).pipe(
+      Effect.provide(
+        AdaptiveRateLimiter.layer().pipe(
+          Layer.provide(ScriptedModel.layer([ScriptedModel.reply("ok")])),
+          Layer.provide(FleetStore.layerMemory)
+        )
+      )
+    ))
 })

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { CompletionModel } from "effect-retry-layer"
-import { CircuitBreaker, Retryable, RetryingModel } from "effect-retry-layer"
+import { CircuitBreaker, InvalidOptions, Retryable, RetryingModel } from "effect-retry-layer"
 import { ScriptedModel } from "effect-retry-layer/testing"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
 import { consume, failure } from "./support/chat.js"
 
@@ -15,10 +16,10 @@ const down = () => ScriptedModel.transient({ message: "down" })
 const ok = ScriptedModel.reply("ok")
 
 /** A breaker over a scripted model, with the recorder of the calls that reached the model. */
-const breaker = (script: ReadonlyArray<ScriptedModel.Turn>, options: CircuitBreaker.Options) =>
+const breaker = (script: ReadonlyArray<ScriptedModel.Turn>, options: CircuitBreaker.Options.Input) =>
   Effect.gen(function*() {
     const [inner, recorder] = yield* ScriptedModel.make(script)
-    return { model: yield* CircuitBreaker.make(inner, options), calls: recorder.count }
+    return { model: yield* CircuitBreaker.decorate(options)(inner), calls: recorder.count }
   })
 
 const call = (model: CompletionModel.Service) => Effect.map(consume(model, request), ({ exit }) => exit)
@@ -98,7 +99,7 @@ describe("CircuitBreaker", () => {
         ...inner,
         chatStream: (r) => Effect.delay(inner.chatStream(r), "1 second")
       }
-      const model = yield* CircuitBreaker.make(slow, { consecutiveFailures: 1, resetTimeout: "5 seconds" })
+      const model = yield* CircuitBreaker.decorate({ consecutiveFailures: 1, resetTimeout: "5 seconds" })(slow)
       const first = yield* Effect.fork(call(model))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(first)
@@ -143,7 +144,7 @@ describe("CircuitBreaker", () => {
   it.effect("a retry layer above waits exactly until the probe", () =>
     Effect.gen(function*() {
       const [inner, recorder] = yield* ScriptedModel.make([down(), down(), ok])
-      const guarded = yield* CircuitBreaker.make(inner, { consecutiveFailures: 2, resetTimeout: "7 seconds" })
+      const guarded = yield* CircuitBreaker.decorate({ consecutiveFailures: 2, resetTimeout: "7 seconds" })(inner)
       const model = RetryingModel.make(guarded, { maxAttempts: 5, baseDelay: "10 millis", jitter: false })
       const fiber = yield* Effect.fork(call(model))
       yield* TestClock.adjust("1 minute")
@@ -152,4 +153,57 @@ describe("CircuitBreaker", () => {
       // with 6,990 ms to go, and the fourth is the probe at exactly 7,010 ms
       expect((yield* recorder.calls).map((c) => c.at)).toEqual([0, 10, 7010])
     }))
+
+  it.effect("by default rides out 30% random failures over 10,000 calls, and opens when half of 100 fail", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make()
+      let n = 0
+      // a fixed pseudo-random pattern: 30% of calls fail, in runs of up to 9
+      const flaky = Effect.suspend(() => {
+        const x = Math.sin(++n * 12.9898) * 43758.5453
+        return x - Math.floor(x) < 0.3 ? Effect.fail(down()) : Effect.void
+      })
+      let longestRun = 0
+      let run = 0
+      for (let i = 0; i < 10_000; i++) {
+        const exit = yield* Effect.exit(breaker.apply(flaky))
+        run = Exit.isFailure(exit) ? run + 1 : 0
+        longestRun = Math.max(longestRun, run)
+        expect(failure(exit)?._tag).not.toBe("CircuitOpenError")
+      }
+      expect(longestRun).toBeGreaterThanOrEqual(5) // the runs that tripped the old consecutive-failures default
+      expect((yield* breaker.state)._tag).toBe("Closed")
+      // a server that fails 60%: open within the first 100 calls
+      const bad = Effect.suspend(() => ++n % 5 < 3 ? Effect.fail(down()) : Effect.void)
+      let calls = 0
+      while ((yield* breaker.state)._tag === "Closed") {
+        calls++
+        yield* Effect.exit(breaker.apply(bad))
+      }
+      expect(calls).toBeLessThanOrEqual(100)
+      expect(failure(yield* Effect.exit(breaker.apply(bad)))?._tag).toBe("CircuitOpenError")
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+
+  it("refuses bad options with an InvalidOptions that names each field", () => {
+    for (
+      const [input, field] of [
+        [{ consecutiveFailures: 0 }, "consecutiveFailures"],
+        [{ halfOpenProbes: -1 }, "halfOpenProbes"],
+        [{ failureRate: { threshold: 0.5, window: 0 } }, "failureRate"],
+        [{ failureRate: { threshold: 1.5, window: 10 } }, "failureRate"],
+        [{ failureRate: { threshold: 0.5, window: 10, minimumCalls: 20 } }, "minimumCalls"],
+        [{ resetTimeout: Infinity }, "resetTimeout"],
+        [{ isFailure: "yes" }, "isFailure"],
+        [{ consecutiveFailure: 3 }, "consecutiveFailure"]
+      ] as const
+    ) {
+      expect(() => CircuitBreaker.options(input as CircuitBreaker.Options.Input)).toThrow(InvalidOptions)
+      try {
+        CircuitBreaker.options(input as CircuitBreaker.Options.Input)
+      } catch (error) {
+        expect((error as InvalidOptions).message).toContain(field)
+      }
+    }
+    expect(CircuitBreaker.options({ failureRate: false, consecutiveFailures: 3 }).failureRate).toBe(false)
+  })
 })

@@ -1,7 +1,6 @@
-import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, ResilientModel } from "effect-retry-layer"
-import { ScriptedModel } from "effect-retry-layer/testing"
+import { CompletionModel, FleetStore, InvalidOptions, ResilientModel, RetryPolicy } from "effect-retry-layer"
+import { ScriptedModel, ThrottledModel } from "effect-retry-layer/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -17,7 +16,7 @@ const down = () => ScriptedModel.transient({ message: "down" })
 const stack = (script: ReadonlyArray<ScriptedModel.Turn>, options: ResilientModel.Options) =>
   ResilientModel.layer(options).pipe(
     Layer.provideMerge(ScriptedModel.layer(script)),
-    Layer.provide(RateLimiter.layerStoreMemory)
+    Layer.provide(FleetStore.layerMemory)
   )
 
 const chat = Effect.flatMap(CompletionModel.CompletionModel, (model) => consume(model, request))
@@ -30,9 +29,10 @@ describe("ResilientModel", () => {
       const { exit } = yield* Fiber.join(fiber)
       expect(exit).toStrictEqual(Exit.void)
       const calls = yield* Effect.flatMap(ScriptedModel.ScriptedModel, (r) => r.calls)
-      expect(calls.map((c) => c.at)).toEqual([0, 10])
+      // the limiter cut the rate to its minimum, 1/s: the token is there when the 1 s backoff ends
+      expect(calls.map((c) => c.at)).toEqual([0, 1000])
     }).pipe(Effect.provide(stack([ScriptedModel.rateLimited(), ScriptedModel.reply("ok")], {
-      retry: { baseDelay: "10 millis", jitter: false }
+      retry: { jitter: false }
     }))))
 
   it.effect("the retries wait out an open circuit and go through on the probe", () =>
@@ -57,4 +57,50 @@ describe("ResilientModel", () => {
     }).pipe(
       Effect.provide(stack([down()], { retry: { maxAttempts: 1 }, budget: false, breaker: false, limiter: false }))
     ))
+
+  it.scoped(
+    "with no option set, 3,000 callers against 100/s all succeed, within 1.1x the floor and 1.1 calls each",
+    () =>
+      Effect.gen(function*() {
+        const [server, stats] = yield* ThrottledModel.make({
+          capacity: 100,
+          burst: 100,
+          latency: "200 millis",
+          retryAfter: { fixed: "1 second" }
+        })
+        const context = yield* Layer.build(
+          ResilientModel.layer().pipe(
+            Layer.provide(Layer.succeed(CompletionModel.CompletionModel, server)),
+            Layer.provide(FleetStore.layerMemory)
+          )
+        )
+        const model = context.pipe((c) =>
+          c.unsafeMap.get(CompletionModel.CompletionModel.key) as CompletionModel.Service
+        )
+        const fiber = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: 3_000 }), () => Effect.exit(model.chatStream(request)), {
+            concurrency: "unbounded"
+          })
+        )
+        yield* TestClock.adjust("2 minutes")
+        const exits = yield* Fiber.join(fiber)
+        const { accepted, refused } = yield* stats
+        expect(exits.every(Exit.isSuccess)).toBe(true)
+        expect(accepted).toBe(3_000)
+        expect((accepted + refused) / 3_000).toBeLessThanOrEqual(1.1)
+        // the last answer: the floor is (3,000 - 100) / 100 + 0.2 = 29.2 s
+        const done = yield* Effect.flatMap(Effect.clock, (clock) => clock.currentTimeMillis)
+        expect(done).toBeGreaterThan(29_200)
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
+    60_000
+  )
+
+  it("refuses a bad option of any part where the layer is defined", () => {
+    expect(() => ResilientModel.layer({ limiter: { minRate: 0 } })).toThrow(InvalidOptions)
+    expect(() => ResilientModel.layer({ breaker: { halfOpenProbes: -1 } })).toThrow(InvalidOptions)
+    expect(() => ResilientModel.layer({ budget: { ratio: -1 } })).toThrow(InvalidOptions)
+    expect(() => ResilientModel.layer({ retry: { maxAttempts: 0 } })).toThrow(
+      RetryPolicy.name === "RetryPolicy" ? Error : Error
+    )
+  })
 })

@@ -1,7 +1,6 @@
-import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { describe, expect, it } from "@effect/vitest"
 import type { CompletionModel } from "effect-retry-layer"
-import { ModelError, Retryable, RetryBudget, RetryingModel } from "effect-retry-layer"
+import { FleetStore, InvalidOptions, ModelError, Retryable, RetryBudget, RetryingModel } from "effect-retry-layer"
 import { ScriptedModel } from "effect-retry-layer/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,16 +17,16 @@ import { redisAvailable, redisServer, redisStore, uniquePrefix } from "./support
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const exact = { maxAttempts: 3, baseDelay: "10 millis", maxDelay: "100 millis", jitter: false } as const
 
-/** A model that fails every call with `error` (or succeeds, while `succeed` says so), counting calls. */
-const counting = (error: () => ModelError.ModelError) => {
-  const state = { calls: 0, succeed: false }
+/** A model whose attempt `n` (counted across calls) fails with `fails(n)`'s error, or succeeds. */
+const counting = (fails: (attempt: number) => ModelError.ModelError | undefined) => {
+  const state = { calls: 0 }
   const service: CompletionModel.Service = {
     name: "counting",
     model: "m",
     chatStream: () =>
       Effect.suspend(() => {
-        state.calls++
-        return state.succeed ? Effect.succeed(Stream.fromIterable(ScriptedModel.reply("ok"))) : Effect.fail(error())
+        const error = fails(state.calls++)
+        return error === undefined ? Effect.succeed(Stream.fromIterable(ScriptedModel.reply("ok"))) : Effect.fail(error)
       })
   }
   return { service, state }
@@ -45,89 +44,66 @@ const fleet = (model: CompletionModel.Service, n: number) =>
     return yield* Fiber.join(fiber)
   })
 
-const withMemoryStore = Effect.provide(RateLimiter.layerStoreMemory)
+const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+const memory = Effect.provide(FleetStore.layerMemory)
 
 describe("RetryBudget", () => {
-  describe("bounds the load under total failure (1,000 calls, maxAttempts 3)", () => {
-    const cases = [
-      ["AWS quota, server errors (14 per retry)", RetryBudget.awsQuota, ScriptedModel.transient, 1_000 + 35],
-      ["AWS quota, throttling (5 per retry)", RetryBudget.awsQuota, ScriptedModel.rateLimited, 1_000 + 100],
-      ["gRPC throttling", RetryBudget.grpcThrottling, ScriptedModel.transient, 1_000 + 4]
-    ] as const
+  it.effect("bounds the load under total failure: 1,000 calls, 3 attempts -> 1.6 calls each, not 3", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make()
+      const { service, state } = counting(() => ScriptedModel.transient())
+      const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 1_000)
+      // 0.5 x 1,000 first attempts + 10/s x 10 s = 600 retries
+      expect(state.calls).toBe(1_600)
+      const refused = exits.map(failure).filter((e) => e?._tag === "RetryBudgetExhaustedError")
+      expect(refused.length).toBeGreaterThan(700)
+      // returned as a transient error that says why and keeps the failure
+      const first = refused[0]!
+      expect(Retryable.isTransient(first)).toBe(true)
+      expect(first.message).toContain("retry budget \"default\" exhausted")
+      expect((first as { cause?: unknown }).cause).toBeInstanceOf(ModelError.ServerError)
+    }).pipe(memory, quiet))
 
-    it.effect.each(cases)("%s", ([, policy, error, expectedCalls]) =>
-      Effect.gen(function*() {
-        const budget = yield* RetryBudget.make({ policy })
-        const { service, state } = counting(() => error())
-        const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 1_000)
-        expect(state.calls).toBe(expectedCalls)
-        expect(state.calls / 1_000).toBeLessThanOrEqual(1.1)
-        const refused = exits.map(failure).filter((e) => e?._tag === "RetryBudgetExhaustedError")
-        expect(refused.length).toBeGreaterThan(900)
-        // returned as a transient error that says why and keeps the failure
-        const first = refused[0]!
-        expect(Retryable.isTransient(first)).toBe(true)
-        expect(first.message).toContain("retry budget \"default\" exhausted")
-        expect((first as { cause?: unknown }).cause).toBeInstanceOf(
-          error === ScriptedModel.rateLimited ? ModelError.RateLimitError : ModelError.ServerError
-        )
-      }).pipe(withMemoryStore))
-  })
-
-  it.effect("without a budget the same outage costs 3x the calls", () =>
+  it.effect("without a budget the same outage costs 3 calls each", () =>
     Effect.gen(function*() {
       const { service, state } = counting(() => ScriptedModel.transient())
       yield* fleet(RetryingModel.make(service, exact), 200)
       expect(state.calls).toBe(600)
-    }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+    }).pipe(quiet))
 
-  it.effect("refills as calls succeed, and admits retries again (AWS quota)", () =>
+  it.effect("lets a failure rate that retries cure pass untouched: 30% of attempts failing, no retry refused", () =>
     Effect.gen(function*() {
-      const policy = RetryBudget.Policy.Quota({
-        capacity: 20,
-        retryCost: 10,
-        throttlingRetryCost: 5,
-        noRetryIncrement: 1
-      })
-      const budget = yield* RetryBudget.make({ policy })
-      const { service, state } = counting(() => ScriptedModel.transient())
-      const model = RetryingModel.make(service, { ...exact, maxAttempts: 2 }, { budget })
-      yield* fleet(model, 2) // two calls, one retry each: 20 -> 0
-      expect(yield* budget.balance).toBe(0)
-      const refused = yield* fleet(model, 1)
-      expect(failure(refused[0]!)?._tag).toBe("RetryBudgetExhaustedError")
-      state.succeed = true
-      yield* fleet(model, 10) // ten first-time successes: +1 each
-      expect(yield* budget.balance).toBe(10)
-      // a failure is retried again, and the success after it pays the retry back
-      let failNext = true
-      const flaky = RetryingModel.make(
-        {
-          ...service,
-          // decided when the attempt runs: the retry layer re-runs the effect chatStream returned
-          chatStream: (r) =>
-            Effect.suspend(() =>
-              failNext ? (failNext = false, Effect.fail(ScriptedModel.transient())) : service.chatStream(r)
-            )
-        },
-        { ...exact, maxAttempts: 2 },
-        { budget }
-      )
-      const [exit] = yield* fleet(flaky, 1)
-      expect(Exit.isSuccess(exit!)).toBe(true)
-      expect(yield* budget.balance).toBe(10)
-    }).pipe(withMemoryStore))
+      const budget = yield* RetryBudget.make()
+      // 3 of every 10 attempts fail, spread evenly
+      const { service } = counting((n) => (n * 7) % 10 < 3 ? ScriptedModel.transient() : undefined)
+      const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 2_000)
+      expect(exits.map(failure).filter((e) => e?._tag === "RetryBudgetExhaustedError")).toEqual([])
+      // what the retries alone achieve: 0.3^3 x 2,000 = 54 calls fail all three attempts
+      expect(exits.filter(Exit.isSuccess).length).toBe(1_946)
+    }).pipe(memory, quiet))
 
-  it.effect("gRPC policy: refuses once half the tokens are gone, refills 0.1 per success", () =>
+  it.effect("throttling and an open circuit cost nothing: 1,000 429s are all retried with no allowance at all", () =>
     Effect.gen(function*() {
-      const budget = yield* RetryBudget.make({ policy: RetryBudget.grpcThrottling })
-      const error = ScriptedModel.transient()
-      expect(yield* Effect.all([1, 2, 3, 4, 5].map(() => budget.admit(error)))).toEqual([true, true, true, true, false])
-      expect(yield* budget.balance).toBe(5)
-      yield* Effect.all(Array.from({ length: 20 }, () => budget.recordSuccess(undefined)))
-      expect(yield* budget.balance).toBeCloseTo(7, 10)
-      expect(yield* budget.admit(error)).toBe(true)
-    }).pipe(withMemoryStore))
+      const budget = yield* RetryBudget.make({ ratio: 0, minPerSecond: 0 })
+      const { service, state } = counting((n) => n < 1_000 ? ScriptedModel.rateLimited() : undefined)
+      const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 1_000)
+      expect(exits.every(Exit.isSuccess)).toBe(true)
+      expect(state.calls).toBe(2_000)
+      expect(yield* budget.admit(new ModelError.CircuitOpenError({ provider: "p", message: "open" }))).toBe(true)
+      expect(yield* budget.admit(ScriptedModel.overloaded())).toBe(true)
+      expect(yield* budget.admit(ScriptedModel.transient())).toBe(false)
+    }).pipe(memory, quiet))
+
+  it.effect("the window moves: first attempts older than `window` no longer pay for retries", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ minPerSecond: 0, window: "10 seconds" })
+      yield* Effect.all(Array.from({ length: 10 }, () => budget.firstAttempt))
+      yield* TestClock.adjust("100 millis") // the batch of first attempts is recorded
+      expect(yield* budget.state).toEqual({ firstAttempts: 10, retries: 0, available: 5 })
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* budget.state).toEqual({ firstAttempts: 0, retries: 0, available: 0 })
+      expect(yield* budget.admit(ScriptedModel.transient())).toBe(false)
+    }).pipe(memory))
 
   it.effect("callers of one store and key share one budget; another key has its own", () =>
     Effect.gen(function*() {
@@ -135,45 +111,93 @@ describe("RetryBudget", () => {
       const b = yield* RetryBudget.make({ key: "shared" })
       const other = yield* RetryBudget.make({ key: "other" })
       yield* a.admit(ScriptedModel.transient())
-      expect(yield* b.balance).toBe(486)
-      expect(yield* other.balance).toBe(500)
-    }).pipe(withMemoryStore))
+      expect((yield* b.state).retries).toBe(1)
+      expect((yield* other.state).retries).toBe(0)
+    }).pipe(memory))
 
-  it.effect("lets retries through, with a warning, when the store fails", () =>
+  it.effect("1,000 concurrent first attempts and retries keep retries within the allowance", () =>
     Effect.gen(function*() {
-      const budget = yield* RetryBudget.make()
-      expect(yield* budget.admit(ScriptedModel.transient())).toBe(true)
-      yield* budget.recordSuccess(undefined)
-    }).pipe(Effect.provide(Layer.succeed(RateLimiter.RateLimiterStore, {
-      fixedWindow: () => Effect.fail(new RateLimiter.RateLimitStoreError({ message: "down" })),
-      tokenBucket: () => Effect.fail(new RateLimiter.RateLimitStoreError({ message: "down" }))
-    }))))
+      const budget = yield* RetryBudget.make({ minPerSecond: 1 })
+      const granted = yield* concurrently(budget)
+      const state = yield* budget.state
+      expect(state.firstAttempts).toBe(1_000)
+      expect(granted).toBe(510)
+      expect(state).toEqual({ firstAttempts: 1_000, retries: 510, available: 0 })
+    }).pipe(memory))
+
+  it("refuses bad options with an InvalidOptions that names each field", () => {
+    const attempt = (input: unknown) => {
+      try {
+        RetryBudget.make(input as RetryBudget.Options.Input)
+        return undefined
+      } catch (error) {
+        return error
+      }
+    }
+    const bad = attempt({ ratio: -1, window: 0, minPerSecond: Number.NaN, retryRatio: 2 })
+    expect(bad).toBeInstanceOf(InvalidOptions)
+    const message = (bad as InvalidOptions).message
+    expect(message).toContain("Invalid RetryBudget options")
+    for (const field of ["ratio", "window", "minPerSecond", "retryRatio"]) expect(message).toContain(field)
+    expect(attempt(null)).toBeInstanceOf(InvalidOptions)
+    expect(attempt({ key: "" })).toBeInstanceOf(InvalidOptions)
+    expect(attempt({})).toBeUndefined()
+  })
+
+  it.effect.skipIf(!redisAvailable)(
+    "on Redis: 1,000 concurrent first attempts and retries keep within the allowance",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const budget = yield* RetryBudget.make({ minPerSecond: 1 }).pipe(
+          Effect.provide(redisStore(server, uniquePrefix("budget-concurrent")))
+        )
+        expect(yield* concurrently(budget)).toBe(510)
+        expect(yield* budget.state).toEqual({ firstAttempts: 1_000, retries: 510, available: 0 })
+      }).pipe(Effect.scoped),
+    30_000
+  )
 
   it.scoped.skipIf(!redisAvailable)(
-    "two runtimes sharing the Redis store see one budget",
+    "two runtimes on one Redis see one budget",
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
         const prefix = uniquePrefix("budget")
         // Two runtimes, each with its own Redis connection, as two processes would have.
         const runtime = () =>
-          ManagedRuntime.make(RetryBudget.layer({ key: "fleet" }).pipe(Layer.provide(redisStore(server, prefix))))
+          ManagedRuntime.make(
+            RetryBudget.layer({ key: "fleet", minPerSecond: 0 }).pipe(Layer.provide(redisStore(server, prefix)))
+          )
         const [a, b] = [runtime(), runtime()]
         yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([a.dispose(), b.dispose()])))
         const inA = <X>(f: (budget: RetryBudget.Service) => Effect.Effect<X>) =>
           Effect.promise(() => a.runPromise(Effect.flatMap(RetryBudget.RetryBudget, f)))
         const inB = <X>(f: (budget: RetryBudget.Service) => Effect.Effect<X>) =>
           Effect.promise(() => b.runPromise(Effect.flatMap(RetryBudget.RetryBudget, f)))
-        const throttled = ScriptedModel.rateLimited()
-        // A spends 60 retries' worth, B the other 40: 500 tokens at 5 a retry
-        for (let i = 0; i < 60; i++) expect(yield* inA((budget) => budget.admit(throttled))).toBe(true)
-        for (let i = 0; i < 40; i++) expect(yield* inB((budget) => budget.admit(throttled))).toBe(true)
-        expect(yield* inA((budget) => budget.admit(throttled))).toBe(false)
-        expect(yield* inB((budget) => budget.admit(throttled))).toBe(false)
-        // successes in A are tokens for B
-        yield* inA((budget) => Effect.all(Array.from({ length: 5 }, () => budget.recordSuccess(undefined))))
-        expect(yield* inB((budget) => budget.balance)).toBe(5)
-        expect(yield* inB((budget) => budget.admit(throttled))).toBe(true)
-      })
+        const down = ScriptedModel.transient()
+        // 40 first attempts in A pay for 20 retries, wherever they are asked for
+        yield* inA((budget) => Effect.all(Array.from({ length: 40 }, () => budget.firstAttempt)))
+        while ((yield* inA((budget) => budget.state)).firstAttempts < 40) yield* Effect.yieldNow()
+        for (let i = 0; i < 12; i++) expect(yield* inA((budget) => budget.admit(down))).toBe(true)
+        for (let i = 0; i < 8; i++) expect(yield* inB((budget) => budget.admit(down))).toBe(true)
+        expect(yield* inA((budget) => budget.admit(down))).toBe(false)
+        expect(yield* inB((budget) => budget.admit(down))).toBe(false)
+        expect(yield* inB((budget) => budget.state)).toEqual({ firstAttempts: 40, retries: 20, available: 0 })
+      }),
+    30_000
   )
 })
+
+/** 1,000 first attempts and 1,000 retries asked all at once; how many retries were granted. */
+const concurrently = (budget: RetryBudget.Service) =>
+  Effect.gen(function*() {
+    const down = ScriptedModel.transient()
+    yield* Effect.all(Array.from({ length: 1_000 }, () => budget.firstAttempt), { concurrency: "unbounded" })
+    // first attempts are recorded in the background, in batches: wait until all are, before any retry is asked
+    while ((yield* budget.state).firstAttempts < 1_000) yield* Effect.yieldNow()
+    const granted = yield* Effect.all(Array.from({ length: 1_000 }, () => budget.admit(down)), {
+      concurrency: "unbounded"
+    })
+    return granted.filter(Boolean).length
+  })

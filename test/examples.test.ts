@@ -13,7 +13,7 @@ const examples = [
   ["examples/anthropic.ts", "Hi! (2 requests)"],
   ["examples/openai.ts", "Hello from Azure"],
   ["examples/bedrock.ts", "Hi from Bedrock after 2 calls"],
-  ["examples/budget.ts", "with the AWS retry quota: 235 calls for 200 requests"],
+  ["examples/budget.ts", "with the retry budget: 320 calls for 200 requests"],
   ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
   ["examples/breaker.ts", "answered after"],
   ["examples/fleet.ts", "Hello from the stack"],

@@ -26,6 +26,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
@@ -36,8 +37,12 @@ import * as ScriptedModel from "./ScriptedModel.js"
  * @since 0.1.0
  */
 export interface Options {
-  /** Requests per second the server admits. */
+  /** Requests per second the server admits; `Infinity` for a server that never throttles. */
   readonly capacity: number
+  /** Later capacities: from `at` (time since the first request) on, `capacity` requests per second. */
+  readonly changes?: ReadonlyArray<{ readonly at: Duration.DurationInput; readonly capacity: number }>
+  /** Share of admitted requests answered with a 503 `ServerError`, drawn from `Random`. Default 0. */
+  readonly failureRate?: number
   /** Requests it admits at once after a quiet spell. Default `capacity` (one second's worth). */
   readonly burst?: number
   /** Time from a request to its answer. Default 0. */
@@ -52,8 +57,12 @@ export interface Options {
  * @since 0.1.0
  */
 export interface Stats {
+  /** Admitted and answered. */
   readonly accepted: number
+  /** Answered 429. */
   readonly refused: number
+  /** Admitted and answered 503. */
+  readonly failed: number
 }
 
 /**
@@ -63,8 +72,9 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
   Effect.gen(function*() {
     const burst = options.burst ?? options.capacity
     const latency = Duration.decode(options.latency ?? 0)
-    const take = tokenBucket(options.capacity, burst)
-    const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0 })
+    const take = tokenBucket(capacityAt(options), burst)
+    const failureRate = options.failureRate ?? 0
+    const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0, failed: 0 })
     const answer = ScriptedModel.reply("ok")
 
     // Admission at arrival: a token, or how long until one.
@@ -87,6 +97,12 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
       })
     }
 
+    const unavailable = new ModelError.ServerError({
+      provider: "throttled",
+      status: 503,
+      message: "throttled: unavailable"
+    })
+
     const service: CompletionModel.Service = {
       name: "throttled",
       model: `capacity-${options.capacity}`,
@@ -94,15 +110,17 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
         Effect.flatMap(
           admit,
           (untilToken) =>
-            Ref.update(stats, (s) =>
-              untilToken === undefined ? { ...s, accepted: s.accepted + 1 } : { ...s, refused: s.refused + 1 }).pipe(
+            Effect.flatMap(failureRate > 0 ? Random.next : Effect.succeed(1), (draw) => {
+              const outcome = untilToken !== undefined ? "refused" : draw < failureRate ? "failed" : "accepted"
+              return Ref.update(stats, (s) => ({ ...s, [outcome]: s[outcome] + 1 })).pipe(
                 Effect.zipRight(Effect.sleep(latency)),
                 Effect.zipRight(
-                  untilToken === undefined
+                  outcome === "accepted"
                     ? Effect.succeed(Stream.fromIterable(answer))
-                    : Effect.fail(refusal(untilToken))
+                    : Effect.fail(outcome === "failed" ? unavailable : refusal(untilToken!))
                 )
               )
+            })
         )
     }
     return [service, Ref.get(stats)] as const
@@ -118,11 +136,18 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
  *
  * @since 0.1.0
  */
-export const tokenBucket = (capacity: number, burst = capacity): (now: number) => number | undefined => {
-  const perMillis = capacity / 1000
+export const tokenBucket = (
+  capacity: number | ((sinceStart: number) => number),
+  burst = typeof capacity === "number" ? capacity : capacity(0)
+): (now: number) => number | undefined => {
+  const rate = typeof capacity === "number" ? () => capacity : capacity
   let tokens = burst
   let at: number | undefined
+  let start = 0
   return (now) => {
+    if (at === undefined) start = now
+    const perMillis = rate(now - start) / 1000
+    if (perMillis === Infinity) return undefined
     const available = at === undefined ? tokens : Math.min(burst, tokens + (now - at) * perMillis)
     at = now
     if (available >= 1) {
@@ -131,5 +156,21 @@ export const tokenBucket = (capacity: number, burst = capacity): (now: number) =
     }
     tokens = available
     return (1 - available) / perMillis
+  }
+}
+
+/**
+ * The capacity at each time since the first request, from `capacity` and `changes`.
+ *
+ * @since 0.2.0
+ */
+export const capacityAt = (options: Pick<Options, "capacity" | "changes">): (sinceStart: number) => number => {
+  const changes = (options.changes ?? [])
+    .map((c) => ({ at: Duration.toMillis(Duration.decode(c.at)), capacity: c.capacity }))
+    .sort((a, b) => a.at - b.at)
+  return (sinceStart) => {
+    let capacity = options.capacity
+    for (const change of changes) if (change.at <= sinceStart) capacity = change.capacity
+    return capacity
   }
 }

@@ -15,7 +15,7 @@ describe("ThrottledModel", () => {
       expect((yield* tries()).map((r) => r._tag)).toEqual(["Right", "Right", "Right", "Left", "Left"])
       yield* TestClock.adjust("200 millis") // two tokens back
       expect((yield* tries()).filter((r) => r._tag === "Right")).toHaveLength(2)
-      expect(yield* stats).toEqual({ accepted: 5, refused: 5 })
+      expect(yield* stats).toEqual({ accepted: 5, refused: 5, failed: 0 })
     }))
 
   it.effect("answers after the latency and says when to return", () =>
@@ -46,4 +46,20 @@ describe("ThrottledModel", () => {
     expect(take(10_000)).toBeUndefined()
     expect(take(10_000)).toBeCloseTo(100)
   })
+
+  it.effect("changes capacity on schedule, and answers a share of admitted requests with 503", () =>
+    Effect.gen(function*() {
+      const at = ThrottledModel.capacityAt({ capacity: 100, changes: [{ at: "20 seconds", capacity: 20 }] })
+      expect([at(0), at(19_999), at(20_000)]).toEqual([100, 100, 20])
+      const [model, stats] = yield* ThrottledModel.make({ capacity: Infinity, failureRate: 0.3 })
+      const results = yield* Effect.all(Array.from({ length: 1_000 }, () => Effect.either(model.chatStream(request))))
+      const { accepted, failed, refused } = yield* stats
+      expect(refused).toBe(0) // never throttles
+      expect(accepted + failed).toBe(1_000)
+      expect(failed).toBeGreaterThan(250)
+      expect(failed).toBeLessThan(350)
+      expect(results.filter((r) => r._tag === "Left").every((r) => r._tag === "Left" && r.left.status === 503)).toBe(
+        true
+      )
+    }))
 })

@@ -1,0 +1,442 @@
+/**
+ * Where the fleet pieces keep what their callers share: the retry budget's
+ * window of first attempts and retries, and the rate limiter's send bucket,
+ * delivered-response count and rate control.
+ *
+ * Every operation is atomic in the store, so any number of callers (fibers in
+ * one process, or processes on one Redis) see one budget and one send rate per
+ * key. Two stores:
+ *
+ * - {@link layerMemory}: one process. The default.
+ * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, one
+ *   Lua script per operation over `ioredis`; every call has a timeout (50 ms
+ *   by default), and while Redis fails the store answers from process-local
+ *   state for a cool-down, then tries Redis again (see {@link resilient}).
+ *
+ * The operations are the policies' primitives, not the policies: the budget's
+ * ratio, the limiter's CUBIC curve and slow start are computed by the callers
+ * from what the store returns, so the store stays small enough to write twice
+ * (here and in Lua) and test for agreement.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { FleetStore, ResilientModel } from "effect-retry-layer"
+ *
+ * declare const AnthropicLive: Layer.Layer<import("effect-retry-layer").CompletionModel.CompletionModel>
+ *
+ * const Model = ResilientModel.layer().pipe(Layer.provide(AnthropicLive), Layer.provide(FleetStore.layerMemory))
+ * ```
+ *
+ * @since 0.2.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/**
+ * A window of counters in `buckets` buckets of `bucketMillis` each.
+ *
+ * @since 0.2.0
+ */
+export interface Window {
+  readonly bucketMillis: number
+  readonly buckets: number
+}
+
+/**
+ * What the retry budget asks: to record `count` first attempts, to spend up
+ * to `count` retries while retries in the window stay within `ratio` x first
+ * attempts + `minimum`, or only to read the window. Counts let a process send
+ * what its concurrent callers asked as one operation.
+ *
+ * @since 0.2.0
+ */
+export type BudgetAsk =
+  | { readonly _tag: "FirstAttempt"; readonly count: number }
+  | { readonly _tag: "Peek" }
+  | { readonly _tag: "Retry"; readonly count: number; readonly ratio: number; readonly minimum: number }
+
+/**
+ * @since 0.2.0
+ */
+export interface BudgetReply {
+  /** Retries granted (of `count`); 0 for the other asks. */
+  readonly granted: number
+  /** First attempts in the window. */
+  readonly firstAttempts: number
+  /** Retries in the window, these included. */
+  readonly retries: number
+}
+
+/**
+ * The limiter's shared rate control. The rate itself is computed from it by
+ * each process (`AdaptiveRateLimiter`), so the curve is written once.
+ *
+ * @since 0.2.0
+ */
+export interface Control {
+  readonly mode: "slow-start" | "cubic"
+  /** Slow start: requests per second added to the initial rate so far. */
+  readonly growth: number
+  /** Cubic: the rate at the last cut (the fleet's last measured capacity). */
+  readonly wmax: number
+  /** When the last cut happened, in epoch milliseconds (-1: never). */
+  readonly lastCut: number
+  /** Milliseconds the rate takes to regrow to `wmax` after the cut. */
+  readonly recovery: number
+  /** No send before this time (a server's Retry-After), in epoch milliseconds. */
+  readonly holdUntil: number
+  /** Responses delivered per second over the goodput window, fleet-wide. */
+  readonly delivered: number
+  /** Requests sent per second over the same window. */
+  readonly sent: number
+}
+
+/**
+ * The answer to a take: `wait` 0 when a token was taken, else the milliseconds
+ * until one will be there (nothing was taken); and the control as of now.
+ *
+ * @since 0.2.0
+ */
+export interface Take {
+  readonly wait: number
+  readonly control: Control
+}
+
+/**
+ * A delivered response reported to the store.
+ *
+ * @since 0.2.0
+ */
+export interface Delivery {
+  /** Responses delivered. */
+  readonly count: number
+  /** Requests per second to add in slow start, for all of them. */
+  readonly growth: number
+  readonly restartAbove: number
+  readonly restartGrowth: number
+}
+
+/**
+ * A throttle reported to the store.
+ *
+ * @since 0.2.0
+ */
+export interface Throttle {
+  /** When the throttled request was sent: a throttle of a request sent before (or at) the last cut cuts nothing. */
+  readonly sentAt: number
+  /**
+   * The reporting process's current rate. The cut starts from the lower of it and the delivered rate; with
+   * nothing delivered in the window (the first round trip, or after an idle spell) from `beta` x the send
+   * rate instead, since a throttle may be counted before the answers of the same moment.
+   */
+  readonly rate: number
+  readonly beta: number
+  readonly burst: number
+  readonly minRate: number
+  /** Milliseconds to regrow to the cut rate. */
+  readonly recovery: number
+  /** Hold every send until then (0: no hold). */
+  readonly holdUntil: number
+}
+
+/**
+ * @since 0.2.0
+ */
+export interface Service {
+  /** Records a first attempt, or asks to spend a retry. */
+  readonly budget: (key: string, now: number, window: Window, ask: BudgetAsk) => Effect.Effect<BudgetReply>
+  /**
+   * Takes a send token from the key's bucket (`rate` per second, `burst` deep) if there is one. Nothing is
+   * taken ahead: a caller that must wait asks again, at the rate of then.
+   */
+  readonly take: (
+    key: string,
+    now: number,
+    window: Window,
+    rate: number,
+    burst: number
+  ) => Effect.Effect<Take>
+  /**
+   * Counts a delivered (not throttled) response: in slow start, adds `growth` to the rate; after a cut, once
+   * the delivered rate is above `restartAbove` x `wmax`, goes back to slow start with `restartGrowth`.
+   */
+  readonly delivered: (key: string, now: number, window: Window, delivery: Delivery) => Effect.Effect<void>
+  /** Reports a throttle: cuts the rate (once per round trip, fleet-wide) and holds sends. */
+  readonly throttled: (key: string, now: number, window: Window, throttle: Throttle) => Effect.Effect<Control>
+}
+
+/**
+ * @since 0.2.0
+ */
+export class FleetStore extends Context.Tag("effect-retry-layer/FleetStore")<FleetStore, Service>() {}
+
+/**
+ * A store operation that failed or timed out; {@link resilient} turns it into
+ * an answer from local state.
+ *
+ * @since 0.2.0
+ */
+export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * A store of the fleet operations that may fail, such as one over the network.
+ *
+ * @since 0.2.0
+ */
+export type Fallible = {
+  readonly [K in keyof Service]: (
+    ...args: Parameters<Service[K]>
+  ) => Effect.Effect<Effect.Effect.Success<ReturnType<Service[K]>>, FleetStoreError>
+}
+
+/**
+ * A store in this process's memory.
+ *
+ * @since 0.2.0
+ */
+export const makeMemory = (): Service => {
+  const budgets = new Map<string, Ring>()
+  const limiters = new Map<string, LimiterState>()
+  const limiter = (key: string, now: number, window: Window, burst: number) => {
+    let state = limiters.get(key)
+    if (state === undefined) {
+      state = newLimiter(now, window, burst)
+      limiters.set(key, state)
+    }
+    return state
+  }
+  return {
+    budget: (key, now, window, ask) =>
+      Effect.sync(() => {
+        let ring = budgets.get(key)
+        if (ring === undefined) {
+          ring = newRing(window.buckets)
+          budgets.set(key, ring)
+        }
+        return budgetStep(ring, now, window, ask)
+      }),
+    take: (key, now, window, rate, burst) =>
+      Effect.sync(() => {
+        const state = limiter(key, now, window, burst)
+        refill(state, now, rate, burst)
+        // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
+        const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
+        if (wait <= 1e-3) {
+          state.tokens -= 1
+          ringAdd(state.ring, now, window, 0, 1)
+        }
+        return { wait: wait <= 1e-3 ? 0 : wait, control: controlOf(state, now, window) }
+      }),
+    delivered: (key, now, window, d) =>
+      Effect.sync(() => {
+        const state = limiters.get(key)
+        if (state === undefined) return
+        ringAdd(state.ring, now, window, d.count, 0)
+        if (state.mode === "slow-start") {
+          state.growth += d.growth
+        } else if (ringSums(state.ring, now, window)[0] / seconds(window) > d.restartAbove * state.wmax) {
+          state.mode = "slow-start"
+          state.growth = d.restartGrowth
+        }
+      }),
+    throttled: (key, now, window, t) =>
+      Effect.sync(() => {
+        const state = limiter(key, now, window, t.burst)
+        refill(state, now, t.rate, t.burst)
+        if (t.sentAt > state.lastCut) {
+          state.tokens = Math.min(state.tokens, 0)
+          const [delivered, sent] = ringSums(state.ring, now, window)
+          state.mode = "cubic"
+          state.wmax = Math.max(
+            t.minRate,
+            Math.min(t.rate, (delivered > 0 ? delivered : t.beta * sent) / seconds(window))
+          )
+          state.lastCut = now
+          state.recovery = t.recovery
+          if (t.holdUntil > state.at) state.at = t.holdUntil
+          state.holdUntil = Math.max(state.holdUntil, t.holdUntil)
+        }
+        return controlOf(state, now, window)
+      })
+  }
+}
+
+/**
+ * One in-memory store for every layer it is provided to.
+ *
+ * @since 0.2.0
+ */
+export const layerMemory: Layer.Layer<FleetStore> = Layer.sync(FleetStore, makeMemory)
+
+/**
+ * @since 0.2.0
+ */
+export interface ResilientOptions {
+  /** Names the store in log lines. */
+  readonly label: string
+  /** Longest wait for one operation. */
+  readonly timeout: Duration.DurationInput
+  /** How long to answer locally after a failure before trying the store again. */
+  readonly coolDown: Duration.DurationInput
+}
+
+/**
+ * A store that never fails or hangs: each operation on `primary` has
+ * `timeout`; after a failure every operation is answered from process-local
+ * memory for `coolDown`, then the next one tries `primary` again. One warning
+ * when the store is lost and one line when it is back, not one per call.
+ *
+ * While the store is away each process keeps its own budget and paces on its
+ * own (starting again from slow start): the fleet degrades to independent
+ * limiters, it does not stop, and no call waits longer than `timeout` for it.
+ *
+ * @since 0.2.0
+ */
+export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
+  const local = makeMemory()
+  const timeout = Duration.decode(options.timeout)
+  const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
+  let downUntil = Number.NEGATIVE_INFINITY
+  let down = false
+
+  const guarded = <A>(
+    now: number,
+    remote: Effect.Effect<A, FleetStoreError>,
+    fallback: Effect.Effect<A>
+  ): Effect.Effect<A> => {
+    if (now < downUntil) return fallback
+    return remote.pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new FleetStoreError({ message: `no answer within ${Duration.format(timeout)}` })
+      }),
+      Effect.tap(() => {
+        if (!down) return Effect.void
+        down = false
+        return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)
+      }),
+      Effect.catchAll((error) => {
+        downUntil = now + coolDown
+        if (down) return fallback
+        down = true
+        return Effect.zipRight(
+          Effect.logWarning(
+            `fleet store ${options.label}: ${error.message}; using process-local state for ${coolDown} ms at a time ` +
+              `until it answers again`
+          ),
+          fallback
+        )
+      })
+    )
+  }
+
+  return {
+    budget: (...args) => guarded(args[1], primary.budget(...args), local.budget(...args)),
+    take: (...args) => guarded(args[1], primary.take(...args), local.take(...args)),
+    delivered: (...args) => guarded(args[1], primary.delivered(...args), local.delivered(...args)),
+    throttled: (...args) => guarded(args[1], primary.throttled(...args), local.throttled(...args))
+  }
+}
+
+// Internals: the in-memory semantics. `FleetStoreRedis` runs the same steps in Lua, and
+// test/FleetStore.test.ts checks that both give the same answers for random sequences.
+
+interface Ring {
+  readonly epochs: Array<number>
+  readonly a: Array<number>
+  readonly b: Array<number>
+}
+
+interface LimiterState {
+  readonly ring: Ring
+  tokens: number
+  at: number
+  mode: Control["mode"]
+  growth: number
+  wmax: number
+  lastCut: number
+  recovery: number
+  holdUntil: number
+}
+
+const newRing = (buckets: number): Ring => ({
+  epochs: new Array<number>(buckets).fill(Number.NEGATIVE_INFINITY),
+  a: new Array<number>(buckets).fill(0),
+  b: new Array<number>(buckets).fill(0)
+})
+
+const newLimiter = (now: number, window: Window, burst: number): LimiterState => ({
+  ring: newRing(window.buckets),
+  tokens: burst,
+  at: now,
+  mode: "slow-start",
+  growth: 0,
+  wmax: 0,
+  lastCut: -1,
+  recovery: 0,
+  holdUntil: 0
+})
+
+const seconds = (window: Window) => (window.buckets * window.bucketMillis) / 1000
+
+const ringAdd = (ring: Ring, now: number, window: Window, da: number, db: number) => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  const i = epoch % window.buckets
+  if (ring.epochs[i] !== epoch) {
+    ring.epochs[i] = epoch
+    ring.a[i] = da
+    ring.b[i] = db
+  } else {
+    ring.a[i]! += da
+    ring.b[i]! += db
+  }
+}
+
+const ringSums = (ring: Ring, now: number, window: Window): readonly [number, number] => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  let a = 0
+  let b = 0
+  for (let i = 0; i < window.buckets; i++) {
+    const e = ring.epochs[i]
+    if (e !== undefined && e > epoch - window.buckets && e <= epoch) {
+      a += ring.a[i]!
+      b += ring.b[i]!
+    }
+  }
+  return [a, b]
+}
+
+const budgetStep = (ring: Ring, now: number, window: Window, ask: BudgetAsk): BudgetReply => {
+  if (ask._tag === "FirstAttempt") ringAdd(ring, now, window, ask.count, 0)
+  const [firstAttempts, retries] = ringSums(ring, now, window)
+  if (ask._tag !== "Retry") return { granted: 0, firstAttempts, retries }
+  const granted = Math.max(0, Math.min(ask.count, Math.floor(ask.ratio * firstAttempts + ask.minimum + 1e-9 - retries)))
+  if (granted > 0) ringAdd(ring, now, window, 0, granted)
+  return { granted, firstAttempts, retries: retries + granted }
+}
+
+// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
+const refill = (state: LimiterState, now: number, rate: number, burst: number) => {
+  if (now > state.at) {
+    state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
+    state.at = now
+  }
+}
+
+const controlOf = (state: LimiterState, now: number, window: Window): Control => ({
+  mode: state.mode,
+  growth: state.growth,
+  wmax: state.wmax,
+  lastCut: state.lastCut,
+  recovery: state.recovery,
+  holdUntil: state.holdUntil,
+  delivered: ringSums(state.ring, now, window)[0] / seconds(window),
+  sent: ringSums(state.ring, now, window)[1] / seconds(window)
+})

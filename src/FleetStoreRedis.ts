@@ -1,0 +1,349 @@
+/**
+ * The fleet store on Redis, for many processes: processes that use the same
+ * keys on the same Redis share one retry budget and one send rate.
+ *
+ * Each operation is one Lua script (atomic in Redis) sent over `ioredis`, an
+ * optional peer dependency loaded only by this entry point. Time is the
+ * caller's `Clock`, passed to the script, so virtual time works here too; keep
+ * the fleet's clocks in sync (NTP) as for any shared deadline.
+ *
+ * Faults: every operation has a timeout (`timeout`, default 50 ms); after a
+ * failure, or while Redis is unreachable, operations are answered from
+ * process-local state for `coolDown` (default 2 s) before Redis is tried
+ * again. One warning per outage; the client's own connection errors are not
+ * re-emitted ("Unhandled error event"). A call never waits longer than
+ * `timeout` for the store.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ResilientModel } from "effect-retry-layer"
+ * import { FleetStoreRedis } from "effect-retry-layer/redis"
+ *
+ * declare const AnthropicLive: Layer.Layer<import("effect-retry-layer").CompletionModel.CompletionModel>
+ *
+ * const Model = ResilientModel.layer().pipe(
+ *   Layer.provide(AnthropicLive),
+ *   Layer.provide(FleetStoreRedis.layer({ host: "127.0.0.1", port: 6379 }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { RedisOptions } from "ioredis"
+import { Redis } from "ioredis"
+import * as FleetStore from "./FleetStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export interface Options extends RedisOptions {
+  /** Prefix of every key this store writes. Default `"effect-retry-layer:"`. */
+  readonly prefix?: string
+  /** Longest wait for one operation. Default 50 ms. */
+  readonly timeout?: Duration.DurationInput
+  /** How long to use process-local state after a failure before trying Redis again. Default 2 s. */
+  readonly coolDown?: Duration.DurationInput
+  /** How long an idle key lives. Default 1 hour. */
+  readonly ttl?: Duration.DurationInput
+}
+
+/**
+ * The store on a Redis server; the connection lives as long as the scope.
+ * If Redis does not answer at start-up the store begins in its local mode
+ * and keeps trying, as after any failure.
+ *
+ * @since 0.2.0
+ */
+export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { coolDown, prefix, timeout, ttl, ...redisOptions } = options
+    const timeoutMillis = Duration.toMillis(Duration.decode(timeout ?? "50 millis"))
+    const ttlMillis = Math.round(Duration.toMillis(Duration.decode(ttl ?? "1 hour")))
+    const label = `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
+    const redis = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Redis({
+          // Fail fast rather than queue: a command for a Redis that is away waits for nothing.
+          enableOfflineQueue: false,
+          autoResendUnfulfilledCommands: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: Math.max(1, Math.ceil(timeoutMillis)),
+          ...redisOptions,
+          lazyConnect: true
+        }) as Scripted
+      ),
+      (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
+    )
+    // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
+    redis.on("error", () => {})
+    for (const [name, lua] of Object.entries(scripts)) {
+      redis.defineCommand(name, { numberOfKeys: 1, lua: helpers + lua })
+    }
+    yield* Effect.promise(() => redis.connect().then(() => true, () => false)).pipe(
+      Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
+      Effect.flatMap((connected) =>
+        connected ? Effect.void : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
+      )
+    )
+    const run = <A>(name: string, call: () => Promise<unknown>, decode: (reply: Array<string>) => A) =>
+      Effect.tryPromise({
+        try: () => call() as Promise<Array<string>>,
+        catch: (cause) =>
+          new FleetStore.FleetStoreError({
+            message: `${name} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      }).pipe(Effect.map(decode))
+    const k = (key: string) => `${prefix ?? "effect-retry-layer:"}${key}`
+
+    const primary: FleetStore.Fallible = {
+      budget: (key, now, window, ask) =>
+        run(
+          "budget",
+          () =>
+            redis.erlBudget(
+              k(key),
+              now,
+              window.bucketMillis,
+              window.buckets,
+              asks[ask._tag],
+              ask._tag === "Peek" ? 0 : ask.count,
+              ask._tag === "Retry" ? ask.ratio : 0,
+              ask._tag === "Retry" ? ask.minimum : 0,
+              ttlMillis
+            ),
+          ([granted, firstAttempts, retries]) => ({
+            granted: Number(granted),
+            firstAttempts: Number(firstAttempts),
+            retries: Number(retries)
+          })
+        ),
+      take: (key, now, window, rate, burst) =>
+        run(
+          "take",
+          () => redis.erlTake(k(key), now, window.bucketMillis, window.buckets, rate, burst, ttlMillis),
+          ([wait, ...control]) => ({ wait: Number(wait), control: decodeControl(control) })
+        ),
+      delivered: (key, now, window, d) =>
+        run(
+          "delivered",
+          () =>
+            redis.erlDelivered(
+              k(key),
+              now,
+              window.bucketMillis,
+              window.buckets,
+              d.count,
+              d.growth,
+              d.restartAbove,
+              d.restartGrowth,
+              ttlMillis
+            ),
+          () => undefined
+        ),
+      throttled: (key, now, window, t) =>
+        run(
+          "throttled",
+          () =>
+            redis.erlThrottled(
+              k(key),
+              now,
+              window.bucketMillis,
+              window.buckets,
+              t.sentAt,
+              t.rate,
+              t.burst,
+              t.minRate,
+              t.recovery,
+              t.holdUntil,
+              ttlMillis,
+              t.beta
+            ),
+          decodeControl
+        )
+    }
+    return FleetStore.resilient(primary, { label, timeout: timeoutMillis, coolDown: coolDown ?? "2 seconds" })
+  })
+
+/**
+ * Provides the {@link make} store as the `FleetStore`.
+ *
+ * @since 0.2.0
+ */
+export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore> =>
+  Layer.scoped(FleetStore.FleetStore, make(options))
+
+/**
+ * {@link layer} with its options read from `Config`, e.g.
+ * `Config.all({ host: Config.string("REDIS_HOST"), port: Config.integer("REDIS_PORT") })`.
+ *
+ * @since 0.2.0
+ */
+export const layerConfig = (
+  options: Config.Config<Options>
+): Layer.Layer<FleetStore.FleetStore, ConfigError.ConfigError> =>
+  Layer.scoped(FleetStore.FleetStore, Effect.flatMap(options, make))
+
+// Internals -------------------------------------------------------------------
+
+type Arg = string | number
+
+interface Scripted extends Redis {
+  erlBudget(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlTake(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlDelivered(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlThrottled(key: string, ...args: Array<Arg>): Promise<unknown>
+}
+
+const asks = { FirstAttempt: 0, Retry: 1, Peek: 2 } as const
+
+const decodeControl = (reply: ReadonlyArray<string>): FleetStore.Control => {
+  const [mode, growth, wmax, lastCut, recovery, holdUntil, delivered, sent] = reply
+  return {
+    mode: mode === "c" ? "cubic" : "slow-start",
+    growth: Number(growth),
+    wmax: Number(wmax),
+    lastCut: Number(lastCut),
+    recovery: Number(recovery),
+    holdUntil: Number(holdUntil),
+    delivered: Number(delivered),
+    sent: Number(sent)
+  }
+}
+
+// The same steps as FleetStore's in-memory store, field for field. Numbers go back as strings: Redis
+// turns a Lua number into an integer reply.
+const helpers = `
+local function num(v, d) if v then return tonumber(v) else return d end end
+local function ringAdd(key, now, bms, n, da, db)
+  local epoch = math.floor(now / bms)
+  local i = epoch % n
+  local e = tonumber(redis.call("HGET", key, "e" .. i))
+  if e ~= epoch then
+    redis.call("HSET", key, "e" .. i, epoch, "a" .. i, da, "b" .. i, db)
+  else
+    if da ~= 0 then redis.call("HINCRBYFLOAT", key, "a" .. i, da) end
+    if db ~= 0 then redis.call("HINCRBYFLOAT", key, "b" .. i, db) end
+  end
+end
+local function ringSums(key, now, bms, n)
+  local epoch = math.floor(now / bms)
+  local fields = {}
+  for i = 0, n - 1 do
+    fields[#fields + 1] = "e" .. i
+    fields[#fields + 1] = "a" .. i
+    fields[#fields + 1] = "b" .. i
+  end
+  local v = redis.call("HMGET", key, unpack(fields))
+  local a, b = 0, 0
+  for i = 0, n - 1 do
+    local e = tonumber(v[3 * i + 1])
+    if e and e > epoch - n and e <= epoch then
+      a = a + tonumber(v[3 * i + 2])
+      b = b + tonumber(v[3 * i + 3])
+    end
+  end
+  return a, b
+end
+local function limiterState(key, now, burst)
+  local s = redis.call("HMGET", key, "tokens", "at", "mode", "growth", "wmax", "lastCut", "recovery", "holdUntil")
+  return { tokens = num(s[1], burst), at = num(s[2], now), mode = s[3] or "s", growth = num(s[4], 0),
+    wmax = num(s[5], 0), lastCut = num(s[6], -1), recovery = num(s[7], 0), holdUntil = num(s[8], 0) }
+end
+local function refill(s, now, rate, burst)
+  if now > s.at then
+    s.tokens = math.min(burst, s.tokens + (now - s.at) * rate / 1000)
+    s.at = now
+  end
+end
+local function control(key, s, now, bms, n)
+  local a, b = ringSums(key, now, bms, n)
+  return { s.mode, tostring(s.growth), tostring(s.wmax), tostring(s.lastCut), tostring(s.recovery),
+    tostring(s.holdUntil), tostring(a / (n * bms / 1000)), tostring(b / (n * bms / 1000)) }
+end
+local function save(key, s, ttl)
+  redis.call("HSET", key, "tokens", s.tokens, "at", s.at, "mode", s.mode, "growth", s.growth, "wmax", s.wmax,
+    "lastCut", s.lastCut, "recovery", s.recovery, "holdUntil", s.holdUntil)
+  redis.call("PEXPIRE", key, ttl)
+end
+`
+
+const scripts = {
+  erlBudget: `
+local key = KEYS[1]
+local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local ask, count, ratio, minimum = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local ttl = tonumber(ARGV[8])
+if ask == "0" then ringAdd(key, now, bms, n, count, 0) end
+local a, b = ringSums(key, now, bms, n)
+local granted = 0
+if ask == "1" then
+  granted = math.max(0, math.min(count, math.floor(ratio * a + minimum + 1e-9 - b)))
+  if granted > 0 then ringAdd(key, now, bms, n, 0, granted) end
+end
+if ask ~= "2" then redis.call("PEXPIRE", key, ttl) end
+return { tostring(granted), tostring(a), tostring(b + granted) }
+`,
+  erlTake: `
+local key = KEYS[1]
+local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local s = limiterState(key, now, burst)
+refill(s, now, rate, burst)
+local wait = s.at - now + math.max(0, 1 - s.tokens) * 1000 / rate
+if wait <= 0.001 then
+  s.tokens = s.tokens - 1
+  wait = 0
+  ringAdd(key, now, bms, n, 0, 1)
+end
+save(key, s, ttl)
+local reply = control(key, s, now, bms, n)
+table.insert(reply, 1, tostring(wait))
+return reply
+`,
+  erlDelivered: `
+local key = KEYS[1]
+local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local count, growth, restartAbove = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local restartGrowth, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
+if redis.call("EXISTS", key) == 0 then return {} end
+ringAdd(key, now, bms, n, count, 0)
+if redis.call("HGET", key, "mode") ~= "c" then
+  redis.call("HINCRBYFLOAT", key, "growth", growth)
+elseif ringSums(key, now, bms, n) / (n * bms / 1000) > restartAbove * tonumber(redis.call("HGET", key, "wmax")) then
+  redis.call("HSET", key, "mode", "s", "growth", restartGrowth)
+end
+redis.call("PEXPIRE", key, ttl)
+return {}
+`,
+  erlThrottled: `
+local key = KEYS[1]
+local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local sentAt, rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local minRate, recovery, holdUntil, ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local beta = tonumber(ARGV[11])
+local s = limiterState(key, now, burst)
+refill(s, now, rate, burst)
+if sentAt > s.lastCut then
+  s.tokens = math.min(s.tokens, 0)
+  local a, b = ringSums(key, now, bms, n)
+  s.mode = "c"
+  local base = a
+  if a <= 0 then base = beta * b end
+  s.wmax = math.max(minRate, math.min(rate, base / (n * bms / 1000)))
+  s.lastCut = now
+  s.recovery = recovery
+  if holdUntil > s.at then s.at = holdUntil end
+  s.holdUntil = math.max(s.holdUntil, holdUntil)
+end
+save(key, s, ttl)
+return control(key, s, now, bms, n)
+`
+} as const

@@ -1,0 +1,131 @@
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/**
+ * Schemas and decoding shared by every options type (the retry policy and the
+ * fleet pieces), so each refuses bad input the same way.
+ *
+ * @internal
+ */
+const describeDuration = "a Duration, a number of milliseconds or a string such as \"500 millis\""
+
+const isDurationInput = (u: unknown): u is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(u))
+
+// `Duration.decode` turns NaN and negative numbers into zero; options must refuse them instead.
+const isNegativeOrNaN = (input: Duration.DurationInput): boolean => {
+  if (typeof input === "number") return !(input >= 0)
+  if (typeof input === "bigint") return input < BigInt(0)
+  if (typeof input === "string") return input.startsWith("-")
+  if (Array.isArray(input)) return input.some((n) => !(n >= 0))
+  return false
+}
+
+/**
+ * A non-negative duration, from any `DurationInput`.
+ *
+ * @internal
+ */
+export const NonNegativeDuration = Schema.transformOrFail(
+  Schema.declare(isDurationInput, { identifier: "DurationInput", description: describeDuration }),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) =>
+      isNegativeOrNaN(input)
+        ? ParseResult.fail(new ParseResult.Type(ast, input, `expected a non-negative duration, got ${String(input)}`))
+        : ParseResult.succeed(Duration.decode(input)),
+    encode: ParseResult.succeed
+  }
+)
+
+/** @internal */
+export const FiniteDuration = NonNegativeDuration.pipe(
+  Schema.filter((d) => Duration.isFinite(d) || "expected a finite duration")
+)
+
+/** @internal */
+export const PositiveDuration = NonNegativeDuration.pipe(
+  Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "expected a positive duration")
+)
+
+/** @internal */
+export const PositiveFiniteDuration = FiniteDuration.pipe(
+  Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "expected a positive duration")
+)
+
+/** A finite number within bounds, with one message that names them. @internal */
+export const number = (bounds: {
+  readonly min?: number
+  readonly max?: number
+  readonly exclusiveMin?: boolean
+  readonly exclusiveMax?: boolean
+  readonly int?: boolean
+}) => {
+  const { exclusiveMax = false, exclusiveMin = false, int = false, max, min } = bounds
+  const wanted = [
+    int ? "an integer" : "a finite number",
+    min === undefined ? "" : `${exclusiveMin ? ">" : ">="} ${min}`,
+    max === undefined ? "" : `${min === undefined ? "" : "and "}${exclusiveMax ? "<" : "<="} ${max}`
+  ].filter((s) => s !== "").join(" ")
+  return Schema.Number.pipe(
+    Schema.filter((n) =>
+      (Number.isFinite(n) && (!int || Number.isInteger(n)) &&
+        (min === undefined || (exclusiveMin ? n > min : n >= min)) &&
+        (max === undefined || (exclusiveMax ? n < max : n <= max))) || `expected ${wanted}, got ${n}`
+    )
+  )
+}
+
+/** An optional field with a default, given exactly (no `undefined`). @internal */
+export const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value, exact: true })
+
+/**
+ * Options of a fleet piece that failed validation: which piece, and each
+ * field with what was wrong with it.
+ *
+ * @since 0.2.0
+ */
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
+  readonly of: string
+  readonly message: string
+  readonly issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
+}> {}
+
+/**
+ * A decoder that refuses unknown keys and reports every issue with its path.
+ *
+ * @internal
+ */
+export const decoder = <A, I, E>(
+  schema: Schema.Schema<A, I, never>,
+  describe: string,
+  error: (message: string, issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => E
+) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  return (input: unknown): Either.Either<A, E> =>
+    Either.mapLeft(decode(input === undefined ? {} : input), (failure) => {
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(failure)
+      const listed = issues.map((issue) =>
+        `${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`
+      )
+      return error(`Invalid ${describe}: ${listed.join("; ")}`, issues)
+    })
+}
+
+/**
+ * Decodes the options of a fleet piece, throwing {@link InvalidOptions}: a
+ * piece is configured once, where a bad value is a programming error to see
+ * at start-up.
+ *
+ * @internal
+ */
+export const options = <A, I>(schema: Schema.Schema<A, I, never>, of: string) => {
+  const decode = decoder(schema, `${of} options`, (message, issues) => new InvalidOptions({ of, message, issues }))
+  return (input: unknown): A => Either.getOrThrowWith(decode(input), identity)
+}

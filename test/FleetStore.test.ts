@@ -1,0 +1,277 @@
+import { describe, expect, it } from "@effect/vitest"
+import { FleetStore } from "effect-retry-layer"
+import { FleetStoreRedis } from "effect-retry-layer/redis"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as TestClock from "effect/TestClock"
+import * as fc from "fast-check"
+import { redisAvailable, redisServer, uniquePrefix } from "./support/redis.js"
+
+const budgetWindow: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+const limiterWindow: FleetStore.Window = { bucketMillis: 100, buckets: 10 }
+const retry = (count = 1): FleetStore.BudgetAsk => ({ _tag: "Retry", count, ratio: 0.5, minimum: 5 })
+const first = (count = 1): FleetStore.BudgetAsk => ({ _tag: "FirstAttempt", count })
+
+type Op =
+  | { readonly op: "first" | "retry" | "peek"; readonly dt: number; readonly count: number }
+  | { readonly op: "take"; readonly dt: number; readonly rate: number; readonly burst: number }
+  | { readonly op: "delivered"; readonly dt: number; readonly count: number; readonly growth: number }
+  | {
+    readonly op: "throttled"
+    readonly dt: number
+    readonly rate: number
+    readonly back: number
+    readonly hold: number
+  }
+
+const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array(
+  fc.oneof(
+    fc.record({
+      op: fc.constantFrom("first" as const, "retry" as const, "peek" as const),
+      dt: fc.nat(700),
+      count: fc.integer({ min: 1, max: 4 })
+    }),
+    fc.record({
+      op: fc.constant("take" as const),
+      dt: fc.nat(60),
+      rate: fc.integer({ min: 1, max: 40 }),
+      burst: fc.integer({ min: 1, max: 5 })
+    }),
+    fc.record({
+      op: fc.constant("delivered" as const),
+      dt: fc.nat(60),
+      count: fc.integer({ min: 1, max: 4 }),
+      growth: fc.integer({ min: 0, max: 10 })
+    }),
+    fc.record({
+      op: fc.constant("throttled" as const),
+      dt: fc.nat(60),
+      rate: fc.integer({ min: 1, max: 40 }),
+      back: fc.nat(2000),
+      hold: fc.nat(500)
+    })
+  ),
+  { minLength: 1, maxLength: 60 }
+)
+
+/** Plays `sequence` on `store` under `key`; every answer, rounded to what both stores can represent. */
+const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op>) =>
+  Effect.gen(function*() {
+    const answers: Array<unknown> = []
+    let now = 1_700_000_000_000
+    const round = (x: number) => Number(x.toPrecision(12))
+    const control = (c: FleetStore.Control) =>
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === "number" ? round(v) : v]))
+    for (const step of sequence) {
+      now += step.dt
+      switch (step.op) {
+        case "first":
+        case "retry":
+        case "peek": {
+          const ask: FleetStore.BudgetAsk = step.op === "first"
+            ? first(step.count)
+            : step.op === "peek"
+            ? { _tag: "Peek" }
+            : retry(step.count)
+          answers.push(yield* store.budget(`${key}:b`, now, budgetWindow, ask))
+          break
+        }
+        case "take": {
+          const t = yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst)
+          answers.push({ wait: round(t.wait), control: control(t.control) })
+          break
+        }
+        case "delivered":
+          yield* store.delivered(`${key}:l`, now, limiterWindow, {
+            count: step.count,
+            growth: step.growth,
+            restartAbove: 1.5,
+            restartGrowth: 7
+          })
+          break
+        case "throttled":
+          answers.push(control(
+            yield* store.throttled(`${key}:l`, now, limiterWindow, {
+              sentAt: now - step.back,
+              rate: step.rate,
+              burst: 10,
+              beta: 0.7,
+              minRate: 0.5,
+              recovery: 1000,
+              holdUntil: step.hold === 0 ? 0 : now + step.hold
+            })
+          ))
+      }
+    }
+    return answers
+  })
+
+const lines: Array<string> = []
+const logger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ message }) => lines.push(Array.isArray(message) ? message.join(" ") : String(message)))
+)
+
+describe("FleetStore", () => {
+  describe("the retry budget's window", () => {
+    it.effect("grants retries while they stay within ratio x first attempts + minimum, over the window", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const ask = (now: number, what: FleetStore.BudgetAsk) => store.budget("k", now, budgetWindow, what)
+        yield* ask(0, first(10))
+        // 0.5 x 10 + 5 = 10 retries, then no more
+        expect(yield* ask(500, retry(4))).toEqual({ granted: 4, firstAttempts: 10, retries: 4 })
+        expect(yield* ask(500, retry(8))).toEqual({ granted: 6, firstAttempts: 10, retries: 10 })
+        expect(yield* ask(500, retry())).toEqual({ granted: 0, firstAttempts: 10, retries: 10 })
+        // 10 s later the window has moved past both
+        expect(yield* ask(10_500, { _tag: "Peek" })).toEqual({ granted: 0, firstAttempts: 0, retries: 0 })
+        expect((yield* ask(10_500, retry())).granted).toBe(1)
+      }))
+  })
+
+  describe("the send bucket", () => {
+    it.effect("gives `burst` tokens at once, then one per 1/rate, and takes nothing while one must wait", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const take = (now: number) => Effect.map(store.take("k", now, limiterWindow, 10, 3), (t) => t.wait)
+        expect([yield* take(0), yield* take(0), yield* take(0)]).toEqual([0, 0, 0])
+        expect(yield* take(0)).toBe(100)
+        expect(yield* take(50)).toBe(50) // nothing was taken by the refused asks
+        expect(yield* take(100)).toBe(0)
+        expect(yield* take(100)).toBe(100)
+      }))
+
+    it.effect("a cut happens once per round trip, wipes the burst and holds every send", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        for (let i = 0; i < 20; i++) {
+          yield* store.take("k", i * 10, limiterWindow, 100, 5)
+          yield* store.delivered("k", i * 10, limiterWindow, {
+            count: 1,
+            growth: 0,
+            restartAbove: 1.5,
+            restartGrowth: 0
+          })
+        }
+        const throttle = (now: number, sentAt: number) =>
+          store.throttled("k", now, limiterWindow, {
+            sentAt,
+            rate: 100,
+            burst: 5,
+            beta: 0.7,
+            minRate: 0.5,
+            recovery: 1000,
+            holdUntil: now + 250
+          })
+        const cut = yield* throttle(200, 190)
+        // 20 delivered in the last second: the cut starts from 20/s
+        expect(cut).toMatchObject({ mode: "cubic", wmax: 20, lastCut: 200, holdUntil: 450 })
+        // sent before the cut: no second cut, no longer hold
+        expect(yield* throttle(300, 150)).toMatchObject({ lastCut: 200, holdUntil: 450 })
+        expect((yield* store.take("k", 300, limiterWindow, 100, 5)).wait).toBe(160) // held, then one token
+      }))
+
+    it.effect("after a cut, delivering more than restartAbove x the cut rate goes back to slow start", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const delivery = { count: 1, growth: 5, restartAbove: 1.5, restartGrowth: 42 }
+        yield* store.take("k", 0, limiterWindow, 10, 10)
+        const cut = yield* store.throttled("k", 0, limiterWindow, {
+          sentAt: 0.5,
+          rate: 10,
+          burst: 10,
+          beta: 0.7,
+          minRate: 0.5,
+          recovery: 1000,
+          holdUntil: 0
+        })
+        // nothing delivered yet: the cut starts from 0.7 x the 1 send of the last second
+        expect(cut).toMatchObject({ mode: "cubic", wmax: 0.7 })
+        yield* store.delivered("k", 100, limiterWindow, delivery) // 1/s: not yet 1.5 x 0.7
+        expect((yield* store.take("k", 100, limiterWindow, 1, 10)).control).toMatchObject({ mode: "cubic", growth: 0 })
+        yield* store.delivered("k", 200, limiterWindow, delivery) // 2/s
+        expect((yield* store.take("k", 200, limiterWindow, 1, 10)).control).toMatchObject({
+          mode: "slow-start",
+          growth: 42
+        })
+      }))
+  })
+
+  describe("resilient: a store that fails or hangs", () => {
+    const failing = (mode: { down: "fail" | "hang" | "up" }) => {
+      const memory = FleetStore.makeMemory()
+      const bad = <A>(ok: Effect.Effect<A>): Effect.Effect<A, FleetStore.FleetStoreError> =>
+        mode.down === "up"
+          ? ok
+          : mode.down === "hang"
+          ? Effect.never
+          : Effect.fail(new FleetStore.FleetStoreError({ message: "connection refused" }))
+      return {
+        budget: (...args) => bad(memory.budget(...args)),
+        take: (...args) => bad(memory.take(...args)),
+        delivered: (...args) => bad(memory.delivered(...args)),
+        throttled: (...args) => bad(memory.throttled(...args))
+      } satisfies FleetStore.Fallible
+    }
+
+    it.effect("answers within its timeout from local state, warns once per outage, and comes back", () =>
+      Effect.gen(function*() {
+        lines.length = 0
+        const mode = { down: "hang" as "fail" | "hang" | "up" }
+        const store = FleetStore.resilient(failing(mode), {
+          label: "test",
+          timeout: "50 millis",
+          coolDown: "2 seconds"
+        })
+        const asked = yield* Effect.fork(store.budget("k", 0, budgetWindow, first()))
+        yield* TestClock.adjust("50 millis")
+        expect((yield* Fiber.join(asked)).firstAttempts).toBe(1) // from local state, after exactly the timeout
+        // within the cool-down every call is answered at once, locally, without a word
+        for (let i = 0; i < 100; i++) yield* store.budget("k", 60, budgetWindow, retry())
+        expect(lines).toEqual([
+          "fleet store test: no answer within 50ms; using process-local state for 2000 ms at a time until it answers again"
+        ])
+        // after the cool-down it asks the store again, which is back
+        mode.down = "up"
+        yield* TestClock.adjust("2 seconds")
+        yield* store.budget("k", 2050, budgetWindow, first())
+        expect(lines[1]).toBe("fleet store test: reachable again; sharing state across processes")
+        expect(lines.length).toBe(2)
+      }).pipe(Effect.provide(logger)))
+  })
+
+  it.effect.skipIf(!redisAvailable)(
+    "memory and Redis give the same answers to the same operations",
+    () =>
+      Effect.gen(function*() {
+        lines.length = 0
+        const server = yield* redisServer
+        const redis = yield* FleetStoreRedis.make({ ...server, prefix: `${uniquePrefix("agree")}:` })
+        let run = 0
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(ops, async (sequence) => {
+              const key = `seq${run++}`
+              const [fromMemory, fromRedis] = await Promise.all([
+                Effect.runPromise(play(FleetStore.makeMemory(), key, sequence)),
+                Effect.runPromise(play(redis, key, sequence).pipe(Effect.provide(logger)))
+              ])
+              expect(fromRedis).toEqual(fromMemory)
+            }),
+            {
+              numRuns: 200,
+              examples: [
+                // a bucket exactly one window old is out of it
+                [[{ op: "first", dt: 0, count: 3 }, { op: "peek", dt: 10_000, count: 1 }]],
+                // a fractional allowance (0.5 x 3 + 5 = 6.5) grants 6
+                [[{ op: "first", dt: 0, count: 3 }, { op: "retry", dt: 1, count: 4 }, { op: "retry", dt: 1, count: 4 }]]
+              ]
+            }
+          )
+        )
+        expect(lines).toEqual([]) // Redis answered every operation: no fall-back to local state
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    60_000
+  )
+})

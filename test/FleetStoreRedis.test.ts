@@ -1,0 +1,158 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { CompletionModel, FleetStore, ResilientModel, RetryBudget } from "effect-retry-layer"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { FleetStoreRedis } from "effect-retry-layer/redis"
+import { FaultServer, ThrottledModel } from "effect-retry-layer/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { ownRedis, redisAvailable, redisBinary, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
+
+const warnings: Array<string> = []
+const logger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message[0] : message))
+  })
+)
+
+// Real processes of Redis, on the real clock: what is measured is how long a call waits for a store that
+// is gone, which only a real socket to a real (killed or paused) server shows.
+describe("FleetStoreRedis", () => {
+  it.live.skipIf(!redisBinary)(
+    "Redis killed, restarted and paused mid-run: every call completes within the timeout; sharing comes back",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* ownRedis
+        const prefix = uniquePrefix("faults")
+        const options: FleetStoreRedis.Options = {
+          host: redis.host,
+          port: redis.port,
+          prefix: `${prefix}:`,
+          coolDown: "200 millis"
+        }
+        // Two processes: each its own connection and budget, one key.
+        const a = yield* Effect.flatMap(FleetStoreRedis.make(options), (store) =>
+          RetryBudget.make({ key: "k", minPerSecond: 0 }).pipe(Effect.provideService(FleetStore.FleetStore, store)))
+        const b = yield* Effect.flatMap(FleetStoreRedis.make(options), (store) =>
+          RetryBudget.make({ key: "k", minPerSecond: 0 }).pipe(Effect.provideService(FleetStore.FleetStore, store)))
+        const firstAttempts = (n: number) =>
+          Effect.all(Array.from({ length: n }, () =>
+            a.firstAttempt))
+        /** The slowest of `n` calls' waits for the store, in ms. */
+        const slowest = (n: number) =>
+          Effect.gen(function*() {
+            let worst = 0
+            for (let i = 0; i < n; i++) {
+              const started = performance.now()
+              yield* a.firstAttempt
+              yield* a.admit(new Error("down"))
+              worst = Math.max(worst, performance.now() - started)
+            }
+            return worst
+          })
+        /** Waits until B sees what A records: the store is shared again. */
+        const shared = Effect.gen(function*() {
+          const deadline = Date.now() + 10_000
+          for (;;) {
+            const before = (yield* b.state).firstAttempts
+            yield* firstAttempts(1)
+            if ((yield* b.state).firstAttempts === before + 1) {
+              return true
+            }
+            if (Date.now() > deadline) {
+              return false
+            }
+            yield* Effect.sleep("50 millis")
+          }
+        })
+
+        yield* firstAttempts(40)
+        expect((yield* b.state).firstAttempts).toBe(40)
+
+        yield* redis.kill
+        // one store round trip's worth at most (50 ms), with a wide margin for a loaded machine
+        expect(yield* slowest(20)).toBeLessThan(500)
+        expect(warnings.filter((w) =>
+          w.startsWith("fleet store")
+        )).toHaveLength(1) // one per outage, per process
+
+        yield* redis.restart
+        expect(yield* shared).toBe(true)
+
+        yield* redis.pause
+        expect(yield* slowest(20)).toBeLessThan(500)
+        yield* redis.resume
+        expect(yield* shared).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(logger), Logger.withMinimumLogLevel(LogLevel.Warning)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
+    "three runtimes on one Redis key share one rate: at least 90% of a loopback server's capacity, few 429s",
+    () =>
+      Effect.gen(function*() {
+        const capacity = 40
+        const take = ThrottledModel.tokenBucket(capacity, 10)
+        const counts = { accepted: 0, refused: 0, acceptedWhileBusy: 0 }
+        const warmUp = 3
+        const seconds = 8
+        let started = Number.POSITIVE_INFINITY
+        const server = yield* FaultServer.make({
+          handler: () => {
+            const now = performance.now()
+            if (take(now) === undefined) {
+              counts.accepted++
+              if (now - started > warmUp * 1000 && now - started <= seconds * 1000) counts.acceptedWhileBusy++
+              return FaultServer.stream(FaultServer.anthropicEvents(["ok"]), { delayMillis: 50 })
+            }
+            counts.refused++
+            return FaultServer.json(429, { type: "error", error: { type: "rate_limit_error", message: "over" } }, {
+              headers: { "retry-after": "1" },
+              delayMillis: 50
+            })
+          }
+        })
+        const redis = yield* redisServer
+        const prefix = uniquePrefix("three")
+        const runtime = () =>
+          ManagedRuntime.make(
+            ResilientModel.layer({ limiter: { key: "shared", initialRate: 5, burst: 5 }, budget: { key: "shared" } })
+              .pipe(
+                Layer.provide(Anthropic.layer({ apiKey: Redacted.make("test"), model: "m", baseUrl: server.url })),
+                Layer.provide(NodeHttpClient.layerUndici),
+                Layer.provide(redisStore(redis, prefix))
+              )
+          )
+        const runtimes = [runtime(), runtime(), runtime()]
+        yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runtimes.map((r) => r.dispose()))))
+        started = performance.now()
+        // each runtime keeps 30 callers busy until the end: far more demand than the server takes
+        yield* Effect.forEach(runtimes, (rt) =>
+          Effect.promise(() =>
+            rt.runPromise(
+              Effect.gen(function*() {
+                const model = yield* CompletionModel.CompletionModel
+                const caller = Effect.gen(function*() {
+                  while (performance.now() - started < seconds * 1000) {
+                    yield* Effect.exit(Effect.flatMap(model.chatStream({ messages: [] }), Stream.runDrain))
+                  }
+                })
+                yield* Effect.all(Array.from({ length: 30 }, () => caller), { concurrency: "unbounded" })
+              }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+            )
+          ), { concurrency: "unbounded" })
+        // after a warm-up, while all 90 callers are busy, the server admits at most 40/s (and its burst of 10):
+        // the three runtimes, pacing as one, get at least 90% of that through
+        expect(counts.acceptedWhileBusy).toBeGreaterThanOrEqual(0.9 * capacity * (seconds - warmUp))
+        expect(counts.acceptedWhileBusy).toBeLessThanOrEqual(10 + capacity * (seconds - warmUp))
+        expect(counts.refused / (counts.accepted + counts.refused)).toBeLessThan(0.1)
+      }).pipe(Effect.scoped),
+    30_000
+  )
+})
