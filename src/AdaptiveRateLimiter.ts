@@ -207,7 +207,12 @@ export const make = (
       Effect.flatMap(Deferred.isDone(waiter), (gone) => {
         if (gone) return Effect.void
         current = waiter
-        return Effect.zipRight(token, Effect.suspend(() => handOver(current ?? waiter)))
+        return Effect.zipRight(
+          token,
+          Effect.suspend(() => handOver(current ?? waiter)).pipe(
+            Effect.ensuring(Effect.sync(() => (current = undefined)))
+          )
+        )
       }))
 
     // Runs after the dispatcher is interrupted (finalizers run in reverse): nobody is left waiting.
@@ -221,13 +226,26 @@ export const make = (
     )
     yield* Effect.forkScoped(Effect.forever(dispatch))
 
-    const acquire = Effect.suspend(() =>
-      closed ? Effect.interrupt : Effect.flatMap(Deferred.make<void>(), (waiter) =>
-        Queue.offer(waiting, waiter).pipe(
-          Effect.zipRight(Deferred.await(waiter)),
-          Effect.onInterrupt(() => Deferred.interrupt(waiter))
-        ))
-    )
+    const wait = Effect.flatMap(Deferred.make<void>(), (waiter) =>
+      Queue.offer(waiting, waiter).pipe(
+        Effect.zipRight(Deferred.await(waiter)),
+        Effect.onInterrupt(() => Deferred.interrupt(waiter))
+      ))
+
+    // With nobody waiting, a caller takes its token itself, without a hand-over through the dispatcher; it
+    // queues only when there is no token, or others are already in line (who must go first).
+    const acquire = Effect.suspend(() => {
+      if (closed) return Effect.interrupt
+      if (current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return wait
+      return Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.flatMap(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
+            control = t.control
+            return t.wait === 0 ? Effect.void : wait
+          })
+      )
+    })
 
     // A wave of throttles is one report: the latest send, the longest hint.
     const throttles = batching((batch: ReadonlyArray<{ readonly sentAt: number; readonly hint: number | undefined }>) =>
