@@ -18,6 +18,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import { thrown } from "./support/thrown.js"
 import { recordingCalls } from "./support/virtualTime.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
@@ -204,14 +205,7 @@ describe("AdaptiveRateLimiter", () => {
     }).pipe(memory))
 
   it("refuses bad options with an InvalidOptions that names each field", () => {
-    const attempt = (input: unknown) => {
-      try {
-        AdaptiveRateLimiter.options(input as AdaptiveRateLimiter.Options.Input)
-        return undefined
-      } catch (error) {
-        return error as InvalidOptions
-      }
-    }
+    const attempt = (input: unknown) => thrown(AdaptiveRateLimiter.options)(input) as InvalidOptions | undefined
     for (
       const [input, field] of [
         [{ minRate: 0 }, "minRate"],

@@ -10,6 +10,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
 import { consume, failure } from "./support/chat.js"
+import { thrown } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const down = () => ScriptedModel.transient({ message: "down" })
@@ -197,12 +198,9 @@ describe("CircuitBreaker", () => {
         [{ consecutiveFailure: 3 }, "consecutiveFailure"]
       ] as const
     ) {
-      expect(() => CircuitBreaker.options(input as CircuitBreaker.Options.Input)).toThrow(InvalidOptions)
-      try {
-        CircuitBreaker.options(input as CircuitBreaker.Options.Input)
-      } catch (error) {
-        expect((error as InvalidOptions).message).toContain(field)
-      }
+      const error = thrown(CircuitBreaker.options)(input)
+      expect(error).toBeInstanceOf(InvalidOptions)
+      expect((error as InvalidOptions).message).toContain(field)
     }
     expect(CircuitBreaker.options({ failureRate: false, consecutiveFailures: 3 }).failureRate).toBe(false)
   })

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { failure } from "./support/chat.js"
 import { redisAvailable, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
+import { thrown } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const exact = { maxAttempts: 3, baseDelay: "10 millis", maxDelay: "100 millis", jitter: false } as const
@@ -126,14 +127,7 @@ describe("RetryBudget", () => {
     }).pipe(memory))
 
   it("refuses bad options with an InvalidOptions that names each field", () => {
-    const attempt = (input: unknown) => {
-      try {
-        RetryBudget.make(input as RetryBudget.Options.Input)
-        return undefined
-      } catch (error) {
-        return error
-      }
-    }
+    const attempt = thrown(RetryBudget.make)
     const bad = attempt({ ratio: -1, window: 0, minPerSecond: Number.NaN, retryRatio: 2 })
     expect(bad).toBeInstanceOf(InvalidOptions)
     const message = (bad as InvalidOptions).message

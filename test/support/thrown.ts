@@ -1,0 +1,9 @@
+/** What `f(input)` throws, or `undefined` if it returns: for checking how options are refused. */
+export const thrown = <I>(f: (input: I) => unknown) => (input: unknown): unknown => {
+  try {
+    f(input as I)
+    return undefined
+  } catch (error) {
+    return error
+  }
+}
