@@ -15,7 +15,8 @@
  *   throttle may be counted before the answers of the same moment, and a cut
  *   to nothing would idle the fleet.
  * - After a cut the rate regrows along CUBIC's curve to the cut rate in
- *   `recovery` (1 s), or in the server's `Retry-After` if longer, then probes
+ *   `recovery` (1 s), or in the server's `Retry-After` if longer (up to a
+ *   minute), then probes
  *   above it; above the cut rate never more than twice the delivered rate,
  *   never below `minRate`. When the fleet delivers 1.5 times the cut rate the
  *   server has grown: the limiter goes back to slow start from where it is.
@@ -79,7 +80,7 @@ const Rate = Options_.number({ min: 0, exclusiveMin: true, max: 1e6 })
  * | `minRate` | 1 | the rate never goes below this: one send per default base delay, so a lone call's retry does not wait longer than its backoff |
  * | `maxRate` | none | the rate never goes above this |
  * | `beta` | 0.7 | the cut: new rate = beta x delivered rate |
- * | `recovery` | 1 second | time to regrow to the cut rate (or the server's hint, if longer) |
+ * | `recovery` | 1 second | time to regrow to the cut rate (or the server's hint, if longer, up to 60 s) |
  * | `maxHold` | 250 millis | longest fleet-wide pause for one `Retry-After` |
  * | `window` | 1 second | how far back the delivered rate is measured |
  *
@@ -171,6 +172,9 @@ export const make = (
   const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
   const recovery = Duration.toMillis(settings.recovery)
   const maxHold = Duration.toMillis(settings.maxHold)
+  // A hint stretches the recovery up to a minute: past that the curve would keep a fleet below capacity for
+  // as long as a hint from anywhere (a foreign error's, say) cares to say.
+  const maxRecovery = 60_000
   return Effect.gen(function*() {
     const store = yield* FleetStore.FleetStore
     const waiting = yield* Queue.unbounded<Deferred.Deferred<void>>()
@@ -260,7 +264,7 @@ export const make = (
           burst: settings.burst,
           beta: settings.beta,
           minRate: settings.minRate,
-          recovery: Math.max(recovery, hint),
+          recovery: Math.max(recovery, Math.min(hint, maxRecovery)),
           holdUntil: hinted ? now + Math.min(hint, maxHold) : 0
         }).pipe(
           Effect.tap((next) => {

@@ -197,17 +197,20 @@ export type Fallible = {
 }
 
 /**
- * A store in this process's memory.
+ * A store in this process's memory. With `emptyBuckets`, a send bucket the
+ * store has not seen starts with no tokens rather than a full burst: what a
+ * process falling back from a shared store needs, since the fleet's burst was
+ * spent long ago.
  *
  * @since 0.2.0
  */
-export const makeMemory = (): Service => {
+export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => {
   const budgets = new Map<string, Ring>()
   const limiters = new Map<string, LimiterState>()
   const limiter = (key: string, now: number, window: Window, burst: number) => {
     let state = limiters.get(key)
     if (state === undefined) {
-      state = newLimiter(now, window, burst)
+      state = newLimiter(now, window, options.emptyBuckets === true ? 0 : burst)
       limiters.set(key, state)
     }
     return state
@@ -273,7 +276,7 @@ export const makeMemory = (): Service => {
  *
  * @since 0.2.0
  */
-export const layerMemory: Layer.Layer<FleetStore> = Layer.sync(FleetStore, makeMemory)
+export const layerMemory: Layer.Layer<FleetStore> = Layer.sync(FleetStore, () => makeMemory())
 
 /**
  * @since 0.2.0
@@ -294,13 +297,13 @@ export interface ResilientOptions {
  * when the store is lost and one line when it is back, not one per call.
  *
  * While the store is away each process keeps its own budget and paces on its
- * own (starting again from slow start): the fleet degrades to independent
+ * own (from slow start, without a burst): the fleet degrades to independent
  * limiters, it does not stop, and no call waits longer than `timeout` for it.
  *
  * @since 0.2.0
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
-  const local = makeMemory()
+  const local = makeMemory({ emptyBuckets: true })
   const timeout = Duration.decode(options.timeout)
   const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
   let downUntil = Number.NEGATIVE_INFINITY

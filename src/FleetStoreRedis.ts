@@ -35,10 +35,12 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
 import { Redis } from "ioredis"
 import * as FleetStore from "./FleetStore.js"
+import * as Options_ from "./internal/schema.js"
 
 /**
  * @since 0.2.0
@@ -59,13 +61,18 @@ export interface Options extends RedisOptions {
  * If Redis does not answer at start-up the store begins in its local mode
  * and keeps trying, as after any failure.
  *
+ * @throws InvalidOptions when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid
+ *
  * @since 0.2.0
  */
-export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { coolDown, prefix, timeout, ttl, ...redisOptions } = options
-    const timeoutMillis = Duration.toMillis(Duration.decode(timeout ?? "50 millis"))
-    const ttlMillis = Math.round(Duration.toMillis(Duration.decode(ttl ?? "1 hour")))
+export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> => {
+  const { coolDown, prefix, timeout, ttl, ...redisOptions } = options
+  const own = decodeOwn(
+    Object.fromEntries(Object.entries({ coolDown, prefix, timeout, ttl }).filter(([, v]) => v !== undefined))
+  )
+  return Effect.gen(function*() {
+    const timeoutMillis = Duration.toMillis(own.timeout)
+    const ttlMillis = Math.round(Duration.toMillis(own.ttl))
     const label = `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
     const redis = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -101,7 +108,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
             cause
           })
       }).pipe(Effect.map(decode))
-    const k = (key: string) => `${prefix ?? "effect-retry-layer:"}${key}`
+    const k = (key: string) => `${own.prefix}${key}`
 
     const primary: FleetStore.Fallible = {
       budget: (key, now, window, ask) =>
@@ -169,8 +176,9 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
           decodeControl
         )
     }
-    return FleetStore.resilient(primary, { label, timeout: timeoutMillis, coolDown: coolDown ?? "2 seconds" })
+    return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
   })
+}
 
 /**
  * Provides the {@link make} store as the `FleetStore`.
@@ -192,6 +200,22 @@ export const layerConfig = (
   Layer.scoped(FleetStore.FleetStore, Effect.flatMap(options, make))
 
 // Internals -------------------------------------------------------------------
+
+// This store's own options; the rest go to ioredis as they are.
+const decodeOwn = Options_.options(
+  Schema.Struct({
+    prefix: Options_.withDefault(Schema.String, () => "effect-retry-layer:"),
+    timeout: Options_.withDefault(
+      Options_.PositiveFiniteDuration.pipe(
+        Schema.filter((d) => Duration.lessThanOrEqualTo(d, Duration.minutes(1)) || "expected at most a minute")
+      ),
+      () => Duration.millis(50)
+    ),
+    coolDown: Options_.withDefault(Options_.FiniteDuration, () => Duration.seconds(2)),
+    ttl: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.hours(1))
+  }),
+  "FleetStoreRedis"
+)
 
 type Arg = string | number
 

@@ -130,6 +130,19 @@ describe("AdaptiveRateLimiter", () => {
       expect(state.holdUntil).toBe(1075 + 250) // the hint, up to maxHold (250 ms)
     }).pipe(memory, quiet))
 
+  it.scoped("a long hint stretches the recovery up to a minute, and holds the fleet for at most maxHold", () =>
+    Effect.gen(function*() {
+      const store = FleetStore.makeMemory()
+      const [inner] = yield* ScriptedModel.make([ScriptedModel.reply("ok"), throttle("1 day")])
+      const limiter = yield* AdaptiveRateLimiter.make().pipe(Effect.provideService(FleetStore.FleetStore, store))
+      const model = CompletionModel.mapAcquisition(inner, limiter.apply)
+      yield* Effect.exit(model.chatStream(request))
+      yield* TestClock.adjust("10 millis")
+      yield* Effect.exit(model.chatStream(request))
+      const { control } = yield* store.take("limiter:default", 10, { bucketMillis: 100, buckets: 10 }, 1, 100)
+      expect(control).toMatchObject({ mode: "cubic", recovery: 60_000, holdUntil: 10 + 250 })
+    }).pipe(quiet))
+
   it("regrows to the cut rate in `recovery`, or in the server's hint if longer", () => {
     const settings = AdaptiveRateLimiter.options({ recovery: "1 second" })
     const control = (recovery: number): FleetStore.Control => ({

@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, FleetStore, ResilientModel, RetryBudget } from "effect-retry-layer"
+import { CompletionModel, FleetStore, InvalidOptions, ResilientModel, RetryBudget } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { FaultServer, ThrottledModel } from "effect-retry-layer/testing"
@@ -12,6 +12,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { ownRedis, redisAvailable, redisBinary, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
+import { thrown } from "./support/thrown.js"
 
 const warnings: Array<string> = []
 const logger = Logger.replace(
@@ -126,7 +127,8 @@ describe("FleetStoreRedis", () => {
               .pipe(
                 Layer.provide(Anthropic.layer({ apiKey: Redacted.make("test"), model: "m", baseUrl: server.url })),
                 Layer.provide(NodeHttpClient.layerUndici),
-                Layer.provide(redisStore(redis, prefix))
+                // a store timeout for a loaded test machine: this test is about sharing, not about timeouts
+                Layer.provide(redisStore(redis, prefix, { timeout: "250 millis" }))
               )
           )
         const runtimes = [runtime(), runtime(), runtime()]
@@ -155,4 +157,18 @@ describe("FleetStoreRedis", () => {
       }).pipe(Effect.scoped),
     30_000
   )
+
+  it("refuses bad options of its own with an InvalidOptions that names the field, and passes the rest to ioredis", () => {
+    for (
+      const [input, field] of [[{ timeout: "2 minutes" }, "timeout"], [{ coolDown: -1 }, "coolDown"], [
+        { ttl: 0 },
+        "ttl"
+      ]] as const
+    ) {
+      const error = thrown(FleetStoreRedis.make)(input)
+      expect(error).toBeInstanceOf(InvalidOptions)
+      expect((error as InvalidOptions).message).toContain(field)
+    }
+    expect(thrown(FleetStoreRedis.make)({ host: "127.0.0.1", port: 1, lazyConnect: true })).toBeUndefined()
+  })
 })
