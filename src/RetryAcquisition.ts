@@ -71,8 +71,10 @@ export interface RetryInfo<E> {
  * @since 0.1.0
  */
 export interface Options<E> {
-  /** Names the spans (`name`, `name.attempt`), the metrics' `operation` label and errors. Default `"retryAcquisition"`. */
+  /** Names the spans (`name`, `name.attempt`) and the metrics' `operation` label. Default `"retryAcquisition"`. */
   readonly name?: string
+  /** The `provider` of the errors this layer makes (a timeout, a budget refusal). Default the name. */
+  readonly provider?: string
   /** Starts each log line, e.g. `"anthropic/claude-sonnet-4-5"`. Default the name. */
   readonly label?: string
   /** Extra attributes for both spans, e.g. the model. */
@@ -124,6 +126,7 @@ export const retrying = <E>(
 ) => {
   const name = options.name ?? "retryAcquisition"
   const label = options.label ?? name
+  const provider = options.provider ?? name
   const attributes = options.attributes ?? {}
   const { budget, onRetry } = options
   const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
@@ -150,7 +153,7 @@ export const retrying = <E>(
       }
 
       const timedOut = (why: string) =>
-        new ModelError.TimeoutError({ provider: name, message: `${label}: attempt ${call.attempt} ${why}` })
+        new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
       // The attempt's own limit: its timeout, and whatever is left of the deadline.
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
@@ -324,7 +327,7 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
       ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
       : []
   ].flat()
-  const why = Predicate.hasProperty(step.error, "message") ? `: ${String(step.error.message)}` : ""
+  const why = messageOf(step.error)
   return Effect.logWarning(
     `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
       (facts.length > 0 ? ` (${facts.join(", ")})` : "") + `${why}; retrying in ${roundedMillis(step.delay)} ms`
@@ -338,13 +341,20 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
   )
 }
 
+// ": message" of any thrown value, or nothing; a `message` that throws or is not text must not break a retry.
+const messageOf = (error: unknown): string => {
+  try {
+    return Predicate.hasProperty(error, "message") ? `: ${String(error.message)}` : ""
+  } catch {
+    return ": (the error's message could not be read)"
+  }
+}
+
 const exhausted = (label: string, budget: RetryBudget.Service, error: unknown) => {
   const facts = ModelError.isModelError(error) ? error : undefined
   return new ModelError.RetryBudgetExhaustedError({
     provider: facts?.provider ?? label,
-    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${
-      Predicate.hasProperty(error, "message") ? `: ${String(error.message)}` : ""
-    }`,
+    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${messageOf(error)}`,
     ...(facts?.status === undefined ? {} : { status: facts.status }),
     ...(facts?.requestId === undefined ? {} : { requestId: facts.requestId }),
     ...(facts?.retryAfter === undefined ? {} : { retryAfter: facts.retryAfter }),

@@ -82,7 +82,7 @@ const JitterSchema = Schema.transform(
  * | `maxAttempts` | 3 | calls to the inner model, the first included (1 disables retries) |
  * | `baseDelay` | 1 second | delay before the first retry |
  * | `factor` | 2 | growth per retry |
- * | `maxDelay` | 30 seconds | cap on the computed delay (not on `retryAfter`) |
+ * | `maxDelay` | 30 seconds | cap on the computed delay (not on `retryAfter`); finite |
  * | `jitter` | `"additive"` | `true`/`"additive"` adds 0-10%, `false`/`"none"` is exact |
  * | `maxRetryAfter` | none | a `retryAfter` above this is not waited for: the error is returned at once |
  * | `timeout` | none | limit on each attempt; an attempt that runs over fails with a (transient) `TimeoutError` |
@@ -99,7 +99,7 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
       () => 3
     ),
     baseDelay: withDefault(FiniteDuration, () => Duration.seconds(1)),
-    maxDelay: withDefault(NonNegativeDuration, () => Duration.seconds(30)),
+    maxDelay: withDefault(FiniteDuration, () => Duration.seconds(30)),
     factor: withDefault(
       Schema.Number.pipe(
         Schema.finite({ message: () => "factor must be a finite number >= 1" }),
@@ -203,7 +203,7 @@ export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy
   input instanceof RetryPolicy
     ? input
     // No field set is the defaults, without the ~3 us of a decode: `retry(fn)` pays it on every call.
-    : Object.values(input).every((value) => value === undefined)
+    : Predicate.isRecord(input) && Object.values(input).every((value) => value === undefined)
     ? RetryPolicy.default
     : RetryPolicy.from(input)
 
@@ -275,10 +275,17 @@ export const make = <E = unknown>(
  *
  * @since 0.1.0
  */
-export const classify = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification =>
-  policy.detectRateLimits && !Retryable.isRetryable(error) && looksLikeRateLimit(error)
+export const classify = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification => {
+  const classification = policy.detectRateLimits && !Retryable.isRetryable(error) && looksLikeRateLimit(error)
     ? Retryable.transient(Option.getOrUndefined(hintOf(error)))
     : Retryable.classify(error)
+  // One bound on every hint, whoever gave it: a header's (already capped when parsed), a foreign error's or
+  // an error's own classification. A day, `RetryAfter.maxHint`; `maxRetryAfter` can refuse long ones sooner.
+  return classification._tag === "Transient" && Option.isSome(classification.retryAfter) &&
+      !Duration.lessThanOrEqualTo(classification.retryAfter.value, RetryAfter.maxHint)
+    ? Retryable.transient(RetryAfter.maxHint)
+    : classification
+}
 
 const throttlingNames = new Set([
   "ThrottlingException",

@@ -67,6 +67,7 @@ export const make = (
   const validated = RetrySchedule.policy(policy)
   const retry = RetryAcquisition.retrying<ModelError.ModelError>(validated, {
     name: "chatStream",
+    provider: inner.name,
     label: `${inner.name}/${inner.model}`,
     attributes: { "gen_ai.system": inner.name, "gen_ai.request.model": inner.model },
     ...options

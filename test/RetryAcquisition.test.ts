@@ -169,4 +169,26 @@ describe("retryAcquisition", () => {
       const delays = yield* Metric.value(Metric.tagged(RetryAcquisition.retryDelays, "operation", operation))
       expect([delays.count, delays.sum, delays.min, delays.max]).toEqual([2, 310, 60, 250])
     }))
+
+  it.effect("an error whose message getter throws is still retried, logged and returned as itself", () =>
+    Effect.gen(function*() {
+      class Hostile extends Error {
+        override get message(): string {
+          throw new Error("the getter")
+        }
+        [Retryable.symbol]() {
+          return Retryable.transient()
+        }
+      }
+      let calls = 0
+      const flaky = Effect.suspend(() => ++calls === 1 ? Effect.fail(new Hostile()) : Effect.succeed("ok"))
+      const retried = yield* Effect.fork(RetryAcquisition.retryAcquisition(flaky, { maxAttempts: 2, baseDelay: 1 }))
+      yield* TestClock.adjust(10)
+      expect(yield* Fiber.join(retried)).toBe("ok")
+      const failing = yield* Effect.fork(
+        Effect.flip(RetryAcquisition.retryAcquisition(Effect.fail(new Hostile()), { maxAttempts: 2, baseDelay: 1 }))
+      )
+      yield* TestClock.adjust(10)
+      expect(yield* Fiber.join(failing)).toBeInstanceOf(Hostile)
+    }))
 })

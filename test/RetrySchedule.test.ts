@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ModelError, RetryPolicy, RetrySchedule } from "effect-retry-layer"
+import { ModelError, Retryable, RetryPolicy, RetrySchedule } from "effect-retry-layer"
 import { ScriptedModel } from "effect-retry-layer/testing"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
@@ -55,9 +55,29 @@ describe("RetryPolicy", () => {
     expect(RetryPolicy.from({ jitter: true }).jitter).toBe("additive")
   })
 
-  it("allows an infinite maxDelay (no cap)", () => {
-    expect(Duration.isFinite(RetryPolicy.from({ maxDelay: Infinity }).maxDelay)).toBe(false)
+  it("refuses an infinite maxDelay (it would wait Infinity once the backoff passed it), and null", () => {
+    expect(() => RetryPolicy.from({ maxDelay: Infinity })).toThrow(/maxDelay: expected a finite duration/)
+    expect(() => RetrySchedule.policy(null as unknown as RetryPolicy.Input)).toThrow(RetrySchedule.InvalidRetryPolicy)
   })
+
+  it.effect("bounds every hint by a day, whoever gave it: an error's own, or a foreign error's under detectRateLimits", () =>
+    Effect.gen(function*() {
+      class Forever extends Error {
+        [Retryable.symbol]() {
+          return Retryable.transient(Duration.infinity)
+        }
+      }
+      // the schedule's first step, without sleeping it
+      const firstWait = (policy: RetryPolicy.Input, error: unknown) => {
+        const schedule = RetrySchedule.make(policy)
+        return Effect.map(schedule.step(0, error, schedule.initial), ([, step]) => Duration.toMillis(step.delay))
+      }
+      const day = Duration.toMillis(Duration.days(1))
+      expect(yield* firstWait({ jitter: false }, new Forever())).toBe(day)
+      expect(yield* firstWait({ jitter: false, detectRateLimits: true }, { status: 429, retryAfter: 1e9 })).toBe(day)
+      // and maxRetryAfter still refuses it before any wait
+      expect(RetrySchedule.isRetryable(RetryPolicy.from({ maxRetryAfter: "1 hour" }), new Forever())).toBe(false)
+    }))
 
   const rejected: ReadonlyArray<readonly [string, RetryPolicy.Input, string]> = [
     ["maxAttempts 0", { maxAttempts: 0 }, "maxAttempts"],

@@ -308,4 +308,20 @@ describe("RetryingModel", () => {
         }
       })
   )
+
+  it.effect("a timeout it makes names the provider, not the operation", () =>
+    Effect.gen(function*() {
+      const slow: CompletionModel.Service = {
+        name: "anthropic",
+        model: "m",
+        chatStream: () => Effect.never
+      }
+      const fiber = yield* Effect.fork(
+        Effect.flip(RetryingModel.make(slow, { maxAttempts: 1, timeout: "1 second" }).chatStream({ messages: [] }))
+      )
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag).toBe("TimeoutError")
+      expect(error.provider).toBe("anthropic")
+    }))
 })
