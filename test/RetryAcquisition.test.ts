@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import { failure } from "./support/chat.js"
 import { capturingTracer } from "./support/tracing.js"
@@ -191,4 +192,23 @@ describe("retryAcquisition", () => {
       yield* TestClock.adjust(10)
       expect(yield* Fiber.join(failing)).toBeInstanceOf(Hostile)
     }))
+
+  it.effect("each attempt sees the schedule's iteration, as under Effect.retry: recurrence 0, 1, 2", () =>
+    Effect.gen(function*() {
+      const seen: Array<number> = []
+      const attempt = Effect.flatMap(Schedule.CurrentIterationMetadata, (meta) => {
+        seen.push(meta.recurrence)
+        return seen.length < 3 ? Effect.fail(new Flaky()) : Effect.succeed("ok")
+      })
+      const fiber = yield* Effect.fork(RetryAcquisition.retryAcquisition(attempt, { maxAttempts: 3, baseDelay: 1 }))
+      yield* TestClock.adjust(10)
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect(seen).toEqual([0, 1, 2])
+    }))
 })
+
+class Flaky extends Data.TaggedError("Flaky") {
+  [Retryable.symbol]() {
+    return Retryable.transient()
+  }
+}

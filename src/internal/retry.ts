@@ -1,6 +1,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 
 /**
@@ -12,7 +13,8 @@ import * as Schedule from "effect/Schedule"
  * (`bench/overhead.ts`). Most model calls succeed first time, so the success
  * path pays only for the handler. The loop below is the one `Effect.retry`
  * runs: feed each failure to the driver, which sleeps for the next delay or
- * stops, in which case the last failure is returned.
+ * stops, in which case the last failure is returned; and, like it, give each
+ * retried attempt the schedule's `CurrentIterationMetadata`.
  *
  * @internal
  */
@@ -22,10 +24,17 @@ export const retryLazily = <A, E, R, Out, R2>(
 ): Effect.Effect<A, E, R | R2> =>
   onFailure(effect, (first) =>
     Effect.flatMap(Schedule.driver(schedule()), (driver) => {
+      // As `Effect.retry` does: each retried attempt sees the schedule's iteration (recurrence, elapsed, ...).
+      // The first attempt sees the default, recurrence 0, as it would there.
+      const attempt = Effect.provideServiceEffect(
+        effect,
+        Schedule.CurrentIterationMetadata,
+        Ref.get(driver.iterationMeta)
+      )
       const loop = (error: E): Effect.Effect<A, E, R | R2> =>
         Effect.matchEffect(driver.next(error), {
           onFailure: () => Effect.fail(error),
-          onSuccess: () => onFailure(effect, loop)
+          onSuccess: () => onFailure(attempt, loop)
         })
       return loop(first)
     }))
