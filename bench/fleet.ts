@@ -151,7 +151,7 @@ export const strategies: ReadonlyArray<Strategy> = [
 ]
 
 /** The run, with `secondsTo90` the worst over the rise's phases (capacity-change). */
-export const worstRise = (scenario: Scenario, strategy: Strategy): Outcome => {
+const worstRise = (scenario: Scenario, strategy: Strategy): Outcome => {
   const outcome = simulate(scenario, strategy)
   if (scenario.rise === undefined) return outcome
   const others = [250, 500, 750].map((offset) => simulate(capacityChange(offset), strategy).secondsTo90!)

@@ -152,10 +152,7 @@ export interface AdaptiveRateLimiter {
  * @throws InvalidOptions
  * @since 0.2.0
  */
-export const options: (input?: Options | Options.Input) => Options = (input) =>
-  input instanceof Options ? input : decode(input)
-
-const decode = Options_.options(Options, "AdaptiveRateLimiter")
+export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "AdaptiveRateLimiter")
 
 /**
  * A limiter on the `FleetStore` in context; its dispatcher lives as long as the scope.
@@ -194,17 +191,24 @@ export const make = (
         })
       })
 
-    // Asks for a token until there is one, each time at the rate of then, and at least every bucket of the
-    // window: a cut, a hold or slow start's growth applies from the next ask, not after a wait computed before.
-    const token: Effect.Effect<void> = Effect.flatMap(
+    // One ask for a token at the rate of now; the wait until there is one (0: taken). Keeps the store's control.
+    const take = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
-        Effect.flatMap(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
+        Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
           control = t.control
-          return t.wait === 0
-            ? Effect.void
-            : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(t.wait, window.bucketMillis))), token)
+          return t.wait
         })
+    )
+
+    // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
+    // applies from the next ask, not after a wait computed before it.
+    const token: Effect.Effect<void> = Effect.flatMap(
+      take,
+      (wait) =>
+        wait === 0
+          ? Effect.void
+          : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(wait, window.bucketMillis))), token)
     )
 
     const dispatch = Effect.flatMap(Queue.take(waiting), (waiter) =>
@@ -241,14 +245,7 @@ export const make = (
     const acquire = Effect.suspend(() => {
       if (closed) return Effect.interrupt
       if (current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return wait
-      return Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) =>
-          Effect.flatMap(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
-            control = t.control
-            return t.wait === 0 ? Effect.void : wait
-          })
-      )
+      return Effect.flatMap(take, (left) => left === 0 ? Effect.void : wait)
     })
 
     // A wave of throttles is one report: the latest send, the longest hint.

@@ -146,10 +146,7 @@ export const defaultIsFailure = (error: unknown): boolean =>
  * @throws InvalidOptions
  * @since 0.2.0
  */
-export const options: (input?: Options | Options.Input) => Options = (input) =>
-  input instanceof Options ? input : decode(input)
-
-const decode = Options_.options(Options, "CircuitBreaker")
+export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "CircuitBreaker")
 
 /**
  * A breaker of its own: every acquisition through `apply` shares its state.

@@ -433,13 +433,16 @@ const refill = (state: LimiterState, now: number, rate: number, burst: number) =
   }
 }
 
-const controlOf = (state: LimiterState, now: number, window: Window): Control => ({
-  mode: state.mode,
-  growth: state.growth,
-  wmax: state.wmax,
-  lastCut: state.lastCut,
-  recovery: state.recovery,
-  holdUntil: state.holdUntil,
-  delivered: ringSums(state.ring, now, window)[0] / seconds(window),
-  sent: ringSums(state.ring, now, window)[1] / seconds(window)
-})
+const controlOf = (state: LimiterState, now: number, window: Window): Control => {
+  const [delivered, sent] = ringSums(state.ring, now, window)
+  return {
+    mode: state.mode,
+    growth: state.growth,
+    wmax: state.wmax,
+    lastCut: state.lastCut,
+    recovery: state.recovery,
+    holdUntil: state.holdUntil,
+    delivered: delivered / seconds(window),
+    sent: sent / seconds(window)
+  }
+}

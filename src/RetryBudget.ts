@@ -114,10 +114,7 @@ export class RetryBudget extends Context.Tag("effect-retry-layer/RetryBudget")<R
  * @throws InvalidOptions
  * @since 0.2.0
  */
-export const options: (input?: Options | Options.Input) => Options = (input) =>
-  input instanceof Options ? input : decode(input)
-
-const decode = Options_.options(Options, "RetryBudget")
+export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "RetryBudget")
 
 /**
  * A budget on the `FleetStore` in context.

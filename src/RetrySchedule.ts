@@ -31,11 +31,11 @@ import type * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { FiniteDuration, NonNegativeDuration, PositiveDuration, withDefault } from "./internal/schema.js"
+import { decoder, FiniteDuration, NonNegativeDuration, PositiveDuration, withDefault } from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -183,16 +183,13 @@ export declare namespace RetryPolicy {
   export type Input = Schema.Schema.Encoded<typeof RetryPolicy>
 }
 
-const decodePolicy = Schema.decodeUnknownEither(RetryPolicy, { errors: "all" })
-
-const decodeEither = (input: unknown): Either.Either<RetryPolicy, InvalidRetryPolicy> =>
-  Either.mapLeft(decodePolicy(input), (error) => {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-    return new InvalidRetryPolicy({
-      message: `Invalid retry policy: ${issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`,
-      issues
-    })
-  })
+// Unknown keys are ignored for now: the Promise bridge passes its own options in the same object.
+const decodeEither = decoder(
+  RetryPolicy,
+  "retry policy",
+  (message, issues) => new InvalidRetryPolicy({ message, issues }),
+  "ignore"
+)
 
 /**
  * Accepts a validated policy as is and validates anything else.

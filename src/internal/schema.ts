@@ -98,18 +98,20 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
 }> {}
 
 /**
- * A decoder that refuses unknown keys and reports every issue with its path.
+ * A decoder that reports every issue with its path, in one message; unknown
+ * keys are refused unless `excess` is `"ignore"`.
  *
  * @internal
  */
 export const decoder = <A, I, E>(
   schema: Schema.Schema<A, I, never>,
   describe: string,
-  error: (message: string, issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => E
+  error: (message: string, issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => E,
+  excess: "error" | "ignore" = "error"
 ) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: excess })
   return (input: unknown): Either.Either<A, E> =>
-    Either.mapLeft(decode(input === undefined ? {} : input), (failure) => {
+    Either.mapLeft(decode(input), (failure) => {
       const issues = ParseResult.ArrayFormatter.formatErrorSync(failure)
       const listed = issues.map((issue) =>
         `${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`
@@ -121,11 +123,15 @@ export const decoder = <A, I, E>(
 /**
  * Decodes the options of a fleet piece, throwing {@link InvalidOptions}: a
  * piece is configured once, where a bad value is a programming error to see
- * at start-up.
+ * at start-up. Options already decoded (an instance of a `Schema.Class`) pass
+ * as they are; none given are the defaults.
  *
  * @internal
  */
 export const options = <A, I>(schema: Schema.Schema<A, I, never>, of: string) => {
   const decode = decoder(schema, `${of} options`, (message, issues) => new InvalidOptions({ of, message, issues }))
-  return (input: unknown): A => Either.getOrThrowWith(decode(input), identity)
+  return (input?: A | I): A =>
+    input instanceof (schema as unknown as new(...args: ReadonlyArray<never>) => A)
+      ? input
+      : Either.getOrThrowWith(decode(input === undefined ? {} : input), identity)
 }
