@@ -131,7 +131,9 @@ export const retrying = <E>(
   const { budget, onRetry } = options
   const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
   const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
-  const schedule = RetrySchedule.make<Failure<E>>(policy)
+  const schedule = RetrySchedule.fromPolicy<Failure<E>>(
+    RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
+  )
   const attemptsMetric = Metric.tagged(attempts, "operation", name)
   const delaysMetric = Metric.tagged(retryDelays, "operation", name)
   const retriesMetric = Metric.tagged(retriesTotal, "operation", name)

@@ -34,8 +34,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import { decoder, FiniteDuration, NonNegativeDuration, PositiveDuration, withDefault } from "./internal/schema.js"
+import { readDuration, show } from "./internal/duration.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -52,7 +51,22 @@ import * as RetryAfter from "./RetryAfter.js"
 export type Jitter = "additive" | "none"
 
 /**
- * A policy rejected at construction.
+ * What a server's hint (`Retry-After`, `retry-after-ms`, an error's own
+ * `retryAfter`) does to the wait.
+ *
+ * - `"floor"` (default): the wait is the larger of the backoff and the hint.
+ *   A fleet that retries at once when told "0.3 s" comes back all together;
+ *   the backoff spreads it (measured in `bench/fleet.ts`, `retry-exact-hint`).
+ * - `"exact"`: the hint alone, when there is one (the backoff when there is
+ *   not), jitter still only adding. What the official SDKs do; the shortest
+ *   wait for one caller.
+ *
+ * @since 0.3.0
+ */
+export type HintMode = "floor" | "exact"
+
+/**
+ * A policy rejected at construction: every problem with its path, in one message.
  *
  * @since 0.1.0
  */
@@ -61,76 +75,178 @@ export class InvalidRetryPolicy extends Data.TaggedError("InvalidRetryPolicy")<{
   readonly issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
 }> {}
 
-const JitterSchema = Schema.transform(
-  Schema.Union(Schema.Boolean, Schema.Literal("additive", "none")),
-  Schema.Literal("additive", "none"),
-  {
-    strict: true,
-    decode: (j) => j === true ? "additive" as const : j === false ? "none" as const : j,
-    encode: identity
+// Validation (before the class: its presets are validated as it is defined) ---
+
+// By hand rather than with Schema: `effect/Schema` loads fast-check (~110 ms of import time), and the Promise
+// entry, which validates policies, must not pay that. The duration rules are the fleet options' (`duration.ts`).
+const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPolicy> => {
+  const issues: Array<ParseResult.ArrayFormatterIssue> = []
+  const problem = (path: string, message: string, tag: ParseResult.ArrayFormatterIssue["_tag"] = "Type") => {
+    issues.push({ _tag: tag, path: path === "" ? [] : [path], message })
+    return undefined
   }
-)
+  if (!Predicate.isRecord(input)) {
+    problem("", `expected an object of options, got ${show(input)}`)
+    return Either.left(invalid(issues))
+  }
+  for (const key of Object.keys(input)) {
+    if (!fieldNames.has(key)) {
+      const near = nearest(key)
+      problem(key, `unknown option${near === undefined ? "" : `; did you mean ${near}?`}`, "Unexpected")
+    }
+  }
+  const value = (key: keyof RetryPolicy.Input) => input[key]
+  const duration = (key: keyof RetryPolicy.Input, positive: boolean, fallback?: Duration.Duration) => {
+    const raw = value(key)
+    if (raw === undefined) return fallback
+    const result = readDuration(raw, { finite: true, positive })
+    return "problem" in result ? problem(key, result.problem) : result.duration
+  }
+  const number = (key: "maxAttempts" | "factor", fallback: number, ok: (n: number) => boolean, wanted: string) => {
+    const raw = value(key)
+    if (raw === undefined) return fallback
+    return typeof raw === "number" && ok(raw) ? raw : problem(key, `${key} must be ${wanted}, got ${show(raw)}`)
+  }
+  const literal = <L extends string>(key: keyof RetryPolicy.Input, fallback: L, allowed: ReadonlyArray<L>) => {
+    const raw = value(key)
+    if (raw === undefined) return fallback
+    return allowed.includes(raw as L)
+      ? raw as L
+      : problem(key, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${show(raw)}`)
+  }
+  const maxAttempts = number("maxAttempts", 3, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1")
+  const factor = number("factor", 2, (n) => Number.isFinite(n) && n >= 1, "a finite number >= 1")
+  const baseDelay = duration("baseDelay", false, Duration.seconds(1))
+  const maxDelay = duration("maxDelay", false, Duration.seconds(30))
+  const jitterInput = value("jitter")
+  const jitter = jitterInput === true ? "additive" : jitterInput === false ? "none" : literal("jitter", "additive", [
+    "additive",
+    "none"
+  ])
+  const retryAfter = literal("retryAfter", "floor", ["floor", "exact"])
+  const maxRetryAfter = duration("maxRetryAfter", false)
+  const timeout = duration("timeout", true)
+  const maxElapsed = duration("maxElapsed", true)
+  const commitOn = literal("commitOn", "open", ["open", "first-chunk"])
+  const detectInput = value("detectRateLimits")
+  const detectRateLimits = detectInput === undefined || typeof detectInput === "boolean"
+    ? detectInput === true
+    : problem("detectRateLimits", `expected a boolean, got ${show(detectInput)}`)
+  if (baseDelay !== undefined && maxDelay !== undefined && Duration.lessThan(maxDelay, baseDelay)) {
+    problem(
+      "maxDelay",
+      `maxDelay (${Duration.format(maxDelay)}) must not be below baseDelay (${Duration.format(baseDelay)})`,
+      "Refinement"
+    )
+  }
+  if (
+    issues.length > 0 || maxAttempts === undefined || factor === undefined || baseDelay === undefined ||
+    maxDelay === undefined || jitter === undefined || retryAfter === undefined || commitOn === undefined ||
+    detectRateLimits === undefined
+  ) return Either.left(invalid(issues))
+  return Either.right({
+    maxAttempts,
+    baseDelay,
+    maxDelay,
+    factor,
+    jitter,
+    retryAfter,
+    ...(maxRetryAfter === undefined ? {} : { maxRetryAfter }),
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(maxElapsed === undefined ? {} : { maxElapsed }),
+    commitOn,
+    detectRateLimits
+  })
+}
+
+const invalid = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) =>
+  new InvalidRetryPolicy({
+    message: `Invalid retry policy: ${
+      issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(policy)"}: ${issue.message}`).join("; ")
+    }`,
+    issues
+  })
+
+const fieldNames: ReadonlySet<string> = new Set<keyof RetryPolicy.Input>([
+  "maxAttempts",
+  "baseDelay",
+  "maxDelay",
+  "factor",
+  "jitter",
+  "retryAfter",
+  "maxRetryAfter",
+  "timeout",
+  "maxElapsed",
+  "commitOn",
+  "detectRateLimits"
+])
+
+// The field a misspelling meant: the same letters in any case, or one edit away from them.
+const nearest = (key: string): string | undefined => {
+  const lower = key.toLowerCase()
+  let best: string | undefined
+  let bestDistance = 3
+  for (const name of fieldNames) {
+    const distance = editDistance(lower, name.toLowerCase(), bestDistance)
+    if (distance < bestDistance) {
+      best = name
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+// Levenshtein distance, giving up at `limit` (keys are short; a long one costs one row per character).
+const editDistance = (a: string, b: string, limit: number): number => {
+  if (Math.abs(a.length - b.length) >= limit || a.length > 64) return limit
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
 
 /**
  * A validated retry policy. Build one with {@link RetryPolicy.from} (or decode
  * untrusted input with {@link RetryPolicy.decode}); bad input such as
- * `maxAttempts: 0`, a negative or NaN delay or `factor < 1` is an
- * {@link InvalidRetryPolicy}, never a silent default.
+ * `maxAttempts: 0`, a negative, NaN or infinite delay, `factor < 1`, `null`
+ * or a misspelled key is an {@link InvalidRetryPolicy}, never a silent default.
  *
  * | field | default | meaning |
  * | --- | --- | --- |
  * | `maxAttempts` | 3 | calls to the inner model, the first included (1 disables retries) |
  * | `baseDelay` | 1 second | delay before the first retry |
  * | `factor` | 2 | growth per retry |
- * | `maxDelay` | 30 seconds | cap on the computed delay (not on `retryAfter`); finite |
+ * | `maxDelay` | 30 seconds | cap on the computed delay (not on a server's hint); finite |
  * | `jitter` | `"additive"` | `true`/`"additive"` adds 0-10%, `false`/`"none"` is exact |
- * | `maxRetryAfter` | none | a `retryAfter` above this is not waited for: the error is returned at once |
+ * | `retryAfter` | `"floor"` | a server's hint is a floor under the backoff, or with `"exact"` the wait itself |
+ * | `maxRetryAfter` | none | a hint above this is not waited for: the error is returned at once |
  * | `timeout` | none | limit on each attempt; an attempt that runs over fails with a (transient) `TimeoutError` |
  * | `maxElapsed` | none | limit on the whole call, attempts and waits: a wait that would cross it is not started, and an attempt still running when it passes is cut off |
  * | `commitOn` | `"open"` | where a model call commits: `"open"` (the stream opened) or `"first-chunk"` (the first chunk arrived) |
- * | `detectRateLimits` | `false` | also retry errors that do not classify themselves but look like rate limits (429, throttling codes, "rate limit" / "throttl" messages) |
+ * | `detectRateLimits` | `false` | also retry errors nobody recognises that read like rate limits ("rate limit", "throttl", "too many requests" in the message) |
+ *
+ * Every hint is capped at a day ({@link RetryAfter.maxHint}) whoever gives it.
+ * `timeout` and `maxElapsed` are limits on a call, not on a schedule: the
+ * consumers that run the call honour them (`RetryAcquisition`,
+ * `RetryingModel`, the Promise `retry`), and the ones that only see failures
+ * (`RetrySchedule.make`, `RetryContext`, `delays`) refuse a policy that sets
+ * them rather than ignore it; `commitOn` is read by the model decorators alone.
  *
  * @since 0.1.0
  */
-export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
-  Schema.Struct({
-    maxAttempts: withDefault(
-      Schema.Int.pipe(Schema.greaterThanOrEqualTo(1, { message: () => "maxAttempts must be an integer >= 1" })),
-      () => 3
-    ),
-    baseDelay: withDefault(FiniteDuration, () => Duration.seconds(1)),
-    maxDelay: withDefault(FiniteDuration, () => Duration.seconds(30)),
-    factor: withDefault(
-      Schema.Number.pipe(
-        Schema.finite({ message: () => "factor must be a finite number >= 1" }),
-        Schema.greaterThanOrEqualTo(1, { message: () => "factor must be a finite number >= 1" })
-      ),
-      () => 2
-    ),
-    jitter: withDefault(JitterSchema, () => "additive" as const),
-    maxRetryAfter: Schema.optionalWith(NonNegativeDuration, { exact: true }),
-    timeout: Schema.optionalWith(PositiveDuration, { exact: true }),
-    maxElapsed: Schema.optionalWith(PositiveDuration, { exact: true }),
-    commitOn: withDefault(Schema.Literal("open", "first-chunk"), () => "open" as const),
-    detectRateLimits: withDefault(Schema.Boolean, () => false)
-  }).pipe(
-    Schema.filter((p) =>
-      Duration.lessThanOrEqualTo(p.baseDelay, p.maxDelay) || {
-        path: ["maxDelay"],
-        message: `maxDelay (${Duration.format(p.maxDelay)}) must not be below baseDelay (${
-          Duration.format(p.baseDelay)
-        })`
-      }
-    )
-  )
-) {
+export class RetryPolicy extends Data.Class<RetryPolicy.Fields> {
   /**
    * Validates `input` and fills in the defaults.
    *
    * @throws InvalidRetryPolicy
    */
   static from(input: RetryPolicy.Input = {}): RetryPolicy {
-    return Either.getOrThrowWith(decodeEither(input), identity)
+    return new RetryPolicy(Either.getOrThrowWith(read(input), identity))
   }
 
   /**
@@ -138,24 +254,23 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
    * error channel.
    */
   static decode(input: unknown): Effect.Effect<RetryPolicy, InvalidRetryPolicy> {
-    return decodeEither(input)
+    return Either.map(read(input), (fields) => new RetryPolicy(fields))
   }
 
   /** `maxAttempts 3, baseDelay 1s, factor 2, maxDelay 30s, additive jitter`. */
-  static readonly default: RetryPolicy = new RetryPolicy({})
+  static readonly default: RetryPolicy = RetryPolicy.from({})
 
   /**
    * For batch work against rate-limited APIs: 8 attempts, 2 s doubling to at
    * most 60 s, always jittered, Retry-After honoured up to 5 minutes, and
-   * errors that look like rate limits retried even if they do not classify
-   * themselves.
+   * errors that read like rate limits retried even if nothing else says so.
    */
-  static readonly rateLimit: RetryPolicy = new RetryPolicy({
+  static readonly rateLimit: RetryPolicy = RetryPolicy.from({
     maxAttempts: 8,
-    baseDelay: Duration.seconds(2),
-    maxDelay: Duration.seconds(60),
+    baseDelay: "2 seconds",
+    maxDelay: "60 seconds",
     jitter: "additive",
-    maxRetryAfter: Duration.minutes(5),
+    maxRetryAfter: "5 minutes",
     detectRateLimits: true
   })
 
@@ -163,12 +278,12 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
    * For a person waiting: 2 attempts, 250 ms apart (at most 1 s), a server hint
    * over 2 s is not waited for, and 15 s for the whole call.
    */
-  static readonly interactive: RetryPolicy = new RetryPolicy({
+  static readonly interactive: RetryPolicy = RetryPolicy.from({
     maxAttempts: 2,
-    baseDelay: Duration.millis(250),
-    maxDelay: Duration.seconds(1),
-    maxRetryAfter: Duration.seconds(2),
-    maxElapsed: Duration.seconds(15)
+    baseDelay: "250 millis",
+    maxDelay: "1 second",
+    maxRetryAfter: "2 seconds",
+    maxElapsed: "15 seconds"
   })
 }
 
@@ -176,33 +291,98 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("RetryPolicy")(
  * @since 0.1.0
  */
 export declare namespace RetryPolicy {
-  /**
-   * What {@link RetryPolicy.from} accepts: every field optional, durations as
-   * any `DurationInput`.
-   */
-  export type Input = Schema.Schema.Encoded<typeof RetryPolicy>
-}
+  /** A validated policy's fields. */
+  export interface Fields {
+    readonly maxAttempts: number
+    readonly baseDelay: Duration.Duration
+    readonly maxDelay: Duration.Duration
+    readonly factor: number
+    readonly jitter: Jitter
+    readonly retryAfter: HintMode
+    readonly maxRetryAfter?: Duration.Duration | undefined
+    readonly timeout?: Duration.Duration | undefined
+    readonly maxElapsed?: Duration.Duration | undefined
+    readonly commitOn: "open" | "first-chunk"
+    readonly detectRateLimits: boolean
+  }
 
-// Unknown keys are ignored for now: the Promise bridge passes its own options in the same object.
-const decodeEither = decoder(
-  RetryPolicy,
-  "retry policy",
-  (message, issues) => new InvalidRetryPolicy({ message, issues }),
-  "ignore"
-)
+  /**
+   * What {@link RetryPolicy.from} accepts: every field optional (`undefined`
+   * is the default), durations as any `DurationInput`.
+   */
+  export interface Input {
+    readonly maxAttempts?: number | undefined
+    readonly baseDelay?: Duration.DurationInput | undefined
+    readonly maxDelay?: Duration.DurationInput | undefined
+    readonly factor?: number | undefined
+    readonly jitter?: Jitter | boolean | undefined
+    readonly retryAfter?: HintMode | undefined
+    readonly maxRetryAfter?: Duration.DurationInput | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+    readonly maxElapsed?: Duration.DurationInput | undefined
+    readonly commitOn?: "open" | "first-chunk" | undefined
+    readonly detectRateLimits?: boolean | undefined
+  }
+}
 
 /**
  * Accepts a validated policy as is and validates anything else.
  *
+ * @throws InvalidRetryPolicy
  * @since 0.1.0
  */
 export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy =>
   input instanceof RetryPolicy
     ? input
-    // No field set is the defaults, without the ~3 us of a decode: `retry(fn)` pays it on every call.
+    // No field set is the defaults, without a validation: `retry(fn)` would pay it on every call.
     : Predicate.isRecord(input) && Object.values(input).every((value) => value === undefined)
     ? RetryPolicy.default
     : RetryPolicy.from(input)
+
+/**
+ * The fields a policy may set that only some consumers can honour: limits on
+ * a call, and the model's commit point.
+ *
+ * @since 0.3.0
+ */
+export type CallField = "timeout" | "maxElapsed" | "commitOn"
+
+/**
+ * `policy`, if `consumer` honours every call-level field it sets; otherwise an
+ * {@link InvalidRetryPolicy} that says where the field would be honoured. A
+ * schedule only sees failures, so a limit on the attempts it never runs would
+ * be ignored in silence.
+ *
+ * @throws InvalidRetryPolicy
+ * @since 0.3.0
+ */
+export const honouredBy = (
+  policy: RetryPolicy,
+  consumer: string,
+  honours: ReadonlyArray<CallField>
+): RetryPolicy => {
+  const ignored = (["timeout", "maxElapsed", "commitOn"] as const).filter((field) =>
+    !honours.includes(field) && (field === "commitOn" ? policy.commitOn !== "open" : policy[field] !== undefined)
+  )
+  if (ignored.length === 0) return policy
+  const issues = ignored.map((field): ParseResult.ArrayFormatterIssue => ({
+    _tag: "Forbidden",
+    path: [field],
+    message: `${consumer} cannot honour ${field}: ${whereHonoured[field]}`
+  }))
+  throw new InvalidRetryPolicy({
+    message: `Invalid retry policy: ${issues.map((issue) => issue.message).join("; ")}`,
+    issues
+  })
+}
+
+const whereHonoured: Record<CallField, string> = {
+  timeout: "it limits each attempt, which only what runs the attempts can do (RetryAcquisition, RetryingModel, " +
+    "the Promise retry); or put Effect.timeout on the call",
+  maxElapsed: "it limits the whole call, attempts included, which only what runs the attempts can do " +
+    "(RetryAcquisition, RetryingModel, the Promise retry); Schedule.upTo bounds the schedule's own time",
+  commitOn: "it is where a model stream commits, read by RetryingModel and ResilientModel"
+}
 
 /**
  * What the schedule outputs at each step.
@@ -241,19 +421,25 @@ export const isRetryable = (policy: RetryPolicy, error: unknown): boolean => {
  */
 export const make = <E = unknown>(
   input: RetryPolicy | RetryPolicy.Input = {}
-): Schedule.Schedule<RetryStep<E>, E> => {
-  const p = policy(input)
-  const delays = Schedule.exponential(p.baseDelay, p.factor).pipe(
-    Schedule.modifyDelay((_, delay) => Duration.min(delay, p.maxDelay)),
-    Schedule.intersect(Schedule.recurs(p.maxAttempts - 1)),
+): Schedule.Schedule<RetryStep<E>, E> => fromPolicy(honouredBy(policy(input), "RetrySchedule.make", []))
+
+/**
+ * The schedule of a policy whose call-level fields the caller honours itself.
+ *
+ * @internal
+ */
+export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E> => {
+  const delays = Schedule.recurs(p.maxAttempts - 1).pipe(
+    Schedule.addDelay((retries) => backoff(p, retries + 1)),
     Schedule.intersect(Schedule.identity<E>()),
     Schedule.whileInput((error: E) => isRetryable(p, error)),
-    // The floor goes on after the cap: a server's hint is honoured even past `maxDelay`.
+    // The hint goes on after the cap: a server's hint is honoured even past `maxDelay`.
     Schedule.modifyDelay(([, error], delay) => {
       const classification = classify(p, error)
-      return classification._tag === "Transient" && Option.isSome(classification.retryAfter)
-        ? Duration.max(delay, classification.retryAfter.value)
-        : delay
+      if (classification._tag === "Permanent" || Option.isNone(classification.retryAfter)) return delay
+      return p.retryAfter === "exact"
+        ? classification.retryAfter.value
+        : Duration.max(delay, classification.retryAfter.value)
     }),
     p.jitter === "additive" ? Schedule.jitteredWith({ min: 1, max: 1.1 }) : identity
   )
@@ -263,6 +449,20 @@ export const make = <E = unknown>(
     Schedule.intersect(Schedule.count),
     Schedule.map(([[delay, error], n]): RetryStep<E> => ({ attempt: n + 1, error, delay }))
   )
+}
+
+/**
+ * The backoff before retry `retry` (1 for the first), before any hint and
+ * jitter: `min(baseDelay * factor^(retry - 1), maxDelay)`. O(1) for any `retry`.
+ *
+ * @since 0.3.0
+ */
+export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration => {
+  if (Duration.isZero(policy.baseDelay)) return Duration.zero
+  const growth = Math.pow(policy.factor, retry - 1)
+  return Number.isFinite(growth)
+    ? Duration.min(Duration.times(policy.baseDelay, growth), policy.maxDelay)
+    : policy.maxDelay
 }
 
 /**

@@ -65,7 +65,11 @@ export const make = (
   options: Options = {}
 ): CompletionModel.Service => {
   const validated = RetrySchedule.policy(policy)
-  const retry = RetryAcquisition.retrying<ModelError.ModelError>(validated, {
+  // The commit point is applied here; the acquisition gets the rest of the policy.
+  const acquisition = validated.commitOn === "open"
+    ? validated
+    : RetrySchedule.RetryPolicy.from({ ...validated, commitOn: "open" })
+  const retry = RetryAcquisition.retrying<ModelError.ModelError>(acquisition, {
     name: "chatStream",
     provider: inner.name,
     label: `${inner.name}/${inner.model}`,

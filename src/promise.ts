@@ -23,14 +23,13 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import type * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
@@ -82,7 +81,7 @@ export const retry = async <T>(
   options: RetryOptions = {}
 ): Promise<T> => {
   const { onRetry, signal } = options
-  const { classify, policy } = compile(options)
+  const { classify, policy } = compile(options, "retry")
   if (signal?.aborted) throw signal.reason
   let attempt = 0
   // The first failure, when the first attempt ran outside Effect.
@@ -151,7 +150,7 @@ export const retry = async <T>(
  * @since 0.1.0
  */
 export const retryable = (options: RetryOptions = {}) => {
-  compile(options)
+  compile(options, "retry")
   return <This, Args extends Array<unknown>, R>(
     method: (this: This, ...args: Args) => PromiseLike<R>,
     _context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => PromiseLike<R>>
@@ -164,28 +163,46 @@ export const retryable = (options: RetryOptions = {}) => {
 /**
  * The waits, in milliseconds, before each of the `maxAttempts - 1` retries a
  * policy allows when every attempt fails transiently without a server hint,
- * before jitter (which adds at most 10%).
+ * before jitter (which adds at most 10%). At most {@link maxListedDelays}
+ * values: for more, ask {@link calculateBackoffDelay} for the ones you need.
  *
+ * @throws InvalidRetryPolicy when the options are not valid or set `timeout`, `maxElapsed` or `commitOn`
+ * @throws RangeError when the policy allows more than {@link maxListedDelays} retries
  * @since 0.1.0
  */
 export const delays = (options: RetrySchedule.RetryPolicy.Input = {}): ReadonlyArray<number> => {
-  const policy = RetrySchedule.policy({ ...options, jitter: false })
-  const failures = Array.from({ length: policy.maxAttempts }, () => anyTransient)
-  const steps = Effect.runSync(Schedule.run(RetrySchedule.make(policy), 0, failures))
-  return Chunk.toReadonlyArray(steps).slice(0, policy.maxAttempts - 1).map((step) => Duration.toMillis(step.delay))
+  const policy = backoffPolicy(options, "delays")
+  if (policy.maxAttempts - 1 > maxListedDelays) {
+    throw new RangeError(
+      `delays: ${policy.maxAttempts - 1} retries is more than ${maxListedDelays} values; use calculateBackoffDelay`
+    )
+  }
+  return Array.from(
+    { length: policy.maxAttempts - 1 },
+    (_, i) => Duration.toMillis(RetrySchedule.backoff(policy, i + 1))
+  )
 }
 
 /**
- * The wait, in milliseconds, before retry number `attempt` (1 for the first
- * retry), before jitter.
+ * The most values {@link delays} lists.
  *
+ * @since 0.3.0
+ */
+export const maxListedDelays = 10_000
+
+/**
+ * The wait, in milliseconds, before retry number `attempt` (1 for the first
+ * retry), before jitter. O(1) for any `attempt`.
+ *
+ * @throws InvalidRetryPolicy when the options are not valid or set `timeout`, `maxElapsed` or `commitOn`
+ * @throws RangeError when `attempt` is not an integer >= 1
  * @since 0.1.0
  */
 export const calculateBackoffDelay = (attempt: number, options: RetrySchedule.RetryPolicy.Input = {}): number => {
   if (!Number.isInteger(attempt) || attempt < 1) {
     throw new RangeError(`attempt must be an integer >= 1, got ${attempt}`)
   }
-  return delays({ ...options, maxAttempts: attempt + 1 })[attempt - 1]!
+  return Duration.toMillis(RetrySchedule.backoff(backoffPolicy(options, "calculateBackoffDelay"), attempt))
 }
 
 /**
@@ -222,9 +239,9 @@ export class RetryContext {
    * @throws InvalidRetryPolicy when the options are not valid
    */
   constructor(options: Omit<RetryOptions, "signal" | "onRetry"> = {}) {
-    const { classify, policy } = compile(options)
+    const { classify, policy } = compile(options, "RetryContext")
     this.#classify = classify
-    this.#schedule = RetrySchedule.make<Attempted>(policy)
+    this.#schedule = RetrySchedule.fromPolicy<Attempted>(policy)
     this.#state = this.#schedule.initial
   }
 
@@ -283,7 +300,8 @@ class Attempted implements Retryable.Retryable {
   }
 }
 
-const anyTransient: Attempted = new Attempted(undefined, Retryable.transient())
+const backoffPolicy = (options: RetrySchedule.RetryPolicy.Input, consumer: string) =>
+  RetrySchedule.honouredBy(RetrySchedule.policy(options), consumer, [])
 
 const unwrap = (error: unknown): unknown => error instanceof Attempted ? error.error : error
 
@@ -300,9 +318,17 @@ interface Compiled {
 // constant, a decorator's) are validated once.
 const compiled = new WeakMap<object, Compiled>()
 
-const compile = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">): Compiled => {
-  const known = compiled.get(options)
-  if (known !== undefined) return known
+const compile = (
+  options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">,
+  consumer: "retry" | "RetryContext"
+): Compiled => {
+  const known = compiled.get(options) ?? compileOnce(options)
+  // A context only sees failures: it cannot limit the attempts it does not run. (Three field reads.)
+  RetrySchedule.honouredBy(known.policy, consumer, consumer === "retry" ? ["timeout", "maxElapsed"] : [])
+  return known
+}
+
+const compileOnce = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">): Compiled => {
   const { onRetry: _onRetry, retryOn, signal: _signal, ...input } = options as RetryOptions
   const policy = options instanceof RetrySchedule.RetryPolicy ? options : RetrySchedule.policy(input)
   const accepts = retryOn === undefined

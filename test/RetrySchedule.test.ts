@@ -9,6 +9,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
+import { thrown } from "./support/thrown.js"
 
 /** Steps a schedule through `inputs` the way `Effect.retry` would, without sleeping. */
 const steps = <E>(schedule: Schedule.Schedule<RetrySchedule.RetryStep<E>, E>, inputs: ReadonlyArray<E>) =>
@@ -122,8 +123,78 @@ describe("RetryPolicy", () => {
       expect(ok.maxAttempts).toBe(5)
     }))
 
+  it("refuses misspelled keys, naming them and what was meant, instead of using the defaults", () => {
+    const error = thrown(RetryPolicy.from)(JSON.parse("{\"maxAttempt\": 10, \"basedelay\": \"5 seconds\"}"))
+    expect(error).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
+    const { issues, message } = error as RetrySchedule.InvalidRetryPolicy
+    expect(issues.map((issue) => issue.path)).toEqual([["maxAttempt"], ["basedelay"]])
+    expect(message).toContain("maxAttempt: unknown option; did you mean maxAttempts?")
+    expect(message).toContain("basedelay: unknown option; did you mean baseDelay?")
+  })
+
+  it("refuses null, a non-object and every infinite limit", () => {
+    for (const input of [null, "3 attempts", [1, 2]]) {
+      expect(thrown(RetryPolicy.from)(input)).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
+    }
+    for (const field of ["maxRetryAfter", "timeout", "maxElapsed", "baseDelay"] as const) {
+      expect((thrown(RetryPolicy.from)({ [field]: Infinity, maxDelay: 1 }) as Error).message).toContain(field)
+    }
+    expect((thrown(RetryPolicy.from)({ maxAttempts: Infinity }) as Error).message).toContain("maxAttempts")
+  })
+
+  it("a schedule refuses the call-level fields it could not honour, and says who can", () => {
+    for (const input of [{ maxElapsed: "50 millis" }, { timeout: "1 second" }, { commitOn: "first-chunk" }] as const) {
+      const error = thrown(RetrySchedule.make)(input) as RetrySchedule.InvalidRetryPolicy
+      expect(error).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
+      expect(error.issues[0]!.path).toEqual(Object.keys(input))
+      expect(error.message).toMatch(/RetrySchedule\.make cannot honour/)
+    }
+  })
+
+  it("backoff is O(1) for any retry and capped: a millionth retry is maxDelay", () => {
+    expect(Duration.toMillis(RetrySchedule.backoff(RetryPolicy.default, 1_000_000))).toBe(30_000)
+    expect(Duration.toMillis(RetrySchedule.backoff(RetryPolicy.from({ baseDelay: 0 }), 1_000_000))).toBe(0)
+    expect([1, 2, 3, 6, 7].map((n) => Duration.toMillis(RetrySchedule.backoff(RetryPolicy.default, n)))).toEqual([
+      1000,
+      2000,
+      4000,
+      30_000,
+      30_000
+    ])
+  })
+
   it("RetrySchedule.make validates its input too", () => {
     expect(() => RetrySchedule.make({ maxAttempts: 0 })).toThrow(RetrySchedule.InvalidRetryPolicy)
+  })
+})
+
+describe("retryAfter: floor or exact", () => {
+  const hinted = (ms: number) => ScriptedModel.rateLimited({ retryAfter: ms })
+
+  it.effect("floor (the default) waits the larger of the backoff and the hint", () =>
+    Effect.gen(function*() {
+      const ws = yield* waits(RetrySchedule.make({ maxAttempts: 3, jitter: false }), [hinted(300), hinted(300)])
+      expect(millis(ws)).toEqual([1000, 2000])
+    }))
+
+  it.effect("exact waits the hint alone when there is one, the backoff when there is not", () =>
+    Effect.gen(function*() {
+      const policy = { maxAttempts: 4, jitter: false, retryAfter: "exact" } as const
+      const ws = yield* waits(RetrySchedule.make(policy), [hinted(300), hinted(300), ScriptedModel.transient()])
+      expect(millis(ws)).toEqual([300, 300, 4000])
+    }))
+
+  it.effect("exact is still jittered only upwards", () =>
+    Effect.gen(function*() {
+      const ws = millis(yield* waits(RetrySchedule.make({ maxAttempts: 2, retryAfter: "exact" }), [hinted(300)]))
+      expect(ws[0]).toBeGreaterThanOrEqual(300)
+      expect(ws[0]).toBeLessThan(330)
+    }))
+
+  it("refuses anything else", () => {
+    expect(thrown(RetryPolicy.from)({ retryAfter: "ceiling" })).toBeInstanceOf(
+      RetrySchedule.InvalidRetryPolicy
+    )
   })
 })
 
@@ -152,9 +223,9 @@ describe("presets", () => {
     expect([p.maxAttempts, p.detectRateLimits]).toEqual([12, true])
   })
 
-  it.effect("interactive does not wait for a Retry-After over 2 s", () =>
+  it.effect("interactive does not wait for a Retry-After over 2 s (its deadline belongs to whoever runs the call)", () =>
     Effect.gen(function*() {
-      const schedule = RetrySchedule.make(RetryPolicy.interactive)
+      const schedule = RetrySchedule.make({ ...RetryPolicy.interactive, maxElapsed: undefined })
       expect(yield* waits(schedule, [ScriptedModel.rateLimited({ retryAfter: "5 seconds" })])).toEqual([])
       expect(millis(yield* waits(schedule, [ScriptedModel.rateLimited({ retryAfter: "1 second" })]))).toHaveLength(1)
     }))
@@ -344,7 +415,8 @@ describe("RetrySchedule.make", () => {
     [arbitraryPolicy, FastCheck.array(arbitraryError, { minLength: 1, maxLength: 12 })],
     ([p, errors]) =>
       Effect.gen(function*() {
-        const policy = RetryPolicy.from({ ...p, maxDelay: p.baseDelay + p.extra })
+        const { extra, ...fields } = p
+        const policy = RetryPolicy.from({ ...fields, maxDelay: p.baseDelay + extra })
         const ws = millis(yield* waits(RetrySchedule.make(policy), errors))
         const firstPermanent = errors.findIndex((e) => e._tag === "InvalidRequestError")
         const retries = Math.min(

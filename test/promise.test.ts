@@ -181,6 +181,27 @@ describe("delays and calculateBackoffDelay", () => {
   })
 })
 
+describe("what each consumer honours", () => {
+  it("delays refuses a list it cannot hold instead of running out of memory; calculateBackoffDelay is O(1)", () => {
+    expect(() => delays({ maxAttempts: 1e9 })).toThrow(RangeError)
+    expect(delays({ maxAttempts: 10_001 })).toHaveLength(10_000)
+    expect(calculateBackoffDelay(1e6)).toBe(30_000)
+  })
+
+  it("a schedule-only consumer refuses call-level fields; retry refuses only the commit point", async () => {
+    expect(() => delays({ maxElapsed: "1 second" })).toThrow(/delays cannot honour maxElapsed/)
+    expect(() => new RetryContext({ timeout: "1 second" })).toThrow(/RetryContext cannot honour timeout/)
+    await expect(retry(async () => "ok", { commitOn: "first-chunk" })).rejects.toThrow(/retry cannot honour commitOn/)
+    expect(await retry(async () => "ok", { timeout: "1 second", maxElapsed: "5 seconds" })).toBe("ok")
+  })
+
+  it("refuses a misspelled option rather than ignoring it", async () => {
+    await expect(retry(async () => "ok", { maxAttempt: 10 } as never)).rejects.toBeInstanceOf(
+      RetrySchedule.InvalidRetryPolicy
+    )
+  })
+})
+
 describe("RetryContext", () => {
   it("drives a hand-written loop with the same schedule", async () => {
     const context = new RetryContext({ maxAttempts: 3, baseDelay: 2, jitter: false, retryOn: () => true })

@@ -5,25 +5,16 @@ import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeDuration, readDuration } from "./duration.js"
 
 /**
- * Schemas and decoding shared by every options type (the retry policy and the
- * fleet pieces), so each refuses bad input the same way.
+ * Schemas and decoding shared by the options of every fleet piece, so each
+ * refuses bad input the same way (the retry policy reads durations with the
+ * same rules, in `duration.ts`, without Schema).
  *
  * @internal
  */
-const describeDuration = "a Duration, a number of milliseconds or a string such as \"500 millis\""
-
 const isDurationInput = (u: unknown): u is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(u))
-
-// `Duration.decode` turns NaN and negative numbers into zero; options must refuse them instead.
-const isNegativeOrNaN = (input: Duration.DurationInput): boolean => {
-  if (typeof input === "number") return !(input >= 0)
-  if (typeof input === "bigint") return input < BigInt(0)
-  if (typeof input === "string") return input.startsWith("-")
-  if (Array.isArray(input)) return input.some((n) => !(n >= 0))
-  return false
-}
 
 /**
  * A non-negative duration, from any `DurationInput`.
@@ -35,10 +26,12 @@ export const NonNegativeDuration = Schema.transformOrFail(
   Schema.DurationFromSelf,
   {
     strict: true,
-    decode: (input, _, ast) =>
-      isNegativeOrNaN(input)
-        ? ParseResult.fail(new ParseResult.Type(ast, input, `expected a non-negative duration, got ${String(input)}`))
-        : ParseResult.succeed(Duration.decode(input)),
+    decode: (input, _, ast) => {
+      const read = readDuration(input)
+      return "problem" in read
+        ? ParseResult.fail(new ParseResult.Type(ast, input, read.problem))
+        : ParseResult.succeed(read.duration)
+    },
     encode: ParseResult.succeed
   }
 )
