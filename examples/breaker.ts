@@ -7,7 +7,7 @@ import { ScriptedModel } from "effect-retry-layer/testing"
 const Model = RetryingModel.layer({ maxAttempts: 5, baseDelay: "50 millis", jitter: false }).pipe(
   Layer.provide(CircuitBreaker.layer({ consecutiveFailures: 2, resetTimeout: "500 millis" })),
   Layer.provide(
-    ScriptedModel.layer([ScriptedModel.transient(), ScriptedModel.transient(), ScriptedModel.reply("back")])
+    ScriptedModel.layer([ScriptedModel.serverError(), ScriptedModel.serverError(), ScriptedModel.reply("back")])
   )
 )
 

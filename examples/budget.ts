@@ -7,7 +7,7 @@ let calls = 0
 const down: CompletionModel.Service = {
   name: "down",
   model: "m",
-  chatStream: () => Effect.suspend(() => (calls++, Effect.fail(ScriptedModel.transient())))
+  chatStream: () => Effect.suspend(() => (calls++, Effect.fail(ScriptedModel.serverError())))
 }
 const policy = { maxAttempts: 3, baseDelay: "10 millis" } as const
 const fleet = (model: CompletionModel.Service) =>

@@ -1,4 +1,5 @@
 import { retry, retryable } from "effect-retry-layer/promise"
+import * as Duration from "effect/Duration"
 
 // Code outside Effect: the same schedule, classification and Retry-After floor, with an AbortSignal.
 class HttpError extends Error {
@@ -31,6 +32,6 @@ const answer = await retry(flaky, {
   retryOn: transientStatus,
   signal: controller.signal,
   onRetry: ({ attempt, delay, error }) =>
-    console.log(`attempt ${attempt} failed (${error}); waiting ${Math.round(delay)} ms`)
+    console.log(`attempt ${attempt} failed (${error}); waiting ${Math.round(Duration.toMillis(delay))} ms`)
 })
 console.log(`${answer} after ${calls} calls; ${await new Inventory("widgets").count()}`)

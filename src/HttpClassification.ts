@@ -35,6 +35,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as ErrorTypes from "./internal/errorTypes.js"
 import * as ModelError from "./ModelError.js"
 import * as RetryAfter from "./RetryAfter.js"
 
@@ -44,7 +45,7 @@ import * as RetryAfter from "./RetryAfter.js"
  *
  * @since 0.1.0
  */
-export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
+export type ErrorTypeTable = ErrorTypes.ErrorTypeTable
 
 /**
  * Everything the classification reads from a failed response.
@@ -58,29 +59,6 @@ export interface FailedResponse {
   /** The response body as text; need not be JSON. */
   readonly body: string
   readonly errorTypes?: ErrorTypeTable
-}
-
-/**
- * The tag a status gets when the body says nothing more specific.
- *
- * @since 0.1.0
- */
-export const tagForStatus = (status: number): ModelError.Tag => {
-  switch (status) {
-    case 401:
-    case 403:
-      return "AuthenticationError"
-    case 408:
-      return "TimeoutError"
-    case 409:
-    case 425:
-      return "ConflictError"
-    case 429:
-      return "RateLimitError"
-    case 529:
-      return "OverloadedError"
-  }
-  return status >= 500 && status <= 599 ? "ServerError" : "InvalidRequestError"
 }
 
 /**
@@ -188,9 +166,9 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const [known, errorType] = classifyTypes(details, table)
   const id = requestId(response.headers)
   const retryAfter = RetryAfter.parse(response.headers, now)
-  const shouldRetry = RetryAfter.shouldRetry(response.headers)
+  const shouldRetry = RetryAfter.xShouldRetry(response.headers)
   const said = details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body))
-  return ModelError.make(known ?? tagForStatus(response.status), {
+  return ModelError.make(known ?? ModelError.tagForStatus(response.status), {
     provider: response.provider,
     message: `${response.provider} responded ${response.status}${errorType ? ` ${errorType}` : ""}: ${said}`,
     status: response.status,

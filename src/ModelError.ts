@@ -65,13 +65,30 @@ export interface ModelErrorShape<Tag extends string>
   readonly [TypeId]: typeof TypeId
 }
 
-const ModelErrorClass = <const Tag extends string>(
-  tag: Tag,
-  transientByDefault: boolean
+// Whether each tag is worth another attempt when the server says nothing more (`x-should-retry`).
+const transientTags = {
+  RateLimitError: true,
+  OverloadedError: true,
+  ServerError: true,
+  ConflictError: true,
+  TimeoutError: true,
+  ConnectionError: true,
+  CircuitOpenError: true,
+  RetryBudgetExhaustedError: true,
+  QuotaExceededError: false,
+  InvalidRequestError: false,
+  AuthenticationError: false,
+  StreamError: false
+} as const
+
+type Tag_ = keyof typeof transientTags
+
+const ModelErrorClass = <const Tag extends Tag_>(
+  tag: Tag
 ): new(fields: ModelErrorFields) => ModelErrorShape<Tag> =>
   class extends Data.TaggedError(tag)<ModelErrorFields> {
     [Retryable.symbol](): Retryable.RetryClassification {
-      return (this.shouldRetry ?? transientByDefault) ? Retryable.transient(this.retryAfter) : Retryable.permanent
+      return (this.shouldRetry ?? transientTags[tag]) ? Retryable.transient(this.retryAfter) : Retryable.permanent
     }
 
     readonly [TypeId]: typeof TypeId = TypeId
@@ -82,42 +99,42 @@ const ModelErrorClass = <const Tag extends string>(
  *
  * @since 0.1.0
  */
-export class RateLimitError extends ModelErrorClass("RateLimitError", true) {}
+export class RateLimitError extends ModelErrorClass("RateLimitError") {}
 
 /**
  * The provider is overloaded (Anthropic's 529 / `overloaded_error`). Transient.
  *
  * @since 0.1.0
  */
-export class OverloadedError extends ModelErrorClass("OverloadedError", true) {}
+export class OverloadedError extends ModelErrorClass("OverloadedError") {}
 
 /**
  * A 5xx response. Transient.
  *
  * @since 0.1.0
  */
-export class ServerError extends ModelErrorClass("ServerError", true) {}
+export class ServerError extends ModelErrorClass("ServerError") {}
 
 /**
  * 409 or 425: the request raced another one or came too early. Transient.
  *
  * @since 0.1.0
  */
-export class ConflictError extends ModelErrorClass("ConflictError", true) {}
+export class ConflictError extends ModelErrorClass("ConflictError") {}
 
 /**
  * 408, or no response within the client's timeout. Transient.
  *
  * @since 0.1.0
  */
-export class TimeoutError extends ModelErrorClass("TimeoutError", true) {}
+export class TimeoutError extends ModelErrorClass("TimeoutError") {}
 
 /**
  * The connection was refused, reset or closed before a response. Transient.
  *
  * @since 0.1.0
  */
-export class ConnectionError extends ModelErrorClass("ConnectionError", true) {}
+export class ConnectionError extends ModelErrorClass("ConnectionError") {}
 
 /**
  * A circuit breaker is open and failed the call without sending it.
@@ -126,7 +143,7 @@ export class ConnectionError extends ModelErrorClass("ConnectionError", true) {}
  *
  * @since 0.1.0
  */
-export class CircuitOpenError extends ModelErrorClass("CircuitOpenError", true) {}
+export class CircuitOpenError extends ModelErrorClass("CircuitOpenError") {}
 
 /**
  * The shared retry budget refused a retry: the call's last failure, returned
@@ -136,7 +153,7 @@ export class CircuitOpenError extends ModelErrorClass("CircuitOpenError", true) 
  *
  * @since 0.1.0
  */
-export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhaustedError", true) {}
+export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhaustedError") {}
 
 /**
  * The account is out of quota or credit (OpenAI's `insufficient_quota`, sent
@@ -144,21 +161,21 @@ export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhau
  *
  * @since 0.1.0
  */
-export class QuotaExceededError extends ModelErrorClass("QuotaExceededError", false) {}
+export class QuotaExceededError extends ModelErrorClass("QuotaExceededError") {}
 
 /**
  * The request itself is wrong (400, 404, 413, 422 and other 4xx). Permanent.
  *
  * @since 0.1.0
  */
-export class InvalidRequestError extends ModelErrorClass("InvalidRequestError", false) {}
+export class InvalidRequestError extends ModelErrorClass("InvalidRequestError") {}
 
 /**
  * The credentials were refused (401, 403). Permanent.
  *
  * @since 0.1.0
  */
-export class AuthenticationError extends ModelErrorClass("AuthenticationError", false) {}
+export class AuthenticationError extends ModelErrorClass("AuthenticationError") {}
 
 /**
  * The response could not be understood, or the stream broke in a way that
@@ -166,7 +183,7 @@ export class AuthenticationError extends ModelErrorClass("AuthenticationError", 
  *
  * @since 0.1.0
  */
-export class StreamError extends ModelErrorClass("StreamError", false) {}
+export class StreamError extends ModelErrorClass("StreamError") {}
 
 /**
  * @since 0.1.0
@@ -213,13 +230,53 @@ const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extr
 export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new constructors[tag](fields)
 
 /**
- * Whether the error says "slow down": a rate limit or an overload (429, 529,
- * throttling codes). What an adaptive rate limiter reacts to.
+ * Whether an error of this tag is retried when the server says nothing more.
+ *
+ * @since 0.3.0
+ */
+export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
+
+/**
+ * The one definition of throttling: a rate limit or an overload (429, 529,
+ * and the throttling codes of every provider table). What an adaptive rate
+ * limiter slows down for.
+ *
+ * @since 0.3.0
+ */
+export const isThrottlingTag = (tag: Tag): boolean => tag === "RateLimitError" || tag === "OverloadedError"
+
+/**
+ * Whether the error says "slow down" ({@link isThrottlingTag}).
  *
  * @since 0.1.0
  */
-export const isThrottling = (u: unknown): boolean =>
-  isModelError(u) && (u._tag === "RateLimitError" || u._tag === "OverloadedError")
+export const isThrottling = (u: unknown): boolean => isModelError(u) && isThrottlingTag(u._tag)
+
+/**
+ * The tag a status gets when nothing more specific is known: 408 timeout;
+ * 409, 425 conflict; 429 rate limit; 529 overloaded; other 5xx server error
+ * (transient); 401, 403 authentication; 400, 404, 413, 422 and every other
+ * status invalid request (permanent).
+ *
+ * @since 0.1.0
+ */
+export const tagForStatus = (status: number): Tag => {
+  switch (status) {
+    case 401:
+    case 403:
+      return "AuthenticationError"
+    case 408:
+      return "TimeoutError"
+    case 409:
+    case 425:
+      return "ConflictError"
+    case 429:
+      return "RateLimitError"
+    case 529:
+      return "OverloadedError"
+  }
+  return status >= 500 && status <= 599 ? "ServerError" : "InvalidRequestError"
+}
 
 /**
  * @since 0.1.0

@@ -55,19 +55,6 @@ import type * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
- * What `onRetry` is told, once per retry, before the wait.
- *
- * @since 0.1.0
- */
-export interface RetryInfo<E> {
-  readonly error: E
-  /** The attempt that failed: 1 for the first call. */
-  readonly attempt: number
-  /** The wait before the next attempt. */
-  readonly delay: Duration.Duration
-}
-
-/**
  * @since 0.1.0
  */
 export interface Options<E> {
@@ -80,7 +67,8 @@ export interface Options<E> {
   /** Extra attributes for both spans, e.g. the model. */
   readonly attributes?: Readonly<Record<string, unknown>>
   readonly budget?: RetryBudget.Service
-  readonly onRetry?: (info: RetryInfo<E>) => Effect.Effect<void>
+  /** Called once per retry, before its wait, with the step the schedule took. */
+  readonly onRetry?: (step: RetrySchedule.RetryStep<E>) => Effect.Effect<void>
 }
 
 /**
@@ -311,7 +299,7 @@ const statusOf = (error: unknown): number | undefined =>
 const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): Record<string, unknown> => {
   const status = statusOf(error)
   return {
-    "retry.classification": RetrySchedule.classify(policy, error)._tag,
+    "retry.classification": RetrySchedule.classifyUnder(policy, error)._tag,
     "error.type": errorTag(error),
     ...(status === undefined ? {} : { "http.response.status_code": status })
   }
@@ -322,7 +310,7 @@ const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMi
 const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetrySchedule.RetryStep<unknown>) => {
   const tag = errorTag(step.error)
   const status = statusOf(step.error)
-  const classification = RetrySchedule.classify(policy, step.error)
+  const classification = RetrySchedule.classifyUnder(policy, step.error)
   const facts = [
     status === undefined ? [] : [`status ${status}`],
     classification._tag === "Transient" && classification.retryAfter._tag === "Some"

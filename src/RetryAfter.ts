@@ -22,7 +22,7 @@
  *
  * const hint = RetryAfter.parse({ "retry-after": "1.5" }, Date.now()) // Some(1500 millis)
  * const hintNow = RetryAfter.fromHeaders({ "retry-after": "Wed, 21 Oct 2026 07:28:00 GMT" }) // uses Clock
- * RetryAfter.shouldRetry({ "x-should-retry": "false" }) // Some(false)
+ * RetryAfter.xShouldRetry({ "x-should-retry": "false" }) // Some(false)
  * ```
  *
  * @since 0.1.0
@@ -115,7 +115,7 @@ export const fromHeaders = (headers: HeaderRecord): Effect.Effect<Option.Option<
  *
  * @since 0.1.0
  */
-export const shouldRetry = (headers: HeaderRecord): Option.Option<boolean> => {
+export const xShouldRetry = (headers: HeaderRecord): Option.Option<boolean> => {
   const value = header(headers, "x-should-retry")?.toLowerCase()
   return value === "true" ? Option.some(true) : value === "false" ? Option.some(false) : Option.none()
 }

@@ -34,6 +34,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
+import * as ForeignError from "./ForeignError.js"
 import { readDuration, show } from "./internal/duration.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
@@ -403,8 +404,8 @@ export interface RetryStep<E> {
  *
  * @since 0.1.0
  */
-export const isRetryable = (policy: RetryPolicy, error: unknown): boolean => {
-  const classification = classify(policy, error)
+export const allowsRetry = (policy: RetryPolicy, error: unknown): boolean => {
+  const classification = classifyUnder(policy, error)
   if (classification._tag === "Permanent") return false
   const max = policy.maxRetryAfter
   return max === undefined || Option.match(classification.retryAfter, {
@@ -432,10 +433,10 @@ export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E
   const delays = Schedule.recurs(p.maxAttempts - 1).pipe(
     Schedule.addDelay((retries) => backoff(p, retries + 1)),
     Schedule.intersect(Schedule.identity<E>()),
-    Schedule.whileInput((error: E) => isRetryable(p, error)),
+    Schedule.whileInput((error: E) => allowsRetry(p, error)),
     // The hint goes on after the cap: a server's hint is honoured even past `maxDelay`.
     Schedule.modifyDelay(([, error], delay) => {
-      const classification = classify(p, error)
+      const classification = classifyUnder(p, error)
       if (classification._tag === "Permanent" || Option.isNone(classification.retryAfter)) return delay
       return p.retryAfter === "exact"
         ? classification.retryAfter.value
@@ -467,15 +468,18 @@ export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration =
 
 /**
  * How `policy` classifies `error`: the error's own word ({@link Retryable}),
- * and, with `detectRateLimits`, rate limits among errors that do not classify
- * themselves.
+ * else what {@link ForeignError} recognises (HTTP client errors, network
+ * errors, AWS SDK errors, statuses, provider codes), else, with
+ * `detectRateLimits`, a message that reads like a rate limit; anything else
+ * is `Permanent`. Every hint is capped at {@link RetryAfter.maxHint}.
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const classify = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification => {
-  const classification = policy.detectRateLimits && !Retryable.isRetryable(error) && looksLikeRateLimit(error)
-    ? Retryable.transient(Option.getOrUndefined(hintOf(error)))
-    : Retryable.classify(error)
+export const classifyUnder = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification => {
+  const classification = ownClassification(error) ?? Option.getOrElse(
+    ForeignError.classify(error),
+    () => policy.detectRateLimits && readsLikeRateLimit(error) ? Retryable.transient() : Retryable.permanent
+  )
   // One bound on every hint, whoever gave it: a header's (already capped when parsed), a foreign error's or
   // an error's own classification. A day, `RetryAfter.maxHint`; `maxRetryAfter` can refuse long ones sooner.
   return classification._tag === "Transient" && Option.isSome(classification.retryAfter) &&
@@ -484,63 +488,43 @@ export const classify = (policy: RetryPolicy, error: unknown): Retryable.RetryCl
     : classification
 }
 
-const throttlingNames = new Set([
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "ProvisionedThroughputExceededException",
-  "RateLimitError",
-  "RateLimitExceeded",
-  "rate_limit_exceeded",
-  "rate_limit_error"
-])
+// An error whose own protocol throws (a hostile proxy, a broken getter) has not said it is safe to retry.
+const ownClassification = (error: unknown): Retryable.RetryClassification | undefined => {
+  try {
+    return Retryable.isRetryable(error) ? Retryable.classify(error) : undefined
+  } catch {
+    return Retryable.permanent
+  }
+}
 
 const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
 
-const field = (u: unknown, key: string): unknown => Predicate.hasProperty(u, key) ? u[key] : undefined
-
 /**
- * Whether an error that says nothing about itself looks like a rate limit, as
- * Python's rate-limit decorators judge it: a 429 status, a throttling code or
- * name, or a message that says "rate limit", "throttl" or "too many requests".
+ * Whether the message of an error nobody recognises reads like a rate limit,
+ * as Python's rate-limit decorators judge it: "rate limit", "throttl" or "too
+ * many requests". Only the first 2 KiB of a message are read.
  *
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const looksLikeRateLimit = (error: unknown): boolean => {
-  const status = field(error, "status") ?? field(error, "statusCode") ?? field(field(error, "response"), "status")
-  if (status === 429 || status === "429") return true
-  for (const key of ["name", "code", "type"]) {
-    const value = field(error, key)
-    if (Predicate.isString(value) && throttlingNames.has(value)) return true
+export const readsLikeRateLimit = (error: unknown): boolean => {
+  try {
+    const message = Predicate.hasProperty(error, "message") ? error.message : undefined
+    return Predicate.isString(message) && rateLimitMessage.test(message.slice(0, 2048))
+  } catch {
+    return false
   }
-  const message = field(error, "message")
-  return Predicate.isString(message) && rateLimitMessage.test(message)
 }
 
 /**
- * Whether an error is the server asking for less traffic: this library's
- * `RateLimitError` and `OverloadedError` (429, 529, throttling codes), or a
- * foreign error that {@link looksLikeRateLimit}. The limiter slows down on
- * these; the budget and the breaker do not count them.
+ * Whether an error is the server asking for less traffic: a throttling tag
+ * ({@link ModelError.isThrottlingTag}) on this library's errors or on what
+ * {@link ForeignError} recognises, or a message that
+ * {@link readsLikeRateLimit}. The limiter slows down on these; the budget and
+ * the breaker do not count them.
  *
  * @since 0.2.0
  */
 export const isThrottling = (error: unknown): boolean =>
-  ModelError.isThrottling(error) || (!ModelError.isModelError(error) && looksLikeRateLimit(error))
-
-// A hint on an error from elsewhere: its own `retryAfter` (a Duration or seconds), or the delta forms of its
-// response headers. A date is not read: a schedule step has no Clock, and the system clock would break TestClock.
-const hintOf = (error: unknown): Option.Option<Duration.Duration> => {
-  const own = field(error, "retryAfter")
-  if (Duration.isDuration(own)) return Option.some(own)
-  if (Predicate.isNumber(own) && Number.isFinite(own) && own >= 0) return Option.some(Duration.seconds(own))
-  const headers = field(error, "headers") ?? field(field(error, "response"), "headers")
-  if (!Predicate.isRecord(headers)) return Option.none()
-  const record = headers as RetryAfter.HeaderRecord
-  const millis = RetryAfter.header(record, "retry-after-ms")
-  const seconds = RetryAfter.header(record, "retry-after")
-  return Option.orElse(
-    millis === undefined ? Option.none() : RetryAfter.parseMillis(millis),
-    () => seconds === undefined || !/^\d/.test(seconds) ? Option.none() : RetryAfter.parseRetryAfter(seconds, 0)
-  )
-}
+  ModelError.isModelError(error)
+    ? ModelError.isThrottling(error)
+    : ForeignError.isThrottling(error) || (ForeignError.recognize(error) === undefined && readsLikeRateLimit(error))

@@ -50,7 +50,7 @@ export interface Options {
    */
   readonly budget?: RetryBudget.Service
   /** Called once per retry, before its wait. */
-  readonly onRetry?: (info: RetryAcquisition.RetryInfo<ModelError.ModelError>) => Effect.Effect<void>
+  readonly onRetry?: (step: RetrySchedule.RetryStep<ModelError.ModelError>) => Effect.Effect<void>
 }
 
 /**

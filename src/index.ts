@@ -14,6 +14,13 @@ export * as ModelError from "./ModelError.js"
 export * as Retryable from "./Retryable.js"
 
 /**
+ * The one place errors this library did not make are recognised.
+ *
+ * @since 0.3.0
+ */
+export * as ForeignError from "./ForeignError.js"
+
+/**
  * @since 0.1.0
  */
 export * as RetrySchedule from "./RetrySchedule.js"

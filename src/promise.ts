@@ -43,19 +43,11 @@ export interface RetryOptions extends RetrySchedule.RetryPolicy.Input {
   readonly signal?: AbortSignal
   /** Retry exactly these: errors that are instances of the classes, or that the predicate accepts. */
   readonly retryOn?: ReadonlyArray<abstract new(...args: never) => unknown> | ((error: unknown) => boolean)
-  /** Called once per retry, before its wait; the wait starts when a returned promise settles. */
-  readonly onRetry?: (info: RetryInfo) => void | PromiseLike<void>
-}
-
-/**
- * @since 0.1.0
- */
-export interface RetryInfo {
-  readonly error: unknown
-  /** The attempt that failed: 1 for the first. */
-  readonly attempt: number
-  /** Milliseconds until the next attempt. */
-  readonly delay: number
+  /**
+   * Called once per retry, before its wait, with the failed attempt's error (as thrown), its number and the
+   * wait (`Duration.toMillis(step.delay)` for milliseconds); the wait starts when a returned promise settles.
+   */
+  readonly onRetry?: (step: RetrySchedule.RetryStep<unknown>) => void | PromiseLike<void>
 }
 
 /**
@@ -116,9 +108,9 @@ export const retry = async <T>(
   const program = RetryAcquisition.retryAcquisition(attempts, policy, {
     name: "retry",
     ...(onRetry === undefined ? {} : {
-      onRetry: (info) =>
+      onRetry: (step) =>
         Effect.promise(async () => {
-          await onRetry({ error: unwrap(info.error), attempt: info.attempt, delay: Duration.toMillis(info.delay) })
+          await onRetry({ ...step, error: unwrap(step.error) })
         })
     })
   }).pipe(quiet)
@@ -219,7 +211,7 @@ export const calculateBackoffDelay = (attempt: number, options: RetrySchedule.Re
  *     return await send()
  *   } catch (error) {
  *     context.recordFailure(error)
- *     if (!context.shouldRetry()) throw error
+ *     if (!context.canRetry()) throw error
  *     await context.wait()
  *   }
  * }
@@ -264,7 +256,7 @@ export class RetryContext {
   }
 
   /** Whether the last recorded failure may be retried. */
-  shouldRetry(): boolean {
+  canRetry(): boolean {
     return this.#failed && this.#next !== undefined
   }
 
@@ -280,7 +272,7 @@ export class RetryContext {
    * @throws Error when the last failure may not be retried
    */
   async wait(signal?: AbortSignal): Promise<void> {
-    if (!this.shouldRetry()) throw new Error("RetryContext.wait: the last failure may not be retried")
+    if (!this.canRetry()) throw new Error("RetryContext.wait: the last failure may not be retried")
     if (signal?.aborted) throw signal.reason
     const exit = await Effect.runPromiseExit(Effect.sleep(this.#next!), signal === undefined ? undefined : { signal })
     if (Exit.isFailure(exit)) throw signal?.reason ?? Cause.squash(exit.cause)
@@ -337,7 +329,7 @@ const compileOnce = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRe
     ? (error: unknown) => retryOn.some((type) => error instanceof type)
     : retryOn as (error: unknown) => boolean
   const classify = (error: unknown): Retryable.RetryClassification => {
-    const own = RetrySchedule.classify(policy, error)
+    const own = RetrySchedule.classifyUnder(policy, error)
     if (accepts === undefined) return own
     return accepts(error) ? (own._tag === "Transient" ? own : Retryable.transient()) : Retryable.permanent
   }

@@ -13,7 +13,7 @@ import { consume, failure } from "./support/chat.js"
 import { thrown } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
-const down = () => ScriptedModel.transient({ message: "down" })
+const down = () => ScriptedModel.serverError({ message: "down" })
 const ok = ScriptedModel.reply("ok")
 
 /** A breaker over a scripted model, with the recorder of the calls that reached the model. */
@@ -131,10 +131,10 @@ describe("CircuitBreaker", () => {
   it.effect("does not count permanent errors or throttling as failures", () =>
     Effect.gen(function*() {
       const script = [
-        ScriptedModel.permanent(),
+        ScriptedModel.invalidRequest(),
         ScriptedModel.rateLimited(),
         ScriptedModel.overloaded(),
-        ScriptedModel.permanent(),
+        ScriptedModel.invalidRequest(),
         ok
       ]
       const { calls, model } = yield* breaker(script, { consecutiveFailures: 1 })

@@ -11,7 +11,7 @@ import * as TestClock from "effect/TestClock"
 import { consume, failure } from "./support/chat.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
-const down = () => ScriptedModel.transient({ message: "down" })
+const down = () => ScriptedModel.serverError({ message: "down" })
 
 const stack = (script: ReadonlyArray<ScriptedModel.Turn>, options: ResilientModel.Options) =>
   ResilientModel.layer(options).pipe(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import type { RetrySchedule } from "effect-retry-layer"
 import { Retryable, RetryAcquisition } from "effect-retry-layer"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -106,7 +107,7 @@ describe("retryAcquisition", () => {
     Effect.gen(function*() {
       const seen: Array<readonly [number, number, string, number]> = []
       const s = scripted([new Busy({}), new Busy({ retryAfterMs: 300 }), "ok"])
-      const onRetry = (info: RetryAcquisition.RetryInfo<unknown>) =>
+      const onRetry = (info: RetrySchedule.RetryStep<unknown>) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           seen.push([info.attempt, Duration.toMillis(info.delay), (info.error as Busy)._tag, now])
         })

@@ -86,7 +86,7 @@ describe("RetryAfter.parse", () => {
     }))
 })
 
-describe("RetryAfter.shouldRetry", () => {
+describe("RetryAfter.xShouldRetry", () => {
   it.each(
     [
       ["true", Option.some(true)],
@@ -98,10 +98,10 @@ describe("RetryAfter.shouldRetry", () => {
       ["", Option.none()]
     ] as const
   )("x-should-retry: %j", (value, expected) => {
-    expect(RetryAfter.shouldRetry({ "x-should-retry": value })).toStrictEqual(expected)
+    expect(RetryAfter.xShouldRetry({ "x-should-retry": value })).toStrictEqual(expected)
   })
 
   it("is None without the header", () => {
-    expect(RetryAfter.shouldRetry({})).toStrictEqual(Option.none())
+    expect(RetryAfter.xShouldRetry({})).toStrictEqual(Option.none())
   })
 })

@@ -52,7 +52,7 @@ describe("RetryBudget", () => {
   it.effect("bounds the load under total failure: 1,000 calls, 3 attempts -> 1.6 calls each, not 3", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make()
-      const { service, state } = counting(() => ScriptedModel.transient())
+      const { service, state } = counting(() => ScriptedModel.serverError())
       const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 1_000)
       // 0.5 x 1,000 first attempts + 10/s x 10 s = 600 retries
       expect(state.calls).toBe(1_600)
@@ -67,7 +67,7 @@ describe("RetryBudget", () => {
 
   it.effect("without a budget the same outage costs 3 calls each", () =>
     Effect.gen(function*() {
-      const { service, state } = counting(() => ScriptedModel.transient())
+      const { service, state } = counting(() => ScriptedModel.serverError())
       yield* fleet(RetryingModel.make(service, exact), 200)
       expect(state.calls).toBe(600)
     }).pipe(quiet))
@@ -76,7 +76,7 @@ describe("RetryBudget", () => {
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make()
       // 3 of every 10 attempts fail, spread evenly
-      const { service } = counting((n) => (n * 7) % 10 < 3 ? ScriptedModel.transient() : undefined)
+      const { service } = counting((n) => (n * 7) % 10 < 3 ? ScriptedModel.serverError() : undefined)
       const exits = yield* fleet(RetryingModel.make(service, exact, { budget }), 2_000)
       expect(exits.map(failure).filter((e) => e?._tag === "RetryBudgetExhaustedError")).toEqual([])
       // what the retries alone achieve: 0.3^3 x 2,000 = 54 calls fail all three attempts
@@ -92,7 +92,7 @@ describe("RetryBudget", () => {
       expect(state.calls).toBe(2_000)
       expect(yield* budget.admit(new ModelError.CircuitOpenError({ provider: "p", message: "open" }))).toBe(true)
       expect(yield* budget.admit(ScriptedModel.overloaded())).toBe(true)
-      expect(yield* budget.admit(ScriptedModel.transient())).toBe(false)
+      expect(yield* budget.admit(ScriptedModel.serverError())).toBe(false)
     }).pipe(memory, quiet))
 
   it.effect("the window moves: first attempts older than `window` no longer pay for retries", () =>
@@ -103,7 +103,7 @@ describe("RetryBudget", () => {
       expect(yield* budget.state).toEqual({ firstAttempts: 10, retries: 0, available: 5 })
       yield* TestClock.adjust("10 seconds")
       expect(yield* budget.state).toEqual({ firstAttempts: 0, retries: 0, available: 0 })
-      expect(yield* budget.admit(ScriptedModel.transient())).toBe(false)
+      expect(yield* budget.admit(ScriptedModel.serverError())).toBe(false)
     }).pipe(memory))
 
   it.effect("callers of one store and key share one budget; another key has its own", () =>
@@ -111,7 +111,7 @@ describe("RetryBudget", () => {
       const a = yield* RetryBudget.make({ key: "shared" })
       const b = yield* RetryBudget.make({ key: "shared" })
       const other = yield* RetryBudget.make({ key: "other" })
-      yield* a.admit(ScriptedModel.transient())
+      yield* a.admit(ScriptedModel.serverError())
       expect((yield* b.state).retries).toBe(1)
       expect((yield* other.state).retries).toBe(0)
     }).pipe(memory))
@@ -169,7 +169,7 @@ describe("RetryBudget", () => {
           Effect.promise(() => a.runPromise(Effect.flatMap(RetryBudget.RetryBudget, f)))
         const inB = <X>(f: (budget: RetryBudget.Service) => Effect.Effect<X>) =>
           Effect.promise(() => b.runPromise(Effect.flatMap(RetryBudget.RetryBudget, f)))
-        const down = ScriptedModel.transient()
+        const down = ScriptedModel.serverError()
         // 40 first attempts in A pay for 20 retries, wherever they are asked for
         yield* inA((budget) => Effect.all(Array.from({ length: 40 }, () => budget.firstAttempt)))
         while ((yield* inA((budget) => budget.state)).firstAttempts < 40) yield* Effect.yieldNow()
@@ -186,7 +186,7 @@ describe("RetryBudget", () => {
 /** 1,000 first attempts and 1,000 retries asked all at once; how many retries were granted. */
 const concurrently = (budget: RetryBudget.Service) =>
   Effect.gen(function*() {
-    const down = ScriptedModel.transient()
+    const down = ScriptedModel.serverError()
     yield* Effect.all(Array.from({ length: 1_000 }, () => budget.firstAttempt), { concurrency: "unbounded" })
     // first attempts are recorded in the background, in batches: wait until all are, before any retry is asked
     while ((yield* budget.state).firstAttempts < 1_000) yield* Effect.yieldNow()

@@ -29,7 +29,7 @@ const waits = <E>(schedule: Schedule.Schedule<RetrySchedule.RetryStep<E>, E>, in
 const millis = (ds: ReadonlyArray<Duration.Duration>) => ds.map(Duration.toMillis)
 
 const transients = (n: number, options?: ScriptedModel.ErrorOptions) =>
-  Array.from({ length: n }, () => ScriptedModel.transient(options))
+  Array.from({ length: n }, () => ScriptedModel.serverError(options))
 
 describe("RetryPolicy", () => {
   it("has the documented defaults", () => {
@@ -77,7 +77,7 @@ describe("RetryPolicy", () => {
       expect(yield* firstWait({ jitter: false }, new Forever())).toBe(day)
       expect(yield* firstWait({ jitter: false, detectRateLimits: true }, { status: 429, retryAfter: 1e9 })).toBe(day)
       // and maxRetryAfter still refuses it before any wait
-      expect(RetrySchedule.isRetryable(RetryPolicy.from({ maxRetryAfter: "1 hour" }), new Forever())).toBe(false)
+      expect(RetrySchedule.allowsRetry(RetryPolicy.from({ maxRetryAfter: "1 hour" }), new Forever())).toBe(false)
     }))
 
   const rejected: ReadonlyArray<readonly [string, RetryPolicy.Input, string]> = [
@@ -180,7 +180,7 @@ describe("retryAfter: floor or exact", () => {
   it.effect("exact waits the hint alone when there is one, the backoff when there is not", () =>
     Effect.gen(function*() {
       const policy = { maxAttempts: 4, jitter: false, retryAfter: "exact" } as const
-      const ws = yield* waits(RetrySchedule.make(policy), [hinted(300), hinted(300), ScriptedModel.transient()])
+      const ws = yield* waits(RetrySchedule.make(policy), [hinted(300), hinted(300), ScriptedModel.serverError()])
       expect(millis(ws)).toEqual([300, 300, 4000])
     }))
 
@@ -231,39 +231,43 @@ describe("presets", () => {
     }))
 })
 
-describe("detectRateLimits", () => {
-  const lookalikes: ReadonlyArray<readonly [string, unknown]> = [
-    ["an Error saying rate limit", new Error("Rate limit exceeded for model")],
-    ["an Error saying throttled", new Error("Request was throttled")],
-    ["an Error saying too many requests", new Error("429 Too Many Requests")],
+describe("classifyUnder", () => {
+  it.each([
     ["a status of 429", { status: 429, message: "nope" }],
     ["a statusCode of 429", { statusCode: 429 }],
     ["a response status of 429", { response: { status: 429 } }],
+    ["a 503", { status: 503 }],
     ["a throttling name", Object.assign(new Error("x"), { name: "ThrottlingException" })],
     ["a rate-limit code", { code: "rate_limit_exceeded" }]
-  ]
+  ])("retries %s out of the box (ForeignError recognises it)", (_, error) => {
+    expect(RetrySchedule.classifyUnder(RetryPolicy.default, error)._tag).toBe("Transient")
+  })
 
-  it.each(lookalikes)("retries %s under rateLimit, not by default", (_, error) => {
-    expect(RetrySchedule.classify(RetryPolicy.rateLimit, error)._tag).toBe("Transient")
-    expect(RetrySchedule.classify(RetryPolicy.default, error)._tag).toBe("Permanent")
+  it.each([
+    ["an Error saying rate limit", new Error("Rate limit exceeded for model")],
+    ["an Error saying throttled", new Error("Request was throttled")],
+    ["an Error saying too many requests", new Error("429 Too Many Requests")]
+  ])("retries %s only under detectRateLimits (a message is a guess)", (_, error) => {
+    expect(RetrySchedule.classifyUnder(RetryPolicy.rateLimit, error)._tag).toBe("Transient")
+    expect(RetrySchedule.classifyUnder(RetryPolicy.default, error)._tag).toBe("Permanent")
   })
 
   it.each([
     ["a plain error", new Error("boom")],
-    ["a 500", { status: 500 }],
+    ["a 400", { status: 400, message: "rate limit" }],
     ["a string", "rate limit"]
-  ])("does not retry %s", (_, error) => {
-    expect(RetrySchedule.classify(RetryPolicy.rateLimit, error)._tag).toBe("Permanent")
+  ])("does not retry %s, even under rateLimit", (_, error) => {
+    expect(RetrySchedule.classifyUnder(RetryPolicy.rateLimit, error)._tag).toBe("Permanent")
   })
 
   it("reads the error's own hint, or the delta forms of its headers", () => {
     const hintOf = (error: unknown) => {
-      const c = RetrySchedule.classify(RetryPolicy.rateLimit, error)
+      const c = RetrySchedule.classifyUnder(RetryPolicy.default, error)
       return c._tag === "Transient" ? Option.map(c.retryAfter, Duration.toMillis) : Option.none()
     }
     expect(hintOf({ status: 429, retryAfter: 3 })).toStrictEqual(Option.some(3000))
     expect(hintOf({ status: 429, headers: { "retry-after-ms": "250" } })).toStrictEqual(Option.some(250))
-    expect(hintOf({ response: { status: 429, headers: { "retry-after": "2" } } })).toStrictEqual(Option.some(2000))
+    expect(hintOf({ response: { status: 429, headers: { "Retry-After": "2" } } })).toStrictEqual(Option.some(2000))
     expect(hintOf({ status: 429, headers: { "retry-after": "Wed, 21 Oct 2026 07:28:00 GMT" } })).toStrictEqual(
       Option.none()
     )
@@ -271,8 +275,8 @@ describe("detectRateLimits", () => {
   })
 
   it("an error's own classification wins: a Retryable permanent error is not second-guessed", () => {
-    const permanentButWordy = ScriptedModel.permanent({ message: "rate limit exceeded" })
-    expect(RetrySchedule.classify(RetryPolicy.rateLimit, permanentButWordy)._tag).toBe("Permanent")
+    const permanentButWordy = ScriptedModel.invalidRequest({ message: "rate limit exceeded" })
+    expect(RetrySchedule.classifyUnder(RetryPolicy.rateLimit, permanentButWordy)._tag).toBe("Permanent")
   })
 })
 
@@ -301,8 +305,8 @@ describe("RetrySchedule.make", () => {
   it.effect("stops at once on a permanent error", () =>
     Effect.gen(function*() {
       const out = yield* steps(RetrySchedule.make<ModelError.ModelError>(exact), [
-        ScriptedModel.permanent(),
-        ScriptedModel.transient()
+        ScriptedModel.invalidRequest(),
+        ScriptedModel.serverError()
       ])
       expect(out).toHaveLength(1)
       expect(out[0]?.error._tag).toBe("InvalidRequestError")
@@ -405,8 +409,8 @@ describe("RetrySchedule.make", () => {
     jitter: FastCheck.boolean()
   })
   const arbitraryError = FastCheck.oneof(
-    FastCheck.constant<ModelError.ModelError>(ScriptedModel.permanent()),
-    FastCheck.constant<ModelError.ModelError>(ScriptedModel.transient()),
+    FastCheck.constant<ModelError.ModelError>(ScriptedModel.invalidRequest()),
+    FastCheck.constant<ModelError.ModelError>(ScriptedModel.serverError()),
     FastCheck.integer({ min: 0, max: 60_000 }).map((ms) => ScriptedModel.rateLimited({ retryAfter: ms }))
   )
 

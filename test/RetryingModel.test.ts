@@ -49,7 +49,7 @@ const texts = (chunks: ReadonlyArray<CompletionModel.StreamChunk>) =>
 describe("RetryingModel", () => {
   it.effect("retries until success: 2 calls when the first fails transiently", () =>
     Effect.gen(function*() {
-      const { chunks, exit, times } = yield* run([ScriptedModel.transient(), hello], exact)
+      const { chunks, exit, times } = yield* run([ScriptedModel.serverError(), hello], exact)
       expect(times).toEqual([0, 10])
       expect(exit).toStrictEqual(Exit.void)
       expect(texts(chunks)).toEqual(["Hello", ", world"])
@@ -59,10 +59,10 @@ describe("RetryingModel", () => {
   it.effect("gives up after maxAttempts calls in all (3, not 4) and returns the last error", () =>
     Effect.gen(function*() {
       const errors = [
-        ScriptedModel.transient({ message: "first" }),
+        ScriptedModel.serverError({ message: "first" }),
         ScriptedModel.overloaded({ message: "second" }),
         ScriptedModel.rateLimited({ message: "third" }),
-        ScriptedModel.transient({ message: "fourth" })
+        ScriptedModel.serverError({ message: "fourth" })
       ]
       const { exit, times } = yield* run([...errors, hello], { ...exact, maxAttempts: 3 })
       expect(times).toHaveLength(3)
@@ -101,7 +101,7 @@ describe("RetryingModel", () => {
 
   it.effect("does not retry permanent errors: 1 call", () =>
     Effect.gen(function*() {
-      const bad = ScriptedModel.permanent()
+      const bad = ScriptedModel.invalidRequest()
       const { exit, times } = yield* run([bad, hello], exact)
       expect(times).toEqual([0])
       expect(exit).toStrictEqual(Exit.fail(bad))
@@ -125,7 +125,7 @@ describe("RetryingModel", () => {
 
   it.effect("backs off exponentially then caps: waits of 10, 20, 40, 40 ms", () =>
     Effect.gen(function*() {
-      const { exit, times } = yield* run([...Array.from({ length: 4 }, () => ScriptedModel.transient()), hello], {
+      const { exit, times } = yield* run([...Array.from({ length: 4 }, () => ScriptedModel.serverError()), hello], {
         ...exact,
         maxAttempts: 5
       })
@@ -142,7 +142,7 @@ describe("RetryingModel", () => {
       yield* Fiber.interrupt(fiber)
       yield* TestClock.adjust("1 hour")
       expect(yield* recorder.count).toBe(1)
-    }).pipe(provide([ScriptedModel.transient(), hello], exact)))
+    }).pipe(provide([ScriptedModel.serverError(), hello], exact)))
 
   it.effect("does not retry a defect in the inner model", () =>
     Effect.gen(function*() {
@@ -258,10 +258,10 @@ describe("RetryingModel", () => {
     switch (step.kind) {
       case "transient":
         return step.retryAfter === undefined
-          ? ScriptedModel.transient()
+          ? ScriptedModel.serverError()
           : ScriptedModel.rateLimited({ retryAfter: step.retryAfter })
       case "permanent":
-        return ScriptedModel.permanent()
+        return ScriptedModel.invalidRequest()
       case "reply": {
         const chunks = ScriptedModel.reply(...step.pieces)
         return step.breaks ? [...chunks.slice(0, -1), ScriptedModel.overloaded()] : chunks

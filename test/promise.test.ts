@@ -72,7 +72,8 @@ describe("retry", () => {
       baseDelay: 1,
       maxDelay: 4,
       jitter: false,
-      onRetry: ({ attempt, delay, error }) => void seen.push([attempt, delay, (error as Busy).constructor.name])
+      onRetry: ({ attempt, delay, error }) =>
+        void seen.push([attempt, Duration.toMillis(delay), (error as Busy).constructor.name])
     })
     expect(seen).toEqual([[1, 1, "Busy"], [2, 5, "Busy"]])
   })
@@ -214,7 +215,7 @@ describe("RetryContext", () => {
         break
       } catch (error) {
         context.recordFailure(error)
-        if (!context.shouldRetry()) {
+        if (!context.canRetry()) {
           result = error
           break
         }
@@ -232,7 +233,7 @@ describe("RetryContext", () => {
   it("does not retry what the options do not accept, and says so", async () => {
     const context = new RetryContext()
     context.recordFailure(new Error("unclassified"))
-    expect(context.shouldRetry()).toBe(false)
+    expect(context.canRetry()).toBe(false)
     await expect(context.wait()).rejects.toThrow("may not be retried")
   })
 

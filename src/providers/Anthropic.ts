@@ -37,6 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
+import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
 
 /**
@@ -64,18 +65,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export const errorTypes: HttpClassification.ErrorTypeTable = {
-  invalid_request_error: "InvalidRequestError",
-  authentication_error: "AuthenticationError",
-  permission_error: "AuthenticationError",
-  not_found_error: "InvalidRequestError",
-  request_too_large: "InvalidRequestError",
-  billing_error: "QuotaExceededError",
-  rate_limit_error: "RateLimitError",
-  api_error: "ServerError",
-  timeout_error: "TimeoutError",
-  overloaded_error: "OverloadedError"
-}
+export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.anthropic
 
 /**
  * @throws TypeError when `baseUrl` is not an absolute http(s) URL

@@ -26,7 +26,9 @@
 import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as ForeignError from "../ForeignError.js"
 import * as HttpClassification from "../HttpClassification.js"
+import * as ErrorTypes from "../internal/errorTypes.js"
 import * as ModelError from "../ModelError.js"
 import * as RetryAfter from "../RetryAfter.js"
 
@@ -35,27 +37,17 @@ import * as RetryAfter from "../RetryAfter.js"
  *
  * @since 0.1.0
  */
-export const errorTypes: HttpClassification.ErrorTypeTable = {
-  ThrottlingException: "RateLimitError",
-  TooManyRequestsException: "RateLimitError",
-  RequestLimitExceeded: "RateLimitError",
-  ProvisionedThroughputExceededException: "RateLimitError",
-  ServiceUnavailableException: "ServerError",
-  ModelNotReadyException: "ServerError",
-  InternalServerException: "ServerError",
-  ModelTimeoutException: "TimeoutError",
-  ValidationException: "InvalidRequestError",
-  ResourceNotFoundException: "InvalidRequestError",
-  AccessDeniedException: "AuthenticationError",
-  UnrecognizedClientException: "AuthenticationError"
-}
+export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.bedrock
 
 /**
  * Whether an AWS error code means "slow down".
  *
  * @since 0.1.0
  */
-export const isThrottlingCode = (code: string): boolean => errorTypes[code] === "RateLimitError"
+export const isThrottlingCode = (code: string): boolean => {
+  const tag = errorTypes[code]
+  return tag !== undefined && ModelError.isThrottlingTag(tag)
+}
 
 /**
  * Classifies a failed Bedrock HTTP response (codes from the
@@ -79,27 +71,35 @@ export const fromResponse = (
  * @since 0.1.0
  */
 export const fromAwsError = (error: unknown, now: number = Date.now()): ModelError.ModelError => {
-  const code = stringField(error, "name") ?? stringField(error, "code") ?? stringField(error, "__type")
-  const message = stringField(error, "message") ?? stringField(error, "Message") ?? String(error)
-  const metadata = Predicate.hasProperty(error, "$metadata") ? error.$metadata : undefined
-  const status = Predicate.hasProperty(metadata, "httpStatusCode") && Predicate.isNumber(metadata.httpStatusCode)
-    ? metadata.httpStatusCode
-    : undefined
-  const requestId = stringField(metadata, "requestId")
-  const tag = (code === undefined ? undefined : errorTypes[code]) ??
-    (status === undefined ? "InvalidRequestError" : HttpClassification.tagForStatus(status))
-  return ModelError.make(tag, {
+  // Tag, status, code and request id as every foreign error is read; the hint here also reads HTTP-dates.
+  const recognized = ForeignError.recognize(error)
+  const code = recognized?.errorType ?? stringField(error, "name") ?? stringField(error, "code")
+  const message = stringField(error, "message") ?? stringField(error, "Message") ?? safeString(error)
+  const status = recognized?.status
+  const requestId = recognized?.requestId
+  return ModelError.make(recognized?.tag ?? "InvalidRequestError", {
     provider: "bedrock",
     message: `bedrock${status === undefined ? "" : ` responded ${status}`}${code ? ` ${code}` : ""}: ${message}`,
     ...(status === undefined ? {} : { status }),
     ...(requestId === undefined ? {} : { requestId }),
     ...(code === undefined ? {} : { errorType: code }),
-    ...Option.match(RetryAfter.parse(rawHeaders(error), now), {
-      onNone: () => ({}),
-      onSome: (retryAfter) => ({ retryAfter })
-    }),
+    ...Option.match(
+      Option.orElse(RetryAfter.parse(rawHeaders(error), now), () => Option.fromNullable(recognized?.retryAfter)),
+      {
+        onNone: () => ({}),
+        onSome: (retryAfter) => ({ retryAfter })
+      }
+    ),
     cause: error
   })
+}
+
+const safeString = (u: unknown): string => {
+  try {
+    return String(u)
+  } catch {
+    return typeof u
+  }
 }
 
 const stringField = (u: unknown, key: string): string | undefined =>

@@ -44,6 +44,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
+import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
 
 /**
@@ -88,13 +89,7 @@ export interface AzureOptions extends CommonOptions {
  *
  * @since 0.1.0
  */
-export const errorTypes: HttpClassification.ErrorTypeTable = {
-  insufficient_quota: "QuotaExceededError",
-  rate_limit_exceeded: "RateLimitError",
-  server_error: "ServerError",
-  invalid_api_key: "AuthenticationError",
-  invalid_request_error: "InvalidRequestError"
-}
+export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.openai
 
 const provider = "openai"
 

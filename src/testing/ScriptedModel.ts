@@ -151,7 +151,7 @@ const fields = (status: number, defaultMessage: string, options: ErrorOptions): 
  *
  * @since 0.1.0
  */
-export const transient = (options: ErrorOptions = {}): ModelError.ModelError =>
+export const serverError = (options: ErrorOptions = {}): ModelError.ModelError =>
   new ModelError.ServerError(fields(503, "scripted transient failure", options))
 
 /**
@@ -175,7 +175,7 @@ export const overloaded = (options: ErrorOptions = {}): ModelError.ModelError =>
  *
  * @since 0.1.0
  */
-export const permanent = (options: Omit<ErrorOptions, "retryAfter"> = {}): ModelError.ModelError =>
+export const invalidRequest = (options: Omit<ErrorOptions, "retryAfter"> = {}): ModelError.ModelError =>
   new ModelError.InvalidRequestError(fields(400, "scripted permanent failure", options))
 
 // Scripted replies ---------------------------------------------------------

@@ -33,7 +33,7 @@ describe("ScriptedModel", () => {
       const calls = yield* recorder.calls
       expect(calls.map((c) => [c.request.messages[0]?.content, c.at])).toEqual([["one", 0], ["two", 25]])
       expect(yield* recorder.count).toBe(2)
-    }).pipe(Effect.provide(ScriptedModel.layer([ScriptedModel.transient(), ScriptedModel.reply("a", "b")]))))
+    }).pipe(Effect.provide(ScriptedModel.layer([ScriptedModel.serverError(), ScriptedModel.reply("a", "b")]))))
 
   it.effect("a turn with an error fails the stream after the chunks before it", () =>
     Effect.gen(function*() {
@@ -57,13 +57,13 @@ describe("ScriptedModel", () => {
     }).pipe(Effect.provide(ScriptedModel.layer([ScriptedModel.reply("x")]))))
 
   it("scripted errors classify themselves as documented", () => {
-    expect(Retryable.classify(ScriptedModel.transient())).toStrictEqual(Retryable.transient())
-    expect(Retryable.classify(ScriptedModel.transient({ retryAfter: "50 millis" }))).toStrictEqual(
+    expect(Retryable.classify(ScriptedModel.serverError())).toStrictEqual(Retryable.transient())
+    expect(Retryable.classify(ScriptedModel.serverError({ retryAfter: "50 millis" }))).toStrictEqual(
       Retryable.transient(Duration.millis(50))
     )
     expect(ScriptedModel.rateLimited().status).toBe(429)
     expect(ScriptedModel.overloaded().status).toBe(529)
     expect(Retryable.isTransient(ScriptedModel.overloaded())).toBe(true)
-    expect(Retryable.classify(ScriptedModel.permanent())).toStrictEqual(Retryable.permanent)
+    expect(Retryable.classify(ScriptedModel.invalidRequest())).toStrictEqual(Retryable.permanent)
   })
 })
