@@ -7,8 +7,15 @@ import * as Fleet from "./fleet.js"
 import * as Loopback from "./loopback.js"
 import * as Overhead from "./overhead.js"
 import * as Scale from "./scale.js"
+import * as Size from "./size.js"
 
-const all = { overhead: Overhead.run, fleet: Fleet.run, loopback: Loopback.run, scale: Scale.run } as const
+const all = {
+  overhead: Overhead.run,
+  fleet: Fleet.run,
+  loopback: Loopback.run,
+  scale: Scale.run,
+  size: Size.run
+} as const
 const asked = process.argv.slice(2)
 const unknown = asked.filter((name) => !(name in all))
 if (unknown.length > 0) {

@@ -2,7 +2,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
 
 const program = Effect.gen(function*() {
   // A stand-in for api.anthropic.com: one 529, then an answer. Drop `baseUrl` to call the real API.

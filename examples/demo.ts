@@ -10,7 +10,7 @@ import { Cause, Config, Console, Effect, Layer, Logger, Redacted, Stream } from 
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
 
 const answer = [
   "Retries ",

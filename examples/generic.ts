@@ -2,7 +2,7 @@ import { HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Data, Effect, Logger, LogLevel } from "effect"
 import { HttpClassification, Retryable, RetryAcquisition } from "effect-retry-layer"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
 
 // 1. An HTTP call: non-2xx answers become classified errors (status, Retry-After, request id).
 const getJson = (url: string) =>

@@ -2,7 +2,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
 import { OpenAI } from "effect-retry-layer/openai"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
 
 const ask = Effect.gen(function*() {
   const model = yield* CompletionModel.CompletionModel

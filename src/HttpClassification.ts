@@ -35,7 +35,6 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type * as ErrorTypes from "./internal/errorTypes.js"
 import * as ModelError from "./ModelError.js"
 import * as RetryAfter from "./RetryAfter.js"
 
@@ -45,7 +44,7 @@ import * as RetryAfter from "./RetryAfter.js"
  *
  * @since 0.1.0
  */
-export type ErrorTypeTable = ErrorTypes.ErrorTypeTable
+export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
 
 /**
  * Everything the classification reads from a failed response.

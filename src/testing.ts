@@ -1,12 +1,11 @@
 /**
- * @since 0.1.0
+ * Test doubles that run anywhere: a scripted model and a throttled model. The
+ * loopback `FaultServer` (Node only) is in `effect-retry-layer/testing/server`.
  */
-export * as ScriptedModel from "./testing/ScriptedModel.js"
-
 /**
  * @since 0.1.0
  */
-export * as FaultServer from "./testing/FaultServer.js"
+export * as ScriptedModel from "./testing/ScriptedModel.js"
 
 /**
  * @since 0.1.0

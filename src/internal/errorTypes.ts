@@ -1,13 +1,6 @@
-import type * as ModelError from "../ModelError.js"
-
-/**
- * The error codes each adapter knows, and the tag each deserves: one
- * definition, read by the adapters and by the recognition of foreign errors
- * (`ForeignError`), so "throttling" means the same codes everywhere.
- *
- * @internal
- */
-export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
+// The error codes each adapter knows, and the tag each deserves: one definition, read by the adapters and by
+// the recognition of foreign errors (`ForeignError`), so "throttling" means the same codes everywhere.
+import type { ErrorTypeTable } from "../HttpClassification.js"
 
 /** @internal */
 export const anthropic: ErrorTypeTable = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FaultServer } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Effect from "effect/Effect"
 
 const post = (url: string, body: unknown) =>
