@@ -58,6 +58,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
   { name: "processes-3-shared", n: 10_000, processes: 3, server: server() },
   { name: "processes-10-shared", n: 10_000, processes: 10, server: server() },
   { name: "retry-after-30s", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "30 seconds" } }) },
+  // A short hint, waited as a floor under the backoff or exactly (`retryAfter: "exact"`).
+  { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
   capacityChange(0),
   { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) }
 ]
@@ -147,8 +149,13 @@ export const strategies: ReadonlyArray<Strategy> = [
   { name: "p-retry defaults", wrap: pRetry },
   { name: "cockatiel defaults", wrap: cockatiel },
   { name: "AWS standard", wrap: awsStandard },
-  { name: "Effect exponential + jittered", wrap: effectJittered }
+  { name: "Effect exponential + jittered", wrap: effectJittered },
+  { name: "stack-exact-hint", wrap: stack({ retry: { retryAfter: "exact" } }) },
+  { name: "retry-exact-hint", wrap: withPolicy({ retryAfter: "exact" }) }
 ]
+
+const peersAndDefaults = strategies.map((s) => s.name).filter((name) => !name.endsWith("exact-hint"))
+const ours = ["stack-defaults", "retry-default", "stack-exact-hint", "retry-exact-hint"]
 
 /** The run, with `secondsTo90` the worst over the rise's phases (capacity-change). */
 const worstRise = (scenario: Scenario, strategy: Strategy): Outcome => {
@@ -162,13 +169,14 @@ export const byName = (name: string) => strategies.find((s) => s.name === name)!
 
 /** What each scenario runs: the processes scenarios only the strategies that share state. */
 const runs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-  ["headline", strategies.map((s) => s.name)],
+  ["headline", peersAndDefaults],
   ["processes-1-shared", ["stack-defaults"]],
   ["processes-3-shared", ["stack-defaults"]],
   ["processes-10-shared", ["stack-defaults"]],
-  ["retry-after-30s", strategies.map((s) => s.name)],
-  ["capacity-change", strategies.map((s) => s.name)],
-  ["random-503", strategies.map((s) => s.name)]
+  ["retry-after-30s", peersAndDefaults],
+  ["retry-after-300ms", ours],
+  ["capacity-change", peersAndDefaults],
+  ["random-503", peersAndDefaults]
 ]
 
 export interface Outcome {

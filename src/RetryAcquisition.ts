@@ -331,14 +331,20 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
   )
 }
 
-// ": message" of any thrown value, or nothing; a `message` that throws or is not text must not break a retry.
+// ": message" of any thrown value, or nothing for none or an empty one; a `message` that throws or is not text
+// must not break a retry, and a huge one is cut to 2 KiB so that it is not written into every retry's log line.
 const messageOf = (error: unknown): string => {
   try {
-    return Predicate.hasProperty(error, "message") ? `: ${String(error.message)}` : ""
+    const message = Predicate.hasProperty(error, "message") ? String(error.message) : ""
+    return message === "" ?
+      "" :
+      `: ${message.length > maxLoggedMessage ? `${message.slice(0, maxLoggedMessage)}... (truncated)` : message}`
   } catch {
     return ": (the error's message could not be read)"
   }
 }
+
+const maxLoggedMessage = 2048
 
 const exhausted = (label: string, budget: RetryBudget.Service, error: unknown) => {
   const facts = ModelError.isModelError(error) ? error : undefined

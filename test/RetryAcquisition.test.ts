@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -213,3 +214,34 @@ class Flaky extends Data.TaggedError("Flaky") {
     return Retryable.transient()
   }
 }
+
+describe("retry log lines", () => {
+  const lines: Array<string> = []
+  const capture = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ message }) => lines.push(Array.isArray(message) ? message.join(" ") : String(message)))
+  )
+  class Huge extends Data.TaggedError("Huge")<{ readonly message: string }> {
+    [Retryable.symbol]() {
+      return Retryable.transient()
+    }
+  }
+  class Quiet extends Data.TaggedError("Quiet") {
+    [Retryable.symbol]() {
+      return Retryable.transient()
+    }
+  }
+  const failing = (error: unknown) =>
+    RetryAcquisition.retryAcquisition(Effect.fail(error), { maxAttempts: 2, baseDelay: 0 }).pipe(Effect.ignore)
+
+  it.effect("carry at most 2 KiB of an error's message, marked as cut, and nothing for an empty one", () =>
+    Effect.gen(function*() {
+      lines.length = 0
+      yield* failing(new Huge({ message: "x".repeat(1_000_000) }))
+      yield* failing(new Quiet())
+      expect(lines).toHaveLength(2)
+      expect(lines[0]!.length).toBeLessThan(2300)
+      expect(lines[0]).toContain("... (truncated); retrying in 0 ms")
+      expect(lines[1]).toBe("retryAcquisition: attempt 1 of 2 failed with Quiet; retrying in 0 ms")
+    }).pipe(Effect.provide(capture)))
+})

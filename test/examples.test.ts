@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { promisify } from "node:util"
 
 const run = promisify(execFile)
 const root = new URL("..", import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), "utf8")
+const pages = () => ["README.md", ...readdirSync(new URL("docs/", root)).map((name) => `docs/${name}`)]
 
 // Each example runs as a user would run it, on its own loopback server where it needs one.
 const examples = [
@@ -19,7 +20,10 @@ const examples = [
   ["examples/fleet.ts", "Hello from the stack"],
   ["examples/generic.ts", "stock {\"items\":3} after 2 requests; connection 3 after 3 tries"],
   ["examples/promise.ts", "ok after 3 calls; widgets: 3 left"],
-  ["examples/opentelemetry.ts", "chatStream.attempt"]
+  ["examples/opentelemetry.ts", "chatStream.attempt"],
+  ["examples/policy.ts", "maxAttempt: unknown option; did you mean maxAttempts?"],
+  ["examples/errors.ts", "done after 3 calls"],
+  ["examples/live.ts", "not run: (FiberFailure) Error: (Missing data at ANTHROPIC_API_KEY"]
 ] as const
 
 describe("examples", () => {
@@ -28,8 +32,8 @@ describe("examples", () => {
     expect(stdout).toContain(expected)
   }, 60_000)
 
-  it.each(examples)("the README shows %s exactly as it runs", (path) => {
-    expect(read("README.md")).toContain("```ts\n" + read(path) + "```")
+  it.each(examples)("the README or a docs page shows %s exactly as it runs", (path) => {
+    expect(pages().some((page) => read(page).includes("```ts\n" + read(path) + "```"))).toBe(true)
   })
 
   it("the demo runs against its loopback server: a 429 and a 529 retried, then the answer", async () => {

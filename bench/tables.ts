@@ -1,0 +1,94 @@
+/**
+ * The Markdown tables the README and docs/performance.md show, rendered from
+ * bench/results/*.json, so the text cannot drift from the measurements
+ * (`test/docs.test.ts` checks each table is there verbatim).
+ * `npx tsx bench/tables.ts` prints them all, to paste after a bench run.
+ */
+import { readFileSync } from "node:fs"
+
+type Row = Record<string, unknown>
+type Column = readonly [string, (row: Row) => unknown]
+
+const results = (name: string): ReadonlyArray<Row> =>
+  (JSON.parse(readFileSync(new URL(`./results/${name}.json`, import.meta.url), "utf8")) as { rows: Array<Row> }).rows
+
+const format = (x: unknown): string => {
+  if (x === null || x === undefined) return "never"
+  if (typeof x === "number" && Number.isInteger(x) && x >= 10_000) return x.toLocaleString("en-US")
+  return String(x)
+}
+
+const table = (rows: ReadonlyArray<Row>, columns: ReadonlyArray<Column>) =>
+  [
+    `| ${columns.map(([head]) => head).join(" | ")} |`,
+    `| ${columns.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${columns.map(([, cell]) => format(cell(row))).join(" | ")} |`)
+  ].join("\n")
+
+const percent = (digits: number) => (r: Row) => `${(100 * (r.succeeded as number)).toFixed(digits)}%`
+
+const fleetColumns: ReadonlyArray<Column> = [
+  ["strategy", (r) => r.strategy === "stack-defaults" ? `**${r.strategy}**` : r.strategy],
+  ["makespan / floor", (r) => r.makespanOverFloor],
+  ["calls per client", (r) => r.callsPerClient],
+  ["succeeded", percent(2)],
+  ["429s / calls", (r) => r.fraction429],
+  ["p50 s", (r) => r.p50Seconds],
+  ["p99 s", (r) => r.p99Seconds]
+]
+
+/** Every table, by name. */
+export const tables = (): Record<string, string> => {
+  const fleet = results("fleet")
+  const scenario = (name: string) => fleet.filter((r) => r.scenario === name)
+  const overhead = results("overhead")
+  const limiter = (r: Row) => String(r.group).startsWith("AdaptiveRateLimiter")
+  return {
+    headline: table(scenario("headline"), fleetColumns),
+    "retry-after-30s": table(scenario("retry-after-30s"), fleetColumns),
+    "retry-after-300ms": table(scenario("retry-after-300ms"), fleetColumns),
+    "capacity-change": table(scenario("capacity-change"), [
+      ...fleetColumns,
+      ["s to 90% of the rise", (r) => r.secondsTo90]
+    ]),
+    "random-503": table(scenario("random-503"), fleetColumns),
+    processes: table(fleet.filter((r) => String(r.scenario).startsWith("processes")), [
+      ["processes on one store", (r) => r.processes],
+      ["makespan / floor", (r) => r.makespanOverFloor],
+      ["calls per client", (r) => r.callsPerClient],
+      ["succeeded", percent(2)],
+      ["429s / calls", (r) => r.fraction429],
+      ["p99 s", (r) => r.p99Seconds]
+    ]),
+    limiter: table(overhead.filter(limiter), [
+      ["request rate", (r) => r.variant],
+      ["µs per call", (r) => ((r["ns/call"] as number) / 1000).toFixed(1)],
+      ["× the cost at 10/s", (r) => r["x baseline"]]
+    ]),
+    overhead: table(overhead.filter((r) => !limiter(r)), [
+      ["group", (r) => r.group],
+      ["variant", (r) => r.variant],
+      ["ns/call", (r) => (r["ns/call"] as number).toLocaleString("en-US")],
+      ["× baseline", (r) => r["x baseline"]]
+    ]),
+    loopback: table(results("loopback"), [
+      ["strategy", (r) => r.strategy],
+      ["run", (r) => r.run],
+      ["makespan / floor", (r) => r.makespanOverFloor],
+      ["calls per client", (r) => r.callsPerClient],
+      ["succeeded", percent(1)],
+      ["p99 s", (r) => r.p99Seconds]
+    ]),
+    size: table(results("size"), [
+      ["entry", (r) => r.entry],
+      ["import ms", (r) => r.importMs],
+      ["bundle KB (min)", (r) => r.bundleKB],
+      ["modules bundled", (r) => r.bundledModules],
+      ["fast-check modules", (r) => r.fastCheckModules]
+    ])
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const [name, text] of Object.entries(tables())) console.log(`## ${name}\n${text}\n`)
+}
