@@ -182,6 +182,23 @@ describe("delays and calculateBackoffDelay", () => {
   })
 })
 
+describe("hostile errors", () => {
+  it("an error whose message getter throws is retried and rejected as itself, not as the getter's error", async () => {
+    const hostile = Object.defineProperty({ status: 503 }, "message", {
+      get() {
+        throw new Error("the getter")
+      }
+    })
+    let calls = 0
+    const rejected = await retry(async () => {
+      calls++
+      throw hostile
+    }, { maxAttempts: 2, baseDelay: 0 }).catch((error: unknown) => error)
+    expect(rejected).toBe(hostile)
+    expect(calls).toBe(2)
+  })
+})
+
 describe("what each consumer honours", () => {
   it("delays refuses a list it cannot hold instead of running out of memory; calculateBackoffDelay is O(1)", () => {
     expect(() => delays({ maxAttempts: 1e9 })).toThrow(RangeError)
