@@ -90,11 +90,18 @@ const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPol
     problem("", `expected an object of options, got ${show(input)}`)
     return Either.left(invalid(issues))
   }
-  for (const key of Object.keys(input)) {
-    if (!fieldNames.has(key)) {
-      const near = nearest(key)
-      problem(key, `unknown option${near === undefined ? "" : `; did you mean ${near}?`}`, "Unexpected")
-    }
+  const unknown = Object.keys(input).filter((key) => !fieldNames.has(key))
+  // An object with a million keys is refused with a short message: the first few, and a count.
+  if (unknown.length > maxUnknownListed) {
+    problem(
+      "",
+      `${unknown.length} unknown options, among them ${unknown.slice(0, 3).map(show).join(", ")}`,
+      "Unexpected"
+    )
+  }
+  for (const key of unknown.length > maxUnknownListed ? [] : unknown) {
+    const near = nearest(key)
+    problem(key, `unknown option${near === undefined ? "" : `; did you mean ${near}?`}`, "Unexpected")
   }
   const value = (key: keyof RetryPolicy.Input) => input[key]
   const duration = (key: keyof RetryPolicy.Input, positive: boolean, fallback?: Duration.Duration) => {
@@ -159,6 +166,8 @@ const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPol
     detectRateLimits
   })
 }
+
+const maxUnknownListed = 20
 
 const invalid = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) =>
   new InvalidRetryPolicy({
@@ -524,7 +533,8 @@ export const readsLikeRateLimit = (error: unknown): boolean => {
  *
  * @since 0.2.0
  */
-export const isThrottling = (error: unknown): boolean =>
-  ModelError.isModelError(error)
-    ? ModelError.isThrottling(error)
-    : ForeignError.isThrottling(error) || (ForeignError.recognize(error) === undefined && readsLikeRateLimit(error))
+export const isThrottling = (error: unknown): boolean => {
+  if (ModelError.isModelError(error)) return ModelError.isThrottling(error)
+  const recognized = ForeignError.recognize(error)
+  return recognized === undefined ? readsLikeRateLimit(error) : ModelError.isThrottlingTag(recognized.tag)
+}

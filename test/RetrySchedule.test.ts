@@ -132,6 +132,15 @@ describe("RetryPolicy", () => {
     expect(message).toContain("basedelay: unknown option; did you mean baseDelay?")
   })
 
+  it("a hostile input with a huge number of keys gets a short answer", () => {
+    const huge = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]))
+    const error = thrown(RetryPolicy.from)(huge) as RetrySchedule.InvalidRetryPolicy
+    expect(error.issues).toHaveLength(1)
+    expect(error.message).toBe(
+      "Invalid retry policy: (policy): 100000 unknown options, among them \"k0\", \"k1\", \"k2\""
+    )
+  })
+
   it("refuses null, a non-object and every infinite limit", () => {
     for (const input of [null, "3 attempts", [1, 2]]) {
       expect(thrown(RetryPolicy.from)(input)).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
