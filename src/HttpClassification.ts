@@ -34,6 +34,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ModelError from "./ModelError.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -58,6 +59,8 @@ export interface FailedResponse {
   /** The response body as text; need not be JSON. */
   readonly body: string
   readonly errorTypes?: ErrorTypeTable
+  /** Values (an API key) to scrub from any text taken from the response, should the server echo them. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }
 
 /**
@@ -124,9 +127,10 @@ export const errorDetails = (body: string, headers: RetryAfter.HeaderRecord = {}
       const nested = typeof json.error === "object" ? json.error : undefined
       const code = nested?.code
       return {
+        // The code before the type: OpenAI's 401 is type `invalid_request_error`, code `invalid_api_key`.
         errorTypes: present([
-          nested?.type,
           code === undefined || code === null ? undefined : String(code),
+          nested?.type,
           json.__type?.split("#").at(-1),
           json.code,
           json.type === "error" ? undefined : json.type,
@@ -149,8 +153,33 @@ const classifyTypes = (
 }
 
 const snippet = (body: string): string => {
-  const flat = body.replace(/\s+/g, " ").trim()
+  const flat = body.slice(0, 4096).replace(/\s+/g, " ").trim()
   return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat
+}
+
+/**
+ * The most characters of text taken from a response (a provider's error
+ * message) that an error keeps, and so that a log line carries: 2 KiB.
+ *
+ * @since 0.3.0
+ */
+export const maxMessageChars = 2048
+
+/**
+ * Text taken from a response, made safe to keep on an error and to log: each
+ * secret (an API key a server echoed) replaced by `[redacted]`, then cut to
+ * {@link maxMessageChars} and marked `... (truncated)`.
+ *
+ * @since 0.3.0
+ */
+export const safeText = (text: string, secrets: ReadonlyArray<Redacted.Redacted> = []): string => {
+  let safe = text
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    // A short "secret" would redact ordinary words; keys are long.
+    if (typeof value === "string" && value.length >= 8) safe = safe.replaceAll(value, "[redacted]")
+  }
+  return safe.length > maxMessageChars ? `${safe.slice(0, maxMessageChars)}... (truncated)` : safe
 }
 
 /**
@@ -166,13 +195,18 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const id = requestId(response.headers)
   const retryAfter = RetryAfter.parse(response.headers, now)
   const shouldRetry = RetryAfter.xShouldRetry(response.headers)
-  const said = details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body))
+  const said = safeText(
+    details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body)),
+    response.secrets
+  )
   return ModelError.make(known ?? ModelError.tagForStatus(response.status), {
     provider: response.provider,
-    message: `${response.provider} responded ${response.status}${errorType ? ` ${errorType}` : ""}: ${said}`,
+    message: `${response.provider} responded ${response.status}${
+      errorType ? ` ${safeText(errorType, response.secrets)}` : ""
+    }: ${said}`,
     status: response.status,
     ...(id === undefined ? {} : { requestId: id }),
-    ...(errorType === undefined ? {} : { errorType }),
+    ...(errorType === undefined ? {} : { errorType: safeText(errorType, response.secrets) }),
     ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) }),
     ...Option.match(shouldRetry, { onNone: () => ({}), onSome: (b) => ({ shouldRetry: b }) })
   })
@@ -198,13 +232,15 @@ export const fromErrorEvent = (event: {
   readonly data: string
   readonly errorTypes: ErrorTypeTable
   readonly requestId?: string | undefined
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }): ModelError.ModelError => {
   const details = errorDetails(event.data)
-  const [known, errorType] = classifyTypes(details, event.errorTypes)
+  const [known, type] = classifyTypes(details, event.errorTypes)
+  const errorType = type === undefined ? undefined : safeText(type, event.secrets)
   return ModelError.make(known ?? "StreamError", {
     provider: event.provider,
     message: `${event.provider} sent an error mid-stream${errorType ? ` (${errorType})` : ""}: ${
-      details.message ?? snippet(event.data)
+      safeText(details.message ?? snippet(event.data), event.secrets)
     }`,
     ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
     ...(errorType === undefined ? {} : { errorType })

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HttpClassification, Retryable } from "effect-retry-layer"
+import { OpenAI } from "effect-retry-layer/openai"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 
 const classify = (status: number, options: Partial<HttpClassification.FailedResponse> = {}) =>
@@ -93,7 +95,38 @@ describe("HttpClassification.fromResponse", () => {
       errorTypes: { insufficient_quota: "QuotaExceededError" }
     })
     expect(limited._tag).toBe("RateLimitError")
-    expect(limited.errorType).toBe("requests")
+    // nothing the table knows: the most specific of what was sent, the code
+    expect(limited.errorType).toBe("rate_limit_exceeded")
+  })
+
+  it("OpenAI's 401 invalid_api_key is an AuthenticationError: the code before the type", () => {
+    const body = JSON.stringify({
+      error: { message: "Incorrect API key provided", type: "invalid_request_error", code: "invalid_api_key" }
+    })
+    const error = classify(401, { body, errorTypes: OpenAI.errorTypes })
+    expect(error._tag).toBe("AuthenticationError")
+    expect(error.errorType).toBe("invalid_api_key")
+  })
+
+  it("keeps at most 2 KiB of a provider's message, and scrubs a key the server echoed", () => {
+    const key = Redacted.make("sk-test-0123456789abcdef")
+    const huge = classify(400, { body: JSON.stringify({ error: { message: "m".repeat(20 * 1024 * 1024) } }) })
+    expect(huge.message.length).toBeLessThan(2200)
+    expect(huge.message).toMatch(/\.\.\. \(truncated\)$/)
+    const echoed = Effect.runSync(HttpClassification.fromResponse({
+      provider: "openai",
+      status: 401,
+      headers: {},
+      body: JSON.stringify({ error: { message: `Incorrect API key provided: ${Redacted.value(key)}` } }),
+      secrets: [key]
+    }))
+    expect(echoed.message).toBe("openai responded 401: Incorrect API key provided: [redacted]")
+    const midStream = HttpClassification.fromErrorEvent({
+      provider: "anthropic",
+      data: JSON.stringify({ type: "error", error: { type: "api_error", message: "e".repeat(5 * 1024 * 1024) } }),
+      errorTypes: {}
+    })
+    expect(midStream.message.length).toBeLessThan(2200)
   })
 
   it("reads AWS error types from the body or the x-amzn-errortype header, even on a 400", () => {

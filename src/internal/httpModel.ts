@@ -12,6 +12,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
@@ -30,6 +31,18 @@ export type Decoder = (
 ) => Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError>
 
 /**
+ * What a decoder knows of its response: who sent it, its request id, and the
+ * secrets to scrub from any text it keeps.
+ *
+ * @internal
+ */
+export interface DecoderContext {
+  readonly provider: string
+  readonly requestId: string | undefined
+  readonly secrets: ReadonlyArray<Redacted.Redacted>
+}
+
+/**
  * What a provider adapter supplies; the rest of an HTTP model is shared.
  *
  * @internal
@@ -39,13 +52,15 @@ export interface Spec {
   readonly model: string
   readonly request: (request: CompletionModel.ChatRequest) => HttpClientRequest.HttpClientRequest
   readonly errorTypes: HttpClassification.ErrorTypeTable
-  readonly decoder: (context: { readonly requestId: string | undefined }) => Decoder
+  readonly decoder: (context: DecoderContext) => Decoder
   /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
   readonly timeout: Duration.DurationInput | undefined
   /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
   readonly idleTimeout: Duration.DurationInput | undefined
   /** Header names to redact in spans, on top of `@effect/platform`'s defaults. */
   readonly secretHeaders: ReadonlyArray<string>
+  /** Values scrubbed from any text taken from a response (the API key, should a server echo it). */
+  readonly secrets: ReadonlyArray<Redacted.Redacted>
 }
 
 /**
@@ -86,27 +101,28 @@ const open = (
   if (response.status < 200 || response.status >= 300) {
     // A body we cannot read still leaves the status to classify by.
     return Effect.flatMap(
-      Effect.orElseSucceed(response.text, () => ""),
+      boundedText(response),
       (body) =>
         Effect.flip(HttpClassification.fromResponse({
           provider: spec.provider,
           status: response.status,
           headers: response.headers,
           body,
-          errorTypes: spec.errorTypes
+          errorTypes: spec.errorTypes,
+          secrets: spec.secrets
         }))
     )
   }
   const requestId = HttpClassification.requestId(response.headers)
   const contentType = response.headers["content-type"] ?? ""
   if (!contentType.includes("text/event-stream")) {
-    return Effect.flatMap(Effect.orElseSucceed(response.text, () => ""), (body) =>
+    return Effect.flatMap(boundedText(response), (body) =>
       Effect.fail(
         new ModelError.StreamError({
           provider: spec.provider,
           message: `${spec.provider} answered ${response.status} with ${
             contentType || "no content-type"
-          }, not an event stream: ${body.slice(0, 200)}`,
+          }, not an event stream: ${HttpClassification.safeText(body.slice(0, 200), spec.secrets)}`,
           status: response.status,
           ...(requestId === undefined ? {} : { requestId })
         })
@@ -115,6 +131,40 @@ const open = (
   return Effect.succeed(chunks(spec, idleTimeout, response, requestId))
 }
 
+/**
+ * The most of an error body read: 64 KiB. The rest is not read (the
+ * connection is closed instead), so a server that answers a 500 with 50 MB
+ * costs 64 KiB of memory.
+ *
+ * @internal
+ */
+export const maxErrorBodyBytes = 64 * 1024
+
+// The start of a body as text, up to `maxErrorBodyBytes`; a body that cannot be read is empty.
+const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(
+      { bytes: [] as Array<Uint8Array>, length: 0 },
+      (read) => read.length < maxErrorBodyBytes,
+      (read, chunk) => {
+        read.bytes.push(chunk)
+        read.length += chunk.length
+        return read
+      }
+    ),
+    Effect.map(({ bytes, length }) => {
+      const body = new Uint8Array(Math.min(length, maxErrorBodyBytes))
+      let offset = 0
+      for (const chunk of bytes) {
+        if (offset >= body.length) break
+        body.set(chunk.subarray(0, body.length - offset), offset)
+        offset += chunk.length
+      }
+      return new TextDecoder().decode(body)
+    }),
+    Effect.orElseSucceed(() => "")
+  )
+
 const chunks = (
   spec: Spec,
   idleTimeout: Duration.Duration,
@@ -122,7 +172,7 @@ const chunks = (
   requestId: string | undefined
 ): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
   Stream.suspend(() => {
-    const decode = spec.decoder({ requestId })
+    const decode = spec.decoder({ provider: spec.provider, requestId, secrets: spec.secrets })
     let finished = false
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
     return response.stream.pipe(
@@ -152,13 +202,27 @@ const chunks = (
   })
 
 /**
- * Server-sent events from text, with `@effect/experimental`'s parser. Its
- * `makeChannel` is not used: it makes an oversized event a defect and sleeps
- * on `retry:` fields, neither of which suits a model stream.
+ * The most characters one SSE line, or one event's data, may hold: 1 Mi. A
+ * longer one fails the stream with a `StreamError`, having buffered at most
+ * this plus one network read.
  *
- * The parser reads a CR that ends one piece and an LF that starts the next as
- * two line ends (an empty line, which ends the event early), so a trailing CR
- * is held back until the next piece, or the end, says what follows it.
+ * @internal
+ */
+export const maxEventChars = 1024 * 1024
+
+/**
+ * Server-sent events from text, with `@effect/experimental`'s parser fed one
+ * line at a time.
+ *
+ * Its `makeChannel` is not used: it makes an oversized event a defect and
+ * sleeps on `retry:` fields, neither of which suits a model stream. Nor is the
+ * parser fed whole reads: its line scan restarts at the start of its buffer
+ * for every line (`for (let index = startingPosition; ...)`, where the line
+ * starts at `position + startingPosition`), so one read of n lines costs
+ * O(n x read); 1 MB of events in one read took 90 s. Here the lines are found
+ * in one pass, the parser sees each line once, and a line's end is always
+ * `\n`: a CR that ends one read and an LF that starts the next are one line
+ * end, not two.
  *
  * @internal
  */
@@ -167,27 +231,54 @@ export const events =
   <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<Sse.Event, E | ModelError.ModelError, R> =>
     Stream.suspend(() => {
       let parsed: Array<Sse.Event> = []
-      let heldCr = false
+      let tooLarge = false
       const parser = Sse.makeParser((event) => {
         if (event._tag === "Event") parsed.push(event)
-      })
-      const feed = (piece: string) => {
-        const error = parser.feed(piece)
+      }, { maxEventSize: maxEventChars })
+      // The line read so far, in pieces (joined once it ends), and whether an LF that follows is the CR's line end.
+      let partial: Array<string> = []
+      let partialLength = 0
+      let afterCr = false
+      const failure = (what: string) =>
+        new ModelError.StreamError({
+          ...facts,
+          message: `${facts.provider}: ${what} is over ${maxEventChars} characters; the stream is refused`
+        })
+      const line = (text: string) => {
+        partial.push(text)
+        const whole = partial.join("")
+        partial = []
+        partialLength = 0
+        // `feed` reports a size error once; the event's data is then gone, so the stream ends with it.
+        if (parser.feed(`${whole}\n`) !== undefined) tooLarge = true
+      }
+      const feed = (piece: string): Effect.Effect<Array<Sse.Event>, ModelError.ModelError> => {
+        let start = 0
+        if (afterCr && piece.startsWith("\n")) start = 1
+        afterCr = false
+        for (let i = start; i < piece.length; i++) {
+          const c = piece.charCodeAt(i)
+          if (c !== 10 && c !== 13) continue
+          line(piece.slice(start, i))
+          if (c === 13) {
+            if (i + 1 < piece.length) {
+              if (piece.charCodeAt(i + 1) === 10) i++
+            } else afterCr = true
+          }
+          start = i + 1
+        }
+        if (start < piece.length) {
+          partial.push(piece.slice(start))
+          partialLength += piece.length - start
+        }
         const out = parsed
         parsed = []
-        return error === undefined ? Effect.succeed(out) : Effect.fail(
-          new ModelError.StreamError({ ...facts, message: `${facts.provider}: ${error.message}` })
-        )
+        if (tooLarge) return Effect.fail(failure("an event"))
+        if (partialLength > maxEventChars) return Effect.fail(failure("a line"))
+        return Effect.succeed(out)
       }
-      return Stream.mapConcatEffect(Stream.concat(text, Stream.succeed(endOfText)), (piece) => {
-        if (piece === endOfText) return feed(heldCr ? "\r" : "")
-        const input = heldCr ? `\r${piece}` : piece
-        heldCr = input.endsWith("\r")
-        return feed(heldCr ? input.slice(0, -1) : input)
-      })
+      return Stream.mapConcatEffect(text, feed)
     })
-
-const endOfText: unique symbol = Symbol("endOfText")
 
 /**
  * A transport failure: the connection was refused, reset or closed early
@@ -234,17 +325,16 @@ const describe = (cause: unknown): string | undefined => {
  */
 export const decodeEvent = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
-  return (
-    facts: { readonly provider: string; readonly requestId: string | undefined },
-    event: Sse.Event
-  ): Either.Either<A, ModelError.ModelError> =>
+  return (facts: DecoderContext, event: Sse.Event): Either.Either<A, ModelError.ModelError> =>
     Either.mapLeft(decode(event.data), (error) => {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
       const why = issue === undefined ? "invalid" : `${issue.path.join(".") || "data"}: ${issue.message}`
       return new ModelError.StreamError({
         provider: facts.provider,
         ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
-        message: `${facts.provider}: malformed ${event.event} event (${why}): ${event.data.slice(0, 200)}`
+        message: `${facts.provider}: malformed ${event.event} event (${why}): ${
+          HttpClassification.safeText(event.data.slice(0, 200), facts.secrets)
+        }`
       })
     })
 }

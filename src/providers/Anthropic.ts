@@ -85,6 +85,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
     secretHeaders: ["x-api-key"],
+    secrets: [options.apiKey],
     request: (request) =>
       HttpClientRequest.post(url).pipe(
         HttpClientRequest.setHeaders(headers),
@@ -148,8 +149,8 @@ const MessageDelta = HttpModel.decodeEvent(Schema.Struct({
 
 const none: ReadonlyArray<CompletionModel.StreamChunk> = []
 
-const decoder = (context: { readonly requestId: string | undefined }): HttpModel.Decoder => {
-  const facts = { provider: "anthropic", requestId: context.requestId }
+const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
+  const facts = context
   let inputTokens = 0
   let outputTokens = 0
   let reason: CompletionModel.FinishReason = "unknown"
@@ -181,12 +182,7 @@ const decoder = (context: { readonly requestId: string | undefined }): HttpModel
           CompletionModel.StreamChunk.TurnFinished({ reason, usage: { inputTokens, outputTokens } })
         ])
       case "error":
-        return Either.left(HttpClassification.fromErrorEvent({
-          provider: "anthropic",
-          data: event.data,
-          errorTypes,
-          requestId: context.requestId
-        }))
+        return Either.left(HttpClassification.fromErrorEvent({ ...context, data: event.data, errorTypes }))
       default:
         // ping, content_block_start/stop and event types added after this was written
         return Either.right(none)

@@ -183,6 +183,7 @@ const makeWith = (
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
     secretHeaders: target.secretHeaders,
+    secrets: [options.apiKey],
     request: (request) =>
       HttpClientRequest.post(target.url).pipe(
         HttpClientRequest.setHeaders({ ...target.headers, accept: "text/event-stream" }),
@@ -226,8 +227,8 @@ const Chunk = HttpModel.decodeEvent(Schema.Struct({
   )
 }))
 
-const decoder = (context: { readonly requestId: string | undefined }): HttpModel.Decoder => {
-  const facts = { provider, requestId: context.requestId }
+const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
+  const facts = context
   let usage: CompletionModel.Usage = { inputTokens: 0, outputTokens: 0 }
   let reason: CompletionModel.FinishReason = "unknown"
   return (event) => {
@@ -236,12 +237,7 @@ const decoder = (context: { readonly requestId: string | undefined }): HttpModel
     }
     return Either.flatMap(Chunk(facts, event), (chunk) => {
       if (chunk.error !== undefined) {
-        return Either.left(HttpClassification.fromErrorEvent({
-          provider,
-          data: event.data,
-          errorTypes,
-          requestId: context.requestId
-        }))
+        return Either.left(HttpClassification.fromErrorEvent({ ...context, data: event.data, errorTypes }))
       }
       if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens }
       const choice = chunk.choices[0]

@@ -14,6 +14,8 @@ import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
+import * as Http from "node:http"
+import type * as Net from "node:net"
 import * as Chat from "../support/chat.js"
 import { capturingTracer } from "../support/tracing.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
@@ -229,13 +231,21 @@ describe("Anthropic over loopback HTTP", () => {
       expect(failure((yield* consume(model)).exit)?._tag).toBe("StreamError")
     }).pipe(withHttp))
 
-  it.scoped("an SSE event larger than the parser's limit is a StreamError, not a crash", () =>
+  it.scoped("an SSE line or event over 1 Mi characters is a StreamError, not a crash", () =>
     Effect.gen(function*() {
       const { model, server } = yield* setup()
-      yield* server.enqueue(FaultServer.stream([FaultServer.raw(`data: ${"x".repeat(11 * 1024 * 1024)}`)]))
-      const { exit } = yield* consume(model)
-      expect(failure(exit)?._tag).toBe("StreamError")
-      expect(failure(exit)?.message).toContain("maximum size")
+      // one line that never ends, and an event of many small lines
+      yield* server.enqueue(
+        FaultServer.stream([FaultServer.raw(`data: ${"x".repeat(11 * 1024 * 1024)}`)]),
+        FaultServer.stream([
+          FaultServer.raw(`${"data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(30_000)}\n`)
+        ])
+      )
+      for (const what of ["a line", "an event"]) {
+        const { exit } = yield* consume(model)
+        expect(failure(exit)?._tag).toBe("StreamError")
+        expect(failure(exit)?.message).toBe(`anthropic: ${what} is over 1048576 characters; the stream is refused`)
+      }
     }).pipe(withHttp))
 
   it.scoped("a malformed JSON error body still gives a typed error by status", () =>
@@ -408,3 +418,85 @@ describe("Anthropic over loopback HTTP", () => {
 // JSON.stringify that shows Maps and errors instead of dropping them.
 const replacer = (_: string, value: unknown) =>
   value instanceof Map ? [...value] : value instanceof Error ? { ...value, message: value.message } : value
+
+describe("bounded input over loopback HTTP", () => {
+  /** A server that answers every request with `status` and `bytes` of body, written as the client reads it. */
+  const hugeBody = (status: number, bytes: number, contentType = "application/json") =>
+    Effect.acquireRelease(
+      Effect.async<{
+        readonly url: string
+        readonly written: () => number
+        readonly closed: Effect.Effect<void>
+        readonly server: Http.Server
+      }>(
+        (resume) => {
+          let written = 0
+          let onClose = () => {}
+          const closed = Effect.async<void>((done) => {
+            onClose = () => done(Effect.void)
+          })
+          const piece = Buffer.alloc(64 * 1024, "x")
+          const server = Http.createServer((_, res) => {
+            res.writeHead(status, { "content-type": contentType })
+            const pump = () => {
+              while (written < bytes) {
+                written += piece.length
+                if (!res.write(piece)) return void res.once("drain", pump)
+              }
+              res.end()
+            }
+            res.on("error", () => {})
+            res.socket?.on("close", () => onClose())
+            pump()
+          })
+          server.listen(0, "127.0.0.1", () =>
+            resume(Effect.succeed({
+              url: `http://127.0.0.1:${(server.address() as Net.AddressInfo).port}`,
+              written: () => written,
+              closed,
+              server
+            })))
+        }
+      ),
+      ({ server }) =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+
+  it.scoped("a 50 MB error body is read up to 64 KiB and the connection dropped: the rest is never sent", () =>
+    Effect.gen(function*() {
+      const { closed, url, written } = yield* hugeBody(500, 50 * 1024 * 1024)
+      const model = yield* Anthropic.make({ apiKey: Redacted.make(apiKey), model: "m", baseUrl: url })
+      const error = yield* Effect.flip(model.chatStream(request))
+      expect(error._tag).toBe("ServerError")
+      expect(error.message.length).toBeLessThan(300)
+      // what the server got out before the client hung up: socket buffers, not the body
+      yield* closed
+      expect(written()).toBeLessThan(8 * 1024 * 1024)
+    }).pipe(withHttp))
+
+  it.scoped("a key echoed in a 401 body is scrubbed from the error", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup({ maxAttempts: 1 })
+      yield* server.enqueue(FaultServer.anthropicError(401, "authentication_error", `invalid x-api-key: ${apiKey}`))
+      const error = failure((yield* consume(model)).exit)
+      expect(error?._tag).toBe("AuthenticationError")
+      expect(error?.message).toBe("anthropic responded 401 authentication_error: invalid x-api-key: [redacted]")
+    }).pipe(withHttp))
+
+  it.scoped("1 MB of events in one write is parsed whole", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* setup()
+      const pieces = Array.from({ length: 20_000 }, (_, i) => `piece ${i} `)
+      yield* server.enqueue(FaultServer.stream([FaultServer.raw(
+        FaultServer.anthropicEvents(pieces).map((item) =>
+          item._tag === "Event" ? `${item.event ? `event: ${item.event}\n` : ""}data: ${item.data}\n\n` : ""
+        ).join("")
+      )]))
+      const { chunks, exit } = yield* consume(model)
+      expect(exit).toStrictEqual(Exit.void)
+      expect(texts(chunks).join("")).toBe(pieces.join(""))
+    }).pipe(withHttp))
+})
