@@ -8,13 +8,15 @@ import * as Loopback from "./loopback.js"
 import * as Overhead from "./overhead.js"
 import * as Scale from "./scale.js"
 import * as Size from "./size.js"
+import * as Sse from "./sse.js"
 
 const all = {
   overhead: Overhead.run,
   fleet: Fleet.run,
   loopback: Loopback.run,
   scale: Scale.run,
-  size: Size.run
+  size: Size.run,
+  sse: Sse.run
 } as const
 const asked = process.argv.slice(2)
 const unknown = asked.filter((name) => !(name in all))

@@ -79,6 +79,13 @@ export const tables = (): Record<string, string> => {
       ["succeeded", percent(1)],
       ["p99 s", (r) => r.p99Seconds]
     ]),
+    sse: table(results("sse"), [
+      ["provider", (r) => r.provider],
+      ["reads", (r) => r.reads],
+      ["this library, MB/s", (r) => r["this library MB/s"]],
+      ["official SDK, MB/s", (r) => r["official SDK MB/s"]],
+      ["SDK", (r) => r.sdk]
+    ]),
     size: table(results("size"), [
       ["entry", (r) => r.entry],
       ["import ms", (r) => r.importMs],

@@ -165,6 +165,8 @@ const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Ef
     Effect.orElseSucceed(() => "")
   )
 
+const failed: unique symbol = Symbol("failed")
+
 const chunks = (
   spec: Spec,
   idleTimeout: Duration.Duration,
@@ -174,13 +176,36 @@ const chunks = (
   Stream.suspend(() => {
     const decode = spec.decoder({ provider: spec.provider, requestId, secrets: spec.secrets })
     let finished = false
+    let failure: ModelError.ModelError | undefined
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
     return response.stream.pipe(
       Stream.mapError((error) => fromClientError(spec.provider, error, requestId)),
       Stream.decodeText(),
-      events(facts),
-      Stream.mapConcatEffect((event) => decode(event)),
-      Stream.takeUntil((chunk) => (finished = chunk._tag === "TurnFinished")),
+      eventsPerRead(facts),
+      // A read's events are decoded in one step, with no effect or stream per event or per read: per event it
+      // cost ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded
+      // before it, so those still reach the caller first; the stream stops pulling at it, then fails with it.
+      Stream.mapConcat((batch) => {
+        const out: Array<CompletionModel.StreamChunk | typeof failed> = []
+        for (const event of batch) {
+          const decoded = decode(event)
+          if (Either.isLeft(decoded)) {
+            failure = decoded.left
+            out.push(failed)
+            return out
+          }
+          for (const chunk of decoded.right) {
+            out.push(chunk)
+            if (chunk._tag === "TurnFinished") {
+              finished = true
+              return out
+            }
+          }
+        }
+        return out
+      }),
+      Stream.takeUntil((chunk) => chunk === failed || chunk._tag === "TurnFinished"),
+      Stream.filter((chunk): chunk is CompletionModel.StreamChunk => chunk !== failed),
       Stream.timeoutFail(
         () =>
           new ModelError.TimeoutError({
@@ -191,7 +216,7 @@ const chunks = (
       ),
       // The caller must learn that an answer was cut off, not mistake it for a whole one.
       Stream.concat(Stream.suspend(() =>
-        finished ? Stream.empty : Stream.fail(
+        failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
           new ModelError.StreamError({
             ...facts,
             message: `${spec.provider}: the stream ended before the turn finished`
@@ -229,56 +254,67 @@ export const maxEventChars = 1024 * 1024
 export const events =
   (facts: { readonly provider: string; readonly requestId?: string }) =>
   <E, R>(text: Stream.Stream<string, E, R>): Stream.Stream<Sse.Event, E | ModelError.ModelError, R> =>
-    Stream.suspend(() => {
-      let parsed: Array<Sse.Event> = []
-      let tooLarge = false
-      const parser = Sse.makeParser((event) => {
-        if (event._tag === "Event") parsed.push(event)
-      }, { maxEventSize: maxEventChars })
-      // The line read so far, in pieces (joined once it ends), and whether an LF that follows is the CR's line end.
-      let partial: Array<string> = []
-      let partialLength = 0
-      let afterCr = false
-      const failure = (what: string) =>
-        new ModelError.StreamError({
-          ...facts,
-          message: `${facts.provider}: ${what} is over ${maxEventChars} characters; the stream is refused`
-        })
-      const line = (text: string) => {
-        partial.push(text)
-        const whole = partial.join("")
-        partial = []
-        partialLength = 0
-        // `feed` reports a size error once; the event's data is then gone, so the stream ends with it.
-        if (parser.feed(`${whole}\n`) !== undefined) tooLarge = true
-      }
-      const feed = (piece: string): Effect.Effect<Array<Sse.Event>, ModelError.ModelError> => {
-        let start = 0
-        if (afterCr && piece.startsWith("\n")) start = 1
-        afterCr = false
-        for (let i = start; i < piece.length; i++) {
-          const c = piece.charCodeAt(i)
-          if (c !== 10 && c !== 13) continue
-          line(piece.slice(start, i))
-          if (c === 13) {
-            if (i + 1 < piece.length) {
-              if (piece.charCodeAt(i + 1) === 10) i++
-            } else afterCr = true
-          }
-          start = i + 1
+    Stream.flattenIterables(eventsPerRead(facts)(text))
+
+/**
+ * {@link events}, the events of each read together.
+ *
+ * @internal
+ */
+export const eventsPerRead = (facts: { readonly provider: string; readonly requestId?: string }) =>
+<E, R>(
+  text: Stream.Stream<string, E, R>
+): Stream.Stream<ReadonlyArray<Sse.Event>, E | ModelError.ModelError, R> =>
+  Stream.suspend(() => {
+    let parsed: Array<Sse.Event> = []
+    let tooLarge = false
+    const parser = Sse.makeParser((event) => {
+      if (event._tag === "Event") parsed.push(event)
+    }, { maxEventSize: maxEventChars })
+    // The line read so far, in pieces (joined once it ends), and whether an LF that follows is the CR's line end.
+    let partial: Array<string> = []
+    let partialLength = 0
+    let afterCr = false
+    const failure = (what: string) =>
+      new ModelError.StreamError({
+        ...facts,
+        message: `${facts.provider}: ${what} is over ${maxEventChars} characters; the stream is refused`
+      })
+    const line = (text: string) => {
+      partial.push(text)
+      const whole = partial.join("")
+      partial = []
+      partialLength = 0
+      // `feed` reports a size error once; the event's data is then gone, so the stream ends with it.
+      if (parser.feed(`${whole}\n`) !== undefined) tooLarge = true
+    }
+    const feed = (piece: string): Effect.Effect<Array<Sse.Event>, ModelError.ModelError> => {
+      let start = 0
+      if (afterCr && piece.startsWith("\n")) start = 1
+      afterCr = false
+      for (let i = start; i < piece.length; i++) {
+        const c = piece.charCodeAt(i)
+        if (c !== 10 && c !== 13) continue
+        line(piece.slice(start, i))
+        if (c === 13) {
+          if (i + 1 < piece.length) {
+            if (piece.charCodeAt(i + 1) === 10) i++
+          } else afterCr = true
         }
-        if (start < piece.length) {
-          partial.push(piece.slice(start))
-          partialLength += piece.length - start
-        }
-        const out = parsed
-        parsed = []
-        if (tooLarge) return Effect.fail(failure("an event"))
-        if (partialLength > maxEventChars) return Effect.fail(failure("a line"))
-        return Effect.succeed(out)
+        start = i + 1
       }
-      return Stream.mapConcatEffect(text, feed)
-    })
+      if (start < piece.length) {
+        partial.push(piece.slice(start))
+        partialLength += piece.length - start
+      }
+      const out = parsed
+      parsed = []
+      if (tooLarge) return Effect.fail(failure("an event"))
+      if (partialLength > maxEventChars) return Effect.fail(failure("a line"))
+      return Effect.succeed(out)
+    }
+    return Stream.mapEffect(text, feed)
+  })
 
 /**
  * A transport failure: the connection was refused, reset or closed early
