@@ -73,12 +73,14 @@ const program = Effect.gen(function*() {
     maxTokens: 200
   })
   yield* Console.log(`stream opened after ${Date.now() - start} ms; answer:`)
-  yield* Stream.runForEach(stream, (chunk) =>
-    CompletionModel.StreamChunk.$match(chunk, {
-      TextDelta: ({ text }) => Effect.sync(() => process.stdout.write(text)),
-      TurnFinished: ({ reason, usage }) =>
-        Console.log(`\n[finished: ${reason}; ${usage.inputTokens} input, ${usage.outputTokens} output tokens]`)
-    }))
+  yield* Stream.runForEach(stream, (chunk) => {
+    if (chunk._tag === "TextDelta") return Effect.sync(() => process.stdout.write(chunk.text))
+    if (chunk._tag === "TurnFinished") {
+      const { reason, usage } = chunk
+      return Console.log(`\n[finished: ${reason}; ${usage.inputTokens} input, ${usage.outputTokens} output tokens]`)
+    }
+    return Effect.void
+  })
 })
 
 program.pipe(

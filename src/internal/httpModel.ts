@@ -50,7 +50,10 @@ export interface DecoderContext {
 export interface Spec {
   readonly provider: string
   readonly model: string
-  readonly request: (request: CompletionModel.ChatRequest) => HttpClientRequest.HttpClientRequest
+  /** The HTTP request, or an `InvalidRequestError` for what the provider cannot express. */
+  readonly request: (
+    request: CompletionModel.ChatRequest
+  ) => Either.Either<HttpClientRequest.HttpClientRequest, ModelError.ModelError>
   readonly errorTypes: HttpClassification.ErrorTypeTable
   readonly decoder: (context: DecoderContext) => Decoder
   /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
@@ -84,8 +87,11 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
       name: spec.provider,
       model: spec.model,
       chatStream: (request) =>
-        client.execute(spec.request(request)).pipe(
-          Effect.mapError((error) => fromClientError(spec.provider, error)),
+        Effect.flatMap(
+          spec.request(request),
+          (httpRequest) =>
+            Effect.mapError(client.execute(httpRequest), (error) => fromClientError(spec.provider, error))
+        ).pipe(
           Effect.flatMap((response) => open(spec, idleTimeout, response)),
           Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
           redactSecrets
@@ -351,6 +357,41 @@ const describe = (cause: unknown): string | undefined => {
   const code = Predicate.hasProperty(cause, "code") && Predicate.isString(cause.code) ? cause.code : undefined
   const inner = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
   return `${code ? `${code} ` : ""}${cause.message}${inner}`
+}
+
+/**
+ * What a provider cannot express in a request: an `InvalidRequestError`,
+ * before anything is sent.
+ *
+ * @internal
+ */
+export const unsupported = (provider: string, what: string): ModelError.ModelError =>
+  new ModelError.InvalidRequestError({ provider, message: `${provider} cannot take ${what}; nothing was sent` })
+
+/**
+ * The arguments of a finished tool call: its JSON, `{}` for none, or a
+ * `StreamError` naming the call.
+ *
+ * @internal
+ */
+export const toolArguments = (
+  facts: DecoderContext,
+  call: { readonly id: string; readonly name: string; readonly json: string }
+): Either.Either<unknown, ModelError.ModelError> => {
+  if (call.json.trim() === "") return Either.right({})
+  try {
+    return Either.right(JSON.parse(call.json))
+  } catch {
+    return Either.left(
+      new ModelError.StreamError({
+        provider: facts.provider,
+        ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
+        message: `${facts.provider}: the arguments of tool call ${call.id} (${call.name}) are not JSON: ${
+          HttpClassification.safeText(call.json.slice(0, 200), facts.secrets)
+        }`
+      })
+    )
+  }
 }
 
 /**

@@ -86,18 +86,36 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     idleTimeout: options.idleTimeout,
     secretHeaders: ["x-api-key"],
     secrets: [options.apiKey],
+    // Anthropic takes every block and tool choice there is, so nothing is refused here.
     request: (request) =>
-      HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setHeaders(headers),
-        HttpClientRequest.bodyUnsafeJson({
-          model: options.model,
-          max_tokens: request.maxTokens ?? options.maxTokens ?? 4096,
-          messages: request.messages,
-          ...(request.system === undefined ? {} : { system: request.system }),
-          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-          ...(request.stopSequences === undefined ? {} : { stop_sequences: request.stopSequences }),
-          stream: true
-        })
+      Either.right(
+        HttpClientRequest.post(url).pipe(
+          HttpClientRequest.setHeaders(headers),
+          HttpClientRequest.bodyUnsafeJson({
+            model: options.model,
+            max_tokens: request.maxTokens ?? options.maxTokens ?? 4096,
+            messages: request.messages.map((message) => ({
+              role: message.role,
+              content: typeof message.content === "string" ? message.content : message.content.map(block)
+            })),
+            ...(request.system === undefined ? {} : { system: request.system }),
+            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+            ...(request.stopSequences === undefined ? {} : { stop_sequences: request.stopSequences }),
+            ...(request.tools === undefined ? {} : {
+              tools: request.tools.map((tool) => ({
+                name: tool.name,
+                ...(tool.description === undefined ? {} : { description: tool.description }),
+                input_schema: tool.inputSchema
+              }))
+            }),
+            ...(request.toolChoice === undefined ? {} : {
+              tool_choice: typeof request.toolChoice === "string"
+                ? { type: request.toolChoice }
+                : { type: "tool", name: request.toolChoice.tool }
+            }),
+            stream: true
+          })
+        )
       ),
     decoder
   })
@@ -122,6 +140,38 @@ export const layerConfig = (
 ): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
   HttpModel.layerConfig("Anthropic", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
 
+// Requests -------------------------------------------------------------------
+
+// A content block in the Messages API's shape.
+const block = (content: CompletionModel.ContentBlock): unknown => {
+  switch (content.type) {
+    case "text":
+      return { type: "text", text: content.text }
+    case "image":
+      return image(content)
+    case "tool_use":
+      return { type: "tool_use", id: content.id, name: content.name, input: content.input }
+    case "tool_result":
+      return {
+        type: "tool_result",
+        tool_use_id: content.toolUseId,
+        content: typeof content.content === "string"
+          ? content.content
+          : content.content.map((part) => part.type === "text" ? { type: "text", text: part.text } : image(part)),
+        ...(content.isError === undefined ? {} : { is_error: content.isError })
+      }
+    case "thinking":
+      return { type: "thinking", thinking: content.thinking, signature: content.signature }
+    case "redacted_thinking":
+      return { type: "redacted_thinking", data: content.data }
+  }
+}
+
+const image = (content: CompletionModel.ImageBlock) => ({
+  type: "image",
+  source: { type: "base64", media_type: content.mediaType, data: content.data }
+})
+
 // Events ---------------------------------------------------------------------
 
 const stopReasons: Readonly<Record<string, CompletionModel.FinishReason>> = {
@@ -129,62 +179,140 @@ const stopReasons: Readonly<Record<string, CompletionModel.FinishReason>> = {
   max_tokens: "max_tokens",
   stop_sequence: "stop_sequence",
   tool_use: "tool_use",
+  pause_turn: "stop",
   refusal: "content_filter"
 }
 
-const MessageStart = HttpModel.decodeEvent(Schema.Struct({
-  message: Schema.Struct({
-    usage: Schema.Struct({ input_tokens: Schema.Number, output_tokens: Schema.optional(Schema.Number) })
+const OptionalCount = Schema.optional(Schema.NullOr(Schema.Number))
+
+const UsageFields = Schema.Struct({
+  input_tokens: OptionalCount,
+  output_tokens: OptionalCount,
+  cache_read_input_tokens: OptionalCount,
+  cache_creation_input_tokens: OptionalCount
+})
+
+const MessageStart = HttpModel.decodeEvent(Schema.Struct({ message: Schema.Struct({ usage: UsageFields }) }))
+
+const ContentBlockStart = HttpModel.decodeEvent(Schema.Struct({
+  index: Schema.Number,
+  content_block: Schema.Struct({
+    type: Schema.String,
+    id: Schema.optional(Schema.String),
+    name: Schema.optional(Schema.String),
+    data: Schema.optional(Schema.String)
   })
 }))
 
 const ContentBlockDelta = HttpModel.decodeEvent(Schema.Struct({
-  delta: Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })
+  index: Schema.Number,
+  delta: Schema.Struct({
+    type: Schema.String,
+    text: Schema.optional(Schema.String),
+    thinking: Schema.optional(Schema.String),
+    signature: Schema.optional(Schema.String),
+    partial_json: Schema.optional(Schema.String)
+  })
 }))
+
+const ContentBlockStop = HttpModel.decodeEvent(Schema.Struct({ index: Schema.Number }))
 
 const MessageDelta = HttpModel.decodeEvent(Schema.Struct({
   delta: Schema.Struct({ stop_reason: Schema.optional(Schema.NullOr(Schema.String)) }),
-  usage: Schema.optional(Schema.Struct({ output_tokens: Schema.Number }))
+  usage: Schema.optional(UsageFields)
 }))
 
 const none: ReadonlyArray<CompletionModel.StreamChunk> = []
 
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   const facts = context
-  let inputTokens = 0
-  let outputTokens = 0
-  let reason: CompletionModel.FinishReason = "unknown"
+  const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }
+  let sawCache = false
+  let stopReason: string | undefined
+  // Tool calls open by block index, with their arguments' JSON so far.
+  const calls = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  const count = (fields: typeof UsageFields.Type) => {
+    if (fields.input_tokens != null) usage.inputTokens = fields.input_tokens
+    if (fields.output_tokens != null) usage.outputTokens = fields.output_tokens
+    if (fields.cache_read_input_tokens != null) {
+      usage.cacheReadTokens = fields.cache_read_input_tokens
+      sawCache = true
+    }
+    if (fields.cache_creation_input_tokens != null) {
+      usage.cacheWriteTokens = fields.cache_creation_input_tokens
+      sawCache = true
+    }
+  }
   return (event) => {
     switch (event.event) {
       case "message_start":
         return Either.map(MessageStart(facts, event), ({ message }) => {
-          inputTokens = message.usage.input_tokens
-          outputTokens = message.usage.output_tokens ?? 0
+          count(message.usage)
+          return none
+        })
+      case "content_block_start":
+        return Either.map(ContentBlockStart(facts, event), ({ content_block: block, index }) => {
+          if (block.type === "tool_use") {
+            const call = { id: block.id ?? `call_${index}`, name: block.name ?? "", json: "" }
+            calls.set(index, call)
+            return [CompletionModel.StreamChunk.ToolCallStart({ id: call.id, name: call.name })]
+          }
+          if (block.type === "redacted_thinking" && block.data !== undefined) {
+            return [CompletionModel.StreamChunk.RedactedThinking({ data: block.data })]
+          }
           return none
         })
       case "content_block_delta":
-        // Only text is a TextDelta; tool input and thinking deltas are not part of the answer text.
-        return Either.map(
-          ContentBlockDelta(facts, event),
-          ({ delta }) =>
-            delta.type === "text_delta" && delta.text !== undefined && delta.text !== ""
-              ? [CompletionModel.StreamChunk.TextDelta({ text: delta.text })]
-              : none
-        )
+        return Either.map(ContentBlockDelta(facts, event), ({ delta, index }) => {
+          switch (delta.type) {
+            case "text_delta":
+              return delta.text ? [CompletionModel.StreamChunk.TextDelta({ text: delta.text })] : none
+            case "thinking_delta":
+              return delta.thinking ? [CompletionModel.StreamChunk.ThinkingDelta({ thinking: delta.thinking })] : none
+            case "signature_delta":
+              return delta.signature
+                ? [CompletionModel.StreamChunk.ThinkingSignature({ signature: delta.signature })]
+                : none
+            case "input_json_delta": {
+              const call = calls.get(index)
+              if (call === undefined || !delta.partial_json) return none
+              call.json += delta.partial_json
+              return [CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: delta.partial_json })]
+            }
+          }
+          // citations and delta types added after this was written
+          return none
+        })
+      case "content_block_stop":
+        return Either.flatMap(ContentBlockStop(facts, event), ({ index }) => {
+          const call = calls.get(index)
+          if (call === undefined) return Either.right(none)
+          calls.delete(index)
+          return Either.map(
+            HttpModel.toolArguments(facts, call),
+            (args) => [CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args })]
+          )
+        })
       case "message_delta":
-        return Either.map(MessageDelta(facts, event), ({ delta, usage }) => {
-          reason = (delta.stop_reason && stopReasons[delta.stop_reason]) || "unknown"
-          if (usage !== undefined) outputTokens = usage.output_tokens
+        return Either.map(MessageDelta(facts, event), ({ delta, usage: fields }) => {
+          if (delta.stop_reason) stopReason = delta.stop_reason
+          if (fields !== undefined) count(fields)
           return none
         })
       case "message_stop":
         return Either.right([
-          CompletionModel.StreamChunk.TurnFinished({ reason, usage: { inputTokens, outputTokens } })
+          CompletionModel.StreamChunk.TurnFinished({
+            reason: (stopReason && stopReasons[stopReason]) || "unknown",
+            usage: sawCache
+              ? { ...usage }
+              : { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens },
+            ...(stopReason === undefined ? {} : { stopReason })
+          })
         ])
       case "error":
         return Either.left(HttpClassification.fromErrorEvent({ ...context, data: event.data, errorTypes }))
       default:
-        // ping, content_block_start/stop and event types added after this was written
+        // ping and event types added after this was written
         return Either.right(none)
     }
   }

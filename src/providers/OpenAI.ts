@@ -46,6 +46,7 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
+import type * as ModelError from "../ModelError.js"
 
 /**
  * Settings shared by OpenAI and Azure OpenAI.
@@ -185,23 +186,110 @@ const makeWith = (
     secretHeaders: target.secretHeaders,
     secrets: [options.apiKey],
     request: (request) =>
-      HttpClientRequest.post(target.url).pipe(
-        HttpClientRequest.setHeaders({ ...target.headers, accept: "text/event-stream" }),
-        HttpClientRequest.bodyUnsafeJson({
-          model: target.model,
-          messages: [
-            ...(request.system === undefined ? [] : [{ role: "system", content: request.system }]),
-            ...request.messages
-          ],
-          ...(request.maxTokens === undefined ? {} : { max_completion_tokens: request.maxTokens }),
-          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-          ...(request.stopSequences === undefined ? {} : { stop: request.stopSequences }),
-          stream: true,
-          stream_options: { include_usage: true }
-        })
-      ),
+      Either.map(messages(request), (wire) =>
+        HttpClientRequest.post(target.url).pipe(
+          HttpClientRequest.setHeaders({ ...target.headers, accept: "text/event-stream" }),
+          HttpClientRequest.bodyUnsafeJson({
+            model: target.model,
+            messages: [
+              ...(request.system === undefined ? [] : [{ role: "system", content: request.system }]),
+              ...wire
+            ],
+            ...(request.maxTokens === undefined ? {} : { max_completion_tokens: request.maxTokens }),
+            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+            ...(request.stopSequences === undefined ? {} : { stop: request.stopSequences }),
+            ...(request.tools === undefined ? {} : {
+              tools: request.tools.map((tool) => ({
+                type: "function",
+                function: {
+                  name: tool.name,
+                  ...(tool.description === undefined ? {} : { description: tool.description }),
+                  parameters: tool.inputSchema
+                }
+              }))
+            }),
+            ...(request.toolChoice === undefined ? {} : { tool_choice: toolChoice(request.toolChoice) }),
+            stream: true,
+            stream_options: { include_usage: true }
+          })
+        )),
     decoder
   })
+
+// Requests -------------------------------------------------------------------
+
+const toolChoice = (choice: CompletionModel.ToolChoice): unknown =>
+  choice === "any"
+    ? "required"
+    : typeof choice === "string"
+    ? choice
+    : { type: "function", function: { name: choice.tool } }
+
+const image = (block: CompletionModel.ImageBlock) => ({
+  type: "image_url",
+  image_url: { url: `data:${block.mediaType};base64,${block.data}` }
+})
+
+// Chat Completions messages: a user message's tool results become `tool` messages of their own (before the rest
+// of it), an assistant's tool calls its `tool_calls`. What the API has no place for is refused, not dropped.
+const messages = (request: CompletionModel.ChatRequest): Either.Either<Array<unknown>, ModelError.ModelError> => {
+  const out: Array<unknown> = []
+  for (const message of request.messages) {
+    if (typeof message.content === "string") {
+      out.push({ role: message.role, content: message.content })
+      continue
+    }
+    const parts: Array<unknown> = []
+    const calls: Array<unknown> = []
+    for (const block of message.content) {
+      switch (block.type) {
+        case "text":
+          parts.push({ type: "text", text: block.text })
+          break
+        case "image":
+          if (message.role === "assistant") return Either.left(unsupported("an image in an assistant message"))
+          parts.push(image(block))
+          break
+        case "tool_use":
+          if (message.role !== "assistant") return Either.left(unsupported("a tool_use block in a user message"))
+          calls.push({
+            id: block.id,
+            type: "function",
+            function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) }
+          })
+          break
+        case "tool_result": {
+          if (message.role !== "user") return Either.left(unsupported("a tool_result block in an assistant message"))
+          if (typeof block.content !== "string" && block.content.some((part) => part.type === "image")) {
+            return Either.left(unsupported("an image in a tool result"))
+          }
+          const text = typeof block.content === "string"
+            ? block.content
+            : block.content.map((part) => part.type === "text" ? part.text : "").join("")
+          // No is_error field: an error result says so in its text.
+          out.push({ role: "tool", tool_call_id: block.toolUseId, content: block.isError ? `Error: ${text}` : text })
+          break
+        }
+        case "thinking":
+        case "redacted_thinking":
+          return Either.left(unsupported(`a ${block.type} block (Chat Completions has no place for it)`))
+      }
+    }
+    if (message.role === "assistant") {
+      const text = parts.map((part) => (part as { text: string }).text).join("")
+      if (calls.length > 0 || text !== "") {
+        out.push({
+          role: "assistant",
+          content: text === "" ? null : text,
+          ...(calls.length > 0 ? { tool_calls: calls } : {})
+        })
+      }
+    } else if (parts.length > 0) out.push({ role: "user", content: parts })
+  }
+  return Either.right(out)
+}
+
+const unsupported = (what: string) => HttpModel.unsupported(provider, what)
 
 // Events ---------------------------------------------------------------------
 
@@ -213,37 +301,105 @@ const finishReasons: Readonly<Record<string, CompletionModel.FinishReason>> = {
   content_filter: "content_filter"
 }
 
+const OptionalString = Schema.optional(Schema.NullOr(Schema.String))
+
 const Chunk = HttpModel.decodeEvent(Schema.Struct({
   error: Schema.optional(Schema.Unknown),
   choices: Schema.optionalWith(
     Schema.Array(Schema.Struct({
-      delta: Schema.optional(Schema.Struct({ content: Schema.optional(Schema.NullOr(Schema.String)) })),
-      finish_reason: Schema.optional(Schema.NullOr(Schema.String))
+      delta: Schema.optional(Schema.NullOr(Schema.Struct({
+        content: OptionalString,
+        // Not in OpenAI's own API; compatible servers (DeepSeek, vLLM, ...) stream reasoning here.
+        reasoning_content: OptionalString,
+        tool_calls: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
+          index: Schema.Number,
+          id: OptionalString,
+          function: Schema.optional(Schema.NullOr(Schema.Struct({ name: OptionalString, arguments: OptionalString })))
+        }))))
+      }))),
+      finish_reason: OptionalString
     })),
     { default: () => [] }
   ),
-  usage: Schema.optional(
-    Schema.NullOr(Schema.Struct({ prompt_tokens: Schema.Number, completion_tokens: Schema.Number }))
-  )
+  usage: Schema.optional(Schema.NullOr(Schema.Struct({
+    prompt_tokens: Schema.Number,
+    completion_tokens: Schema.Number,
+    prompt_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({
+      cached_tokens: Schema.optional(Schema.NullOr(Schema.Number))
+    }))),
+    completion_tokens_details: Schema.optional(Schema.NullOr(Schema.Struct({
+      reasoning_tokens: Schema.optional(Schema.NullOr(Schema.Number))
+    })))
+  })))
 }))
 
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   const facts = context
   let usage: CompletionModel.Usage = { inputTokens: 0, outputTokens: 0 }
-  let reason: CompletionModel.FinishReason = "unknown"
+  let stopReason: string | undefined
+  // Tool calls by their index in the choice, in the order they started, with their arguments' JSON so far.
+  const calls = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  // Every call open at the finish ends there, in order; a bad one fails the stream.
+  const endCalls = (): Either.Either<Array<CompletionModel.StreamChunk>, ModelError.ModelError> => {
+    const ended: Array<CompletionModel.StreamChunk> = []
+    for (const call of calls.values()) {
+      const args = HttpModel.toolArguments(facts, call)
+      if (Either.isLeft(args)) return Either.left(args.left)
+      ended.push(CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args.right }))
+    }
+    calls.clear()
+    return Either.right(ended)
+  }
   return (event) => {
     if (event.data === "[DONE]") {
-      return Either.right([CompletionModel.StreamChunk.TurnFinished({ reason, usage })])
+      return Either.map(endCalls(), (ended) => [
+        ...ended,
+        CompletionModel.StreamChunk.TurnFinished({
+          reason: (stopReason && finishReasons[stopReason]) || "unknown",
+          usage,
+          ...(stopReason === undefined ? {} : { stopReason })
+        })
+      ])
     }
     return Either.flatMap(Chunk(facts, event), (chunk) => {
       if (chunk.error !== undefined) {
         return Either.left(HttpClassification.fromErrorEvent({ ...context, data: event.data, errorTypes }))
       }
-      if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens }
+      if (chunk.usage) {
+        const cached = chunk.usage.prompt_tokens_details?.cached_tokens
+        const reasoning = chunk.usage.completion_tokens_details?.reasoning_tokens
+        usage = {
+          inputTokens: chunk.usage.prompt_tokens,
+          outputTokens: chunk.usage.completion_tokens,
+          ...(cached == null ? {} : { cacheReadTokens: cached }),
+          ...(reasoning == null ? {} : { reasoningTokens: reasoning })
+        }
+      }
+      const out: Array<CompletionModel.StreamChunk> = []
       const choice = chunk.choices[0]
-      if (choice?.finish_reason) reason = finishReasons[choice.finish_reason] ?? "unknown"
-      const text = choice?.delta?.content
-      return Either.right(text ? [CompletionModel.StreamChunk.TextDelta({ text })] : [])
+      const delta = choice?.delta
+      if (delta?.reasoning_content) {
+        out.push(CompletionModel.StreamChunk.ThinkingDelta({ thinking: delta.reasoning_content }))
+      }
+      if (delta?.content) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.content }))
+      for (const piece of delta?.tool_calls ?? []) {
+        let call = calls.get(piece.index)
+        if (call === undefined) {
+          call = { id: piece.id ?? `call_${piece.index}`, name: piece.function?.name ?? "", json: "" }
+          calls.set(piece.index, call)
+          out.push(CompletionModel.StreamChunk.ToolCallStart({ id: call.id, name: call.name }))
+        }
+        const args = piece.function?.arguments
+        if (args) {
+          call.json += args
+          out.push(CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: args }))
+        }
+      }
+      if (choice?.finish_reason) {
+        stopReason = choice.finish_reason
+        return Either.map(endCalls(), (ended) => [...out, ...ended])
+      }
+      return Either.right(out)
     })
   }
 }

@@ -187,6 +187,15 @@ export interface StreamShape {
   /** Items inserted after the text deltas and before the closing events (an error event, a reset, ...). */
   readonly interrupt?: ReadonlyArray<StreamItem>
   readonly headers?: Readonly<Record<string, string>>
+  /** Tool calls after the text, their arguments' JSON streamed in two pieces; the stop reason becomes the tool one. */
+  readonly toolCalls?: ReadonlyArray<{ readonly id: string; readonly name: string; readonly input: unknown }>
+}
+
+// A tool call's arguments as a provider streams them: the JSON in two pieces.
+const halves = (input: unknown): readonly [string, string] => {
+  const json = JSON.stringify(input)
+  const middle = Math.floor(json.length / 2)
+  return [json.slice(0, middle), json.slice(middle)]
 }
 
 /**
@@ -214,9 +223,27 @@ export const anthropicEvents = (pieces: ReadonlyArray<string>, shape: StreamShap
   ),
   ...(shape.interrupt ?? []),
   event({ type: "content_block_stop", index: 0 }, "content_block_stop"),
+  ...(shape.toolCalls ?? []).flatMap(({ id, input, name }, i) => [
+    event({
+      type: "content_block_start",
+      index: i + 1,
+      content_block: { type: "tool_use", id, name, input: {} }
+    }, "content_block_start"),
+    ...halves(input).map((partial_json) =>
+      event({
+        type: "content_block_delta",
+        index: i + 1,
+        delta: { type: "input_json_delta", partial_json }
+      }, "content_block_delta")
+    ),
+    event({ type: "content_block_stop", index: i + 1 }, "content_block_stop")
+  ]),
   event({
     type: "message_delta",
-    delta: { stop_reason: shape.stopReason ?? "end_turn", stop_sequence: null },
+    delta: {
+      stop_reason: shape.stopReason ?? (shape.toolCalls?.length ? "tool_use" : "end_turn"),
+      stop_sequence: null
+    },
     usage: { output_tokens: shape.outputTokens ?? pieces.length }
   }, "message_delta"),
   event({ type: "message_stop" }, "message_stop")
@@ -270,7 +297,22 @@ export const openAiEvents = (pieces: ReadonlyArray<string>, shape: StreamShape =
     chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]),
     ...pieces.map((content) => chunk([{ index: 0, delta: { content }, finish_reason: null }])),
     ...(shape.interrupt ?? []),
-    chunk([{ index: 0, delta: {}, finish_reason: shape.stopReason ?? "stop" }]),
+    ...(shape.toolCalls ?? []).flatMap(({ id, input, name }, index) => {
+      const [first, second] = halves(input)
+      return [
+        chunk([{
+          index: 0,
+          delta: { tool_calls: [{ index, id, type: "function", function: { name, arguments: first } }] },
+          finish_reason: null
+        }]),
+        chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: second } }] }, finish_reason: null }])
+      ]
+    }),
+    chunk([{
+      index: 0,
+      delta: {},
+      finish_reason: shape.stopReason ?? (shape.toolCalls?.length ? "tool_calls" : "stop")
+    }]),
     chunk([], {
       prompt_tokens: shape.inputTokens ?? 10,
       completion_tokens: shape.outputTokens ?? pieces.length,

@@ -193,3 +193,50 @@ export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Completio
     usage: { inputTokens: 0, outputTokens: pieces.length }
   })
 ]
+
+/**
+ * A tool call as a provider streams it: `ToolCallStart`, the arguments' JSON
+ * in one `ToolCallDelta`, `ToolCallEnd` with the arguments.
+ *
+ * @since 0.3.0
+ */
+export const toolCall = (
+  id: string,
+  name: string,
+  args: unknown
+): ReadonlyArray<CompletionModel.StreamChunk> => [
+  CompletionModel.StreamChunk.ToolCallStart({ id, name }),
+  CompletionModel.StreamChunk.ToolCallDelta({ id, argumentsDelta: JSON.stringify(args) }),
+  CompletionModel.StreamChunk.ToolCallEnd({ id, name, arguments: args })
+]
+
+/**
+ * A complete tool turn: optional thinking, then the calls, then
+ * `TurnFinished` with reason `"tool_use"`.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedModel } from "effect-retry-layer/testing"
+ *
+ * const turn = ScriptedModel.toolUse([ScriptedModel.toolCall("call_1", "get_weather", { location: "Paris" })], {
+ *   thinking: "The user wants the weather."
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const toolUse = (
+  calls: ReadonlyArray<ReadonlyArray<CompletionModel.StreamChunk>>,
+  options: { readonly thinking?: string; readonly signature?: string } = {}
+): ReadonlyArray<CompletionModel.StreamChunk> => [
+  ...(options.thinking === undefined ? [] : [
+    CompletionModel.StreamChunk.ThinkingDelta({ thinking: options.thinking }),
+    CompletionModel.StreamChunk.ThinkingSignature({ signature: options.signature ?? "scripted-signature" })
+  ]),
+  ...calls.flat(),
+  CompletionModel.StreamChunk.TurnFinished({
+    reason: "tool_use",
+    stopReason: "tool_use",
+    usage: { inputTokens: 0, outputTokens: calls.length }
+  })
+]

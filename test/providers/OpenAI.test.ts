@@ -9,6 +9,7 @@ import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Chat from "../support/chat.js"
 import { capturingTracer } from "../support/tracing.js"
+import { framings, served, sse } from "../support/transcripts.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
 
 const apiKey = "sk-proj-test-SECRET-77ab"
@@ -59,7 +60,11 @@ describe("OpenAI over loopback HTTP", () => {
       expect(chunks).toStrictEqual([
         CompletionModel.StreamChunk.TextDelta({ text: "Hello" }),
         CompletionModel.StreamChunk.TextDelta({ text: ", world" }),
-        CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage: { inputTokens: 9, outputTokens: 4 } })
+        CompletionModel.StreamChunk.TurnFinished({
+          reason: "stop",
+          usage: { inputTokens: 9, outputTokens: 4 },
+          stopReason: "stop"
+        })
       ])
       const [sent] = yield* server.requests
       expect(sent?.url).toBe("/v1/chat/completions")
@@ -202,4 +207,128 @@ describe("Azure OpenAI over loopback HTTP", () => {
       "Azure OpenAI: the base URL must be an absolute http(s) URL"
     )
   })
+})
+
+describe("OpenAI's published stream, the whole wire", () => {
+  const base = { id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o" }
+  const delta = (d: unknown, finish: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta: d, finish_reason: finish }],
+    usage: null
+  })
+  const transcript = sse([
+    [
+      undefined,
+      delta({
+        role: "assistant",
+        content: null,
+        tool_calls: [{ index: 0, id: "call_abc", type: "function", function: { name: "get_weather", arguments: "" } }]
+      })
+    ],
+    [undefined, delta({ tool_calls: [{ index: 0, function: { arguments: "{\"location\":" } }] })],
+    [
+      undefined,
+      delta({
+        tool_calls: [{ index: 1, id: "call_def", type: "function", function: { name: "get_time", arguments: "" } }]
+      })
+    ],
+    [undefined, delta({ tool_calls: [{ index: 0, function: { arguments: " \"Paris\"}" } }] })],
+    [undefined, delta({ tool_calls: [{ index: 1, function: { arguments: "{\"tz\": \"Europe/Paris\"}" } }] })],
+    [undefined, delta({}, "tool_calls")],
+    [undefined, {
+      ...base,
+      choices: [],
+      usage: {
+        prompt_tokens: 82,
+        completion_tokens: 36,
+        total_tokens: 118,
+        prompt_tokens_details: { cached_tokens: 64, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 12, audio_tokens: 0 }
+      }
+    }],
+    [undefined, "[DONE]"]
+  ])
+  const C = CompletionModel.StreamChunk
+  const expected = [
+    C.ToolCallStart({ id: "call_abc", name: "get_weather" }),
+    C.ToolCallDelta({ id: "call_abc", argumentsDelta: "{\"location\":" }),
+    C.ToolCallStart({ id: "call_def", name: "get_time" }),
+    C.ToolCallDelta({ id: "call_abc", argumentsDelta: " \"Paris\"}" }),
+    C.ToolCallDelta({ id: "call_def", argumentsDelta: "{\"tz\": \"Europe/Paris\"}" }),
+    C.ToolCallEnd({ id: "call_abc", name: "get_weather", arguments: { location: "Paris" } }),
+    C.ToolCallEnd({ id: "call_def", name: "get_time", arguments: { tz: "Europe/Paris" } }),
+    C.TurnFinished({
+      reason: "tool_use",
+      stopReason: "tool_calls",
+      usage: { inputTokens: 82, outputTokens: 36, cacheReadTokens: 64, reasoningTokens: 12 }
+    })
+  ]
+  const adapter = OpenAI.make({ apiKey: Redacted.make(apiKey), model: "m", baseUrl: "http://127.0.0.1:1/v1" })
+
+  it.each(framings)(
+    "two parallel tool calls and the usage chunk with cached and reasoning tokens (%s)",
+    (_, eol, size) =>
+      Effect.runPromise(Effect.map(served(adapter, transcript, eol, size), (chunks) => {
+        expect(chunks).toStrictEqual(expected)
+      }))
+  )
+
+  it.scoped("a request with tools, tool calls and tool results is sent as Chat Completions documents it", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* openAi()
+      yield* server.enqueue(FaultServer.openAiStream(["done"]))
+      // OpenAI has no thinking blocks: the same turn without them
+      const [question, answer, results] = Chat.toolTurn.messages
+      const withoutThinking: CompletionModel.ChatRequest = {
+        ...Chat.toolTurn,
+        toolChoice: { tool: "get_weather" },
+        messages: [question!, {
+          role: "assistant",
+          content: [
+            { type: "text", text: "Checking." },
+            ...(answer!.content as ReadonlyArray<CompletionModel.ContentBlock>)
+              .filter((block) => block.type === "tool_use")
+          ]
+        }, results!]
+      }
+      yield* Chat.consume(model, withoutThinking)
+      const [sent] = yield* server.requests
+      expect(sent?.json).toMatchObject({
+        tools: [{
+          type: "function",
+          function: { name: "get_weather", description: "Weather now", parameters: Chat.weatherSchema }
+        }],
+        tool_choice: { type: "function", function: { name: "get_weather" } },
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Weather in SF?" },
+              { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } }
+            ]
+          },
+          {
+            role: "assistant",
+            content: "Checking.",
+            tool_calls: [{
+              id: "toolu_01",
+              type: "function",
+              function: { name: "get_weather", arguments: "{\"location\":\"SF\"}" }
+            }]
+          },
+          { role: "tool", tool_call_id: "toolu_01", content: "18 C, fog" }
+        ]
+      })
+    }).pipe(withHttp))
+
+  it.scoped("what Chat Completions cannot express is an InvalidRequestError before anything is sent", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* openAi()
+      const error = failure((yield* Chat.consume(model, Chat.toolTurn)).exit)
+      expect(error?._tag).toBe("InvalidRequestError")
+      expect(error?.message).toBe(
+        "openai cannot take a thinking block (Chat Completions has no place for it); nothing was sent"
+      )
+      expect(yield* server.requests).toHaveLength(0)
+    }).pipe(withHttp))
 })

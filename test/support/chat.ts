@@ -22,3 +22,33 @@ export const failure = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
 
 export const texts = (chunks: ReadonlyArray<CompletionModel.StreamChunk>) =>
   chunks.flatMap((chunk) => chunk._tag === "TextDelta" ? [chunk.text] : [])
+
+/** A tool turn: a question with an image, the model's thinking and tool call, and the tool's result. */
+export const weatherSchema = {
+  type: "object",
+  properties: { location: { type: "string" } },
+  required: ["location"]
+} as const
+
+export const toolTurn: CompletionModel.ChatRequest = {
+  tools: [{ name: "get_weather", description: "Weather now", inputSchema: weatherSchema }],
+  toolChoice: "auto",
+  messages: [
+    {
+      role: "user",
+      content: [{ type: "text", text: "Weather in SF?" }, {
+        type: "image",
+        mediaType: "image/png",
+        data: "iVBORw0KGgo="
+      }]
+    },
+    {
+      role: "assistant",
+      content: [
+        { type: "thinking", thinking: "Use the tool.", signature: "sig" },
+        { type: "tool_use", id: "toolu_01", name: "get_weather", input: { location: "SF" } }
+      ]
+    },
+    { role: "user", content: [{ type: "tool_result", toolUseId: "toolu_01", content: "18 C, fog", isError: false }] }
+  ]
+}

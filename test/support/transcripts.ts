@@ -1,0 +1,58 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { CompletionModel } from "effect-retry-layer"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+
+/**
+ * A transcript of a provider's published streaming format, served in a
+ * framing: one write, 7-byte fragments, or CRLF line ends in 5-byte
+ * fragments. Through the adapter, with a web `Response` over exactly those
+ * pieces, so the framing is the test's, not the network's.
+ */
+export const framings = [
+  ["one write", "\n", Infinity],
+  ["7-byte fragments", "\n", 7],
+  ["CRLF, 5-byte fragments", "\r\n", 5]
+] as const
+
+export const served = (
+  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  transcript: string,
+  eol: string,
+  size: number
+) => {
+  const bytes = new TextEncoder().encode(transcript.replaceAll("\n", eol))
+  const pieces: Array<Uint8Array> = []
+  for (let i = 0; i < bytes.length; i += size === Infinity ? bytes.length : size) {
+    pieces.push(bytes.subarray(i, size === Infinity ? bytes.length : i + size))
+  }
+  const client = HttpClient.make((request) =>
+    Effect.succeed(HttpClientResponse.fromWeb(
+      request,
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const piece of pieces) controller.enqueue(piece)
+            controller.close()
+          }
+        }),
+        { status: 200, headers: { "content-type": "text/event-stream" } }
+      )
+    ))
+  )
+  return Effect.gen(function*() {
+    const model = yield* make
+    const stream = yield* model.chatStream({ messages: [{ role: "user", content: "hi" }] })
+    return Chunk.toReadonlyArray(yield* Stream.runCollect(stream))
+  }).pipe(Effect.provideService(HttpClient.HttpClient, client))
+}
+
+/** SSE text from (event, data) pairs; `undefined` for a data-only event. */
+export const sse = (events: ReadonlyArray<readonly [string | undefined, unknown]>) =>
+  events.map(([event, data]) =>
+    `${event === undefined ? "" : `event: ${event}\n`}data: ${
+      typeof data === "string" ? data : JSON.stringify(data)
+    }\n\n`
+  ).join("")
