@@ -2,6 +2,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
+import { Bedrock } from "effect-retry-layer/bedrock"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
 
@@ -49,13 +50,25 @@ const program = Effect.gen(function*() {
     FaultServer.anthropicStream(["Paris: 18 C, foggy."]),
     FaultServer.openAiError(503, "server_error", "busy"),
     FaultServer.openAiStream([], { toolCalls: [call] }),
-    FaultServer.openAiStream(["Paris: 18 C, foggy."])
+    FaultServer.openAiStream(["Paris: 18 C, foggy."]),
+    FaultServer.bedrockError(429, "ThrottlingException", "Too many requests"),
+    FaultServer.bedrockStream([], { toolCalls: [call] }),
+    FaultServer.bedrockStream(["Paris: 18 C, foggy."])
   )
   const retrying = RetryingModel.layer({ baseDelay: "50 millis" })
   const apiKey = Redacted.make("sk-...")
   const models = [
     ["Anthropic", Anthropic.layer({ apiKey, model: "claude-sonnet-4-5", baseUrl: server.url })],
-    ["OpenAI", OpenAI.layer({ apiKey, model: "gpt-4o", baseUrl: `${server.url}/v1` })]
+    ["OpenAI", OpenAI.layer({ apiKey, model: "gpt-4o", baseUrl: `${server.url}/v1` })],
+    [
+      "Bedrock",
+      Bedrock.layer({
+        region: "us-east-1",
+        model: "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        baseUrl: server.url,
+        credentials: { accessKeyId: Redacted.make("AKID..."), secretAccessKey: Redacted.make("...") }
+      })
+    ]
   ] as const
   for (const [name, adapter] of models) {
     const answer = yield* agent("Weather in Paris?").pipe(

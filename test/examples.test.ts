@@ -23,7 +23,7 @@ const examples = [
   ["examples/opentelemetry.ts", "chatStream.attempt"],
   ["examples/policy.ts", "maxAttempt: unknown option; did you mean maxAttempts?"],
   ["examples/errors.ts", "done after 3 calls"],
-  ["examples/tools.ts", "6 requests; the tool's result went back as [{\"type\":\"tool_result\""],
+  ["examples/tools.ts", "9 requests; the tool's result went back as [{\"type\":\"tool_result\""],
   ["examples/live.ts", "not run: (FiberFailure) Error: (Missing data at ANTHROPIC_API_KEY"]
 ] as const
 

@@ -35,6 +35,7 @@ export const bedrock: ErrorTypeTable = {
   ModelNotReadyException: "ServerError",
   InternalServerException: "ServerError",
   ModelTimeoutException: "TimeoutError",
+  ModelStreamErrorException: "ServerError",
   ValidationException: "InvalidRequestError",
   ResourceNotFoundException: "InvalidRequestError",
   AccessDeniedException: "AuthenticationError",

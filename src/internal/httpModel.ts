@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ModelError from "../ModelError.js"
+import * as EventStream from "./eventStream.js"
 
 /**
  * Turns the events of one response into chunks. A fresh decoder is made per
@@ -50,10 +51,12 @@ export interface DecoderContext {
 export interface Spec {
   readonly provider: string
   readonly model: string
-  /** The HTTP request, or an `InvalidRequestError` for what the provider cannot express. */
+  /** The HTTP request (signed, where the provider wants that), or an `InvalidRequestError` for what the provider cannot express. */
   readonly request: (
     request: CompletionModel.ChatRequest
-  ) => Either.Either<HttpClientRequest.HttpClientRequest, ModelError.ModelError>
+  ) => Effect.Effect<HttpClientRequest.HttpClientRequest, ModelError.ModelError>
+  /** How the response stream is framed: server-sent events (default) or AWS event stream. */
+  readonly wire?: "sse" | "eventstream"
   readonly errorTypes: HttpClassification.ErrorTypeTable
   readonly decoder: (context: DecoderContext) => Decoder
   /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
@@ -121,7 +124,7 @@ const open = (
   }
   const requestId = HttpClassification.requestId(response.headers)
   const contentType = response.headers["content-type"] ?? ""
-  if (!contentType.includes("text/event-stream")) {
+  if (!contentType.includes(spec.wire === "eventstream" ? "application/vnd.amazon.eventstream" : "text/event-stream")) {
     return Effect.flatMap(boundedText(response), (body) =>
       Effect.fail(
         new ModelError.StreamError({
@@ -184,52 +187,52 @@ const chunks = (
     let finished = false
     let failure: ModelError.ModelError | undefined
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
-    return response.stream.pipe(
-      Stream.mapError((error) => fromClientError(spec.provider, error, requestId)),
-      Stream.decodeText(),
-      eventsPerRead(facts),
-      // A read's events are decoded in one step, with no effect or stream per event or per read: per event it
-      // cost ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded
-      // before it, so those still reach the caller first; the stream stops pulling at it, then fails with it.
-      Stream.mapConcat((batch) => {
-        const out: Array<CompletionModel.StreamChunk | typeof failed> = []
-        for (const event of batch) {
-          const decoded = decode(event)
-          if (Either.isLeft(decoded)) {
-            failure = decoded.left
-            out.push(failed)
-            return out
-          }
-          for (const chunk of decoded.right) {
-            out.push(chunk)
-            if (chunk._tag === "TurnFinished") {
-              finished = true
+    const bytes = Stream.mapError(response.stream, (error) => fromClientError(spec.provider, error, requestId))
+    return (spec.wire === "eventstream"
+      ? EventStream.messagesPerRead(facts)(bytes)
+      : eventsPerRead(facts)(Stream.decodeText(bytes))).pipe(
+        // A read's events are decoded in one step, with no effect or stream per event or per read: per event it
+        // cost ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded
+        // before it, so those still reach the caller first; the stream stops pulling at it, then fails with it.
+        Stream.mapConcat((batch) => {
+          const out: Array<CompletionModel.StreamChunk | typeof failed> = []
+          for (const event of batch) {
+            const decoded = decode(event)
+            if (Either.isLeft(decoded)) {
+              failure = decoded.left
+              out.push(failed)
               return out
             }
+            for (const chunk of decoded.right) {
+              out.push(chunk)
+              if (chunk._tag === "TurnFinished") {
+                finished = true
+                return out
+              }
+            }
           }
-        }
-        return out
-      }),
-      Stream.takeUntil((chunk) => chunk === failed || chunk._tag === "TurnFinished"),
-      Stream.filter((chunk): chunk is CompletionModel.StreamChunk => chunk !== failed),
-      Stream.timeoutFail(
-        () =>
-          new ModelError.TimeoutError({
-            ...facts,
-            message: `${spec.provider}: the stream sent nothing for ${Duration.format(idleTimeout)}`
-          }),
-        idleTimeout
-      ),
-      // The caller must learn that an answer was cut off, not mistake it for a whole one.
-      Stream.concat(Stream.suspend(() =>
-        failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
-          new ModelError.StreamError({
-            ...facts,
-            message: `${spec.provider}: the stream ended before the turn finished`
-          })
-        )
-      ))
-    )
+          return out
+        }),
+        Stream.takeUntil((chunk) => chunk === failed || chunk._tag === "TurnFinished"),
+        Stream.filter((chunk): chunk is CompletionModel.StreamChunk => chunk !== failed),
+        Stream.timeoutFail(
+          () =>
+            new ModelError.TimeoutError({
+              ...facts,
+              message: `${spec.provider}: the stream sent nothing for ${Duration.format(idleTimeout)}`
+            }),
+          idleTimeout
+        ),
+        // The caller must learn that an answer was cut off, not mistake it for a whole one.
+        Stream.concat(Stream.suspend(() =>
+          failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
+            new ModelError.StreamError({
+              ...facts,
+              message: `${spec.provider}: the stream ended before the turn finished`
+            })
+          )
+        ))
+      )
   })
 
 /**

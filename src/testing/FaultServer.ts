@@ -46,6 +46,7 @@ import type * as Net from "node:net"
 export type StreamItem =
   | { readonly _tag: "Event"; readonly event?: string; readonly data: string }
   | { readonly _tag: "Raw"; readonly text: string }
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
   | { readonly _tag: "Pause"; readonly millis: number }
   | { readonly _tag: "Reset" }
   | { readonly _tag: "Stall" }
@@ -339,6 +340,138 @@ export const openAiErrorEvent = (type: string, message: string): StreamItem =>
   event({ error: { message, type, param: null, code: null } })
 
 /**
+ * Bytes written as they are: a binary frame, or part of one.
+ *
+ * @since 0.3.0
+ */
+export const bytes = (value: Uint8Array): StreamItem => ({ _tag: "Bytes", bytes: value })
+
+/**
+ * One AWS event-stream message (prelude, string headers, payload, CRC32s),
+ * encoded here independently of the decoder the Bedrock adapter uses.
+ *
+ * @since 0.3.0
+ */
+export const eventStreamMessage = (headers: Readonly<Record<string, string>>, payload: unknown): Uint8Array => {
+  const encoder = new TextEncoder()
+  const headerBytes = Object.entries(headers).map(([name, value]) => {
+    const n = encoder.encode(name)
+    const v = encoder.encode(value)
+    const out = new Uint8Array(1 + n.length + 1 + 2 + v.length)
+    out[0] = n.length
+    out.set(n, 1)
+    out[1 + n.length] = 7 // string
+    new DataView(out.buffer).setUint16(2 + n.length, v.length, false)
+    out.set(v, 4 + n.length)
+    return out
+  })
+  const headersLength = headerBytes.reduce((sum, h) => sum + h.length, 0)
+  const body = encoder.encode(typeof payload === "string" ? payload : JSON.stringify(payload))
+  const total = 12 + headersLength + body.length + 4
+  const out = new Uint8Array(total)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, total, false)
+  view.setUint32(4, headersLength, false)
+  view.setUint32(8, crc32(out.subarray(0, 8)), false)
+  let offset = 12
+  for (const h of headerBytes) {
+    out.set(h, offset)
+    offset += h.length
+  }
+  out.set(body, offset)
+  view.setUint32(total - 4, crc32(out.subarray(0, total - 4)), false)
+  return out
+}
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  return c >>> 0
+})
+
+const crc32 = (data: Uint8Array): number => {
+  let c = 0xffffffff
+  for (const byte of data) c = crcTable[(c ^ byte) & 0xff]! ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+/**
+ * A Bedrock `ConverseStream` event.
+ *
+ * @since 0.3.0
+ */
+export const bedrockEvent = (type: string, payload: unknown): Uint8Array =>
+  eventStreamMessage({ ":event-type": type, ":content-type": "application/json", ":message-type": "event" }, payload)
+
+/**
+ * A Bedrock exception inside the stream, e.g. `modelStreamErrorException`.
+ *
+ * @since 0.3.0
+ */
+export const bedrockException = (type: string, message: string): StreamItem =>
+  bytes(eventStreamMessage(
+    { ":exception-type": type, ":content-type": "application/json", ":message-type": "exception" },
+    { message }
+  ))
+
+/**
+ * The events of a Bedrock `ConverseStream` that says `pieces` (and makes the
+ * shape's tool calls), one binary message per item.
+ *
+ * @since 0.3.0
+ */
+export const bedrockEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => [
+  bytes(bedrockEvent("messageStart", { role: "assistant" })),
+  ...pieces.map((text) => bytes(bedrockEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text } }))),
+  ...(shape.interrupt ?? []),
+  bytes(bedrockEvent("contentBlockStop", { contentBlockIndex: 0 })),
+  ...(shape.toolCalls ?? []).flatMap(({ id, input, name }, i) => [
+    bytes(bedrockEvent("contentBlockStart", { contentBlockIndex: i + 1, start: { toolUse: { toolUseId: id, name } } })),
+    ...halves(input).map((part) =>
+      bytes(bedrockEvent("contentBlockDelta", { contentBlockIndex: i + 1, delta: { toolUse: { input: part } } }))
+    ),
+    bytes(bedrockEvent("contentBlockStop", { contentBlockIndex: i + 1 }))
+  ]),
+  bytes(
+    bedrockEvent("messageStop", { stopReason: shape.stopReason ?? (shape.toolCalls?.length ? "tool_use" : "end_turn") })
+  ),
+  bytes(bedrockEvent("metadata", {
+    usage: {
+      inputTokens: shape.inputTokens ?? 10,
+      outputTokens: shape.outputTokens ?? pieces.length,
+      totalTokens: (shape.inputTokens ?? 10) + (shape.outputTokens ?? pieces.length)
+    },
+    metrics: { latencyMs: 1 }
+  }))
+]
+
+/**
+ * A complete Bedrock `ConverseStream` response.
+ *
+ * @since 0.3.0
+ */
+export const bedrockStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  stream(bedrockEvents(pieces, shape), {
+    headers: { "content-type": "application/vnd.amazon.eventstream", ...shape.headers }
+  })
+
+/**
+ * A Bedrock error response: the code in `x-amzn-errortype`, the message in
+ * the body.
+ *
+ * @since 0.3.0
+ */
+export const bedrockError = (
+  status: number,
+  type: string,
+  message: string,
+  headers: Readonly<Record<string, string>> = {}
+): Reply =>
+  json(status, { message }, {
+    headers: { "x-amzn-errortype": `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, ...headers }
+  })
+
+/**
  * An OpenAI error response.
  *
  * @since 0.1.0
@@ -553,6 +686,8 @@ const writeItems = (items: ReadonlyArray<StreamItem>, socket: Net.Socket, res: H
       )
     case "Raw":
       return void res.write(item.text, next)
+    case "Bytes":
+      return void res.write(item.bytes, next)
     case "Pause":
       return void setTimeout(next, item.millis)
     case "Reset":

@@ -1,8 +1,16 @@
+import { Sha256 } from "@aws-crypto/sha256-js"
+import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Retryable } from "effect-retry-layer"
+import { SignatureV4 } from "@smithy/signature-v4"
+import { CompletionModel, Retryable, RetryingModel } from "effect-retry-layer"
 import { Bedrock } from "effect-retry-layer/bedrock"
+import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Chat from "../support/chat.js"
+import { served } from "../support/transcripts.js"
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
 const awsError = (name: string, status: number, extra: Record<string, unknown> = {}) =>
@@ -88,5 +96,198 @@ describe("Bedrock classification", () => {
       })
       expect(error._tag).toBe("RateLimitError")
       expect(error.provider).toBe("bedrock")
+    }))
+})
+
+describe("Bedrock ConverseStream over loopback HTTP", () => {
+  const credentials = {
+    accessKeyId: Redacted.make("AKIDEXAMPLE"),
+    secretAccessKey: Redacted.make("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    sessionToken: Redacted.make("session-token-EXAMPLE")
+  }
+  const model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+  const fast = { maxAttempts: 3, baseDelay: 0, jitter: false } as const
+  const setup = Effect.gen(function*() {
+    const server = yield* FaultServer.make()
+    const adapter = yield* Bedrock.make({ region: "us-east-1", model, credentials, baseUrl: server.url })
+    return { server, model: RetryingModel.make(adapter, fast) }
+  })
+  const withHttp = Effect.provide(NodeHttpClient.layerUndici)
+  const request: CompletionModel.ChatRequest = { system: "Be brief.", messages: [{ role: "user", content: "Hi" }] }
+
+  it.scoped("sends a signed Converse request and maps the event stream to chunks", () =>
+    Effect.gen(function*() {
+      const { model: m, server } = yield* setup
+      yield* server.enqueue(FaultServer.bedrockStream(["Hi", "!"], { inputTokens: 7, outputTokens: 2 }))
+      const { chunks, exit } = yield* Chat.consume(m, request)
+      expect(exit).toStrictEqual(Exit.void)
+      expect(Chat.texts(chunks)).toEqual(["Hi", "!"])
+      expect(chunks.at(-1)).toStrictEqual(
+        CompletionModel.StreamChunk.TurnFinished({
+          reason: "stop",
+          stopReason: "end_turn",
+          usage: { inputTokens: 7, outputTokens: 2 }
+        })
+      )
+      const [sent] = yield* server.requests
+      expect(sent?.url).toBe("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream")
+      expect(sent?.json).toEqual({
+        messages: [{ role: "user", content: [{ text: "Hi" }] }],
+        system: [{ text: "Be brief." }],
+        inferenceConfig: { maxTokens: 4096 }
+      })
+      // What arrived is what was signed: the same request signed again at its own date gives the same signature.
+      const headers = sent!.headers as Record<string, string>
+      expect(headers["x-amz-security-token"]).toBe("session-token-EXAMPLE")
+      const date = headers["x-amz-date"]!
+      const signer = new SignatureV4({
+        service: "bedrock",
+        region: "us-east-1",
+        sha256: Sha256,
+        credentials: {
+          accessKeyId: "AKIDEXAMPLE",
+          secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+          sessionToken: "session-token-EXAMPLE"
+        }
+      })
+      const url = new URL(sent!.url, server.url)
+      const again = yield* Effect.promise(() =>
+        signer.sign({
+          method: "POST",
+          protocol: "http:",
+          hostname: url.hostname,
+          port: Number(url.port),
+          path: url.pathname,
+          query: {},
+          headers: { host: url.host, "content-type": headers["content-type"]!, accept: headers["accept"]! },
+          body: sent!.body
+        }, {
+          signingDate: new Date(
+            `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${
+              date.slice(13, 15)
+            }Z`
+          )
+        })
+      )
+      expect(headers["authorization"]).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/bedrock\//)
+      expect(headers["authorization"]).toBe(again.headers["authorization"])
+      // and the secret is nowhere in what was sent
+      expect(JSON.stringify(sent)).not.toContain("wJalrXUtnFEMI")
+    }).pipe(withHttp))
+
+  it.scoped("a tool turn: tools and results sent as Converse documents them, the call streamed back", () =>
+    Effect.gen(function*() {
+      const { model: m, server } = yield* setup
+      yield* server.enqueue(
+        FaultServer.bedrockStream([], {
+          toolCalls: [{ id: "tooluse_1", name: "get_weather", input: { location: "SF" } }]
+        })
+      )
+      const { chunks } = yield* Chat.consume(m, { ...Chat.toolTurn, toolChoice: "any" })
+      expect(chunks.filter((c) => c._tag === "ToolCallEnd")).toStrictEqual([
+        CompletionModel.StreamChunk.ToolCallEnd({ id: "tooluse_1", name: "get_weather", arguments: { location: "SF" } })
+      ])
+      expect(chunks.at(-1)).toMatchObject({ _tag: "TurnFinished", reason: "tool_use", stopReason: "tool_use" })
+      const [sent] = yield* server.requests
+      expect(sent?.json).toMatchObject({
+        toolConfig: {
+          tools: [{
+            toolSpec: { name: "get_weather", description: "Weather now", inputSchema: { json: Chat.weatherSchema } }
+          }],
+          toolChoice: { any: {} }
+        },
+        messages: [
+          {
+            role: "user",
+            content: [{ text: "Weather in SF?" }, { image: { format: "png", source: { bytes: "iVBORw0KGgo=" } } }]
+          },
+          {
+            role: "assistant",
+            content: [
+              { reasoningContent: { reasoningText: { text: "Use the tool.", signature: "sig" } } },
+              { toolUse: { toolUseId: "toolu_01", name: "get_weather", input: { location: "SF" } } }
+            ]
+          },
+          {
+            role: "user",
+            content: [{ toolResult: { toolUseId: "toolu_01", content: [{ text: "18 C, fog" }], status: "success" } }]
+          }
+        ]
+      })
+    }).pipe(withHttp))
+
+  it.scoped("a 429 ThrottlingException is a RateLimitError and is retried", () =>
+    Effect.gen(function*() {
+      const { model: m, server } = yield* setup
+      yield* server.enqueue(
+        FaultServer.bedrockError(429, "ThrottlingException", "Too many requests, please wait before trying again."),
+        FaultServer.bedrockStream(["ok"])
+      )
+      const { chunks, exit } = yield* Chat.consume(m, request)
+      expect(exit).toStrictEqual(Exit.void)
+      expect(Chat.texts(chunks)).toEqual(["ok"])
+      expect(yield* server.requests).toHaveLength(2)
+    }).pipe(withHttp))
+
+  it.scoped("a modelStreamErrorException mid-stream reaches the caller after the text; no second request", () =>
+    Effect.gen(function*() {
+      const { model: m, server } = yield* setup
+      yield* server.enqueue(FaultServer.bedrockStream(["partial"], {
+        interrupt: [FaultServer.bedrockException("modelStreamErrorException", "The model stream broke.")]
+      }))
+      const { chunks, exit } = yield* Chat.consume(m, request)
+      expect(Chat.texts(chunks)).toEqual(["partial"])
+      const error = Chat.failure(exit)
+      expect(error?._tag).toBe("ServerError")
+      expect(error?.errorType).toBe("ModelStreamErrorException")
+      expect(error?.message).toBe("bedrock sent ModelStreamErrorException mid-stream: The model stream broke.")
+      expect(yield* server.requests).toHaveLength(1)
+    }).pipe(withHttp))
+
+  const adapter = Bedrock.make({ region: "us-east-1", model, credentials, baseUrl: "http://127.0.0.1:1" })
+  const frames = () => {
+    const items = FaultServer.bedrockEvents(["split ", "across ", "reads"])
+    const parts = items.map((item) => item._tag === "Bytes" ? item.bytes : new Uint8Array(0))
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let offset = 0
+    for (const part of parts) {
+      all.set(part, offset)
+      offset += part.length
+    }
+    return all
+  }
+
+  it.each([1, 3, 7, 64, Infinity])(
+    "frames split across reads of %s bytes give the same chunks",
+    (size) =>
+      Effect.runPromise(
+        Effect.map(served(adapter, frames(), "", size, "application/vnd.amazon.eventstream"), (chunks) => {
+          expect(Chat.texts(chunks)).toEqual(["split ", "across ", "reads"])
+          expect(chunks.at(-1)?._tag).toBe("TurnFinished")
+        })
+      )
+  )
+
+  it.effect("a frame with a bad CRC is a StreamError", () =>
+    Effect.gen(function*() {
+      const corrupt = frames()
+      corrupt[40] = corrupt[40]! ^ 0xff
+      const exit = yield* Effect.exit(served(adapter, corrupt, "", Infinity, "application/vnd.amazon.eventstream"))
+      const error = Chat.failure(exit)
+      expect(error?._tag).toBe("StreamError")
+      expect(error?.message).toMatch(/^bedrock: a malformed event-stream message \(.*checksum/i)
+    }))
+
+  it.effect("toolChoice none cannot be expressed: an InvalidRequestError before anything is signed", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        served(adapter, frames(), "", Infinity, "application/vnd.amazon.eventstream").pipe(
+          Effect.zipRight(Effect.flatMap(adapter, (m) => m.chatStream({ ...request, toolChoice: "none" }))),
+          Effect.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      expect(Chat.failure(exit)?.message).toBe(
+        "bedrock cannot take toolChoice \"none\" (omit the tools instead); nothing was sent"
+      )
     }))
 })

@@ -19,11 +19,12 @@ export const framings = [
 
 export const served = (
   make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
-  transcript: string,
+  transcript: string | Uint8Array,
   eol: string,
-  size: number
+  size: number,
+  contentType = "text/event-stream"
 ) => {
-  const bytes = new TextEncoder().encode(transcript.replaceAll("\n", eol))
+  const bytes = typeof transcript === "string" ? new TextEncoder().encode(transcript.replaceAll("\n", eol)) : transcript
   const pieces: Array<Uint8Array> = []
   for (let i = 0; i < bytes.length; i += size === Infinity ? bytes.length : size) {
     pieces.push(bytes.subarray(i, size === Infinity ? bytes.length : i + size))
@@ -38,7 +39,7 @@ export const served = (
             controller.close()
           }
         }),
-        { status: 200, headers: { "content-type": "text/event-stream" } }
+        { status: 200, headers: { "content-type": contentType } }
       )
     ))
   )
