@@ -49,6 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
+import * as ForeignError from "./ForeignError.js"
 import { retryLazily } from "./internal/retry.js"
 import * as ModelError from "./ModelError.js"
 import type * as RetryBudget from "./RetryBudget.js"
@@ -291,10 +292,15 @@ const annotate = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<
   })
 
 const errorTag = (error: unknown): string =>
-  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "UnknownError"
+  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)
+    ? error._tag
+    : error instanceof Error && error.name.length <= 64
+    ? error.name
+    : "UnknownError"
 
+// A model error's status, or the one a foreign error carries (`status`, `statusCode`, AWS `$metadata`, ...).
 const statusOf = (error: unknown): number | undefined =>
-  Predicate.hasProperty(error, "status") && Predicate.isNumber(error.status) ? error.status : undefined
+  ModelError.isModelError(error) ? error.status : ForeignError.recognize(error)?.status
 
 const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): Record<string, unknown> => {
   const status = statusOf(error)

@@ -244,4 +244,16 @@ describe("retry log lines", () => {
       expect(lines[0]).toContain("... (truncated); retrying in 0 ms")
       expect(lines[1]).toBe("retryAcquisition: attempt 1 of 2 failed with Quiet; retrying in 0 ms")
     }).pipe(Effect.provide(capture)))
+
+  it.effect("name a foreign error and the status it carries, AWS $metadata included", () =>
+    Effect.gen(function*() {
+      lines.length = 0
+      yield* failing(Object.assign(new Error("Rate exceeded"), {
+        name: "LimitExceededException",
+        $metadata: { httpStatusCode: 429 }
+      }))
+      expect(lines).toEqual([
+        "retryAcquisition: attempt 1 of 2 failed with LimitExceededException (status 429): Rate exceeded; retrying in 0 ms"
+      ])
+    }).pipe(Effect.provide(capture)))
 })
