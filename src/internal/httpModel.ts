@@ -15,7 +15,7 @@ import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as CompletionModel from "../CompletionModel.js"
+import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ModelError from "../ModelError.js"
 import * as EventStream from "./eventStream.js"
@@ -372,12 +372,50 @@ export const unsupported = (provider: string, what: string): ModelError.ModelErr
   new ModelError.InvalidRequestError({ provider, message: `${provider} cannot take ${what}; nothing was sent` })
 
 /**
- * The arguments of a finished tool call: its JSON, `{}` for none, or a
- * `StreamError` naming the call.
+ * The tool calls open in one response, by the provider's index (a content
+ * block's, or a tool call's), each with its arguments' JSON so far: what
+ * every adapter turns into `ToolCallStart`, `ToolCallDelta` and `ToolCallEnd`.
  *
  * @internal
  */
-export const toolArguments = (
+export const toolCalls = (facts: DecoderContext) => {
+  const open = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  const ended = (call: { readonly id: string; readonly name: string; readonly json: string }) =>
+    Either.map(
+      toolArguments(facts, call),
+      (args) => CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args })
+    )
+  return {
+    isOpen: (index: number): boolean => open.has(index),
+    start: (index: number, id: string, name: string): CompletionModel.StreamChunk => {
+      open.set(index, { id, name, json: "" })
+      return CompletionModel.StreamChunk.ToolCallStart({ id, name })
+    },
+    /** The next piece of a call's arguments; nothing for an unknown call or an empty piece. */
+    delta: (index: number, json: string | null | undefined): ReadonlyArray<CompletionModel.StreamChunk> => {
+      const call = open.get(index)
+      if (call === undefined || !json) return []
+      call.json += json
+      return [CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: json })]
+    },
+    /** The call at `index` ends (nothing if none is open); arguments that are not JSON are a `StreamError`. */
+    end: (index: number): Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError> => {
+      const call = open.get(index)
+      if (call === undefined) return Either.right([])
+      open.delete(index)
+      return Either.map(ended(call), (chunk) => [chunk])
+    },
+    /** Every open call ends, in the order they started. */
+    endAll: (): Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError> => {
+      const calls = [...open.values()]
+      open.clear()
+      return Either.all(calls.map(ended))
+    }
+  }
+}
+
+// The arguments of a finished tool call: its JSON, `{}` for none, or a `StreamError` naming the call.
+const toolArguments = (
   facts: DecoderContext,
   call: { readonly id: string; readonly name: string; readonly json: string }
 ): Either.Either<unknown, ModelError.ModelError> => {

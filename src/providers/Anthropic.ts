@@ -229,8 +229,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }
   let sawCache = false
   let stopReason: string | undefined
-  // Tool calls open by block index, with their arguments' JSON so far.
-  const calls = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  const calls = HttpModel.toolCalls(facts)
   const count = (fields: typeof UsageFields.Type) => {
     if (fields.input_tokens != null) usage.inputTokens = fields.input_tokens
     if (fields.output_tokens != null) usage.outputTokens = fields.output_tokens
@@ -252,11 +251,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
         })
       case "content_block_start":
         return Either.map(ContentBlockStart(facts, event), ({ content_block: block, index }) => {
-          if (block.type === "tool_use") {
-            const call = { id: block.id ?? `call_${index}`, name: block.name ?? "", json: "" }
-            calls.set(index, call)
-            return [CompletionModel.StreamChunk.ToolCallStart({ id: call.id, name: call.name })]
-          }
+          if (block.type === "tool_use") return [calls.start(index, block.id ?? `call_${index}`, block.name ?? "")]
           if (block.type === "redacted_thinking" && block.data !== undefined) {
             return [CompletionModel.StreamChunk.RedactedThinking({ data: block.data })]
           }
@@ -273,26 +268,14 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
               return delta.signature
                 ? [CompletionModel.StreamChunk.ThinkingSignature({ signature: delta.signature })]
                 : none
-            case "input_json_delta": {
-              const call = calls.get(index)
-              if (call === undefined || !delta.partial_json) return none
-              call.json += delta.partial_json
-              return [CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: delta.partial_json })]
-            }
+            case "input_json_delta":
+              return calls.delta(index, delta.partial_json)
           }
           // citations and delta types added after this was written
           return none
         })
       case "content_block_stop":
-        return Either.flatMap(ContentBlockStop(facts, event), ({ index }) => {
-          const call = calls.get(index)
-          if (call === undefined) return Either.right(none)
-          calls.delete(index)
-          return Either.map(
-            HttpModel.toolArguments(facts, call),
-            (args) => [CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args })]
-          )
-        })
+        return Either.flatMap(ContentBlockStop(facts, event), ({ index }) => calls.end(index))
       case "message_delta":
         return Either.map(MessageDelta(facts, event), ({ delta, usage: fields }) => {
           if (delta.stop_reason) stopReason = delta.stop_reason

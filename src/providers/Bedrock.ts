@@ -400,7 +400,7 @@ const none: ReadonlyArray<CompletionModel.StreamChunk> = []
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   const facts = context
   let stopReason: string | undefined
-  const calls = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  const calls = HttpModel.toolCalls(facts)
   return (event) => {
     if (event.event.startsWith("exception:")) {
       // Exception types arrive in lower camel case (`modelStreamErrorException`); the table has them capitalised.
@@ -420,19 +420,13 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
       case "contentBlockStart":
         return Either.map(BlockStart(facts, event), ({ contentBlockIndex: index, start }) => {
           const tool = start?.toolUse
-          if (tool === undefined) return none
-          calls.set(index, { id: tool.toolUseId, name: tool.name, json: "" })
-          return [CompletionModel.StreamChunk.ToolCallStart({ id: tool.toolUseId, name: tool.name })]
+          return tool === undefined ? none : [calls.start(index, tool.toolUseId, tool.name)]
         })
       case "contentBlockDelta":
         return Either.map(BlockDelta(facts, event), ({ contentBlockIndex: index, delta }) => {
           const out: Array<CompletionModel.StreamChunk> = []
           if (delta.text) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.text }))
-          const call = calls.get(index)
-          if (delta.toolUse?.input && call !== undefined) {
-            call.json += delta.toolUse.input
-            out.push(CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: delta.toolUse.input }))
-          }
+          out.push(...calls.delta(index, delta.toolUse?.input))
           const reasoning = delta.reasoningContent
           if (reasoning?.text) out.push(CompletionModel.StreamChunk.ThinkingDelta({ thinking: reasoning.text }))
           if (reasoning?.signature) {
@@ -444,15 +438,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           return out
         })
       case "contentBlockStop":
-        return Either.flatMap(BlockStop(facts, event), ({ contentBlockIndex: index }) => {
-          const call = calls.get(index)
-          if (call === undefined) return Either.right(none)
-          calls.delete(index)
-          return Either.map(
-            HttpModel.toolArguments(facts, call),
-            (args) => [CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args })]
-          )
-        })
+        return Either.flatMap(BlockStop(facts, event), ({ contentBlockIndex: index }) => calls.end(index))
       case "messageStop":
         return Either.map(MessageStop(facts, event), (stop) => {
           stopReason = stop.stopReason

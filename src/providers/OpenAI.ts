@@ -337,22 +337,11 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   const facts = context
   let usage: CompletionModel.Usage = { inputTokens: 0, outputTokens: 0 }
   let stopReason: string | undefined
-  // Tool calls by their index in the choice, in the order they started, with their arguments' JSON so far.
-  const calls = new Map<number, { readonly id: string; readonly name: string; json: string }>()
-  // Every call open at the finish ends there, in order; a bad one fails the stream.
-  const endCalls = (): Either.Either<Array<CompletionModel.StreamChunk>, ModelError.ModelError> => {
-    const ended: Array<CompletionModel.StreamChunk> = []
-    for (const call of calls.values()) {
-      const args = HttpModel.toolArguments(facts, call)
-      if (Either.isLeft(args)) return Either.left(args.left)
-      ended.push(CompletionModel.StreamChunk.ToolCallEnd({ id: call.id, name: call.name, arguments: args.right }))
-    }
-    calls.clear()
-    return Either.right(ended)
-  }
+  // Calls by their index in the choice; all of them end at the finish.
+  const calls = HttpModel.toolCalls(facts)
   return (event) => {
     if (event.data === "[DONE]") {
-      return Either.map(endCalls(), (ended) => [
+      return Either.map(calls.endAll(), (ended) => [
         ...ended,
         CompletionModel.StreamChunk.TurnFinished({
           reason: (stopReason && finishReasons[stopReason]) || "unknown",
@@ -383,21 +372,14 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
       }
       if (delta?.content) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.content }))
       for (const piece of delta?.tool_calls ?? []) {
-        let call = calls.get(piece.index)
-        if (call === undefined) {
-          call = { id: piece.id ?? `call_${piece.index}`, name: piece.function?.name ?? "", json: "" }
-          calls.set(piece.index, call)
-          out.push(CompletionModel.StreamChunk.ToolCallStart({ id: call.id, name: call.name }))
+        if (!calls.isOpen(piece.index)) {
+          out.push(calls.start(piece.index, piece.id ?? `call_${piece.index}`, piece.function?.name ?? ""))
         }
-        const args = piece.function?.arguments
-        if (args) {
-          call.json += args
-          out.push(CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: args }))
-        }
+        out.push(...calls.delta(piece.index, piece.function?.arguments))
       }
       if (choice?.finish_reason) {
         stopReason = choice.finish_reason
-        return Either.map(endCalls(), (ended) => [...out, ...ended])
+        return Either.map(calls.endAll(), (ended) => [...out, ...ended])
       }
       return Either.right(out)
     })
