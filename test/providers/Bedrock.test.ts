@@ -278,6 +278,16 @@ describe("Bedrock ConverseStream over loopback HTTP", () => {
       expect(error?.message).toMatch(/^bedrock: a malformed event-stream message \(.*checksum/i)
     }))
 
+  it.effect("a frame that declares 100 MB is refused at its prelude, before anything is buffered", () =>
+    Effect.gen(function*() {
+      const huge = new Uint8Array(12)
+      new DataView(huge.buffer).setUint32(0, 100 * 1024 * 1024, false)
+      const exit = yield* Effect.exit(served(adapter, huge, "", Infinity, "application/vnd.amazon.eventstream"))
+      expect(Chat.failure(exit)?.message).toBe(
+        "bedrock: a malformed event-stream message (a message of 104857600 bytes is over 4194304)"
+      )
+    }))
+
   it.effect("toolChoice none cannot be expressed: an InvalidRequestError before anything is signed", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
