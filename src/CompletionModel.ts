@@ -26,6 +26,7 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type { ModelError } from "./ModelError.js"
+import type * as RateLimitHeaders from "./RateLimitHeaders.js"
 
 /**
  * A message: plain text, or content blocks (text, images, tool calls the
@@ -161,7 +162,13 @@ export type StreamChunk = Data.TaggedEnum<{
   ToolCallStart: { readonly id: string; readonly name: string }
   ToolCallDelta: { readonly id: string; readonly argumentsDelta: string }
   ToolCallEnd: { readonly id: string; readonly name: string; readonly arguments: unknown }
-  TurnFinished: { readonly reason: FinishReason; readonly usage: Usage; readonly stopReason?: string }
+  TurnFinished: {
+    readonly reason: FinishReason
+    readonly usage: Usage
+    readonly stopReason?: string
+    /** The provider's rate-limit headers on this response, where it sent them. */
+    readonly rateLimit?: RateLimitHeaders.RateLimitState
+  }
 }>
 
 /**

@@ -37,6 +37,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ModelError from "./ModelError.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
 
 /**
@@ -195,6 +196,7 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const id = requestId(response.headers)
   const retryAfter = RetryAfter.parse(response.headers, now)
   const shouldRetry = RetryAfter.xShouldRetry(response.headers)
+  const rateLimit = RateLimitHeaders.parse(response.headers, now)
   const said = safeText(
     details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body)),
     response.secrets
@@ -208,7 +210,8 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
     ...(id === undefined ? {} : { requestId: id }),
     ...(errorType === undefined ? {} : { errorType: safeText(errorType, response.secrets) }),
     ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) }),
-    ...Option.match(shouldRetry, { onNone: () => ({}), onSome: (b) => ({ shouldRetry: b }) })
+    ...Option.match(shouldRetry, { onNone: () => ({}), onSome: (b) => ({ shouldRetry: b }) }),
+    ...Option.match(rateLimit, { onNone: () => ({}), onSome: (state) => ({ rateLimit: state }) })
   })
 }
 

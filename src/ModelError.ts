@@ -27,6 +27,7 @@ import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Predicate from "effect/Predicate"
+import type * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 
 /**
@@ -48,6 +49,8 @@ export interface ModelErrorFields {
   readonly errorType?: string
   /** The server's explicit word (`x-should-retry`); overrides the default classification. */
   readonly shouldRetry?: boolean
+  /** The provider's rate-limit headers on the failed response, where it sent them. */
+  readonly rateLimit?: RateLimitHeaders.RateLimitState
   readonly cause?: unknown
 }
 

@@ -41,6 +41,13 @@ export * as RetryingModel from "./RetryingModel.js"
 export * as RetryAfter from "./RetryAfter.js"
 
 /**
+ * The providers' rate-limit headers, read into one state.
+ *
+ * @since 0.3.0
+ */
+export * as RateLimitHeaders from "./RateLimitHeaders.js"
+
+/**
  * @since 0.1.0
  */
 export * as HttpClassification from "./HttpClassification.js"

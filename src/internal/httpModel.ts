@@ -4,12 +4,14 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
@@ -18,6 +20,7 @@ import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ModelError from "../ModelError.js"
+import * as RateLimitHeaders from "../RateLimitHeaders.js"
 import * as EventStream from "./eventStream.js"
 
 /**
@@ -137,7 +140,7 @@ const open = (
         })
       ))
   }
-  return Effect.succeed(chunks(spec, idleTimeout, response, requestId))
+  return Effect.map(Clock.currentTimeMillis, (openedAt) => chunks(spec, idleTimeout, response, requestId, openedAt))
 }
 
 /**
@@ -180,10 +183,12 @@ const chunks = (
   spec: Spec,
   idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse,
-  requestId: string | undefined
+  requestId: string | undefined,
+  openedAt: number
 ): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
   Stream.suspend(() => {
     const decode = spec.decoder({ provider: spec.provider, requestId, secrets: spec.secrets })
+    const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
     let finished = false
     let failure: ModelError.ModelError | undefined
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
@@ -204,11 +209,15 @@ const chunks = (
               return out
             }
             for (const chunk of decoded.right) {
-              out.push(chunk)
               if (chunk._tag === "TurnFinished") {
+                // The headers' state goes with the turn's usage, in one place for every adapter.
+                out.push(
+                  rateLimit === undefined ? chunk : CompletionModel.StreamChunk.TurnFinished({ ...chunk, rateLimit })
+                )
                 finished = true
                 return out
               }
+              out.push(chunk)
             }
           }
           return out

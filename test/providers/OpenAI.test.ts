@@ -332,3 +332,35 @@ describe("OpenAI's published stream, the whole wire", () => {
       expect(yield* server.requests).toHaveLength(0)
     }).pipe(withHttp))
 })
+
+describe("rate-limit headers", () => {
+  it.scoped("a response's x-ratelimit headers reach the caller on TurnFinished, and on a 429's error", () =>
+    Effect.gen(function*() {
+      const { model, server } = yield* openAi({ maxAttempts: 1 })
+      const headers = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "59",
+        "x-ratelimit-reset-requests": "1s",
+        "x-ratelimit-limit-tokens": "150000",
+        "x-ratelimit-remaining-tokens": "bogus",
+        "x-ratelimit-reset-tokens": "6m0s"
+      }
+      yield* server.enqueue(
+        FaultServer.openAiStream(["ok"], { headers }),
+        FaultServer.openAiError(429, "requests", "Rate limit reached", {
+          ...headers,
+          "x-ratelimit-remaining-requests": "0"
+        })
+      )
+      const { chunks } = yield* consume(model)
+      expect(chunks.at(-1)).toMatchObject({
+        _tag: "TurnFinished",
+        rateLimit: {
+          requests: { limit: 60, remaining: 59, resetAt: 1000 },
+          tokens: { limit: 150_000, resetAt: 360_000 }
+        }
+      })
+      const error = failure((yield* consume(model)).exit)
+      expect(error?.rateLimit?.requests).toEqual({ limit: 60, remaining: 0, resetAt: 1000 })
+    }).pipe(withHttp))
+})

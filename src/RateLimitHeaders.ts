@@ -1,0 +1,160 @@
+/**
+ * The rate-limit headers model providers send on every response, read into
+ * one typed {@link RateLimitState}: for each dimension (requests, tokens,
+ * input tokens, output tokens) the limit, what remains and when it resets.
+ *
+ * - Anthropic: `anthropic-ratelimit-<dimension>-limit` / `-remaining` /
+ *   `-reset` (an RFC 3339 time), for `requests`, `tokens`, `input-tokens`
+ *   and `output-tokens`.
+ * - OpenAI and Azure OpenAI: `x-ratelimit-limit-<dimension>` /
+ *   `x-ratelimit-remaining-<dimension>` / `x-ratelimit-reset-<dimension>`
+ *   (a duration such as `1s`, `6m0s`, `20ms`), for `requests` and `tokens`.
+ *
+ * Bad values are ignored one by one, never fatal: a count that is not a
+ * non-negative integer up to 10^12, a remaining count above its limit, a
+ * reset that is not a valid time or duration, or one more than a day away
+ * (a reset in the past is "now"). No recognised header at all is `None`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitHeaders } from "effect-retry-layer"
+ *
+ * RateLimitHeaders.parse({ "x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "1s" }, 0)
+ * // Some({ requests: { remaining: 59, resetAt: 1000 } })
+ * ```
+ *
+ * @since 0.3.0
+ */
+import * as Option from "effect/Option"
+import * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * One dimension of a provider's limit; each field only when the provider
+ * sent it (and it made sense).
+ *
+ * @since 0.3.0
+ */
+export interface Dimension {
+  readonly limit?: number
+  readonly remaining?: number
+  /** When the window resets, in epoch milliseconds. */
+  readonly resetAt?: number
+}
+
+/**
+ * @since 0.3.0
+ */
+export interface RateLimitState {
+  readonly requests?: Dimension
+  readonly tokens?: Dimension
+  readonly inputTokens?: Dimension
+  readonly outputTokens?: Dimension
+}
+
+/**
+ * The dimensions, by their field in {@link RateLimitState}.
+ *
+ * @since 0.3.0
+ */
+export type DimensionName = keyof RateLimitState
+
+/**
+ * The state in a response's headers, read against `now` (epoch
+ * milliseconds); `None` when the response carries none.
+ *
+ * @since 0.3.0
+ */
+export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Option<RateLimitState> => {
+  const state: { -readonly [K in DimensionName]?: Dimension } = {}
+  for (const [name, anthropic, openai] of dimensions) {
+    const dimension = read(
+      RetryAfter.header(headers, `anthropic-ratelimit-${anthropic}-limit`) ??
+        (openai === undefined ? undefined : RetryAfter.header(headers, `x-ratelimit-limit-${openai}`)),
+      RetryAfter.header(headers, `anthropic-ratelimit-${anthropic}-remaining`) ??
+        (openai === undefined ? undefined : RetryAfter.header(headers, `x-ratelimit-remaining-${openai}`)),
+      Option.orElse(
+        resetTime(RetryAfter.header(headers, `anthropic-ratelimit-${anthropic}-reset`), now),
+        () =>
+          openai === undefined ? Option.none() : resetIn(RetryAfter.header(headers, `x-ratelimit-reset-${openai}`), now)
+      )
+    )
+    if (dimension !== undefined) state[name] = dimension
+  }
+  return Object.keys(state).length === 0 ? Option.none() : Option.some(state)
+}
+
+/**
+ * The largest count accepted: 10^12.
+ *
+ * @since 0.3.0
+ */
+export const maxCount = 1e12
+
+/**
+ * A duration as OpenAI writes it (`1s`, `6m0s`, `0.5s`, `1h2m3s`, `20ms`),
+ * in milliseconds; `None` for anything else, or more than a day.
+ *
+ * @since 0.3.0
+ */
+export const parseDuration = (value: string): Option.Option<number> => {
+  const m = durationPattern.exec(value.trim())
+  if (m === null || m[0] === "") return Option.none()
+  const [, h, min, s, ms] = m
+  const millis = Number(h ?? 0) * 3_600_000 + Number(min ?? 0) * 60_000 + Number(s ?? 0) * 1000 + Number(ms ?? 0)
+  return Number.isFinite(millis) && millis <= day ? Option.some(millis) : Option.none()
+}
+
+// Internals -------------------------------------------------------------------
+
+const dimensions: ReadonlyArray<readonly [DimensionName, string, string | undefined]> = [
+  ["requests", "requests", "requests"],
+  ["tokens", "tokens", "tokens"],
+  ["inputTokens", "input-tokens", undefined],
+  ["outputTokens", "output-tokens", undefined]
+]
+
+const day = 24 * 60 * 60 * 1000
+
+const number = "(\\d{1,9}(?:\\.\\d{1,9})?)"
+const durationPattern = new RegExp(`^(?:${number}h)?(?:${number}m(?!s))?(?:${number}s)?(?:${number}ms)?$`)
+
+const count = (value: string | undefined): number | undefined => {
+  if (value === undefined || !/^\d{1,13}$/.test(value)) return undefined
+  const n = Number(value)
+  return n <= maxCount ? n : undefined
+}
+
+const read = (
+  limitText: string | undefined,
+  remainingText: string | undefined,
+  reset: Option.Option<number>
+): Dimension | undefined => {
+  const limit = count(limitText)
+  const given = count(remainingText)
+  // More remaining than the limit is a header that cannot be trusted; the limit alone still can.
+  const remaining = given !== undefined && limit !== undefined && given > limit ? undefined : given
+  if (limit === undefined && remaining === undefined && Option.isNone(reset)) return undefined
+  return {
+    ...(limit === undefined ? {} : { limit }),
+    ...(remaining === undefined ? {} : { remaining }),
+    ...(Option.isSome(reset) ? { resetAt: reset.value } : {})
+  }
+}
+
+// RFC 3339 only (`2026-11-25T04:05:06Z`, fractions and offsets allowed): `Date.parse` takes far more than that.
+const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i
+
+const resetTime = (value: string | undefined, now: number): Option.Option<number> => {
+  if (value === undefined || !rfc3339.test(value)) return Option.none()
+  // `Date.parse` rolls 31 February over into March; such a date is garbage, not a time.
+  const [year, month, date] = value.slice(0, 10).split("-").map(Number) as [number, number, number]
+  const day = new Date(Date.UTC(year, month - 1, date))
+  if (day.getUTCMonth() !== month - 1 || day.getUTCDate() !== date) return Option.none()
+  return within(Date.parse(value), now)
+}
+
+const resetIn = (value: string | undefined, now: number): Option.Option<number> =>
+  value === undefined ? Option.none() : Option.flatMap(parseDuration(value), (millis) => within(now + millis, now))
+
+const within = (at: number, now: number): Option.Option<number> =>
+  Number.isFinite(at) && at <= now + day ? Option.some(Math.max(at, now)) : Option.none()
