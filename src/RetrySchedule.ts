@@ -250,6 +250,11 @@ const editDistance = (a: string, b: string, limit: number): number => {
  * @since 0.1.0
  */
 export class RetryPolicy extends Data.Class<RetryPolicy.Fields> {
+  // Only `from` and `decode` make one, so every policy has been validated.
+  private constructor(fields: RetryPolicy.Fields) {
+    super(fields)
+  }
+
   /**
    * Validates `input` and fills in the defaults.
    *
