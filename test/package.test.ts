@@ -81,6 +81,15 @@ describe("entries load only what they use", () => {
     expect([...graph("src/testing/server.ts").external]).toContain("node:http")
   })
 
+  it("only effect-retry-layer/bedrock loads the AWS libraries, and the main entry no HTTP client", () => {
+    for (const entry of ["src/index.ts", "src/anthropic.ts", "src/openai.ts", "src/http.ts", "src/testing.ts"]) {
+      expect([...graph(entry).external].filter((s) => s.startsWith("@smithy/") || s.startsWith("@aws-crypto/")), entry)
+        .toEqual([])
+    }
+    expect([...graph("src/bedrock.ts").external]).toContain("@smithy/eventstream-codec")
+    expect([...graph("src/index.ts").external].filter((s) => s.startsWith("@effect/platform"))).toEqual([])
+  })
+
   it("effect-retry-layer/promise does not load effect/Schema (and with it fast-check)", () => {
     const { external } = graph("src/promise.ts")
     expect(external.has("effect/Schema")).toBe(false)

@@ -21,7 +21,6 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ModelError from "../ModelError.js"
 import * as RateLimitHeaders from "../RateLimitHeaders.js"
-import * as EventStream from "./eventStream.js"
 
 /**
  * Turns the events of one response into chunks. A fresh decoder is made per
@@ -58,8 +57,18 @@ export interface Spec {
   readonly request: (
     request: CompletionModel.ChatRequest
   ) => Effect.Effect<HttpClientRequest.HttpClientRequest, ModelError.ModelError>
-  /** How the response stream is framed: server-sent events (default) or AWS event stream. */
-  readonly wire?: "sse" | "eventstream"
+  /**
+   * How the response stream is framed, when it is not server-sent events: its content type and its reader
+   * (Bedrock's AWS event stream). Given by the adapter, so the others never load its libraries.
+   */
+  readonly wire?: {
+    readonly contentType: string
+    readonly events: (
+      facts: { readonly provider: string; readonly requestId?: string }
+    ) => <E, R>(
+      bytes: Stream.Stream<Uint8Array, E, R>
+    ) => Stream.Stream<ReadonlyArray<Sse.Event>, E | ModelError.ModelError, R>
+  }
   readonly errorTypes: HttpClassification.ErrorTypeTable
   readonly decoder: (context: DecoderContext) => Decoder
   /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
@@ -127,7 +136,7 @@ const open = (
   }
   const requestId = HttpClassification.requestId(response.headers)
   const contentType = response.headers["content-type"] ?? ""
-  if (!contentType.includes(spec.wire === "eventstream" ? "application/vnd.amazon.eventstream" : "text/event-stream")) {
+  if (!contentType.includes(spec.wire?.contentType ?? "text/event-stream")) {
     return Effect.flatMap(boundedText(response), (body) =>
       Effect.fail(
         new ModelError.StreamError({
@@ -152,8 +161,13 @@ const open = (
  */
 export const maxErrorBodyBytes = 64 * 1024
 
-// The start of a body as text, up to `maxErrorBodyBytes`; a body that cannot be read is empty.
-const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+/**
+ * The start of a body as text, up to {@link maxErrorBodyBytes}; a body that
+ * cannot be read is empty. The rest is never read.
+ *
+ * @internal
+ */
+export const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
   response.stream.pipe(
     Stream.runFoldWhile(
       { bytes: [] as Array<Uint8Array>, length: 0 },
@@ -193,9 +207,9 @@ const chunks = (
     let failure: ModelError.ModelError | undefined
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
     const bytes = Stream.mapError(response.stream, (error) => fromClientError(spec.provider, error, requestId))
-    return (spec.wire === "eventstream"
-      ? EventStream.messagesPerRead(facts)(bytes)
-      : eventsPerRead(facts)(Stream.decodeText(bytes))).pipe(
+    return (spec.wire === undefined
+      ? eventsPerRead(facts)(Stream.decodeText(bytes))
+      : spec.wire.events(facts)(bytes)).pipe(
         // A read's events are decoded in one step, with no effect or stream per event or per read: per event it
         // cost ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded
         // before it, so those still reach the caller first; the stream stops pulling at it, then fails with it.

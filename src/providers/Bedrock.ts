@@ -44,6 +44,7 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as ForeignError from "../ForeignError.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
+import * as EventStream from "../internal/eventStream.js"
 import * as HttpModel from "../internal/httpModel.js"
 import * as ModelError from "../ModelError.js"
 import * as RetryAfter from "../RetryAfter.js"
@@ -110,7 +111,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     provider,
     model: options.model,
     errorTypes,
-    wire: "eventstream",
+    wire: { contentType: "application/vnd.amazon.eventstream", events: EventStream.messagesPerRead },
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
     secretHeaders: ["x-amz-security-token"],
