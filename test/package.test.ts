@@ -87,7 +87,11 @@ describe("entries load only what they use", () => {
         .toEqual([])
     }
     expect([...graph("src/bedrock.ts").external]).toContain("@smithy/eventstream-codec")
-    expect([...graph("src/index.ts").external].filter((s) => s.startsWith("@effect/platform"))).toEqual([])
+    expect(
+      [...graph("src/index.ts").external].filter((s) => s.startsWith("@effect/platform") || s.startsWith("@effect/ai"))
+    )
+      .toEqual([])
+    expect([...graph("src/ai.ts").external]).toContain("@effect/ai/LanguageModel")
   })
 
   it("effect-retry-layer/promise does not load effect/Schema (and with it fast-check)", () => {
