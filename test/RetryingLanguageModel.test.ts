@@ -149,6 +149,20 @@ describe("RetryingLanguageModel.streamText", () => {
     }))
 })
 
+describe("interruption", () => {
+  it.effect("interrupting a call during its wait makes no further request", () =>
+    Effect.gen(function*() {
+      const { calls, model } = yield* scripted([status(529), [metadata, textStart, text("late"), finish]])
+      const fiber = yield* Effect.fork(
+        collect(RetryingLanguageModel.make(model, { baseDelay: "1 second", jitter: false }))
+      )
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.interrupt(fiber)
+      yield* TestClock.adjust("1 hour")
+      expect(calls()).toBe(1)
+    }))
+})
+
 describe("RetryingLanguageModel.generateText", () => {
   it.effect("429 then the answer: 2 calls", () =>
     Effect.gen(function*() {
