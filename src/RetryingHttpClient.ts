@@ -40,6 +40,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as HttpClassification from "./HttpClassification.js"
+import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
 import { boundedText } from "./internal/httpModel.js"
 import * as ModelError from "./ModelError.js"
@@ -87,7 +88,14 @@ export const transformClient = (
             request,
             new Response(body, { status: response.status, headers: response.headers })
           )
-          return Effect.fail(new FailedStatus(error, again))
+          // Classified as its error is; the response is what the caller gets back when retries end.
+          return Effect.fail(
+            new Classified(again, Retryable.classify(error), {
+              _tag: error._tag,
+              message: error.message,
+              status: response.status
+            })
+          )
         })
       })
       return RetryAcquisition.retryAcquisition(attempt, validated, {
@@ -96,7 +104,9 @@ export const transformClient = (
         provider
       }).pipe(
         Effect.catchAll((failure) => {
-          if (failure instanceof FailedStatus) return Effect.succeed(failure.response)
+          if (failure instanceof Classified) {
+            return Effect.succeed(failure.value as HttpClientResponse.HttpClientResponse)
+          }
           if (ModelError.isModelError(failure)) {
             return Effect.fail(
               new HttpClientError.RequestError({
@@ -114,21 +124,6 @@ export const transformClient = (
 }
 
 // Internals -------------------------------------------------------------------
-
-/** A response whose status failed the attempt: classified as its `ModelError` is, and kept to give back. */
-class FailedStatus implements Retryable.Retryable {
-  readonly _tag: string
-  readonly status: number
-  readonly message: string
-  constructor(readonly error: ModelError.ModelError, readonly response: HttpClientResponse.HttpClientResponse) {
-    this._tag = error._tag
-    this.status = response.status
-    this.message = error.message
-  }
-  [Retryable.symbol]() {
-    return Retryable.classify(this.error)
-  }
-}
 
 const hostOf = (url: string): string => {
   try {

@@ -52,6 +52,7 @@ import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as HttpClassification from "./HttpClassification.js"
+import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
@@ -96,8 +97,10 @@ export const make = (
   })
   // One call: its failures wrapped so the schedule can classify them, and unwrapped for the caller.
   const retried = <A, E, R>(method: string, call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    retry(Effect.mapError(call, (error) => error instanceof Attempt ? error : new Attempt(error))).pipe(
-      Effect.catchAll((failure) => Effect.fail(failure instanceof Attempt ? failure.error as E : ours(method, failure)))
+    retry(Effect.mapError(call, (error) => error instanceof Classified ? error : attempt(error))).pipe(
+      Effect.catchAll((failure) =>
+        Effect.fail(failure instanceof Classified ? failure.value as E : ours(method, failure))
+      )
     ) as Effect.Effect<A, E, R>
   const service: LanguageModel.Service = {
     generateText:
@@ -171,21 +174,17 @@ export const classify = (error: unknown): Retryable.RetryClassification => {
 
 // Internals -------------------------------------------------------------------
 
-/** A failure of the inner model, classified for the schedule; the caller gets `error` back. */
-class Attempt implements Retryable.Retryable {
-  readonly _tag: string
-  readonly message: string
-  constructor(readonly error: unknown, readonly classification = classify(error)) {
-    this._tag = Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError"
-    this.message = Predicate.hasProperty(error, "message") && Predicate.isString(error.message) ? error.message : ""
-  }
-  [Retryable.symbol]() {
-    return this.classification
-  }
-}
+/** A failure of the inner model (or an error part), classified for the schedule; the caller gets it back. */
+type Attempt = Classified<unknown>
+
+const attempt = (error: unknown, classification = classify(error)): Attempt =>
+  new Classified(error, classification, {
+    _tag: Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError",
+    message: Predicate.hasProperty(error, "message") && Predicate.isString(error.message) ? error.message : ""
+  })
 
 const original = (error: unknown): unknown =>
-  error instanceof Attempt ? (error.error instanceof ErrorPart ? error.error.part : error.error) : error
+  error instanceof Classified ? (error.value instanceof ErrorPart ? error.value.part : error.value) : error
 
 /** An `error` part before the first content part: the parts held so far and the error part itself. */
 class ErrorPart {
@@ -242,7 +241,7 @@ const opened = (
         const part = parts[first]!
         if (part.type === "error") {
           const delivered = [...held, ...parts.slice(0, first + 1)]
-          return yield* Effect.fail(new Attempt(new ErrorPart(delivered, part), errorPartClassification(part)))
+          return yield* Effect.fail(attempt(new ErrorPart(delivered, part), errorPartClassification(part)))
         }
         // Committed: the held parts, this read's rest, then every later read as it comes.
         return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(

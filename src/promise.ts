@@ -31,6 +31,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as ScheduleDecision from "effect/ScheduleDecision"
+import { Classified } from "./internal/classified.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -87,7 +88,7 @@ export const retry = async <T>(
       return await abortable(fn({ attempt, signal: signal ?? neverAborted }), signal)
     } catch (error) {
       if (signal?.aborted) throw signal.reason
-      pending = new Attempted(error, classify(error))
+      pending = new Classified(error, classify(error))
       if (pending.classification._tag === "Permanent") throw error
     }
   }
@@ -102,7 +103,7 @@ export const retry = async <T>(
         attempt++
         return Promise.resolve(fn({ attempt, signal: attemptSignal }))
       },
-      catch: (error) => new Attempted(error, classify(error))
+      catch: (error) => new Classified(error, classify(error))
     })
   })
   const program = RetryAcquisition.retryAcquisition(attempts, policy, {
@@ -244,7 +245,7 @@ export class RetryContext {
 
   /** Feeds the failure of the current attempt to the schedule. */
   recordFailure(error: unknown): void {
-    const step = this.#schedule.step(Date.now(), new Attempted(error, this.#classify(error)), this.#state)
+    const step = this.#schedule.step(Date.now(), new Classified(error, this.#classify(error)), this.#state)
     const [state, out, decision] = Effect.runSync(step) as readonly [
       unknown,
       RetrySchedule.RetryStep<Attempted>,
@@ -285,17 +286,12 @@ export class RetryContext {
 // Internals -------------------------------------------------------------------
 
 /** A caught error, with the classification the options gave it. */
-class Attempted implements Retryable.Retryable {
-  constructor(readonly error: unknown, readonly classification: Retryable.RetryClassification) {}
-  [Retryable.symbol]() {
-    return this.classification
-  }
-}
+type Attempted = Classified<unknown>
 
 const backoffPolicy = (options: RetrySchedule.RetryPolicy.Input, consumer: string) =>
   RetrySchedule.honouredBy(RetrySchedule.policy(options), consumer, [])
 
-const unwrap = (error: unknown): unknown => error instanceof Attempted ? error.error : error
+const unwrap = (error: unknown): unknown => error instanceof Classified ? error.value : error
 
 // Effect's logs and spans are for Effect programs; callers here get `onRetry`.
 const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
