@@ -8,7 +8,7 @@
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { report } from "./support/report.js"
+import { median, report } from "./support/report.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 
@@ -35,8 +35,6 @@ const importOnce = (source: string) => {
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8" })
   return JSON.parse(out) as { ms: number }
 }
-
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 // A data: URL cannot resolve a bare specifier, so the import goes through a module in the project.
 const importTime = (source: string) => {

@@ -13,7 +13,7 @@ import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import { Stream as OpenAIStream } from "openai/core/streaming"
-import { report } from "./support/report.js"
+import { median, report } from "./support/report.js"
 
 const megabyte = 1024 * 1024
 
@@ -68,8 +68,6 @@ const sdk = async (
   for await (const _ of fromSSEResponse(response(chunks), new AbortController())) count++
   return { millis: performance.now() - started, count }
 }
-
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const key = Redacted.make("sk-bench")
 const providers = [

@@ -36,6 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Text from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -164,7 +165,7 @@ const snippet = (body: string): string => {
  *
  * @since 0.3.0
  */
-export const maxMessageChars = 2048
+export const maxMessageChars: number = Text.maxMessageChars
 
 /**
  * Text taken from a response, made safe to keep on an error and to log: each
@@ -180,7 +181,7 @@ export const safeText = (text: string, secrets: ReadonlyArray<Redacted.Redacted>
     // A short "secret" would redact ordinary words; keys are long.
     if (typeof value === "string" && value.length >= 8) safe = safe.replaceAll(value, "[redacted]")
   }
-  return safe.length > maxMessageChars ? `${safe.slice(0, maxMessageChars)}... (truncated)` : safe
+  return Text.truncated(safe)
 }
 
 /**

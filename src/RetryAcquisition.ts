@@ -51,6 +51,7 @@ import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import * as ForeignError from "./ForeignError.js"
 import { retryLazily } from "./internal/retry.js"
+import { truncated } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import type * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -342,15 +343,11 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
 const messageOf = (error: unknown): string => {
   try {
     const message = Predicate.hasProperty(error, "message") ? String(error.message) : ""
-    return message === "" ?
-      "" :
-      `: ${message.length > maxLoggedMessage ? `${message.slice(0, maxLoggedMessage)}... (truncated)` : message}`
+    return message === "" ? "" : `: ${truncated(message)}`
   } catch {
     return ": (the error's message could not be read)"
   }
 }
-
-const maxLoggedMessage = 2048
 
 const exhausted = (label: string, budget: RetryBudget.Service, error: unknown) => {
   const facts = ModelError.isModelError(error) ? error : undefined

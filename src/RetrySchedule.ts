@@ -36,6 +36,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as ForeignError from "./ForeignError.js"
 import { readDuration, show } from "./internal/duration.js"
+import { maxMessageChars } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -523,7 +524,7 @@ const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
 export const readsLikeRateLimit = (error: unknown): boolean => {
   try {
     const message = Predicate.hasProperty(error, "message") ? error.message : undefined
-    return Predicate.isString(message) && rateLimitMessage.test(message.slice(0, 2048))
+    return Predicate.isString(message) && rateLimitMessage.test(message.slice(0, maxMessageChars))
   } catch {
     return false
   }

@@ -21,3 +21,6 @@ export const report = (name: string, title: string, rows: ReadonlyArray<Record<s
     JSON.stringify({ title, machine: machine(), date: new Date().toISOString(), rows }, null, 2) + "\n"
   )
 }
+
+/** The middle of a few timings: the median of an odd count, the upper middle of an even one. */
+export const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
