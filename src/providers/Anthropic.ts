@@ -225,11 +225,10 @@ const MessageDelta = HttpModel.decodeEvent(Schema.Struct({
 const none: ReadonlyArray<CompletionModel.StreamChunk> = []
 
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
-  const facts = context
   const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }
   let sawCache = false
   let stopReason: string | undefined
-  const calls = HttpModel.toolCalls(facts)
+  const calls = HttpModel.toolCalls(context)
   const count = (fields: typeof UsageFields.Type) => {
     if (fields.input_tokens != null) usage.inputTokens = fields.input_tokens
     if (fields.output_tokens != null) usage.outputTokens = fields.output_tokens
@@ -245,12 +244,12 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
   return (event) => {
     switch (event.event) {
       case "message_start":
-        return Either.map(MessageStart(facts, event), ({ message }) => {
+        return Either.map(MessageStart(context, event), ({ message }) => {
           count(message.usage)
           return none
         })
       case "content_block_start":
-        return Either.map(ContentBlockStart(facts, event), ({ content_block: block, index }) => {
+        return Either.map(ContentBlockStart(context, event), ({ content_block: block, index }) => {
           if (block.type === "tool_use") return [calls.start(index, block.id ?? `call_${index}`, block.name ?? "")]
           if (block.type === "redacted_thinking" && block.data !== undefined) {
             return [CompletionModel.StreamChunk.RedactedThinking({ data: block.data })]
@@ -258,7 +257,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           return none
         })
       case "content_block_delta":
-        return Either.map(ContentBlockDelta(facts, event), ({ delta, index }) => {
+        return Either.map(ContentBlockDelta(context, event), ({ delta, index }) => {
           switch (delta.type) {
             case "text_delta":
               return delta.text ? [CompletionModel.StreamChunk.TextDelta({ text: delta.text })] : none
@@ -275,9 +274,9 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           return none
         })
       case "content_block_stop":
-        return Either.flatMap(ContentBlockStop(facts, event), ({ index }) => calls.end(index))
+        return Either.flatMap(ContentBlockStop(context, event), ({ index }) => calls.end(index))
       case "message_delta":
-        return Either.map(MessageDelta(facts, event), ({ delta, usage: fields }) => {
+        return Either.map(MessageDelta(context, event), ({ delta, usage: fields }) => {
           if (delta.stop_reason) stopReason = delta.stop_reason
           if (fields !== undefined) count(fields)
           return none

@@ -399,9 +399,8 @@ const ExceptionBody = Schema.decodeUnknownOption(
 const none: ReadonlyArray<CompletionModel.StreamChunk> = []
 
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
-  const facts = context
   let stopReason: string | undefined
-  const calls = HttpModel.toolCalls(facts)
+  const calls = HttpModel.toolCalls(context)
   return (event) => {
     if (event.event.startsWith("exception:")) {
       // Exception types arrive in lower camel case (`modelStreamErrorException`); the table has them capitalised.
@@ -419,12 +418,12 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
     }
     switch (event.event) {
       case "contentBlockStart":
-        return Either.map(BlockStart(facts, event), ({ contentBlockIndex: index, start }) => {
+        return Either.map(BlockStart(context, event), ({ contentBlockIndex: index, start }) => {
           const tool = start?.toolUse
           return tool === undefined ? none : [calls.start(index, tool.toolUseId, tool.name)]
         })
       case "contentBlockDelta":
-        return Either.map(BlockDelta(facts, event), ({ contentBlockIndex: index, delta }) => {
+        return Either.map(BlockDelta(context, event), ({ contentBlockIndex: index, delta }) => {
           const out: Array<CompletionModel.StreamChunk> = []
           if (delta.text) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.text }))
           out.push(...calls.delta(index, delta.toolUse?.input))
@@ -439,15 +438,15 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           return out
         })
       case "contentBlockStop":
-        return Either.flatMap(BlockStop(facts, event), ({ contentBlockIndex: index }) => calls.end(index))
+        return Either.flatMap(BlockStop(context, event), ({ contentBlockIndex: index }) => calls.end(index))
       case "messageStop":
-        return Either.map(MessageStop(facts, event), (stop) => {
+        return Either.map(MessageStop(context, event), (stop) => {
           stopReason = stop.stopReason
           return none
         })
       case "metadata":
         // The last event: the usage, after messageStop.
-        return Either.map(Metadata(facts, event), ({ usage }) => [
+        return Either.map(Metadata(context, event), ({ usage }) => [
           CompletionModel.StreamChunk.TurnFinished({
             reason: (stopReason && stopReasons[stopReason]) || "unknown",
             usage: {

@@ -334,11 +334,10 @@ const Chunk = HttpModel.decodeEvent(Schema.Struct({
 }))
 
 const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
-  const facts = context
   let usage: CompletionModel.Usage = { inputTokens: 0, outputTokens: 0 }
   let stopReason: string | undefined
   // Calls by their index in the choice; all of them end at the finish.
-  const calls = HttpModel.toolCalls(facts)
+  const calls = HttpModel.toolCalls(context)
   return (event) => {
     if (event.data === "[DONE]") {
       return Either.map(calls.endAll(), (ended) => [
@@ -350,7 +349,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
         })
       ])
     }
-    return Either.flatMap(Chunk(facts, event), (chunk) => {
+    return Either.flatMap(Chunk(context, event), (chunk) => {
       if (chunk.error !== undefined) {
         return Either.left(HttpClassification.fromErrorEvent({ ...context, data: event.data, errorTypes }))
       }
