@@ -35,6 +35,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as ForeignError from "./ForeignError.js"
+import { Classified } from "./internal/classified.js"
 import { readDuration, show } from "./internal/duration.js"
 import { maxMessageChars } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
@@ -541,6 +542,12 @@ export const readsLikeRateLimit = (error: unknown): boolean => {
  */
 export const isThrottling = (error: unknown): boolean => {
   if (ModelError.isModelError(error)) return ModelError.isThrottling(error)
+  // Described by the error it amounts to (a response's, an @effect/ai error's), or else by what it wraps.
+  if (error instanceof Classified) {
+    return error._tag === undefined
+      ? isThrottling(error.value)
+      : ModelError.isThrottlingTag(error._tag as ModelError.Tag)
+  }
   const recognized = ForeignError.recognize(error)
   return recognized === undefined ? readsLikeRateLimit(error) : ModelError.isThrottlingTag(recognized.tag)
 }

@@ -43,6 +43,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Response from "@effect/ai/Response"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -51,12 +52,15 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as HttpClassification from "./HttpClassification.js"
 import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
+import * as RetryingHttpClient from "./RetryingHttpClient.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
@@ -66,6 +70,10 @@ export interface Options {
   /** Names the spans, metrics and log lines. Default `"languageModel"`. */
   readonly name?: string
   readonly budget?: RetryAcquisition.Options<unknown>["budget"]
+  /** Every attempt goes through this breaker (its state shared with whoever else uses it). */
+  readonly breaker?: CircuitBreaker.CircuitBreaker
+  /** Every attempt is paced by this limiter, inside the breaker; it learns from the attempt's throttling. */
+  readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter
   /** Called once per retry, before its wait, with the original error (or error part). */
   readonly onRetry?: (step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>
 }
@@ -87,6 +95,7 @@ export const make = (
     "maxElapsed"
   ])
   const name = options.name ?? "languageModel"
+  const { breaker, limiter } = options
   const retry = RetryAcquisition.retrying<Attempt>(validated, {
     name,
     provider: name,
@@ -95,9 +104,19 @@ export const make = (
       onRetry: (step) => options.onRetry!({ ...step, error: original(step.error) })
     })
   })
-  // One call: its failures wrapped so the schedule can classify them, and unwrapped for the caller.
+  // One attempt: paced and guarded as the recommended stack orders them (the breaker outside the limiter), its
+  // failures classified for the schedule (and the limiter and the breaker, which read them too).
+  const guarded = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, Attempt | ModelError.ModelError, R> => {
+    const classified = Effect.catchAll(call, (error) =>
+      error instanceof Classified
+        ? Effect.fail(error as Attempt)
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now))))
+    const limited = limiter === undefined ? classified : limiter.apply(classified)
+    return breaker === undefined ? limited : breaker.apply(limited)
+  }
+  // One call: retried, and its failure unwrapped for the caller.
   const retried = <A, E, R>(method: string, call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    retry(Effect.mapError(call, (error) => error instanceof Classified ? error : attempt(error))).pipe(
+    retry(guarded(call) as Effect.Effect<A, Attempt, R>).pipe(
       Effect.catchAll((failure) =>
         Effect.fail(failure instanceof Classified ? failure.value as E : ours(method, failure))
       )
@@ -144,32 +163,28 @@ export const layer = (
 }
 
 /**
- * How a failure of `@effect/ai` classifies (see the module's description).
+ * Retries below `@effect/ai`, at the HTTP level: a function to give as
+ * `AnthropicClient.layer({ transformClient })` or
+ * `OpenAiClient.layer({ transformClient })`. It retries statuses (with their
+ * hints) and transport failures, but cannot see an error that arrives inside a
+ * stream that opened with 200 (Anthropic's `overloaded_error` as the first
+ * event): {@link layer} can. The same function as
+ * `RetryingHttpClient.transformClient` (`effect-retry-layer/http`).
  *
  * @since 0.3.0
  */
-export const classify = (error: unknown): Retryable.RetryClassification => {
-  if (!Predicate.hasProperty(error, AiError.TypeId)) return Retryable.permanent
-  if (error instanceof AiError.HttpRequestError) {
-    return error.reason === "Transport" ? Retryable.transient() : Retryable.permanent
-  }
-  if (error instanceof AiError.HttpResponseError) {
-    const { headers, status } = error.response
-    // A gateway's non-JSON error body is a "Decode" error with the real status: the status decides.
-    if (status >= 400) {
-      return Retryable.classify(HttpClassification.fromResponseAt({
-        provider: error.module,
-        status,
-        headers,
-        body: error.body ?? "",
-        errorTypes: knownErrorTypes
-        // No clock here: an HTTP-date Retry-After (read against 0) is too far off to count; the delta forms are read.
-      }, 0))
-    }
-    // A 2xx that could not be read to the end: the connection dropped (only ever seen before the commit here).
-    return error.reason === "Decode" ? Retryable.transient() : Retryable.permanent
-  }
-  return Retryable.permanent
+export const transformClient: typeof RetryingHttpClient.transformClient = RetryingHttpClient.transformClient
+
+/**
+ * How a failure of `@effect/ai` classifies (see the module's description).
+ * `now` (milliseconds since the epoch, as `Clock` gives it) is what an
+ * HTTP-date `Retry-After` is read against.
+ *
+ * @since 0.3.0
+ */
+export const classify = (error: unknown, now: number): Retryable.RetryClassification => {
+  const seen = amountsTo(error, now)
+  return seen === undefined ? Retryable.permanent : Retryable.classify(seen)
 }
 
 // Internals -------------------------------------------------------------------
@@ -177,11 +192,47 @@ export const classify = (error: unknown): Retryable.RetryClassification => {
 /** A failure of the inner model (or an error part), classified for the schedule; the caller gets it back. */
 type Attempt = Classified<unknown>
 
-const attempt = (error: unknown, classification = classify(error)): Attempt =>
-  new Classified(error, classification, {
-    _tag: Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError",
-    message: Predicate.hasProperty(error, "message") && Predicate.isString(error.message) ? error.message : ""
+/**
+ * The error of this library an `@effect/ai` failure amounts to (whose tag the limiter and the breaker read), or
+ * `undefined` for one that is never retried.
+ */
+const amountsTo = (error: unknown, now: number): ModelError.ModelError | undefined => {
+  if (!Predicate.hasProperty(error, AiError.TypeId)) return undefined
+  if (error instanceof AiError.HttpRequestError) {
+    return error.reason === "Transport"
+      ? new ModelError.ConnectionError({ provider: error.module, message: error.message })
+      : undefined
+  }
+  if (error instanceof AiError.HttpResponseError) {
+    const { headers, status } = error.response
+    // A gateway's non-JSON error body is a "Decode" error with the real status: the status decides.
+    if (status >= 400) {
+      return HttpClassification.fromResponseAt({
+        provider: error.module,
+        status,
+        headers,
+        body: error.body ?? "",
+        errorTypes: knownErrorTypes
+      }, now)
+    }
+    // A 2xx that could not be read to the end: the connection dropped (only ever seen before the commit here).
+    return error.reason === "Decode"
+      ? new ModelError.ConnectionError({ provider: error.module, status, message: error.message })
+      : undefined
+  }
+  return undefined
+}
+
+const attempt = (error: unknown, now: number): Attempt => {
+  const seen = amountsTo(error, now)
+  return new Classified(error, seen === undefined ? Retryable.permanent : Retryable.classify(seen), {
+    _tag: seen?._tag ??
+      (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError"),
+    message: seen?.message ??
+      (Predicate.hasProperty(error, "message") && Predicate.isString(error.message) ? error.message : ""),
+    status: seen?.status
   })
+}
 
 const original = (error: unknown): unknown =>
   error instanceof Classified ? (error.value instanceof ErrorPart ? error.value.part : error.value) : error
@@ -193,18 +244,20 @@ class ErrorPart {
 
 const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
 
-// What an in-band error says: its provider type (Anthropic's `{type, message}`, OpenAI's event with `code`).
-const errorPartClassification = (part: Response.AnyPart): Retryable.RetryClassification => {
-  const error = (part as { readonly error?: unknown }).error
-  const nested = Predicate.hasProperty(error, "error") ? error.error : undefined
-  for (const candidate of [error, nested]) {
-    for (const key of ["code", "type"]) {
-      const value = Predicate.hasProperty(candidate, key) ? candidate[key] : undefined
-      const tag = Predicate.isString(value) ? knownErrorTypes[value] : undefined
-      if (tag !== undefined) return ModelError.isTransientTag(tag) ? Retryable.transient() : Retryable.permanent
-    }
+// An in-band error reads as the adapters read the same event: by its provider type (Anthropic's `{type, message}`,
+// OpenAI's event with a `code`); a type no table knows is a permanent `StreamError`.
+const errorPartAttempt = (parts: ReadonlyArray<Response.AnyPart>, part: Response.AnyPart): Attempt => {
+  let data = "null"
+  try {
+    data = JSON.stringify((part as { readonly error?: unknown }).error) ?? "null"
+  } catch {
+    // Not JSON (a scripted part, a cycle): no provider type to read.
   }
-  return Retryable.permanent
+  const seen = HttpClassification.fromErrorEvent({ provider: "languageModel", data, errorTypes: knownErrorTypes })
+  return new Classified(new ErrorPart(parts, part), Retryable.classify(seen), {
+    _tag: seen._tag,
+    message: seen.message
+  })
 }
 
 // Parts that carry nothing yet; what comes after them is the first content.
@@ -240,8 +293,7 @@ const opened = (
         }
         const part = parts[first]!
         if (part.type === "error") {
-          const delivered = [...held, ...parts.slice(0, first + 1)]
-          return yield* Effect.fail(attempt(new ErrorPart(delivered, part), errorPartClassification(part)))
+          return yield* Effect.fail(errorPartAttempt([...held, ...parts.slice(0, first + 1)], part))
         }
         // Committed: the held parts, this read's rest, then every later read as it comes.
         return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(

@@ -2,3 +2,8 @@
  * @since 0.3.0
  */
 export * as RetryingLanguageModel from "./RetryingLanguageModel.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as ResilientLanguageModel from "./ResilientLanguageModel.js"

@@ -81,6 +81,13 @@ describe("entries load only what they use", () => {
     expect([...graph("src/testing/server.ts").external]).toContain("node:http")
   })
 
+  it("only effect-retry-layer/ai and /testing/ai load @effect/ai (an optional peer)", () => {
+    for (const entry of ["src/index.ts", "src/testing.ts", "src/http.ts", "src/anthropic.ts", "src/promise.ts"]) {
+      expect([...graph(entry).external].filter((s) => s.startsWith("@effect/ai")), entry).toEqual([])
+    }
+    expect([...graph("src/testing/ai.ts").external]).toContain("@effect/ai/LanguageModel")
+  })
+
   it("only effect-retry-layer/bedrock loads the AWS libraries, and the main entry no HTTP client", () => {
     for (const entry of ["src/index.ts", "src/anthropic.ts", "src/openai.ts", "src/http.ts", "src/testing.ts"]) {
       expect([...graph(entry).external].filter((s) => s.startsWith("@smithy/") || s.startsWith("@aws-crypto/")), entry)

@@ -259,6 +259,27 @@ export const anthropicStream = (pieces: ReadonlyArray<string>, shape: StreamShap
   stream(anthropicEvents(pieces, shape), shape.headers === undefined ? {} : { headers: shape.headers })
 
 /**
+ * A complete (not streamed) Anthropic Messages answer that says `pieces`, as
+ * `generateText` receives it.
+ *
+ * @since 0.3.0
+ */
+export const anthropicMessage = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  json(200, {
+    id: "msg_fault",
+    type: "message",
+    role: "assistant",
+    model: "claude-fault",
+    content: [
+      { type: "text", text: pieces.join("") },
+      ...(shape.toolCalls ?? []).map(({ id, input, name }) => ({ type: "tool_use", id, name, input }))
+    ],
+    stop_reason: shape.stopReason ?? (shape.toolCalls?.length ? "tool_use" : "end_turn"),
+    stop_sequence: null,
+    usage: { input_tokens: shape.inputTokens ?? 10, output_tokens: shape.outputTokens ?? pieces.length }
+  }, { headers: shape.headers ?? {} })
+
+/**
  * An Anthropic error event (`event: error`), as sent mid-stream.
  *
  * @since 0.1.0
@@ -338,6 +359,143 @@ export const openAiStream = (pieces: ReadonlyArray<string>, shape: StreamShape =
  */
 export const openAiErrorEvent = (type: string, message: string): StreamItem =>
   event({ error: { message, type, param: null, code: null } })
+
+/**
+ * The events of an OpenAI Responses API stream (`POST /v1/responses`, what
+ * `@effect/ai-openai` calls) that says `pieces` in one message item, then
+ * makes the shape's function calls, then `response.completed` with usage.
+ *
+ * @since 0.3.0
+ */
+export const openAiResponsesEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => {
+  let sequence = 0
+  const send = (type: string, fields: Record<string, unknown>) =>
+    event({ type, sequence_number: sequence++, ...fields }, type)
+  const text = pieces.join("")
+  const { calls, message, outputText, response } = responsesApi(pieces, shape)
+  const incomplete = shape.stopReason === "max_tokens"
+  return [
+    send("response.created", { response: response("in_progress", false) }),
+    send("response.in_progress", { response: response("in_progress", false) }),
+    send("response.output_item.added", { output_index: 0, item: message("in_progress", []) }),
+    send("response.content_part.added", {
+      item_id: "msg_fault",
+      output_index: 0,
+      content_index: 0,
+      part: outputText("")
+    }),
+    ...pieces.map((delta) =>
+      send("response.output_text.delta", { item_id: "msg_fault", output_index: 0, content_index: 0, delta })
+    ),
+    ...(shape.interrupt ?? []),
+    send("response.output_text.done", { item_id: "msg_fault", output_index: 0, content_index: 0, text }),
+    send("response.content_part.done", {
+      item_id: "msg_fault",
+      output_index: 0,
+      content_index: 0,
+      part: outputText(text)
+    }),
+    send("response.output_item.done", { output_index: 0, item: message("completed", [outputText(text)]) }),
+    ...calls.flatMap((call, i) => [
+      send("response.output_item.added", {
+        output_index: i + 1,
+        item: { ...call, arguments: "", status: "in_progress" }
+      }),
+      ...halves(JSON.parse(call.arguments)).map((delta) =>
+        send("response.function_call_arguments.delta", { item_id: call.id, output_index: i + 1, delta })
+      ),
+      send("response.function_call_arguments.done", {
+        item_id: call.id,
+        output_index: i + 1,
+        arguments: call.arguments
+      }),
+      send("response.output_item.done", { output_index: i + 1, item: call })
+    ]),
+    send(incomplete ? "response.incomplete" : "response.completed", {
+      response: response(incomplete ? "incomplete" : "completed", true)
+    })
+  ]
+}
+
+/**
+ * A complete (not streamed) OpenAI Responses API answer that says `pieces`,
+ * as `generateText` receives it.
+ *
+ * @since 0.3.0
+ */
+export const openAiResponse = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  json(
+    200,
+    responsesApi(pieces, shape).response(shape.stopReason === "max_tokens" ? "incomplete" : "completed", true),
+    {
+      headers: shape.headers ?? {}
+    }
+  )
+
+// The Responses API's objects, shared by the stream and the complete answer.
+const responsesApi = (pieces: ReadonlyArray<string>, shape: StreamShape) => {
+  const message = (status: string, content: ReadonlyArray<unknown>) => ({
+    id: "msg_fault",
+    type: "message",
+    status,
+    role: "assistant",
+    content
+  })
+  const outputText = (value: string) => ({ type: "output_text", text: value, annotations: [] })
+  const calls = (shape.toolCalls ?? []).map(({ id, input, name }) => ({
+    id: `fc_${id}`,
+    type: "function_call",
+    call_id: id,
+    name,
+    arguments: JSON.stringify(input),
+    status: "completed"
+  }))
+  const inputTokens = shape.inputTokens ?? 10
+  const outputTokens = shape.outputTokens ?? pieces.length
+  const response = (status: string, done: boolean) => ({
+    id: "resp_fault",
+    object: "response",
+    created_at: 1_700_000_000,
+    status,
+    model: "gpt-fault",
+    output: done ? [message("completed", [outputText(pieces.join(""))]), ...calls] : [],
+    parallel_tool_calls: true,
+    tool_choice: "auto",
+    tools: [],
+    error: null,
+    incomplete_details: status === "incomplete" ? { reason: "max_output_tokens" } : null,
+    instructions: null,
+    metadata: {},
+    temperature: 1,
+    top_p: 1,
+    usage: done
+      ? {
+        input_tokens: inputTokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: inputTokens + outputTokens
+      }
+      : null
+  })
+  return { calls, message, outputText, response }
+}
+
+/**
+ * A complete OpenAI Responses API stream that says `pieces`.
+ *
+ * @since 0.3.0
+ */
+export const openAiResponsesStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
+  stream(openAiResponsesEvents(pieces, shape), shape.headers === undefined ? {} : { headers: shape.headers })
+
+/**
+ * A Responses API `error` event, as sent in a stream that opened with 200.
+ *
+ * @since 0.3.0
+ */
+export const openAiResponsesErrorEvent = (code: string, message: string): StreamItem =>
+  event({ type: "error", code, message, param: null, sequence_number: 0 }, "error")
 
 /**
  * Bytes written as they are: a binary frame, or part of one.

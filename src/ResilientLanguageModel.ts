@@ -1,0 +1,88 @@
+/**
+ * The recommended stack in one layer, for `@effect/ai`'s `LanguageModel`: the
+ * same pieces, in the same order and with the same defaults, as
+ * `ResilientModel` for a `CompletionModel`.
+ *
+ * ```
+ * RetryingLanguageModel (+ RetryBudget) -> CircuitBreaker -> AdaptiveRateLimiter -> the LanguageModel in context
+ * ```
+ *
+ * Each attempt (a whole `generateText` / `generateObject`, or a `streamText`
+ * up to its first content part) is paced by the limiter and counted by the
+ * breaker; an `@effect/ai` failure counts as the error it amounts to (a 429 is
+ * a rate limit the limiter slows down for, a 503 a failure the breaker
+ * counts). The budget and the limiter keep their state in the `FleetStore` in
+ * context (`FleetStore.layerMemory`, or `FleetStoreRedis.layer` for a fleet).
+ *
+ * @example
+ * ```ts
+ * import type { LanguageModel } from "@effect/ai"
+ * import { Layer } from "effect"
+ * import { FleetStore } from "effect-retry-layer"
+ * import { ResilientLanguageModel } from "effect-retry-layer/ai"
+ *
+ * declare const Provider: Layer.Layer<LanguageModel.LanguageModel>
+ *
+ * const Model = ResilientLanguageModel.layer({ budget: { key: "anthropic" } }).pipe(
+ *   Layer.provide(Provider),
+ *   Layer.provide(FleetStore.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ */
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as FleetStore from "./FleetStore.js"
+import type * as ResilientModel from "./ResilientModel.js"
+import * as RetryBudget from "./RetryBudget.js"
+import * as RetryingLanguageModel from "./RetryingLanguageModel.js"
+import * as RetrySchedule from "./RetrySchedule.js"
+
+/**
+ * `ResilientModel`'s options, and the name of the spans, metrics, log lines
+ * and (unless `breaker.key` says otherwise) the circuit.
+ *
+ * @since 0.3.0
+ */
+export interface Options extends ResilientModel.Options {
+  /** Default `"languageModel"`. */
+  readonly name?: string
+}
+
+/**
+ * @throws InvalidRetryPolicy or InvalidOptions when an option is not valid
+ * @since 0.3.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<LanguageModel.LanguageModel, never, LanguageModel.LanguageModel | FleetStore.FleetStore> => {
+  // Validated here, so that a bad option throws where the layer is defined.
+  const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
+    "timeout",
+    "maxElapsed"
+  ])
+  const name = options.name ?? "languageModel"
+  const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
+  const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
+  const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
+  return Layer.scoped(
+    LanguageModel.LanguageModel,
+    Effect.gen(function*() {
+      const inner = yield* LanguageModel.LanguageModel
+      return RetryingLanguageModel.make(inner, policy, {
+        name,
+        ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
+        ...(breaker === undefined ? {} : {
+          breaker: yield* CircuitBreaker.make(
+            breaker.key === undefined ? new CircuitBreaker.Options({ ...breaker, key: name }) : breaker
+          )
+        }),
+        ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+      })
+    })
+  )
+}
