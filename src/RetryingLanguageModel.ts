@@ -76,6 +76,13 @@ export interface Options {
   readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter
   /** Called once per retry, before its wait, with the original error (or error part). */
   readonly onRetry?: (step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>
+  /**
+   * What the caller gets when an `error` part before the first content part is still there after the last
+   * attempt: `"part"` (default) the parts as `@effect/ai` delivers them, the error part last, in a stream that
+   * ends without failing; `"fail"` no part, and a stream that fails with an `AiError.UnknownError` whose cause is
+   * the error part, so that a fallback (`Stream.withExecutionPlan`, `Stream.orElse`) sees it.
+   */
+  readonly errorPartBeforeContent?: "part" | "fail"
 }
 
 /**
@@ -96,6 +103,7 @@ export const make = (
   ])
   const name = options.name ?? "languageModel"
   const { breaker, limiter } = options
+  const failErrorPart = options.errorPartBeforeContent === "fail"
   const retry = RetryAcquisition.retrying<Attempt>(validated, {
     name,
     provider: name,
@@ -133,9 +141,18 @@ export const make = (
         Effect.flatMap(Effect.scope, (outer) =>
           retried("streamText", opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer))
             .pipe(
-              // Delivered as @effect/ai delivers it: the held parts and the error part, then the end.
-              Effect.catchIf(isErrorPart, (part) =>
-                Effect.succeed(Stream.fromIterable(part.parts)))
+              Effect.catchIf(isErrorPart, (error) =>
+                failErrorPart
+                  ? Effect.fail(
+                    new AiError.UnknownError({
+                      module: "RetryingLanguageModel",
+                      method: "streamText",
+                      description: `an error part before any content, after the last attempt: ${error.message}`,
+                      cause: error.part
+                    })
+                  )
+                  // Delivered as @effect/ai delivers it: the held parts and the error part, then the end.
+                  : Effect.succeed(Stream.fromIterable(error.parts)))
             ))
       )) as LanguageModel.Service["streamText"]
   }
@@ -239,7 +256,11 @@ const original = (error: unknown): unknown =>
 
 /** An `error` part before the first content part: the parts held so far and the error part itself. */
 class ErrorPart {
-  constructor(readonly parts: ReadonlyArray<Response.AnyPart>, readonly part: Response.AnyPart) {}
+  constructor(
+    readonly parts: ReadonlyArray<Response.AnyPart>,
+    readonly part: Response.AnyPart,
+    readonly message: string
+  ) {}
 }
 
 const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
@@ -254,7 +275,7 @@ const errorPartAttempt = (parts: ReadonlyArray<Response.AnyPart>, part: Response
     // Not JSON (a scripted part, a cycle): no provider type to read.
   }
   const seen = HttpClassification.fromErrorEvent({ provider: "languageModel", data, errorTypes: knownErrorTypes })
-  return new Classified(new ErrorPart(parts, part), Retryable.classify(seen), {
+  return new Classified(new ErrorPart(parts, part, seen.message), Retryable.classify(seen), {
     _tag: seen._tag,
     message: seen.message
   })

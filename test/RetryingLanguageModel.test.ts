@@ -74,6 +74,21 @@ describe("RetryingLanguageModel.streamText", () => {
       expect(yield* recorder.count).toBe(2)
     }))
 
+  it.effect("errorPartBeforeContent: \"fail\" fails the stream instead, with no part, the error part as the cause", () =>
+    Effect.gen(function*() {
+      const [model, recorder] = yield* Scripted.make([[Scripted.metadata, overloadedPart], [overloadedPart]])
+      const error = yield* Effect.flip(
+        collect(RetryingLanguageModel.make(model, { maxAttempts: 2, baseDelay: 0 }, { errorPartBeforeContent: "fail" }))
+      )
+      expect(error._tag).toBe("UnknownError")
+      expect((error as AiError.UnknownError).description).toMatch(/overloaded_error/)
+      expect((error as AiError.UnknownError).cause).toMatchObject({
+        type: "error",
+        error: { type: "overloaded_error" }
+      })
+      expect(yield* recorder.count).toBe(2)
+    }))
+
   it.effect("an error part of a type no provider table knows is not retried", () =>
     Effect.gen(function*() {
       const [model, recorder] = yield* Scripted.make([[Scripted.errorPart("made_up_error")]])

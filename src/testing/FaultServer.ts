@@ -657,6 +657,8 @@ export interface RecordedRequest {
   readonly body: string
   /** The body parsed as JSON, or `undefined` if it is not JSON. */
   readonly json: unknown
+  /** Wall-clock milliseconds at which the request had arrived whole (the server runs in real time). */
+  readonly receivedAt: number
 }
 
 /**
@@ -742,7 +744,8 @@ export const make = (options: Options = {}): Effect.Effect<Server, never, Scope.
           url: req.url ?? "/",
           headers: { ...req.headers },
           body,
-          json: parseJson(body)
+          json: parseJson(body),
+          receivedAt: Date.now()
         }
         const index = requests.length
         requests.push(recorded)

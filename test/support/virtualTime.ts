@@ -14,7 +14,13 @@ import * as TestServices from "effect/TestServices"
  * Advancing only to a sleep the test expects (not to whichever is earliest)
  * keeps timeouts that are pending during I/O from firing early.
  */
-export const advanceTo = (millis: number) =>
+export const advanceTo = (millis: number) => Effect.zipRight(awaitSleep(millis), TestClock.setTime(millis))
+
+/**
+ * Waits, on the live clock, until some fiber sleeps until exactly `millis` of
+ * virtual time (e.g. a retry waiting out its hint), without moving the clock.
+ */
+export const awaitSleep = (millis: number) =>
   Effect.gen(function*() {
     const deadline = Date.now() + 10_000
     while (!Chunk.some(yield* TestClock.sleeps(), (wake) => wake === millis)) {
@@ -24,7 +30,6 @@ export const advanceTo = (millis: number) =>
       }
       yield* TestServices.provideLive(Effect.sleep("1 millis"))
     }
-    yield* TestClock.setTime(millis)
   })
 
 /**
