@@ -3,11 +3,15 @@
  * loopback server that answers 429 (Retry-After: 1), then 529, then streams.
  *
  *   npm run demo                         the embedded loopback server
+ *   npm run demo -- --effect-ai          the same scenario through @effect/ai-anthropic's LanguageModel
  *   npm run demo -- --live               the real API, with ANTHROPIC_API_KEY or OPENAI_API_KEY set
  */
+import { LanguageModel } from "@effect/ai"
+import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, Console, Effect, Layer, Logger, Redacted, Stream } from "effect"
 import { CompletionModel, RetryingModel } from "effect-retry-layer"
+import { RetryingLanguageModel } from "effect-retry-layer/ai"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
@@ -30,8 +34,8 @@ const answer = [
   "stream."
 ]
 
-/** The loopback server, scripted, and the Anthropic adapter pointed at it. */
-const Loopback = Layer.unwrapScoped(Effect.gen(function*() {
+/** The loopback server, scripted: a 429 (Retry-After: 1), a 529, then the answer at a reading pace. */
+const loopback = Effect.gen(function*() {
   const server = yield* FaultServer.make()
   yield* server.enqueue(
     FaultServer.anthropicError(429, "rate_limit_error", "Number of requests has exceeded your rate limit", {
@@ -41,8 +45,16 @@ const Loopback = Layer.unwrapScoped(Effect.gen(function*() {
     FaultServer.stream(FaultServer.anthropicEvents(answer).flatMap((event) => [event, FaultServer.pause(40)]))
   )
   yield* Console.log(`loopback server on ${server.url}`)
-  return Anthropic.layer({ apiKey: Redacted.make("sk-ant-demo"), model: "claude-demo", baseUrl: server.url })
-}))
+  return server.url
+})
+
+/** The Anthropic adapter pointed at the loopback server. */
+const Loopback = Layer.unwrapScoped(
+  Effect.map(
+    loopback,
+    (url) => Anthropic.layer({ apiKey: Redacted.make("sk-ant-demo"), model: "claude-demo", baseUrl: url })
+  )
+)
 
 /** The real provider, for `--live`. */
 const Live = Layer.unwrapEffect(Effect.gen(function*() {
@@ -59,17 +71,30 @@ const Live = Layer.unwrapEffect(Effect.gen(function*() {
   return yield* Effect.fail(new Error("--live needs ANTHROPIC_API_KEY or OPENAI_API_KEY in the environment"))
 }))
 
-const Model = RetryingModel.layer({ maxAttempts: 4, baseDelay: "200 millis", maxDelay: "5 seconds" }).pipe(
+const policy = { maxAttempts: 4, baseDelay: "200 millis", maxDelay: "5 seconds" } as const
+
+const Model = RetryingModel.layer(policy).pipe(
   Layer.provide(process.argv.includes("--live") ? Live : Loopback),
   Layer.provide(NodeHttpClient.layerUndici)
 )
+
+/** `--effect-ai`: @effect/ai-anthropic's LanguageModel over the same loopback server, behind the same policy. */
+const EffectAiModel = RetryingLanguageModel.layer(policy).pipe(
+  Layer.provide(Layer.unwrapScoped(Effect.map(loopback, (url) =>
+    AnthropicLanguageModel.model("claude-demo").pipe(
+      Layer.provide(AnthropicClient.layer({ apiKey: Redacted.make("sk-ant-demo"), apiUrl: url }))
+    )))),
+  Layer.provide(NodeHttpClient.layerUndici)
+)
+
+const question = "In one sentence: what does a retry layer for LLM calls do?"
 
 const program = Effect.gen(function*() {
   const model = yield* CompletionModel.CompletionModel
   yield* Console.log(`asking ${model.name}/${model.model}...`)
   const start = Date.now()
   const stream = yield* model.chatStream({
-    messages: [{ role: "user", content: "In one sentence: what does a retry layer for LLM calls do?" }],
+    messages: [{ role: "user", content: question }],
     maxTokens: 200
   })
   yield* Console.log(`stream opened after ${Date.now() - start} ms; answer:`)
@@ -83,8 +108,31 @@ const program = Effect.gen(function*() {
   })
 })
 
-program.pipe(
-  Effect.provide(Model),
+const effectAiProgram = Effect.gen(function*() {
+  yield* Console.log("asking @effect/ai-anthropic's LanguageModel...")
+  const start = Date.now()
+  let first = true
+  yield* LanguageModel.streamText({ prompt: question }).pipe(
+    Stream.runForEach((part) => {
+      if (part.type === "text-delta") {
+        const opened = first ? `first content part after ${Date.now() - start} ms; answer:\n` : ""
+        first = false
+        return Effect.sync(() => process.stdout.write(opened + part.delta))
+      }
+      if (part.type === "finish") {
+        const { inputTokens, outputTokens } = part.usage
+        return Console.log(`\n[finished: ${part.reason}; ${inputTokens} input, ${outputTokens} output tokens]`)
+      }
+      return Effect.void
+    })
+  )
+})
+
+const main: Effect.Effect<void, unknown> = process.argv.includes("--effect-ai")
+  ? effectAiProgram.pipe(Effect.provide(EffectAiModel))
+  : program.pipe(Effect.provide(Model))
+
+main.pipe(
   Effect.provide(Logger.pretty),
   Effect.tapErrorCause((cause) => {
     const error = Cause.squash(cause)

@@ -139,7 +139,10 @@ export const make = (
     streamText: ((options: Parameters<LanguageModel.Service["streamText"]>[0]) =>
       Stream.unwrapScoped(
         Effect.flatMap(Effect.scope, (outer) =>
-          retried("streamText", opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer))
+          retried(
+            "streamText",
+            opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name)
+          )
             .pipe(
               Effect.catchIf(isErrorPart, (error) =>
                 failErrorPart
@@ -267,14 +270,14 @@ const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
 
 // An in-band error reads as the adapters read the same event: by its provider type (Anthropic's `{type, message}`,
 // OpenAI's event with a `code`); a type no table knows is a permanent `StreamError`.
-const errorPartAttempt = (parts: ReadonlyArray<Response.AnyPart>, part: Response.AnyPart): Attempt => {
+const errorPartAttempt = (name: string, parts: ReadonlyArray<Response.AnyPart>, part: Response.AnyPart): Attempt => {
   let data = "null"
   try {
     data = JSON.stringify((part as { readonly error?: unknown }).error) ?? "null"
   } catch {
     // Not JSON (a scripted part, a cycle): no provider type to read.
   }
-  const seen = HttpClassification.fromErrorEvent({ provider: "languageModel", data, errorTypes: knownErrorTypes })
+  const seen = HttpClassification.fromErrorEvent({ provider: name, data, errorTypes: knownErrorTypes })
   return new Classified(new ErrorPart(parts, part, seen.message), Retryable.classify(seen), {
     _tag: seen._tag,
     message: seen.message
@@ -290,7 +293,8 @@ const holding = new Set(["response-metadata", "text-start", "reasoning-start", "
  */
 const opened = (
   stream: Stream.Stream<Response.AnyPart, unknown>,
-  outer: Scope.Scope
+  outer: Scope.Scope,
+  name: string
 ): Effect.Effect<Stream.Stream<Response.AnyPart, unknown>, unknown> =>
   Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) => {
     const read = Effect.gen(function*() {
@@ -314,7 +318,7 @@ const opened = (
         }
         const part = parts[first]!
         if (part.type === "error") {
-          return yield* Effect.fail(errorPartAttempt([...held, ...parts.slice(0, first + 1)], part))
+          return yield* Effect.fail(errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part))
         }
         // Committed: the held parts, this read's rest, then every later read as it comes.
         return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(

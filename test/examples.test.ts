@@ -24,6 +24,9 @@ const examples = [
   ["examples/policy.ts", "maxAttempt: unknown option; did you mean maxAttempts?"],
   ["examples/errors.ts", "done after 3 calls"],
   ["examples/tools.ts", "9 requests; the tool's result went back as [{\"type\":\"tool_result\""],
+  ["examples/effect-ai.ts", "Hi!\n(3 requests)"],
+  ["examples/effect-ai-testing.ts", "Hello after 3 calls, at 0, 2000, 3000 ms"],
+  ["examples/fallback.ts", "Hello from OpenAI (after 3 Anthropic requests, then 1 to OpenAI)"],
   ["examples/live.ts", "not run: (FiberFailure) Error: (Missing data at ANTHROPIC_API_KEY"]
 ] as const
 
@@ -39,6 +42,18 @@ describe("examples", () => {
 
   it("the demo runs against its loopback server: a 429 and a 529 retried, then the answer", async () => {
     const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts"], {
+      cwd: root,
+      timeout: 60_000
+    })
+    const output = stdout + stderr
+    expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
+    expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
+    expect(output).toContain("never replay a stream.")
+    expect(output).toContain("[finished: stop;")
+  }, 60_000)
+
+  it("npm run demo -- --effect-ai: the same scenario through @effect/ai-anthropic's LanguageModel", async () => {
+    const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts", "--effect-ai"], {
       cwd: root,
       timeout: 60_000
     })

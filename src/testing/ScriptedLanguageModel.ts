@@ -8,7 +8,8 @@
  * list of stream parts and `AiError`s is streamed up to the first error, which
  * fails the stream, or, for `generateText` / `generateObject`, assembled into
  * the complete answer (text deltas joined, start and end parts dropped; an
- * `AiError` anywhere in it fails the call). A call past the end of the script
+ * `AiError` anywhere in it fails the call; an `error` part, which providers
+ * send only in a stream, is a defect there). A call past the end of the script
  * is a defect: a test that calls more often than it scripted has a bug.
  *
  * @example
@@ -106,6 +107,11 @@ export const make = (script: ReadonlyArray<Turn>): Effect.Effect<readonly [Langu
       generateText: (options) =>
         Effect.flatMap(next("generateText", options.prompt), (turn) => {
           if (isAiError(turn)) return Effect.fail(turn)
+          if (turn.some((part) => !isAiError(part) && part.type === "error")) {
+            return Effect.dieMessage(
+              "ScriptedLanguageModel: an error part is sent only in a stream; script an AiError for generateText"
+            )
+          }
           const error = turn.find(isAiError)
           return error === undefined ?
             Effect.succeed(assemble(turn as ReadonlyArray<Response.StreamPartEncoded>)) :
