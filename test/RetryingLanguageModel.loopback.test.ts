@@ -40,11 +40,17 @@ interface Provider {
   readonly invalid: FaultServer.Reply
   /** The in-band error a 200 can carry, as the provider sends it. */
   readonly errorEvent: FaultServer.StreamItem
-  /** A stream that says `pieces` and then sends `errorEvent` and ends (as both providers end after one). */
-  readonly textThenError: (pieces: ReadonlyArray<string>) => FaultServer.Reply
-  /** A stream that says `pieces` and then drops the connection. */
-  readonly textThenReset: (pieces: ReadonlyArray<string>) => FaultServer.Reply
+  /** A stream's events up to and including the text deltas of `pieces`. */
+  readonly opening: (pieces: ReadonlyArray<string>) => ReadonlyArray<FaultServer.StreamItem>
 }
+
+/** A stream that says `pieces`, then sends the error event and ends (as both providers end after one). */
+const textThenError = (provider: Provider, pieces: ReadonlyArray<string>) =>
+  FaultServer.stream([...provider.opening(pieces), provider.errorEvent])
+
+/** A stream that says `pieces`, then drops the connection. */
+const textThenReset = (provider: Provider, pieces: ReadonlyArray<string>) =>
+  FaultServer.stream([...provider.opening(pieces), FaultServer.resetStream])
 
 const apiKey = Redacted.make("sk-test-SECRET")
 const Http = NodeHttpClient.layerUndici
@@ -63,13 +69,8 @@ const anthropic: Provider = {
   unavailable: (headers) => FaultServer.anthropicError(503, "api_error", "unavailable", headers),
   invalid: FaultServer.anthropicError(400, "invalid_request_error", "max_tokens: too large"),
   errorEvent: FaultServer.anthropicErrorEvent("overloaded_error", "Overloaded"),
-  textThenError: (pieces) =>
-    FaultServer.stream([
-      ...FaultServer.anthropicEvents(pieces).slice(0, 3 + pieces.length),
-      FaultServer.anthropicErrorEvent("overloaded_error", "Overloaded")
-    ]),
-  textThenReset: (pieces) =>
-    FaultServer.stream([...FaultServer.anthropicEvents(pieces).slice(0, 3 + pieces.length), FaultServer.resetStream])
+  // message_start, content_block_start, ping, the deltas
+  opening: (pieces) => FaultServer.anthropicEvents(pieces).slice(0, 3 + pieces.length)
 }
 
 const openai: Provider = {
@@ -87,16 +88,8 @@ const openai: Provider = {
   unavailable: (headers) => FaultServer.openAiError(503, "server_error", "unavailable", headers),
   invalid: FaultServer.openAiError(400, "invalid_request_error", "bad request"),
   errorEvent: FaultServer.openAiResponsesErrorEvent("server_error", "The server had an error"),
-  textThenError: (pieces) =>
-    FaultServer.stream([
-      ...FaultServer.openAiResponsesEvents(pieces).slice(0, 4 + pieces.length),
-      FaultServer.openAiResponsesErrorEvent("server_error", "The server had an error")
-    ]),
-  textThenReset: (pieces) =>
-    FaultServer.stream([
-      ...FaultServer.openAiResponsesEvents(pieces).slice(0, 4 + pieces.length),
-      FaultServer.resetStream
-    ])
+  // response.created, response.in_progress, output_item.added, content_part.added, the deltas
+  opening: (pieces) => FaultServer.openAiResponsesEvents(pieces).slice(0, 4 + pieces.length)
 }
 
 const exact = { baseDelay: "100 millis", jitter: false } as const
@@ -164,7 +157,7 @@ for (const provider of [anthropic, openai]) {
     it.scoped("streamText: text then an error event: 1 request, the text then the error part", () =>
       Effect.gen(function*() {
         const { model, server } = yield* setup(provider)
-        yield* server.enqueue(provider.textThenError(["one"]))
+        yield* server.enqueue(textThenError(provider, ["one"]))
         const parts = yield* collect(model)
         expect(textOf(parts)).toBe("one")
         expect(types(parts).at(-1)).toBe("error")
@@ -174,7 +167,7 @@ for (const provider of [anthropic, openai]) {
     it.scoped("streamText: a connection dropped after the text is the caller's error, not a retry", () =>
       Effect.gen(function*() {
         const { model, server } = yield* setup(provider)
-        yield* server.enqueue(provider.textThenReset(["one"]))
+        yield* server.enqueue(textThenReset(provider, ["one"]))
         const exit = yield* Effect.exit(Stream.runCollect(model.streamText({ prompt: "hi" })))
         expect(Exit.isFailure(exit)).toBe(true)
         expect(yield* server.requests).toHaveLength(1)
@@ -262,7 +255,7 @@ describe("1,000 mixed calls", () => {
               case 2:
                 return streaming ? FaultServer.stream([anthropic.errorEvent]) : anthropic.complete(["ok"])
               case 3:
-                return streaming ? anthropic.textThenError(["partial"]) : anthropic.complete(["ok"])
+                return streaming ? textThenError(anthropic, ["partial"]) : anthropic.complete(["ok"])
               default:
                 return streaming ? anthropic.stream(["a", "b", "c"]) : anthropic.complete(["ok"])
             }
@@ -331,7 +324,7 @@ describe("ExecutionPlan: Anthropic, then OpenAI, with the retry layer inside eac
   it.scoped("after the first content part there is no fallback: the caller never sees a part twice", () =>
     Effect.gen(function*() {
       const [first, second] = [yield* FaultServer.make(), yield* FaultServer.make()]
-      yield* first.enqueue(anthropic.textThenReset(["half an answer"]))
+      yield* first.enqueue(textThenReset(anthropic, ["half an answer"]))
       yield* second.enqueue(openai.stream(["another answer"]))
       const seen: Array<string> = []
       const exit = yield* LanguageModel.streamText({ prompt: "hi" }).pipe(

@@ -40,27 +40,19 @@ describe("examples", () => {
     expect(pages().some((page) => read(page).includes("```ts\n" + read(path) + "```"))).toBe(true)
   })
 
-  it("the demo runs against its loopback server: a 429 and a 529 retried, then the answer", async () => {
-    const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts"], {
-      cwd: root,
-      timeout: 60_000
-    })
-    const output = stdout + stderr
-    expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
-    expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
-    expect(output).toContain("never replay a stream.")
-    expect(output).toContain("[finished: stop;")
-  }, 60_000)
-
-  it("npm run demo -- --effect-ai: the same scenario through @effect/ai-anthropic's LanguageModel", async () => {
-    const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts", "--effect-ai"], {
-      cwd: root,
-      timeout: 60_000
-    })
-    const output = stdout + stderr
-    expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
-    expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
-    expect(output).toContain("never replay a stream.")
-    expect(output).toContain("[finished: stop;")
-  }, 60_000)
+  it.each([[], ["--effect-ai"]])(
+    "the demo %j runs against its loopback server: a 429 and a 529 retried, then the answer",
+    async (...flags) => {
+      const { stderr, stdout } = await run(process.execPath, ["--import", "tsx", "examples/demo.ts", ...flags], {
+        cwd: root,
+        timeout: 60_000
+      })
+      const output = stdout + stderr
+      expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
+      expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
+      expect(output).toContain("never replay a stream.")
+      expect(output).toContain("[finished: stop;")
+    },
+    60_000
+  )
 })
