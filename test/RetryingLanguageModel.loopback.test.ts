@@ -374,3 +374,32 @@ describe("ResilientLanguageModel over a real provider", () => {
       expect(yield* server.requests).toHaveLength(3)
     }))
 })
+
+describe("RetryingLanguageModel.transformClient, below @effect/ai", () => {
+  it.scoped("retries a 429 after its hint, but cannot see an error event in a stream that opened with 200", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      yield* server.enqueue(
+        anthropic.rateLimited({ "retry-after-ms": "10" }),
+        anthropic.stream(["first"]),
+        FaultServer.stream([anthropic.errorEvent])
+      )
+      const model = Context.get(
+        yield* Layer.build(
+          AnthropicLanguageModel.model("claude-fault").pipe(
+            Layer.provide(AnthropicClient.layer({
+              apiKey,
+              apiUrl: server.url,
+              transformClient: RetryingLanguageModel.transformClient({ baseDelay: "1 millis" })
+            })),
+            Layer.provide(Http)
+          )
+        ),
+        LanguageModel.LanguageModel
+      )
+      expect(textOf(yield* collect(model))).toBe("first")
+      expect(yield* server.requests).toHaveLength(2)
+      expect(types(yield* collect(model))).toEqual(["error"])
+      expect(yield* server.requests).toHaveLength(3)
+    }).pipe(TestServices.provideLive))
+})

@@ -183,6 +183,20 @@ describe("RetryingLanguageModel.generateText", () => {
       expect(yield* recorder.count).toBe(2)
     }))
 
+  it.effect("generateObject is retried whole, and decodes the answer that finally came", () =>
+    Effect.gen(function*() {
+      const [model, recorder] = yield* Scripted.make([
+        Scripted.overloaded(),
+        Scripted.reply("{\"city\":", "\"Paris\"}")
+      ])
+      const response = yield* RetryingLanguageModel.make(model, { baseDelay: 0 }).generateObject({
+        prompt: "where?",
+        schema: Schema.Struct({ city: Schema.String })
+      })
+      expect(response.value).toEqual({ city: "Paris" })
+      expect(yield* recorder.count).toBe(2)
+    }))
+
   it.effect("an HTTP-date Retry-After is read against the Clock", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(Date.UTC(2026, 10, 25, 12, 0, 0))
