@@ -144,6 +144,43 @@ export interface Throttle {
 }
 
 /**
+ * An amount per dimension of a provider's limit (requests, all tokens, input
+ * tokens, output tokens), as `RateLimitHeaders` names them: a call's cost, what
+ * was charged for it, or a correction. A dimension left out is not involved.
+ *
+ * @since 0.3.0
+ */
+export type Quota = { readonly [K in QuotaDimension]?: number }
+
+/**
+ * @since 0.3.0
+ */
+export type QuotaDimension = "requests" | "tokens" | "inputTokens" | "outputTokens"
+
+/**
+ * What a provider said about one dimension: its limit per minute and what
+ * remains of it.
+ *
+ * @since 0.3.0
+ */
+export interface QuotaSighting {
+  readonly limit: number
+  readonly remaining?: number | undefined
+}
+
+/**
+ * The answer to a reservation: `wait` 0 when the cost was charged (`charged`
+ * says what, per dimension whose limit is known), else the milliseconds until
+ * every dimension has room (nothing was charged).
+ *
+ * @since 0.3.0
+ */
+export interface Reservation {
+  readonly wait: number
+  readonly charged: Quota
+}
+
+/**
  * @since 0.2.0
  */
 export interface Service {
@@ -167,6 +204,24 @@ export interface Service {
   readonly delivered: (key: string, now: number, window: Window, delivery: Delivery) => Effect.Effect<void>
   /** Reports a throttle: cuts the rate (once per round trip, fleet-wide) and holds sends. */
   readonly throttled: (key: string, now: number, window: Window, throttle: Throttle) => Effect.Effect<Control>
+  /**
+   * The provider's budget, as the fleet knows it from the headers: for each dimension whose limit is known, a
+   * bucket of one minute's worth refilled continuously at `limit` per minute (how Anthropic and OpenAI count).
+   * Charges `cost` if every such dimension has room for it (a cost above a limit needs a full bucket); a
+   * dimension whose limit is not known yet neither limits nor is charged.
+   */
+  readonly reserve: (key: string, now: number, cost: Quota) => Effect.Effect<Reservation>
+  /** Gives back (positive) or charges (negative) an amount per dimension: a reservation settled or released. */
+  readonly settle: (key: string, now: number, delta: Quota) => Effect.Effect<void>
+  /**
+   * Records what a provider's headers said: the limit, and the remaining count, which lowers (never raises)
+   * what the fleet thinks is left; the first sighting of a dimension sets it.
+   */
+  readonly observe: (
+    key: string,
+    now: number,
+    seen: { readonly [K in QuotaDimension]?: QuotaSighting }
+  ) => Effect.Effect<void>
 }
 
 /**
@@ -207,6 +262,16 @@ export type Fallible = {
 export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => {
   const budgets = new Map<string, Ring>()
   const limiters = new Map<string, LimiterState>()
+  const quotas = new Map<string, QuotaState>()
+  const quota = (key: string, now: number) => {
+    let state = quotas.get(key)
+    if (state === undefined) {
+      state = { at: now, buckets: {} }
+      quotas.set(key, state)
+    }
+    refillQuota(state, now)
+    return state
+  }
   const limiter = (key: string, now: number, window: Window, burst: number) => {
     let state = limiters.get(key)
     if (state === undefined) {
@@ -267,6 +332,34 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
           state.holdUntil = Math.max(state.holdUntil, t.holdUntil)
         }
         return controlOf(state, now, window)
+      }),
+    reserve: (key, now, cost) => Effect.sync(() => reserveStep(quota(key, now), cost)),
+    settle: (key, now, delta) =>
+      Effect.sync(() => {
+        const state = quota(key, now)
+        for (const d of quotaDimensions) {
+          const bucket = state.buckets[d]
+          const amount = delta[d]
+          if (bucket !== undefined && amount !== undefined) {
+            bucket.available = Math.min(bucket.limit, bucket.available + amount)
+          }
+        }
+      }),
+    observe: (key, now, seen) =>
+      Effect.sync(() => {
+        const state = quota(key, now)
+        for (const d of quotaDimensions) {
+          const sighting = seen[d]
+          if (sighting === undefined) continue
+          const bucket = state.buckets[d]
+          const remaining = Math.min(sighting.limit, sighting.remaining ?? sighting.limit)
+          state.buckets[d] = bucket === undefined
+            ? { limit: sighting.limit, available: remaining }
+            : {
+              limit: sighting.limit,
+              available: Math.min(bucket.available, sighting.remaining ?? Infinity, sighting.limit)
+            }
+        }
       })
   }
 }
@@ -344,7 +437,10 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
     budget: (...args) => guarded(args[1], primary.budget(...args), local.budget(...args)),
     take: (...args) => guarded(args[1], primary.take(...args), local.take(...args)),
     delivered: (...args) => guarded(args[1], primary.delivered(...args), local.delivered(...args)),
-    throttled: (...args) => guarded(args[1], primary.throttled(...args), local.throttled(...args))
+    throttled: (...args) => guarded(args[1], primary.throttled(...args), local.throttled(...args)),
+    reserve: (...args) => guarded(args[1], primary.reserve(...args), local.reserve(...args)),
+    settle: (...args) => guarded(args[1], primary.settle(...args), local.settle(...args)),
+    observe: (...args) => guarded(args[1], primary.observe(...args), local.observe(...args))
   }
 }
 
@@ -367,6 +463,53 @@ interface LimiterState {
   lastCut: number
   recovery: number
   holdUntil: number
+}
+
+interface QuotaState {
+  at: number
+  buckets: { [K in QuotaDimension]?: { limit: number; available: number } }
+}
+
+/**
+ * The dimensions in the order the stores (here and in Lua) go through them.
+ *
+ * @internal
+ */
+export const quotaDimensions: ReadonlyArray<QuotaDimension> = ["requests", "tokens", "inputTokens", "outputTokens"]
+
+const perMinute = 60_000
+
+// Each known bucket refills at its limit per minute, up to the limit.
+const refillQuota = (state: QuotaState, now: number) => {
+  if (now <= state.at) return
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    if (bucket !== undefined) {
+      bucket.available = Math.min(bucket.limit, bucket.available + ((now - state.at) * bucket.limit) / perMinute)
+    }
+  }
+  state.at = now
+}
+
+const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
+  let wait = 0
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    const need = Math.min(amount, bucket.limit) - bucket.available
+    if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
+  }
+  if (wait > 1e-3) return { wait, charged: {} }
+  const charged: { [K in QuotaDimension]?: number } = {}
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    bucket.available -= amount
+    charged[d] = amount
+  }
+  return { wait: 0, charged }
 }
 
 const newRing = (buckets: number): Ring => ({

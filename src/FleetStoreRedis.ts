@@ -174,6 +174,35 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
               t.beta
             ),
           decodeControl
+        ),
+      reserve: (key, now, cost) =>
+        run(
+          "reserve",
+          () => redis.erlReserve(k(key), now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => cost[d] ?? "")),
+          ([wait, ...charged]) => ({
+            wait: Number(wait),
+            charged: Object.fromEntries(
+              FleetStore.quotaDimensions.flatMap((d, i) => charged[i] === "" ? [] : [[d, Number(charged[i])]])
+            )
+          })
+        ),
+      settle: (key, now, delta) =>
+        run(
+          "settle",
+          () => redis.erlSettle(k(key), now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => delta[d] ?? "")),
+          () => undefined
+        ),
+      observe: (key, now, seen) =>
+        run(
+          "observe",
+          () =>
+            redis.erlObserve(
+              k(key),
+              now,
+              ttlMillis,
+              ...FleetStore.quotaDimensions.flatMap((d) => [seen[d]?.limit ?? "", seen[d]?.remaining ?? ""])
+            ),
+          () => undefined
         )
     }
     return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
@@ -224,6 +253,9 @@ interface Scripted extends Redis {
   erlTake(key: string, ...args: Array<Arg>): Promise<unknown>
   erlDelivered(key: string, ...args: Array<Arg>): Promise<unknown>
   erlThrottled(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlReserve(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlSettle(key: string, ...args: Array<Arg>): Promise<unknown>
+  erlObserve(key: string, ...args: Array<Arg>): Promise<unknown>
 }
 
 const asks = { FirstAttempt: 0, Retry: 1, Peek: 2 } as const
@@ -291,6 +323,36 @@ local function control(key, s, now, bms, n)
   local a, b = ringSums(key, now, bms, n)
   return { s.mode, tostring(s.growth), tostring(s.wmax), tostring(s.lastCut), tostring(s.recovery),
     tostring(s.holdUntil), tostring(a / (n * bms / 1000)), tostring(b / (n * bms / 1000)) }
+end
+local dims = { "requests", "tokens", "inputTokens", "outputTokens" }
+local function quotaLoad(key, now)
+  local fields = { "at" }
+  for _, d in ipairs(dims) do
+    fields[#fields + 1] = "l:" .. d
+    fields[#fields + 1] = "v:" .. d
+  end
+  local v = redis.call("HMGET", key, unpack(fields))
+  local q = { at = num(v[1], now), l = {}, v = {} }
+  for i, d in ipairs(dims) do
+    q.l[d] = tonumber(v[2 * i])
+    q.v[d] = tonumber(v[2 * i + 1])
+    if q.l[d] and now > q.at then q.v[d] = math.min(q.l[d], q.v[d] + (now - q.at) * q.l[d] / 60000) end
+  end
+  if now > q.at then q.at = now end
+  return q
+end
+local function quotaSave(key, q, ttl)
+  local fields = { "at", q.at }
+  for _, d in ipairs(dims) do
+    if q.l[d] then
+      fields[#fields + 1] = "l:" .. d
+      fields[#fields + 1] = q.l[d]
+      fields[#fields + 1] = "v:" .. d
+      fields[#fields + 1] = q.v[d]
+    end
+  end
+  redis.call("HSET", key, unpack(fields))
+  redis.call("PEXPIRE", key, ttl)
 end
 local function save(key, s, ttl)
   redis.call("HSET", key, "tokens", s.tokens, "at", s.at, "mode", s.mode, "growth", s.growth, "wmax", s.wmax,
@@ -369,5 +431,65 @@ if sentAt > s.lastCut then
 end
 save(key, s, ttl)
 return control(key, s, now, bms, n)
+`,
+  erlReserve: `
+local key = KEYS[1]
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local q = quotaLoad(key, now)
+local wait = 0
+for i, d in ipairs(dims) do
+  local amount = tonumber(ARGV[2 + i])
+  if q.l[d] and amount and amount > 0 then
+    local need = math.min(amount, q.l[d]) - q.v[d]
+    if need > 0 then wait = math.max(wait, need * 60000 / q.l[d]) end
+  end
+end
+local reply = { tostring(wait) }
+if wait > 0.001 then
+  for i = 1, #dims do reply[#reply + 1] = "" end
+  quotaSave(key, q, ttl)
+  return reply
+end
+reply[1] = "0"
+for i, d in ipairs(dims) do
+  local amount = tonumber(ARGV[2 + i])
+  if q.l[d] and amount and amount > 0 then
+    q.v[d] = q.v[d] - amount
+    reply[#reply + 1] = tostring(amount)
+  else
+    reply[#reply + 1] = ""
+  end
+end
+quotaSave(key, q, ttl)
+return reply
+`,
+  erlSettle: `
+local key = KEYS[1]
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local q = quotaLoad(key, now)
+for i, d in ipairs(dims) do
+  local amount = tonumber(ARGV[2 + i])
+  if q.l[d] and amount then q.v[d] = math.min(q.l[d], q.v[d] + amount) end
+end
+quotaSave(key, q, ttl)
+return {}
+`,
+  erlObserve: `
+local key = KEYS[1]
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local q = quotaLoad(key, now)
+for i, d in ipairs(dims) do
+  local limit, remaining = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  if limit then
+    if q.l[d] then
+      q.v[d] = math.min(q.v[d], remaining or limit, limit)
+    else
+      q.v[d] = math.min(limit, remaining or limit)
+    end
+    q.l[d] = limit
+  end
+end
+quotaSave(key, q, ttl)
+return {}
 `
 } as const

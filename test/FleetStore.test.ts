@@ -24,6 +24,12 @@ type Op =
     readonly back: number
     readonly hold: number
   }
+  | { readonly op: "reserve" | "settle"; readonly dt: number; readonly amounts: ReadonlyArray<number | null> }
+  | {
+    readonly op: "observe"
+    readonly dt: number
+    readonly sightings: ReadonlyArray<readonly [number, number | null] | null>
+  }
 
 const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array(
   fc.oneof(
@@ -50,10 +56,26 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array(
       rate: fc.integer({ min: 1, max: 40 }),
       back: fc.nat(2000),
       hold: fc.nat(500)
+    }),
+    fc.record({
+      op: fc.constantFrom("reserve" as const, "settle" as const),
+      dt: fc.nat(3000),
+      amounts: fc.array(fc.option(fc.integer({ min: -50, max: 400 })), { minLength: 4, maxLength: 4 })
+    }),
+    fc.record({
+      op: fc.constant("observe" as const),
+      dt: fc.nat(3000),
+      sightings: fc.array(
+        fc.option(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.option(fc.integer({ min: 0, max: 1000 })))),
+        { minLength: 4, maxLength: 4 }
+      )
     })
   ),
   { minLength: 1, maxLength: 60 }
 )
+
+const quota = (amounts: ReadonlyArray<number | null>): FleetStore.Quota =>
+  Object.fromEntries(FleetStore.quotaDimensions.flatMap((d, i) => amounts[i] == null ? [] : [[d, amounts[i]]]))
 
 /** Plays `sequence` on `store` under `key`; every answer, rounded to what both stores can represent. */
 const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op>) =>
@@ -102,6 +124,29 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
               holdUntil: step.hold === 0 ? 0 : now + step.hold
             })
           ))
+          break
+        case "reserve":
+        case "settle": {
+          const amounts = quota(step.amounts)
+          if (step.op === "settle") {
+            yield* store.settle(`${key}:q`, now, amounts)
+          } else {
+            const r = yield* store.reserve(`${key}:q`, now, amounts)
+            answers.push({ wait: round(r.wait), charged: r.charged })
+          }
+          break
+        }
+        case "observe":
+          yield* store.observe(
+            `${key}:q`,
+            now,
+            Object.fromEntries(
+              FleetStore.quotaDimensions.flatMap((d, i) => {
+                const s = step.sightings[i]
+                return s == null ? [] : [[d, { limit: s[0], ...(s[1] === null ? {} : { remaining: s[1] }) }]]
+              })
+            )
+          )
       }
     }
     return answers
@@ -198,6 +243,48 @@ describe("FleetStore", () => {
       }))
   })
 
+  describe("the provider's budget (from its rate-limit headers)", () => {
+    it.effect("unknown dimensions neither limit nor are charged; a sighting sets the bucket, refilled per minute", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const cost = { requests: 1, inputTokens: 600, outputTokens: 100 }
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: {} })
+        yield* store.observe("q", 0, { requests: { limit: 60, remaining: 59 }, inputTokens: { limit: 1200 } })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: { requests: 1, inputTokens: 600 } })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: { requests: 1, inputTokens: 600 } })
+        // input tokens exhausted: 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {} })
+        expect((yield* store.reserve("q", 30_000, cost)).wait).toBe(0)
+      }))
+
+    it.effect("a sighting lowers what is left, never raises it; settling gives back up to the limit", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 1000 } })
+        yield* store.reserve("q", 0, { outputTokens: 800 })
+        // the provider has not counted the reservation yet: its higher figure is not taken
+        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 1000 } })
+        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(12_000)
+        // the turn used 100 of its 800: 700 come back
+        yield* store.settle("q", 0, { outputTokens: 700 })
+        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(0)
+        // another client of the same key spent more than this fleet knows: the lower figure is taken
+        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 0 } })
+        expect((yield* store.reserve("q", 0, { outputTokens: 100 })).wait).toBe(6_000)
+        yield* store.settle("q", 0, { outputTokens: 1e9 })
+        expect((yield* store.reserve("q", 0, { outputTokens: 1000 })).wait).toBe(0) // capped at the limit
+      }))
+
+    it.effect("a cost above the limit goes when the bucket is full, and leaves it in debt", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        yield* store.observe("q", 0, { tokens: { limit: 100, remaining: 50 } })
+        expect((yield* store.reserve("q", 0, { tokens: 250 })).wait).toBe(30_000)
+        expect(yield* store.reserve("q", 30_000, { tokens: 250 })).toEqual({ wait: 0, charged: { tokens: 250 } })
+        expect((yield* store.reserve("q", 30_000, { tokens: 1 })).wait).toBe(90_600)
+      }))
+  })
+
   describe("resilient: a store that fails or hangs", () => {
     const failing = (mode: { down: "fail" | "hang" | "up" }) => {
       const memory = FleetStore.makeMemory()
@@ -211,7 +298,10 @@ describe("FleetStore", () => {
         budget: (...args) => bad(memory.budget(...args)),
         take: (...args) => bad(memory.take(...args)),
         delivered: (...args) => bad(memory.delivered(...args)),
-        throttled: (...args) => bad(memory.throttled(...args))
+        throttled: (...args) => bad(memory.throttled(...args)),
+        reserve: (...args) => bad(memory.reserve(...args)),
+        settle: (...args) => bad(memory.settle(...args)),
+        observe: (...args) => bad(memory.observe(...args))
       } satisfies FleetStore.Fallible
     }
 
@@ -265,7 +355,20 @@ describe("FleetStore", () => {
                 // a bucket exactly one window old is out of it
                 [[{ op: "first", dt: 0, count: 3 }, { op: "peek", dt: 10_000, count: 1 }]],
                 // a fractional allowance (0.5 x 3 + 5 = 6.5) grants 6
-                [[{ op: "first", dt: 0, count: 3 }, { op: "retry", dt: 1, count: 4 }, { op: "retry", dt: 1, count: 4 }]]
+                [[{ op: "first", dt: 0, count: 3 }, { op: "retry", dt: 1, count: 4 }, {
+                  op: "retry",
+                  dt: 1,
+                  count: 4
+                }]],
+                // a provider's budget: seen, spent, refilled, settled, lowered by a later sighting
+                [[
+                  { op: "observe", dt: 0, sightings: [[60, 2], null, [1000, null], [500, 100]] },
+                  { op: "reserve", dt: 0, amounts: [1, null, 300, 200] },
+                  { op: "reserve", dt: 1500, amounts: [1, null, 300, 50] },
+                  { op: "settle", dt: 10, amounts: [null, 5, 100, 150] },
+                  { op: "observe", dt: 10, sightings: [[60, 0], [10, 10], null, null] },
+                  { op: "reserve", dt: 10, amounts: [1, 1, 1, 1] }
+                ]]
               ]
             }
           )
