@@ -24,9 +24,9 @@
  * None of the peers reads Retry-After.
  */
 import type { Scope } from "effect"
-import { Clock, Context, Duration, Effect, Layer, Logger, LogLevel, Random, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Logger, LogLevel, Random, Schedule, Stream } from "effect"
 import { CompletionModel, FleetStore, ResilientModel, RetryingModel, RetrySchedule } from "effect-retry-layer"
-import { ThrottledModel } from "effect-retry-layer/testing"
+import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
 import { completionChart } from "./support/chart.js"
 import * as DiscreteTime from "./support/DiscreteTime.js"
 import { report } from "./support/report.js"
@@ -42,6 +42,14 @@ export interface Scenario {
   readonly server: ThrottledModel.Options
   /** Where capacity rises, to measure how soon the rise is used. */
   readonly rise?: { readonly atMillis: number; readonly capacity: number }
+  /** A provider with per-minute limits on requests and tokens instead (`server` is then unused). */
+  readonly tokens?: TokenLimits
+}
+
+/** token-limits: the provider's limits and headers; the requests' sizes and outputs are drawn per client. */
+export interface TokenLimits {
+  readonly limits: TokenLimitedModel.Limits
+  readonly headers: "anthropic" | "openai"
 }
 
 export const server = (options: Partial<ThrottledModel.Options> = {}): ThrottledModel.Options => ({
@@ -50,6 +58,22 @@ export const server = (options: Partial<ThrottledModel.Options> = {}): Throttled
   latency: Duration.millis(latencyMillis),
   retryAfter: { fixed: "1 second" },
   ...options
+})
+
+// Anthropic-like limits (4,000 requests, 2M input and 400k output tokens a minute; output is the tightest) and
+// OpenAI-like ones (5,000 requests, 1M tokens a minute); each request 500-2,000 input tokens (2,000-8,000
+// characters), maxTokens 1,024, 50-1,000 output tokens.
+const anthropicLimits: TokenLimits = {
+  limits: { requests: 4_000, inputTokens: 2_000_000, outputTokens: 400_000 },
+  headers: "anthropic"
+}
+const openAiLimits: TokenLimits = { limits: { requests: 5_000, tokens: 1_000_000 }, headers: "openai" }
+const tokenScenario = (name: string, tokens: TokenLimits, processes: number): Scenario => ({
+  name,
+  n: 10_000,
+  processes,
+  server: server(),
+  tokens
 })
 
 export const scenarios: ReadonlyArray<Scenario> = [
@@ -61,7 +85,11 @@ export const scenarios: ReadonlyArray<Scenario> = [
   // A short hint, waited as a floor under the backoff or exactly (`retryAfter: "exact"`).
   { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
   capacityChange(0),
-  { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) }
+  { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) },
+  tokenScenario("token-limits", anthropicLimits, 1),
+  tokenScenario("token-limits", anthropicLimits, 10),
+  tokenScenario("token-limits-openai", openAiLimits, 1),
+  tokenScenario("token-limits-openai", openAiLimits, 10)
 ]
 
 /** 100/s, 20/s from 20 s, 200/s from 40 s; `offset` shifts both changes, to meet the limiter in another phase. */
@@ -151,10 +179,14 @@ export const strategies: ReadonlyArray<Strategy> = [
   { name: "AWS standard", wrap: awsStandard },
   { name: "Effect exponential + jittered", wrap: effectJittered },
   { name: "stack-exact-hint", wrap: stack({ retry: { retryAfter: "exact" } }) },
-  { name: "retry-exact-hint", wrap: withPolicy({ retryAfter: "exact" }) }
+  { name: "retry-exact-hint", wrap: withPolicy({ retryAfter: "exact" }) },
+  // The limiter as before it read headers: what a provider or proxy that sends none gets.
+  { name: "stack-without-headers", wrap: stack({ limiter: { rateLimitHeaders: false } }) }
 ]
 
-const peersAndDefaults = strategies.map((s) => s.name).filter((name) => !name.endsWith("exact-hint"))
+const peersAndDefaults = strategies.map((s) => s.name).filter((name) =>
+  !name.endsWith("exact-hint") && name !== "stack-without-headers"
+)
 const ours = ["stack-defaults", "retry-default", "stack-exact-hint", "retry-exact-hint"]
 
 /** The run, with `secondsTo90` the worst over the rise's phases (capacity-change). */
@@ -167,16 +199,20 @@ const worstRise = (scenario: Scenario, strategy: Strategy): Outcome => {
 
 export const byName = (name: string) => strategies.find((s) => s.name === name)!
 
-/** What each scenario runs: the processes scenarios only the strategies that share state. */
-const runs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-  ["headline", peersAndDefaults],
-  ["processes-1-shared", ["stack-defaults"]],
-  ["processes-3-shared", ["stack-defaults"]],
-  ["processes-10-shared", ["stack-defaults"]],
-  ["retry-after-30s", peersAndDefaults],
-  ["retry-after-300ms", ours],
-  ["capacity-change", peersAndDefaults],
-  ["random-503", peersAndDefaults]
+/** What each scenario (by name and processes) runs: the processes scenarios only the strategies that share state. */
+const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
+  ["headline", 1, peersAndDefaults],
+  ["processes-1-shared", 1, ["stack-defaults"]],
+  ["processes-3-shared", 3, ["stack-defaults"]],
+  ["processes-10-shared", 10, ["stack-defaults"]],
+  ["retry-after-30s", 1, peersAndDefaults],
+  ["retry-after-300ms", 1, ours],
+  ["capacity-change", 1, peersAndDefaults],
+  ["random-503", 1, peersAndDefaults],
+  ["token-limits", 1, [...peersAndDefaults, "stack-without-headers"]],
+  ["token-limits", 10, ["stack-defaults", "stack-without-headers"]],
+  ["token-limits-openai", 1, [...peersAndDefaults, "stack-without-headers"]],
+  ["token-limits-openai", 10, ["stack-defaults", "stack-without-headers"]]
 ]
 
 export interface Outcome {
@@ -198,8 +234,30 @@ export interface Outcome {
   readonly secondsTo90?: number
 }
 
-/** The physical floor: the time the server's capacity (after the burst) takes to admit N, plus one latency. */
+/**
+ * The physical floor: the time the server's capacity (after the burst) takes to admit N, plus one latency; with
+ * token limits, the time the tightest dimension takes to admit what the N requests really use, beyond the
+ * minute's worth its bucket starts with.
+ */
 export const floorMillis = (scenario: Scenario): number => {
+  if (scenario.tokens !== undefined) {
+    const { limits } = scenario.tokens
+    const totals = draws(scenario.n).reduce(
+      (t, d) => ({
+        requests: t.requests + 1,
+        inputTokens: t.inputTokens + d.inputTokens,
+        outputTokens: t.outputTokens + d.outputTokens,
+        tokens: t.tokens + d.inputTokens + d.outputTokens
+      }),
+      { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 }
+    )
+    const slowest = Math.max(
+      ...(Object.keys(limits) as Array<keyof TokenLimitedModel.Limits>).map((d) =>
+        Math.max(0, totals[d] - limits[d]!) / (limits[d]! / 60_000)
+      )
+    )
+    return Math.ceil(slowest) + latencyMillis
+  }
   const capacity = ThrottledModel.capacityAt(scenario.server)
   if (capacity(0) === Infinity) return latencyMillis
   let admitted = scenario.server.burst ?? capacity(0)
@@ -211,24 +269,57 @@ export const floorMillis = (scenario: Scenario): number => {
   return t + latencyMillis
 }
 
+/** Each client's request in token-limits: drawn once, the same for every strategy (a seeded LCG, not `Random`). */
+const draws = (n: number) => {
+  let seed = 12345
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+  return Array.from({ length: n }, () => {
+    const chars = 2_000 + Math.floor(next() * 6_001)
+    return { chars, inputTokens: Math.ceil(chars / 4), outputTokens: 50 + Math.floor(next() * 951) }
+  })
+}
+
+const tokenRequests = (n: number) => {
+  const usage = new Map<CompletionModel.ChatRequest, CompletionModel.Usage>()
+  const list = draws(n).map((d) => {
+    const r: CompletionModel.ChatRequest = {
+      messages: [{ role: "user", content: "x".repeat(d.chars) }],
+      maxTokens: 1024
+    }
+    usage.set(r, { inputTokens: d.inputTokens, outputTokens: d.outputTokens })
+    return r
+  })
+  return { list, usage }
+}
+
 /** One run in discrete virtual time. */
 export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outcome =>
   DiscreteTime.run(
     Effect.gen(function*() {
-      const [throttled, stats] = yield* ThrottledModel.make(scenario.server)
+      const requests = scenario.tokens === undefined ? undefined : tokenRequests(scenario.n)
+      const [throttled, stats] = scenario.tokens === undefined
+        ? yield* ThrottledModel.make(scenario.server)
+        : yield* TokenLimitedModel.make({
+          limits: scenario.tokens.limits,
+          headers: scenario.tokens.headers,
+          latency: Duration.millis(latencyMillis),
+          usage: (r) => requests!.usage.get(r)!
+        }).pipe(Effect.map(([model, stats]) => [model, Effect.map(stats, (s) => ({ ...s, failed: 0 }))] as const))
       const store = FleetStore.makeMemory()
       const share = Math.ceil(scenario.n / scenario.processes)
       const results = yield* Effect.forEach(
-        Array.from({ length: scenario.processes }, (_, p) => Math.min(share, scenario.n - p * share)),
-        (clients) =>
+        Array.from({ length: scenario.processes }, (_, p) =>
+          [p * share, Math.min(share, scenario.n - p * share)] as const),
+        ([first, clients]) =>
           Effect.flatMap(
             strategy.wrap(throttled).pipe(Effect.provideService(FleetStore.FleetStore, store)),
             (call) =>
               Effect.forEach(
-                Array.from({ length: clients }),
-                () =>
+                Array.from({ length: clients }, (_, i) =>
+                  first + i),
+                (client) =>
                   Effect.zipWith(
-                    Effect.exit(call(request)),
+                    Effect.exit(Effect.flatMap(call(requests?.list[client] ?? request), Stream.runDrain)),
                     Clock.currentTimeMillis,
                     (exit, at) => exit._tag === "Success" ? at : undefined
                   ),
@@ -299,8 +390,8 @@ export const row = (o: Outcome) => ({
 /** Every scenario with its strategies; a chart of the headline. */
 export const run = () => {
   const outcomes: Array<Outcome> = []
-  for (const [name, names] of runs) {
-    const scenario = scenarios.find((s) => s.name === name)!
+  for (const [name, processes, names] of runs) {
+    const scenario = scenarios.find((s) => s.name === name && s.processes === processes)!
     for (const strategy of names) {
       const started = performance.now()
       const outcome = worstRise(scenario, byName(strategy))

@@ -59,10 +59,13 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
 import * as Options_ from "./internal/schema.js"
+import * as ModelError from "./ModelError.js"
+import type * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -83,6 +86,9 @@ const Rate = Options_.number({ min: 0, exclusiveMin: true, max: 1e6 })
  * | `recovery` | 1 second | time to regrow to the cut rate (or the server's hint, if longer, up to 60 s) |
  * | `maxHold` | 250 millis | longest fleet-wide pause for one `Retry-After` |
  * | `window` | 1 second | how far back the delivered rate is measured |
+ * | `rateLimitHeaders` | true | pace on the provider's rate-limit headers and each call's token cost, as well |
+ * | `charsPerToken` | 3 | characters of a request per input token, to estimate its input before it is sent (3 errs high for most text, and the turn's usage settles the difference) |
+ * | `maxTokens` | 4096 | output tokens reserved for a request that sets no `maxTokens` (what the adapters send) |
  *
  * @since 0.2.0
  */
@@ -96,7 +102,10 @@ export class Options extends Schema.Class<Options>("AdaptiveRateLimiter.Options"
     beta: Options_.withDefault(Options_.number({ min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), () => 0.7),
     recovery: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1)),
     maxHold: Options_.withDefault(Options_.FiniteDuration, () => Duration.millis(250)),
-    window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1))
+    window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1)),
+    rateLimitHeaders: Options_.withDefault(Schema.Boolean, () => true),
+    charsPerToken: Options_.withDefault(Options_.number({ min: 0.5, max: 64 }), () => 3),
+    maxTokens: Options_.withDefault(Options_.number({ min: 1, max: 1e7, int: true }), () => 4096)
   }).pipe(
     Schema.filter((o) => [
       ...(o.initialRate >= o.minRate ? [] : [{ path: ["initialRate"], message: "must not be below minRate" }]),
@@ -143,7 +152,35 @@ export interface AdaptiveRateLimiter {
   readonly key: string
   readonly options: Options
   readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Paces one call by its send slot and, once the provider's limits are known from its headers, by its
+   * `cost` against the fleet's share of them; `use` gets what was charged and must hand it to `settle`
+   * (a finished turn, with its usage) or give it back (`settle(charged)`, a failure).
+   */
+  readonly applyWithCost: <A, E, R>(
+    cost: FleetStore.Quota,
+    use: (charge: Charge) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E, R>
+  /** Gives back what a call was charged beyond `used` (all of it when `used` is left out). Once per charge. */
+  readonly settle: (charge: Charge, used?: FleetStore.Quota) => Effect.Effect<void>
+  /**
+   * Records a provider's rate-limit headers, from the response to the call of `charge` (a no-op with
+   * `rateLimitHeaders: false`).
+   */
+  readonly observe: (state: RateLimitHeaders.RateLimitState, charge?: Charge) => Effect.Effect<void>
   readonly state: Effect.Effect<State>
+}
+
+/**
+ * What one call was charged, and what the fleet thought was left after it
+ * (to compare with what the provider says; see `FleetStore.QuotaSighting`).
+ *
+ * @since 0.3.0
+ */
+export interface Charge {
+  readonly cost: FleetStore.Quota
+  readonly charged: FleetStore.Quota
+  readonly left: FleetStore.Quota
 }
 
 /**
@@ -165,6 +202,7 @@ export const make = (
 ): Effect.Effect<AdaptiveRateLimiter, never, FleetStore.FleetStore | Scope.Scope> => {
   const settings = options(input)
   const key = `limiter:${settings.key}`
+  const quotaKey = `quota:${settings.key}`
   const windowMillis = Duration.toMillis(settings.window)
   const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
   const recovery = Duration.toMillis(settings.recovery)
@@ -174,22 +212,23 @@ export const make = (
   const maxRecovery = 60_000
   return Effect.gen(function*() {
     const store = yield* FleetStore.FleetStore
-    const waiting = yield* Queue.unbounded<Deferred.Deferred<void>>()
+    const waiting = yield* Queue.unbounded<Waiter>()
+    // The cost of this process's calls in flight that were sent before the provider's limits were known, and so
+    // charged nothing: what a first sighting of a limit, counted before most of them, does not show yet.
+    const uncharged: { [K in FleetStore.QuotaDimension]?: number } = {}
+    const charging = (cost: FleetStore.Quota, charged: FleetStore.Quota, left: FleetStore.Quota): Charge => {
+      if (Object.keys(charged).length === 0) {
+        for (const d of FleetStore.quotaDimensions) uncharged[d] = (uncharged[d] ?? 0) + (cost[d] ?? 0)
+      }
+      return { cost, charged, left }
+    }
     // Per process: the control as of the last store answer, the waiter holding the reservation, the round trip.
     let control: FleetStore.Control = initialControl
-    let current: Deferred.Deferred<void> | undefined
+    let current: Waiter | undefined
     let roundTrip: number | undefined
     let closed = false
-
-    // A reservation goes to the first caller still waiting: if the one it was made for gave up meanwhile, the next.
-    const handOver = (waiter: Deferred.Deferred<void>): Effect.Effect<void> =>
-      Effect.flatMap(Deferred.succeed(waiter, undefined), (delivered) => {
-        if (delivered) return Effect.void
-        return Effect.flatMap(Queue.take(waiting), (next) => {
-          current = next
-          return handOver(next)
-        })
-      })
+    // Whether this process has seen a provider's limits: until then a call's cost is not even asked about.
+    let limitsSeen = false
 
     // One ask for a token at the rate of now; the wait until there is one (0: taken). Keeps the store's control.
     const take = Effect.flatMap(
@@ -211,42 +250,129 @@ export const make = (
           : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(wait, window.bucketMillis))), token)
     )
 
-    const dispatch = Effect.flatMap(Queue.take(waiting), (waiter) =>
-      Effect.flatMap(Deferred.isDone(waiter), (gone) => {
-        if (gone) return Effect.void
-        current = waiter
-        return Effect.zipRight(
-          token,
-          Effect.suspend(() => handOver(current ?? waiter)).pipe(
-            Effect.ensuring(Effect.sync(() => (current = undefined)))
+    // One ask to charge a call's cost to the provider's budget: what was charged, or the wait.
+    const reserveOnce = (cost: FleetStore.Quota) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(quotaKey, now, cost))
+    const reserve = (cost: FleetStore.Quota): Effect.Effect<Charge> =>
+      !limitsSeen ?
+        Effect.sync(() => charging(cost, none, none)) :
+        Effect.flatMap(reserveOnce(cost), (r) =>
+          r.wait === 0
+            ? Effect.sync(() => charging(cost, r.charged, r.left))
+            : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
+
+    const settle = ({ charged, cost }: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
+      if (Object.keys(charged).length === 0) {
+        for (const d of FleetStore.quotaDimensions) uncharged[d] = (uncharged[d] ?? 0) - (cost[d] ?? 0)
+      }
+      const delta = Object.fromEntries(
+        Object.entries(charged).flatMap(([d, amount]) => {
+          const back = amount - (used?.[d as FleetStore.QuotaDimension] ?? 0)
+          return back === 0 ? [] : [[d, back]]
+        })
+      )
+      return Object.keys(delta).length === 0
+        ? Effect.void
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => store.settle(quotaKey, now, delta))
+    }
+
+    const observeHeaders = (state: RateLimitHeaders.RateLimitState, charge?: Charge): Effect.Effect<void> => {
+      if (!settings.rateLimitHeaders) return Effect.void
+      const seen = Object.fromEntries(
+        FleetStore.quotaDimensions.flatMap((d): Array<[string, FleetStore.QuotaSighting]> => {
+          const dimension = state[d]
+          if (dimension?.limit === undefined || dimension.limit === 0) return []
+          const { limit, remaining } = dimension
+          const expected = charge?.left[d]
+          return [[
+            d,
+            expected !== undefined
+              ? { limit, remaining, expected }
+              : { limit, remaining: remaining === undefined ? undefined : Math.max(0, remaining - (uncharged[d] ?? 0)) }
+          ]]
+        })
+      )
+      if (Object.keys(seen).length === 0) return Effect.void
+      limitsSeen = true
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => store.observe(quotaKey, now, seen))
+    }
+
+    // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
+    // was taken for gave up meanwhile, its charge goes back and the next in line is served.
+    const serve = (waiter: Waiter): Effect.Effect<void> =>
+      Effect.flatMap(
+        reserve(waiter.cost),
+        (charge) =>
+          Effect.flatMap(Deferred.succeed(waiter.deferred, charge), (delivered) => {
+            if (delivered) return Effect.void
+            return Effect.zipRight(
+              settle(charge),
+              Effect.flatMap(Queue.take(waiting), (next) => {
+                current = next
+                return serve(next)
+              })
+            )
+          })
+      )
+
+    const dispatch = Effect.flatMap(
+      Queue.take(waiting),
+      (waiter) =>
+        Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
+          if (gone) return Effect.void
+          current = waiter
+          return Effect.zipRight(
+            token,
+            Effect.suspend(() => serve(current ?? waiter)).pipe(
+              Effect.ensuring(Effect.sync(() => (current = undefined)))
+            )
           )
-        )
-      }))
+        })
+    )
 
     // Runs after the dispatcher is interrupted (finalizers run in reverse): nobody is left waiting.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closed = true
         const left = yield* Queue.takeAll(waiting)
-        for (const waiter of [...(current === undefined ? [] : [current]), ...left]) yield* Deferred.interrupt(waiter)
+        for (const waiter of [...(current === undefined ? [] : [current]), ...left]) {
+          yield* Deferred.interrupt(waiter.deferred)
+        }
         yield* Queue.shutdown(waiting)
       })
     )
     yield* Effect.forkScoped(Effect.forever(dispatch))
 
-    const wait = Effect.flatMap(Deferred.make<void>(), (waiter) =>
-      Queue.offer(waiting, waiter).pipe(
-        Effect.zipRight(Deferred.await(waiter)),
-        Effect.onInterrupt(() => Deferred.interrupt(waiter))
-      ))
+    // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
+    const wait = (cost: FleetStore.Quota) =>
+      Effect.flatMap(Deferred.make<Charge>(), (deferred) =>
+        Queue.offer(waiting, { deferred, cost }).pipe(
+          Effect.zipRight(Deferred.await(deferred)),
+          Effect.onInterrupt(() =>
+            Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
+              interrupted ?
+                Effect.void :
+                Effect.flatMap(Effect.exit(Deferred.await(deferred)), (exit) =>
+                  Exit.isSuccess(exit) ? settle(exit.value) : Effect.void))
+          )
+        ))
 
-    // With nobody waiting, a caller takes its token itself, without a hand-over through the dispatcher; it
-    // queues only when there is no token, or others are already in line (who must go first).
-    const acquire = Effect.suspend(() => {
-      if (closed) return Effect.interrupt
-      if (current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return wait
-      return Effect.flatMap(take, (left) => left === 0 ? Effect.void : wait)
-    })
+    // With nobody waiting, a caller takes its slot (and charges its cost) itself, without a hand-over through the
+    // dispatcher; it queues only when there is no room, or others are already in line (who must go first).
+    // Called uninterruptibly; `restore` makes the queueing interruptible.
+    const acquire = (cost: FleetStore.Quota, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
+      Effect.suspend((): Effect.Effect<Charge> => {
+        if (closed) return Effect.interrupt
+        if (current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) {
+          return restore(wait(cost))
+        }
+        const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed({ wait: 0, charged: none, left: none })
+        return Effect.flatMap(asked, (r) =>
+          r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, (untilToken) => {
+            const charge = charging(cost, r.charged, r.left)
+            return untilToken === 0 ? Effect.succeed(charge) : Effect.zipRight(settle(charge), restore(wait(cost)))
+          }))
+      })
 
     // A wave of throttles is one report: the latest send, the longest hint.
     const throttles = batching((batch: ReadonlyArray<{ readonly sentAt: number; readonly hint: number | undefined }>) =>
@@ -299,29 +425,52 @@ export const make = (
       return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
     }
 
-    const observe = (sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
+    const observe = (sentAt: number, charge: Charge) => (exit: Exit.Exit<unknown, unknown>) => {
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-      return Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) =>
-          Option.isSome(error) && RetrySchedule.isThrottling(error.value)
-            ? throttles({
-              sentAt,
-              hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
-            })
-            : delivered(now, sentAt)
+      const headers =
+        Option.isSome(error) && ModelError.isModelError(error.value) && error.value.rateLimit !== undefined
+          ? observeHeaders(error.value.rateLimit, charge)
+          : Effect.void
+      return Effect.zipRight(
+        headers,
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) =>
+            Option.isSome(error) && RetrySchedule.isThrottling(error.value)
+              ? throttles({
+                sentAt,
+                hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
+              })
+              : delivered(now, sentAt)
+        )
       )
     }
+
+    const applyWithCost = <A, E, R>(
+      cost: FleetStore.Quota,
+      use: (charge: Charge) => Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(
+          acquire(cost, restore),
+          (charge) =>
+            Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+              restore(use(charge)).pipe(
+                Effect.onExit((exit) =>
+                  Effect.zipRight(observe(sentAt, charge)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
+                )
+              ))
+        )
+      )
 
     return {
       key: settings.key,
       options: settings,
-      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-        Effect.zipRight(
-          acquire,
-          Effect.flatMap(Clock.currentTimeMillis, (sentAt) => Effect.onExit(self, observe(sentAt)))
-        ),
+      apply: <A, E, R>(self: Effect.Effect<A, E, R>) => applyWithCost(none, () => self),
+      applyWithCost,
+      settle,
+      observe: observeHeaders,
       state: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.map(Queue.size(waiting), (size) => ({
           mode: control.mode,
@@ -362,7 +511,98 @@ export const decorate = (input?: Options | Options.Input) => {
   return (
     inner: CompletionModel.Service
   ): Effect.Effect<CompletionModel.Service, never, FleetStore.FleetStore | Scope.Scope> =>
-    Effect.map(make(settings), (limiter) => CompletionModel.mapAcquisition(inner, limiter.apply))
+    Effect.map(make(settings), (limiter) => paced(inner, limiter))
+}
+
+/**
+ * What a request will cost the provider's limits, before it is sent: one
+ * request, its input tokens estimated from its size (`charsPerToken`), and
+ * its `maxTokens` (or the `maxTokens` option) of output.
+ *
+ * @since 0.3.0
+ */
+export const cost = (request: CompletionModel.ChatRequest, settings: Options): FleetStore.Quota => {
+  const input = Math.ceil(requestChars(request) / settings.charsPerToken)
+  const output = request.maxTokens ?? settings.maxTokens
+  return { requests: 1, inputTokens: input, outputTokens: output, tokens: input + output }
+}
+
+/**
+ * What a finished turn cost, from its usage (cache writes count as input, as
+ * providers count them against input limits).
+ *
+ * @since 0.3.0
+ */
+export const used = (usage: CompletionModel.Usage): FleetStore.Quota => {
+  const input = usage.inputTokens + (usage.cacheWriteTokens ?? 0)
+  return { requests: 1, inputTokens: input, outputTokens: usage.outputTokens, tokens: input + usage.outputTokens }
+}
+
+// Internals -------------------------------------------------------------------
+
+interface Waiter {
+  readonly deferred: Deferred.Deferred<Charge>
+  readonly cost: FleetStore.Quota
+}
+
+const none: FleetStore.Quota = {}
+
+// Each call paced by its cost; the turn's usage settles the charge, and its headers tell the fleet the limits.
+// A stream that ends (fails, is abandoned) before its turn finishes gives the whole charge back.
+const paced = (inner: CompletionModel.Service, limiter: AdaptiveRateLimiter): CompletionModel.Service => ({
+  name: inner.name,
+  model: inner.model,
+  chatStream: (request) =>
+    limiter.applyWithCost(
+      cost(request, limiter.options),
+      (charge) =>
+        Effect.map(inner.chatStream(request), (stream) =>
+          Stream.suspend(() => {
+            let settled = false
+            return stream.pipe(
+              Stream.tap((chunk) => {
+                if (chunk._tag !== "TurnFinished" || settled) return Effect.void
+                settled = true
+                // The headers first: they are as of the request's admission, before what this settlement gives back.
+                return Effect.zipRight(
+                  chunk.rateLimit === undefined ? Effect.void : limiter.observe(chunk.rateLimit, charge),
+                  limiter.settle(charge, used(chunk.usage))
+                )
+              }),
+              Stream.ensuring(Effect.suspend(() => settled ? Effect.void : limiter.settle(charge)))
+            )
+          }))
+    )
+})
+
+// A request's size in characters: the text the model reads, tool definitions and arguments included; an image
+// counts as what a large one costs (about 1,600 tokens at Anthropic's rate).
+const requestChars = (request: CompletionModel.ChatRequest): number => {
+  const image = 1600 * 3
+  const blocks = (content: CompletionModel.Message["content"] | CompletionModel.ContentBlock): number => {
+    if (typeof content === "string") return content.length
+    if (Array.isArray(content)) {
+      return (content as ReadonlyArray<CompletionModel.ContentBlock>).reduce((n, b) => n + blocks(b), 0)
+    }
+    const block = content as CompletionModel.ContentBlock
+    switch (block.type) {
+      case "text":
+        return block.text.length
+      case "image":
+        return image
+      case "tool_use":
+        return block.name.length + (JSON.stringify(block.input) ?? "").length
+      case "tool_result":
+        return blocks(block.content as CompletionModel.Message["content"])
+      case "thinking":
+        return block.thinking.length
+      case "redacted_thinking":
+        return block.data.length
+    }
+  }
+  return (request.system?.length ?? 0) +
+    request.messages.reduce((n, message) => n + blocks(message.content), 0) +
+    (request.tools === undefined ? 0 : JSON.stringify(request.tools).length)
 }
 
 // The rate --------------------------------------------------------------------

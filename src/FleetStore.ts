@@ -166,6 +166,14 @@ export type QuotaDimension = "requests" | "tokens" | "inputTokens" | "outputToke
 export interface QuotaSighting {
   readonly limit: number
   readonly remaining?: number | undefined
+  /**
+   * What the fleet thought was left when the provider counted (the `left` of the reservation of the call
+   * whose response this is). A provider's count lags: it is as of the request's admission, before what was
+   * sent or given back since; so it is compared with the fleet's count of the same moment, and only a
+   * shortfall (the provider saw more spent: estimates too low, another client of the key) lowers what is
+   * left now. Without it, the count sets a dimension seen for the first time and is otherwise not used.
+   */
+  readonly expected?: number | undefined
 }
 
 /**
@@ -178,6 +186,8 @@ export interface QuotaSighting {
 export interface Reservation {
   readonly wait: number
   readonly charged: Quota
+  /** What is left in each charged dimension after the charge. */
+  readonly left: Quota
 }
 
 /**
@@ -213,10 +223,7 @@ export interface Service {
   readonly reserve: (key: string, now: number, cost: Quota) => Effect.Effect<Reservation>
   /** Gives back (positive) or charges (negative) an amount per dimension: a reservation settled or released. */
   readonly settle: (key: string, now: number, delta: Quota) => Effect.Effect<void>
-  /**
-   * Records what a provider's headers said: the limit, and the remaining count, which lowers (never raises)
-   * what the fleet thinks is left; the first sighting of a dimension sets it.
-   */
+  /** Records what a provider's headers said (see {@link QuotaSighting}). */
   readonly observe: (
     key: string,
     now: number,
@@ -351,14 +358,14 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
         for (const d of quotaDimensions) {
           const sighting = seen[d]
           if (sighting === undefined) continue
+          const { expected, limit, remaining } = sighting
           const bucket = state.buckets[d]
-          const remaining = Math.min(sighting.limit, sighting.remaining ?? sighting.limit)
-          state.buckets[d] = bucket === undefined
-            ? { limit: sighting.limit, available: remaining }
-            : {
-              limit: sighting.limit,
-              available: Math.min(bucket.available, sighting.remaining ?? Infinity, sighting.limit)
-            }
+          if (bucket === undefined) {
+            state.buckets[d] = { limit, available: Math.min(limit, remaining ?? limit) }
+          } else {
+            const shortfall = remaining !== undefined && expected !== undefined ? Math.min(0, remaining - expected) : 0
+            state.buckets[d] = { limit, available: Math.min(limit, bucket.available + shortfall) }
+          }
         }
       })
   }
@@ -500,16 +507,18 @@ const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
     const need = Math.min(amount, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
-  if (wait > 1e-3) return { wait, charged: {} }
+  if (wait > 1e-3) return { wait, charged: {}, left: {} }
   const charged: { [K in QuotaDimension]?: number } = {}
+  const left: { [K in QuotaDimension]?: number } = {}
   for (const d of quotaDimensions) {
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue
     bucket.available -= amount
     charged[d] = amount
+    left[d] = bucket.available
   }
-  return { wait: 0, charged }
+  return { wait: 0, charged, left }
 }
 
 const newRing = (buckets: number): Ring => ({

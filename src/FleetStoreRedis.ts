@@ -179,12 +179,16 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
         run(
           "reserve",
           () => redis.erlReserve(k(key), now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => cost[d] ?? "")),
-          ([wait, ...charged]) => ({
-            wait: Number(wait),
-            charged: Object.fromEntries(
-              FleetStore.quotaDimensions.flatMap((d, i) => charged[i] === "" ? [] : [[d, Number(charged[i])]])
-            )
-          })
+          ([wait, ...reply]) => {
+            const field = (offset: number) =>
+              Object.fromEntries(
+                FleetStore.quotaDimensions.flatMap((d, i) => {
+                  const value = reply[2 * i + offset]
+                  return value === undefined || value === "" ? [] : [[d, Number(value)]]
+                })
+              )
+            return { wait: Number(wait), charged: field(0), left: field(1) }
+          }
         ),
       settle: (key, now, delta) =>
         run(
@@ -200,7 +204,11 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
               k(key),
               now,
               ttlMillis,
-              ...FleetStore.quotaDimensions.flatMap((d) => [seen[d]?.limit ?? "", seen[d]?.remaining ?? ""])
+              ...FleetStore.quotaDimensions.flatMap((d) => [
+                seen[d]?.limit ?? "",
+                seen[d]?.remaining ?? "",
+                seen[d]?.expected ?? ""
+              ])
             ),
           () => undefined
         )
@@ -446,7 +454,7 @@ for i, d in ipairs(dims) do
 end
 local reply = { tostring(wait) }
 if wait > 0.001 then
-  for i = 1, #dims do reply[#reply + 1] = "" end
+  for i = 1, 2 * #dims do reply[#reply + 1] = "" end
   quotaSave(key, q, ttl)
   return reply
 end
@@ -455,8 +463,10 @@ for i, d in ipairs(dims) do
   local amount = tonumber(ARGV[2 + i])
   if q.l[d] and amount and amount > 0 then
     q.v[d] = q.v[d] - amount
-    reply[#reply + 1] = tostring(amount)
+    reply[#reply + 1] = string.format("%.17g", amount)
+    reply[#reply + 1] = string.format("%.17g", q.v[d])
   else
+    reply[#reply + 1] = ""
     reply[#reply + 1] = ""
   end
 end
@@ -479,10 +489,12 @@ local key = KEYS[1]
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local q = quotaLoad(key, now)
 for i, d in ipairs(dims) do
-  local limit, remaining = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  local limit, remaining, expected = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
   if limit then
     if q.l[d] then
-      q.v[d] = math.min(q.v[d], remaining or limit, limit)
+      local shortfall = 0
+      if remaining and expected then shortfall = math.min(0, remaining - expected) end
+      q.v[d] = math.min(limit, q.v[d] + shortfall)
     else
       q.v[d] = math.min(limit, remaining or limit)
     end

@@ -11,3 +11,8 @@ export * as ScriptedModel from "./testing/ScriptedModel.js"
  * @since 0.1.0
  */
 export * as ThrottledModel from "./testing/ThrottledModel.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as TokenLimitedModel from "./testing/TokenLimitedModel.js"

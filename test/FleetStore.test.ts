@@ -28,10 +28,10 @@ type Op =
   | {
     readonly op: "observe"
     readonly dt: number
-    readonly sightings: ReadonlyArray<readonly [number, number | null] | null>
+    readonly sightings: ReadonlyArray<readonly [number, number | null, number | null] | null>
   }
 
-const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array(
+const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
   fc.oneof(
     fc.record({
       op: fc.constantFrom("first" as const, "retry" as const, "peek" as const),
@@ -66,7 +66,13 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array(
       op: fc.constant("observe" as const),
       dt: fc.nat(3000),
       sightings: fc.array(
-        fc.option(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.option(fc.integer({ min: 0, max: 1000 })))),
+        fc.option(
+          fc.tuple(
+            fc.integer({ min: 1, max: 1000 }),
+            fc.option(fc.integer({ min: 0, max: 1000 })),
+            fc.option(fc.integer({ min: -500, max: 1000 }))
+          )
+        ),
         { minLength: 4, maxLength: 4 }
       )
     })
@@ -132,7 +138,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             yield* store.settle(`${key}:q`, now, amounts)
           } else {
             const r = yield* store.reserve(`${key}:q`, now, amounts)
-            answers.push({ wait: round(r.wait), charged: r.charged })
+            answers.push({ wait: round(r.wait), charged: r.charged, left: r.left })
           }
           break
         }
@@ -143,7 +149,11 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             Object.fromEntries(
               FleetStore.quotaDimensions.flatMap((d, i) => {
                 const s = step.sightings[i]
-                return s == null ? [] : [[d, { limit: s[0], ...(s[1] === null ? {} : { remaining: s[1] }) }]]
+                return s == null ? [] : [[d, {
+                  limit: s[0],
+                  ...(s[1] === null ? {} : { remaining: s[1] }),
+                  ...(s[2] === null ? {} : { expected: s[2] })
+                }]]
               })
             )
           )
@@ -248,29 +258,33 @@ describe("FleetStore", () => {
       Effect.gen(function*() {
         const store = FleetStore.makeMemory()
         const cost = { requests: 1, inputTokens: 600, outputTokens: 100 }
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: {} })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: {}, left: {} })
         yield* store.observe("q", 0, { requests: { limit: 60, remaining: 59 }, inputTokens: { limit: 1200 } })
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: { requests: 1, inputTokens: 600 } })
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: { requests: 1, inputTokens: 600 } })
+        expect((yield* store.reserve("q", 0, cost)).charged).toEqual({ requests: 1, inputTokens: 600 })
+        expect((yield* store.reserve("q", 0, cost)).left).toEqual({ requests: 57, inputTokens: 0 })
         // input tokens exhausted: 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {} })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {}, left: {} })
         expect((yield* store.reserve("q", 30_000, cost)).wait).toBe(0)
       }))
 
-    it.effect("a sighting lowers what is left, never raises it; settling gives back up to the limit", () =>
+    it.effect("a later count lowers what is left only by a shortfall against the fleet's count of the moment", () =>
       Effect.gen(function*() {
         const store = FleetStore.makeMemory()
         yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 1000 } })
-        yield* store.reserve("q", 0, { outputTokens: 800 })
-        // the provider has not counted the reservation yet: its higher figure is not taken
-        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 1000 } })
-        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(12_000)
-        // the turn used 100 of its 800: 700 come back
+        const first = yield* store.reserve("q", 0, { outputTokens: 800 })
+        expect(first).toEqual({ wait: 0, charged: { outputTokens: 800 }, left: { outputTokens: 200 } })
+        yield* store.reserve("q", 0, { outputTokens: 100 })
+        // the provider counted the first call as the fleet did (its count lags the second): nothing changes
+        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 200, expected: 200 } })
+        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(18_000)
+        // the turn used 100 of its 800: 700 come back, up to the limit
         yield* store.settle("q", 0, { outputTokens: 700 })
-        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(0)
-        // another client of the same key spent more than this fleet knows: the lower figure is taken
+        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).left).toEqual({ outputTokens: 400 })
+        // another client of the same key spent 300 more than the fleet knows: it has 300 less
+        yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 100, expected: 400 } })
+        expect((yield* store.reserve("q", 0, { outputTokens: 100 })).left).toEqual({ outputTokens: 0 })
+        // a count without the fleet's of the same moment does not move a known dimension
         yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 0 } })
-        expect((yield* store.reserve("q", 0, { outputTokens: 100 })).wait).toBe(6_000)
         yield* store.settle("q", 0, { outputTokens: 1e9 })
         expect((yield* store.reserve("q", 0, { outputTokens: 1000 })).wait).toBe(0) // capped at the limit
       }))
@@ -280,7 +294,11 @@ describe("FleetStore", () => {
         const store = FleetStore.makeMemory()
         yield* store.observe("q", 0, { tokens: { limit: 100, remaining: 50 } })
         expect((yield* store.reserve("q", 0, { tokens: 250 })).wait).toBe(30_000)
-        expect(yield* store.reserve("q", 30_000, { tokens: 250 })).toEqual({ wait: 0, charged: { tokens: 250 } })
+        expect(yield* store.reserve("q", 30_000, { tokens: 250 })).toEqual({
+          wait: 0,
+          charged: { tokens: 250 },
+          left: { tokens: -150 }
+        })
         expect((yield* store.reserve("q", 30_000, { tokens: 1 })).wait).toBe(90_600)
       }))
   })
@@ -362,11 +380,11 @@ describe("FleetStore", () => {
                 }]],
                 // a provider's budget: seen, spent, refilled, settled, lowered by a later sighting
                 [[
-                  { op: "observe", dt: 0, sightings: [[60, 2], null, [1000, null], [500, 100]] },
+                  { op: "observe", dt: 0, sightings: [[60, 2, null], null, [1000, null, null], [500, 100, null]] },
                   { op: "reserve", dt: 0, amounts: [1, null, 300, 200] },
                   { op: "reserve", dt: 1500, amounts: [1, null, 300, 50] },
                   { op: "settle", dt: 10, amounts: [null, 5, 100, 150] },
-                  { op: "observe", dt: 10, sightings: [[60, 0], [10, 10], null, null] },
+                  { op: "observe", dt: 10, sightings: [[60, 0, 1], [10, 10, null], null, [500, 30, 80]] },
                   { op: "reserve", dt: 10, amounts: [1, 1, 1, 1] }
                 ]]
               ]
