@@ -64,8 +64,7 @@ import * as CompletionModel from "./CompletionModel.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
 import * as Options_ from "./internal/schema.js"
-import * as ModelError from "./ModelError.js"
-import type * as RateLimitHeaders from "./RateLimitHeaders.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -155,7 +154,8 @@ export interface AdaptiveRateLimiter {
   /**
    * Paces one call by its send slot and, once the provider's limits are known from its headers, by its
    * `cost` against the fleet's share of them; `use` gets what was charged and must hand it to `settle`
-   * (a finished turn, with its usage) or give it back (`settle(charged)`, a failure).
+   * (a finished turn, with its usage) or give it back (`settle(charged)`, a failure). The provider's
+   * headers reach the limiter from inside `use` through `RateLimitHeaders.report`, as the adapters send them.
    */
   readonly applyWithCost: <A, E, R>(
     cost: FleetStore.Quota,
@@ -163,11 +163,6 @@ export interface AdaptiveRateLimiter {
   ) => Effect.Effect<A, E, R>
   /** Gives back what a call was charged beyond `used` (all of it when `used` is left out). Once per charge. */
   readonly settle: (charge: Charge, used?: FleetStore.Quota) => Effect.Effect<void>
-  /**
-   * Records a provider's rate-limit headers, from the response to the call of `charge` (a no-op with
-   * `rateLimitHeaders: false`).
-   */
-  readonly observe: (state: RateLimitHeaders.RateLimitState, charge?: Charge) => Effect.Effect<void>
   readonly state: Effect.Effect<State>
 }
 
@@ -203,6 +198,9 @@ export const make = (
   const settings = options(input)
   const key = `limiter:${settings.key}`
   const quotaKey = `quota:${settings.key}`
+  // The longest the others wait for the first call's answer before going on in slow start (a stalled first request
+  // must not stop a process).
+  const maxProbe = Duration.seconds(2)
   const windowMillis = Duration.toMillis(settings.window)
   const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
   const recovery = Duration.toMillis(settings.recovery)
@@ -229,6 +227,18 @@ export const make = (
     let closed = false
     // Whether this process has seen a provider's limits: until then a call's cost is not even asked about.
     let limitsSeen = false
+    // Whether a first call has been answered (or given up on); while one is out alone, the others wait for it.
+    let answered = !settings.rateLimitHeaders
+    let probing = false
+    const first = yield* Deferred.make<void>()
+    const answer = Effect.suspend(() => {
+      answered = true
+      return Deferred.succeed(first, undefined)
+    })
+    // Given up on after `maxProbe`: from then on nobody waits for it.
+    const firstAnswer = Effect.suspend(() =>
+      answered ? Effect.void : Effect.zipRight(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answer)
+    )
 
     // One ask for a token at the rate of now; the wait until there is one (0: taken). Keeps the store's control.
     const take = Effect.flatMap(
@@ -276,14 +286,14 @@ export const make = (
         : Effect.flatMap(Clock.currentTimeMillis, (now) => store.settle(quotaKey, now, delta))
     }
 
-    const observeHeaders = (state: RateLimitHeaders.RateLimitState, charge?: Charge): Effect.Effect<void> => {
+    const observeHeaders = (state: RateLimitHeaders.RateLimitState, charge: Charge): Effect.Effect<void> => {
       if (!settings.rateLimitHeaders) return Effect.void
       const seen = Object.fromEntries(
         FleetStore.quotaDimensions.flatMap((d): Array<[string, FleetStore.QuotaSighting]> => {
           const dimension = state[d]
           if (dimension?.limit === undefined || dimension.limit === 0) return []
           const { limit, remaining } = dimension
-          const expected = charge?.left[d]
+          const expected = charge.left[d]
           return [[
             d,
             expected !== undefined
@@ -322,7 +332,7 @@ export const make = (
           if (gone) return Effect.void
           current = waiter
           return Effect.zipRight(
-            token,
+            Effect.zipRight(firstAnswer, token),
             Effect.suspend(() => serve(current ?? waiter)).pipe(
               Effect.ensuring(Effect.sync(() => (current = undefined)))
             )
@@ -360,12 +370,15 @@ export const make = (
     // With nobody waiting, a caller takes its slot (and charges its cost) itself, without a hand-over through the
     // dispatcher; it queues only when there is no room, or others are already in line (who must go first).
     // Called uninterruptibly; `restore` makes the queueing interruptible.
-    const acquire = (cost: FleetStore.Quota, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
+    const acquire = (
+      cost: FleetStore.Quota,
+      restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+      probe: boolean
+    ) =>
       Effect.suspend((): Effect.Effect<Charge> => {
         if (closed) return Effect.interrupt
-        if (current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) {
-          return restore(wait(cost))
-        }
+        const queued = current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0
+        if (queued || (!answered && !probe)) return restore(wait(cost))
         const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed({ wait: 0, charged: none, left: none })
         return Effect.flatMap(asked, (r) =>
           r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, (untilToken) => {
@@ -425,25 +438,18 @@ export const make = (
       return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
     }
 
-    const observe = (sentAt: number, charge: Charge) => (exit: Exit.Exit<unknown, unknown>) => {
+    const observe = (sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-      const headers =
-        Option.isSome(error) && ModelError.isModelError(error.value) && error.value.rateLimit !== undefined
-          ? observeHeaders(error.value.rateLimit, charge)
-          : Effect.void
-      return Effect.zipRight(
-        headers,
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) =>
-            Option.isSome(error) && RetrySchedule.isThrottling(error.value)
-              ? throttles({
-                sentAt,
-                hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
-              })
-              : delivered(now, sentAt)
-        )
+      return Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Option.isSome(error) && RetrySchedule.isThrottling(error.value)
+            ? throttles({
+              sentAt,
+              hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
+            })
+            : delivered(now, sentAt)
       )
     }
 
@@ -452,16 +458,21 @@ export const make = (
       use: (charge: Charge) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(
-          acquire(cost, restore),
-          (charge) =>
+        Effect.suspend(() => {
+          // Until a first answer has told the process the provider's limits, one call goes alone.
+          const probe = settings.rateLimitHeaders && !answered && !probing
+          if (probe) probing = true
+          const call = Effect.flatMap(acquire(cost, restore, probe), (charge) =>
             Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
-              restore(use(charge)).pipe(
+              restore(
+                Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => observeHeaders(state, charge))
+              ).pipe(
                 Effect.onExit((exit) =>
-                  Effect.zipRight(observe(sentAt, charge)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
+                  Effect.zipRight(observe(sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
                 )
-              ))
-        )
+              )))
+          return probe ? Effect.ensuring(call, answer) : call
+        })
       )
 
     return {
@@ -470,7 +481,6 @@ export const make = (
       apply: <A, E, R>(self: Effect.Effect<A, E, R>) => applyWithCost(none, () => self),
       applyWithCost,
       settle,
-      observe: observeHeaders,
       state: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.map(Queue.size(waiting), (size) => ({
           mode: control.mode,
@@ -547,8 +557,9 @@ interface Waiter {
 
 const none: FleetStore.Quota = {}
 
-// Each call paced by its cost; the turn's usage settles the charge, and its headers tell the fleet the limits.
-// A stream that ends (fails, is abandoned) before its turn finishes gives the whole charge back.
+// Each call paced by its cost, its response's headers reported as they arrive (`RateLimitHeaders.report`); the
+// turn's usage settles the charge; a stream that ends (fails, is abandoned) before its turn finishes gives the
+// whole charge back.
 const paced = (inner: CompletionModel.Service, limiter: AdaptiveRateLimiter): CompletionModel.Service => ({
   name: inner.name,
   model: inner.model,
@@ -563,11 +574,7 @@ const paced = (inner: CompletionModel.Service, limiter: AdaptiveRateLimiter): Co
               Stream.tap((chunk) => {
                 if (chunk._tag !== "TurnFinished" || settled) return Effect.void
                 settled = true
-                // The headers first: they are as of the request's admission, before what this settlement gives back.
-                return Effect.zipRight(
-                  chunk.rateLimit === undefined ? Effect.void : limiter.observe(chunk.rateLimit, charge),
-                  limiter.settle(charge, used(chunk.usage))
-                )
+                return limiter.settle(charge, used(chunk.usage))
               }),
               Stream.ensuring(Effect.suspend(() => settled ? Effect.void : limiter.settle(charge)))
             )

@@ -25,6 +25,9 @@
  *
  * @since 0.3.0
  */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as RetryAfter from "./RetryAfter.js"
 
@@ -82,6 +85,28 @@ export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Opt
   }
   return Object.keys(state).length === 0 ? Option.none() : Option.some(state)
 }
+
+/**
+ * Where a response's rate-limit state goes the moment its headers arrive
+ * (before its body): the adaptive rate limiter sets it around each call it
+ * paces, and the adapters {@link report} to it. By default nobody listens.
+ *
+ * @since 0.3.0
+ */
+export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effect.Effect<void>> = globalValue(
+  Symbol.for("effect-retry-layer/RateLimitHeaders/currentReporter"),
+  () => FiberRef.unsafeMake<(state: RateLimitState) => Effect.Effect<void>>(() => Effect.void)
+)
+
+/**
+ * Hands a response's rate-limit state to whoever paces the call: what an
+ * adapter does with every response, success or error. A `CompletionModel` of
+ * your own that reads a provider's headers can do the same.
+ *
+ * @since 0.3.0
+ */
+export const report = (state: RateLimitState): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(currentReporter), (reporter) => reporter(state))
 
 /**
  * The largest count accepted: 10^12.

@@ -84,22 +84,55 @@ describe("AdaptiveRateLimiter", () => {
     60_000
   )
 
-  it.scoped("starts in slow start: `burst` sends at once, then `initialRate`, growing with every response", () =>
+  it.scoped(
+    "starts with one call alone until it is answered (its headers may give the provider's limits), then `burst` " +
+      "sends at once, then `initialRate`, growing with every response",
+    () =>
+      Effect.gen(function*() {
+        const [inner, recorder] = yield* ScriptedModel.make(
+          Array.from({ length: 30 }, () => ScriptedModel.reply("ok"))
+        )
+        const slow: CompletionModel.Service = {
+          ...inner,
+          chatStream: (r) => Effect.delay(inner.chatStream(r), "100 millis")
+        }
+        const { limiter, model } = yield* limited(slow, { burst: 5, initialRate: 10 })
+        yield* callers(model, 30, "10 seconds")
+        const times = (yield* recorder.calls).map((c) => c.at - 100) // sent 100 ms before the model saw them
+        // the first alone; at its answer the bucket holds 5 again (4 left, one refilled at 10/s)
+        expect(times.slice(0, 6)).toEqual([0, 100, 100, 100, 100, 100])
+        // its answer added 1 / 0.1 s = 10/s: 20/s from then on, growing with each of the next five answers
+        expect(times[6]).toBe(150)
+        expect(times[9]! - times[8]!).toBeLessThan(20) // 70/s once those five are in
+        expect(times[29]!).toBeLessThan(500) // 10/s throughout would have taken until 3 s
+        expect((yield* limiter.state).mode).toBe("slow-start")
+      }).pipe(memory)
+  )
+
+  it.scoped("a first call that hangs holds the others for at most 2 seconds; without headers none goes alone", () =>
     Effect.gen(function*() {
-      const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 30 }, () => ScriptedModel.reply("ok")))
-      const slow: CompletionModel.Service = {
+      const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 6 }, () => ScriptedModel.reply("ok")))
+      let calls = 0
+      const hanging: CompletionModel.Service = {
         ...inner,
-        chatStream: (r) => Effect.delay(inner.chatStream(r), "100 millis")
+        chatStream: (r) => calls++ === 0 ? Effect.never : inner.chatStream(r)
       }
-      const { limiter, model } = yield* limited(slow, { burst: 5, initialRate: 10 })
-      yield* callers(model, 30, "10 seconds")
-      const times = (yield* recorder.calls).map((c) => c.at - 100) // sent 100 ms before the model saw them
-      expect(times.slice(0, 5)).toEqual([0, 0, 0, 0, 0])
-      expect(times[5]).toBe(100) // one token per 100 ms at 10/s
-      // five responses at 100 ms added 5 x (1 / 0.1 s) = 50/s: the rate is 60/s from then on
-      expect(times[7]! - times[6]!).toBeLessThan(20) // 60/s and more once the first answers are in
-      expect(times[29]!).toBeLessThan(500) // 10/s throughout would have taken until 2.5 s
-      expect((yield* limiter.state).mode).toBe("slow-start")
+      const probing = yield* limited(hanging)
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 4 }),
+        () => Effect.fork(probing.model.chatStream(request))
+      )
+      yield* TestClock.adjust("1999 millis")
+      expect(yield* recorder.calls).toHaveLength(0)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* recorder.calls).map((c) => c.at)).toEqual([2000, 2000, 2000])
+      yield* Fiber.interrupt(fibers[0]!)
+      // the same limiter without headers: the burst goes at once
+      const plain = yield* limited(inner, { rateLimitHeaders: false })
+      yield* Effect.all([plain.model.chatStream(request), plain.model.chatStream(request)], {
+        concurrency: "unbounded"
+      })
+      expect((yield* recorder.calls).map((c) => c.at)).toEqual([2000, 2000, 2000, 2000, 2000])
     }).pipe(memory))
 
   it.scoped("a throttle cuts to beta x the delivered rate, once per round trip, and holds sends for the hint", () =>

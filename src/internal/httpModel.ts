@@ -114,7 +114,22 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
     }
   })
 
+// Every response's rate-limit headers go to whoever paces the call, as they arrive.
 const open = (
+  spec: Spec,
+  idleTimeout: Duration.Duration,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
+  Effect.zipRight(
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Option.match(RateLimitHeaders.parse(response.headers, now), {
+        onNone: () => Effect.void,
+        onSome: RateLimitHeaders.report
+      })),
+    opened(spec, idleTimeout, response)
+  )
+
+const opened = (
   spec: Spec,
   idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse

@@ -9,9 +9,10 @@
  * its `maxTokens` of output (counted against output and total tokens until it
  * finishes, then settled to what it produced, as Anthropic counts output);
  * otherwise it is answered 429 with `retry-after` (whole seconds until it
- * would fit) and the headers. An answer comes after `latency`, with the usage
- * and the headers as of its admission, read by `RateLimitHeaders.parse` as
- * an adapter reads them. `headers: "none"` is a provider (or a proxy) that
+ * would fit) and the headers. The headers, as of the admission, are read by
+ * `RateLimitHeaders.parse` and reported (`RateLimitHeaders.report`) at once,
+ * as an adapter does when they arrive; the answer comes after `latency`, with
+ * the usage and the same state on its `TurnFinished` (or its error). `headers: "none"` is a provider (or a proxy) that
  * sends none.
  *
  * @example
@@ -107,6 +108,8 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
           })
           const headers = format === "none" ? {} : limits.headers(now, format)
           const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(headers, now))
+          // As an adapter does when the headers arrive (here, at once: the answer's latency is all body).
+          if (rateLimit !== undefined) yield* RateLimitHeaders.report(rateLimit)
           yield* Ref.update(stats, (s) =>
             wait === 0 ? { ...s, accepted: s.accepted + 1 } : { ...s, refused: s.refused + 1 })
           yield* Effect.sleep(latency)
