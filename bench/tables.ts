@@ -37,6 +37,12 @@ const fleetColumns: ReadonlyArray<Column> = [
   ["p99 s", (r) => r.p99Seconds]
 ]
 
+const tokenColumns: ReadonlyArray<Column> = [
+  fleetColumns[0]!,
+  ["processes", (r) => r.processes],
+  ...fleetColumns.slice(1)
+]
+
 /** Every table, by name. */
 export const tables = (): Record<string, string> => {
   const fleet = results("fleet")
@@ -52,6 +58,8 @@ export const tables = (): Record<string, string> => {
       ["s to 90% of the rise", (r) => r.secondsTo90]
     ]),
     "random-503": table(scenario("random-503"), fleetColumns),
+    "token-limits": table(scenario("token-limits"), tokenColumns),
+    "token-limits-openai": table(scenario("token-limits-openai"), tokenColumns),
     processes: table(fleet.filter((r) => String(r.scenario).startsWith("processes")), [
       ["processes on one store", (r) => r.processes],
       ["makespan / floor", (r) => r.makespanOverFloor],

@@ -176,6 +176,8 @@ export interface Charge {
   readonly cost: FleetStore.Quota
   readonly charged: FleetStore.Quota
   readonly left: FleetStore.Quota
+  /** The fleet's running total of charges after this one (see `FleetStore.QuotaSighting`). */
+  readonly counted: FleetStore.Quota
 }
 
 /**
@@ -212,13 +214,14 @@ export const make = (
     const store = yield* FleetStore.FleetStore
     const waiting = yield* Queue.unbounded<Waiter>()
     // The cost of this process's calls in flight that were sent before the provider's limits were known, and so
-    // charged nothing: what a first sighting of a limit, counted before most of them, does not show yet.
+    // charged nothing: charged when the first sighting comes (the provider may count them in it or not; the fleet's
+    // budget, which may be older than this process, does not).
     const uncharged: { [K in FleetStore.QuotaDimension]?: number } = {}
-    const charging = (cost: FleetStore.Quota, charged: FleetStore.Quota, left: FleetStore.Quota): Charge => {
-      if (Object.keys(charged).length === 0) {
+    const charging = (cost: FleetStore.Quota, reservation: Omit<FleetStore.Reservation, "wait">): Charge => {
+      if (Object.keys(reservation.charged).length === 0) {
         for (const d of FleetStore.quotaDimensions) uncharged[d] = (uncharged[d] ?? 0) + (cost[d] ?? 0)
       }
-      return { cost, charged, left }
+      return { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
     }
     // Per process: the control as of the last store answer, the waiter holding the reservation, the round trip.
     let control: FleetStore.Control = initialControl
@@ -265,10 +268,10 @@ export const make = (
       Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(quotaKey, now, cost))
     const reserve = (cost: FleetStore.Quota): Effect.Effect<Charge> =>
       !limitsSeen ?
-        Effect.sync(() => charging(cost, none, none)) :
+        Effect.sync(() => charging(cost, nothing)) :
         Effect.flatMap(reserveOnce(cost), (r) =>
           r.wait === 0
-            ? Effect.sync(() => charging(cost, r.charged, r.left))
+            ? Effect.sync(() => charging(cost, r))
             : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
 
     const settle = ({ charged, cost }: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
@@ -296,15 +299,23 @@ export const make = (
           const expected = charge.left[d]
           return [[
             d,
-            expected !== undefined
-              ? { limit, remaining, expected }
-              : { limit, remaining: remaining === undefined ? undefined : Math.max(0, remaining - (uncharged[d] ?? 0)) }
+            expected !== undefined ? { limit, remaining, expected, counted: charge.counted[d] } : { limit, remaining }
           ]]
         })
       )
       if (Object.keys(seen).length === 0) return Effect.void
+      const first = !limitsSeen
       limitsSeen = true
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => store.observe(quotaKey, now, seen))
+      // This process's calls sent before it knew the limits were charged nothing: they are charged now, to the
+      // budget this sighting set, or to the one another process of the fleet set before.
+      const late = Object.fromEntries(
+        FleetStore.quotaDimensions.flatMap((d) => first && (uncharged[d] ?? 0) > 0 ? [[d, -uncharged[d]!]] : [])
+      )
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.zipRight(
+          store.observe(quotaKey, now, seen),
+          Object.keys(late).length === 0 ? Effect.void : store.settle(quotaKey, now, late)
+        ))
     }
 
     // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
@@ -379,10 +390,10 @@ export const make = (
         if (closed) return Effect.interrupt
         const queued = current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0
         if (queued || (!answered && !probe)) return restore(wait(cost))
-        const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed({ wait: 0, charged: none, left: none })
+        const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed(nothing)
         return Effect.flatMap(asked, (r) =>
           r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, (untilToken) => {
-            const charge = charging(cost, r.charged, r.left)
+            const charge = charging(cost, r)
             return untilToken === 0 ? Effect.succeed(charge) : Effect.zipRight(settle(charge), restore(wait(cost)))
           }))
       })
@@ -464,9 +475,16 @@ export const make = (
           if (probe) probing = true
           const call = Effect.flatMap(acquire(cost, restore, probe), (charge) =>
             Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
-              restore(
-                Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => observeHeaders(state, charge))
-              ).pipe(
+              restore(Effect.suspend(() => {
+                // One response per call: the first report is its headers (an adapter and a client hook may both
+                // see them; counted twice, a shortfall would be taken twice).
+                let reported = false
+                return Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
+                  if (reported) return Effect.void
+                  reported = true
+                  return observeHeaders(state, charge)
+                })
+              })).pipe(
                 Effect.onExit((exit) =>
                   Effect.zipRight(observe(sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
                 )
@@ -531,9 +549,19 @@ export const decorate = (input?: Options | Options.Input) => {
  *
  * @since 0.3.0
  */
-export const cost = (request: CompletionModel.ChatRequest, settings: Options): FleetStore.Quota => {
-  const input = Math.ceil(requestChars(request) / settings.charsPerToken)
-  const output = request.maxTokens ?? settings.maxTokens
+export const cost = (request: CompletionModel.ChatRequest, settings: Options): FleetStore.Quota =>
+  costOf(requestChars(request), request.maxTokens, settings)
+
+/**
+ * What a request of `chars` characters that may produce `maxTokens` of
+ * output (the `maxTokens` option when unknown) will cost: the rule of
+ * {@link cost}, for a request that is not a `ChatRequest`.
+ *
+ * @since 0.3.0
+ */
+export const costOf = (chars: number, maxTokens: number | undefined, settings: Options): FleetStore.Quota => {
+  const input = Math.ceil(chars / settings.charsPerToken)
+  const output = maxTokens ?? settings.maxTokens
   return { requests: 1, inputTokens: input, outputTokens: output, tokens: input + output }
 }
 
@@ -556,6 +584,8 @@ interface Waiter {
 }
 
 const none: FleetStore.Quota = {}
+// A reservation that charged nothing: the provider's limits are not known yet.
+const nothing: FleetStore.Reservation = { wait: 0, charged: none, left: none, counted: none }
 
 // Each call paced by its cost, its response's headers reported as they arrive (`RateLimitHeaders.report`); the
 // turn's usage settles the charge; a stream that ends (fails, is abandoned) before its turn finishes gives the

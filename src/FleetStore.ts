@@ -174,6 +174,12 @@ export interface QuotaSighting {
    * left now. Without it, the count sets a dimension seen for the first time and is otherwise not used.
    */
   readonly expected?: number | undefined
+  /**
+   * The fleet's running total of charges when that call was charged (its reservation's `counted`). What the
+   * fleet charged since may have reached the provider first and be in its count too (requests sent at once
+   * arrive in any order): a shortfall counts only beyond it, so such a reordering is never taken for one.
+   */
+  readonly counted?: number | undefined
 }
 
 /**
@@ -188,6 +194,8 @@ export interface Reservation {
   readonly charged: Quota
   /** What is left in each charged dimension after the charge. */
   readonly left: Quota
+  /** The running total of what the key was ever charged in each charged dimension, this charge included. */
+  readonly counted: Quota
 }
 
 /**
@@ -361,10 +369,17 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
           const { expected, limit, remaining } = sighting
           const bucket = state.buckets[d]
           if (bucket === undefined) {
-            state.buckets[d] = { limit, available: Math.min(limit, remaining ?? limit) }
+            state.buckets[d] = { limit, available: Math.min(limit, remaining ?? limit), counted: 0 }
           } else {
-            const shortfall = remaining !== undefined && expected !== undefined ? Math.min(0, remaining - expected) : 0
-            state.buckets[d] = { limit, available: Math.min(limit, bucket.available + shortfall) }
+            const since = sighting.counted === undefined ? 0 : Math.max(0, bucket.counted - sighting.counted)
+            const shortfall = remaining !== undefined && expected !== undefined
+              ? Math.min(0, remaining - expected + since)
+              : 0
+            state.buckets[d] = {
+              limit,
+              available: Math.min(limit, bucket.available + shortfall),
+              counted: bucket.counted
+            }
           }
         }
       })
@@ -474,7 +489,7 @@ interface LimiterState {
 
 interface QuotaState {
   at: number
-  buckets: { [K in QuotaDimension]?: { limit: number; available: number } }
+  buckets: { [K in QuotaDimension]?: { limit: number; available: number; counted: number } }
 }
 
 /**
@@ -507,18 +522,21 @@ const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
     const need = Math.min(amount, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
-  if (wait > 1e-3) return { wait, charged: {}, left: {} }
+  if (wait > 1e-3) return { wait, charged: {}, left: {}, counted: {} }
   const charged: { [K in QuotaDimension]?: number } = {}
   const left: { [K in QuotaDimension]?: number } = {}
+  const counted: { [K in QuotaDimension]?: number } = {}
   for (const d of quotaDimensions) {
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue
     bucket.available -= amount
+    bucket.counted += amount
     charged[d] = amount
     left[d] = bucket.available
+    counted[d] = bucket.counted
   }
-  return { wait: 0, charged, left }
+  return { wait: 0, charged, left, counted }
 }
 
 const newRing = (buckets: number): Ring => ({

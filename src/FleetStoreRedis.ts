@@ -183,11 +183,11 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
             const field = (offset: number) =>
               Object.fromEntries(
                 FleetStore.quotaDimensions.flatMap((d, i) => {
-                  const value = reply[2 * i + offset]
+                  const value = reply[3 * i + offset]
                   return value === undefined || value === "" ? [] : [[d, Number(value)]]
                 })
               )
-            return { wait: Number(wait), charged: field(0), left: field(1) }
+            return { wait: Number(wait), charged: field(0), left: field(1), counted: field(2) }
           }
         ),
       settle: (key, now, delta) =>
@@ -207,7 +207,8 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
               ...FleetStore.quotaDimensions.flatMap((d) => [
                 seen[d]?.limit ?? "",
                 seen[d]?.remaining ?? "",
-                seen[d]?.expected ?? ""
+                seen[d]?.expected ?? "",
+                seen[d]?.counted ?? ""
               ])
             ),
           () => undefined
@@ -338,12 +339,14 @@ local function quotaLoad(key, now)
   for _, d in ipairs(dims) do
     fields[#fields + 1] = "l:" .. d
     fields[#fields + 1] = "v:" .. d
+    fields[#fields + 1] = "c:" .. d
   end
   local v = redis.call("HMGET", key, unpack(fields))
-  local q = { at = num(v[1], now), l = {}, v = {} }
+  local q = { at = num(v[1], now), l = {}, v = {}, c = {} }
   for i, d in ipairs(dims) do
-    q.l[d] = tonumber(v[2 * i])
-    q.v[d] = tonumber(v[2 * i + 1])
+    q.l[d] = tonumber(v[3 * i - 1])
+    q.v[d] = tonumber(v[3 * i])
+    q.c[d] = num(v[3 * i + 1], 0)
     if q.l[d] and now > q.at then q.v[d] = math.min(q.l[d], q.v[d] + (now - q.at) * q.l[d] / 60000) end
   end
   if now > q.at then q.at = now end
@@ -357,6 +360,8 @@ local function quotaSave(key, q, ttl)
       fields[#fields + 1] = q.l[d]
       fields[#fields + 1] = "v:" .. d
       fields[#fields + 1] = q.v[d]
+      fields[#fields + 1] = "c:" .. d
+      fields[#fields + 1] = q.c[d]
     end
   end
   redis.call("HSET", key, unpack(fields))
@@ -454,7 +459,7 @@ for i, d in ipairs(dims) do
 end
 local reply = { tostring(wait) }
 if wait > 0.001 then
-  for i = 1, 2 * #dims do reply[#reply + 1] = "" end
+  for i = 1, 3 * #dims do reply[#reply + 1] = "" end
   quotaSave(key, q, ttl)
   return reply
 end
@@ -463,9 +468,12 @@ for i, d in ipairs(dims) do
   local amount = tonumber(ARGV[2 + i])
   if q.l[d] and amount and amount > 0 then
     q.v[d] = q.v[d] - amount
+    q.c[d] = q.c[d] + amount
     reply[#reply + 1] = string.format("%.17g", amount)
     reply[#reply + 1] = string.format("%.17g", q.v[d])
+    reply[#reply + 1] = string.format("%.17g", q.c[d])
   else
+    reply[#reply + 1] = ""
     reply[#reply + 1] = ""
     reply[#reply + 1] = ""
   end
@@ -489,11 +497,14 @@ local key = KEYS[1]
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local q = quotaLoad(key, now)
 for i, d in ipairs(dims) do
-  local limit, remaining, expected = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local limit, remaining = tonumber(ARGV[4 * i - 1]), tonumber(ARGV[4 * i])
+  local expected, counted = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
   if limit then
     if q.l[d] then
       local shortfall = 0
-      if remaining and expected then shortfall = math.min(0, remaining - expected) end
+      local since = 0
+      if counted then since = math.max(0, q.c[d] - counted) end
+      if remaining and expected then shortfall = math.min(0, remaining - expected + since) end
       q.v[d] = math.min(limit, q.v[d] + shortfall)
     else
       q.v[d] = math.min(limit, remaining or limit)

@@ -25,6 +25,7 @@
  *
  * @since 0.3.0
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
@@ -107,6 +108,19 @@ export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effec
  */
 export const report = (state: RateLimitState): Effect.Effect<void> =>
   Effect.flatMap(FiberRef.get(currentReporter), (reporter) => reporter(state))
+
+/**
+ * Reads a response's headers against the `Clock` and reports what they say
+ * (nothing when they say nothing): {@link parse} then {@link report}.
+ *
+ * @since 0.3.0
+ */
+export const reportHeaders = (headers: RetryAfter.HeaderRecord): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Option.match(parse(headers, now), {
+      onNone: () => Effect.void,
+      onSome: report
+    }))
 
 /**
  * The largest count accepted: 10^12.

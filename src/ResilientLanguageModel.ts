@@ -32,11 +32,13 @@
  * @since 0.3.0
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as FleetStore from "./FleetStore.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import type * as ResilientModel from "./ResilientModel.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetryingLanguageModel from "./RetryingLanguageModel.js"
@@ -86,3 +88,23 @@ export const layer = (
     })
   )
 }
+
+/**
+ * Hands the rate-limit headers of every response (successes too, which
+ * `@effect/ai` does not show) to the limiter of the call that made the
+ * request: give it as `AnthropicClient.layer({ transformClient })` or
+ * `OpenAiClient.layer({ transformClient })` under this layer. It retries
+ * nothing (the layer does).
+ *
+ * @example
+ * ```ts
+ * import { AnthropicClient } from "@effect/ai-anthropic"
+ * import { ResilientLanguageModel } from "effect-retry-layer/ai"
+ *
+ * const Client = AnthropicClient.layer({ transformClient: ResilientLanguageModel.transformClient })
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  HttpClient.tap(client, (response) => RateLimitHeaders.reportHeaders(response.headers))

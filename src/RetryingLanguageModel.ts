@@ -52,12 +52,14 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as FleetStore from "./FleetStore.js"
 import * as HttpClassification from "./HttpClassification.js"
 import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
 import * as ModelError from "./ModelError.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetryingHttpClient from "./RetryingHttpClient.js"
@@ -72,7 +74,12 @@ export interface Options {
   readonly budget?: RetryAcquisition.Options<unknown>["budget"]
   /** Every attempt goes through this breaker (its state shared with whoever else uses it). */
   readonly breaker?: CircuitBreaker.CircuitBreaker
-  /** Every attempt is paced by this limiter, inside the breaker; it learns from the attempt's throttling. */
+  /**
+   * Every attempt is paced by this limiter, inside the breaker; it learns from the attempt's throttling and
+   * from the rate-limit headers of its failed response (of every response, with the provider's client built
+   * with `ResilientLanguageModel.transformClient`). Each attempt is charged one request, its prompt's size in
+   * tokens and the limiter's `maxTokens` of output, settled with the response's usage.
+   */
   readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter
   /** Called once per retry, before its wait, with the original error (or error part). */
   readonly onRetry?: (step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>
@@ -113,35 +120,63 @@ export const make = (
     })
   })
   // One attempt: paced and guarded as the recommended stack orders them (the breaker outside the limiter), its
-  // failures classified for the schedule (and the limiter and the breaker, which read them too).
-  const guarded = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, Attempt | ModelError.ModelError, R> => {
-    const classified = Effect.catchAll(call, (error) =>
-      error instanceof Classified
-        ? Effect.fail(error as Attempt)
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now))))
-    const limited = limiter === undefined ? classified : limiter.apply(classified)
+  // failures classified for the schedule (and the limiter and the breaker, which read them too), the headers of a
+  // failed response reported to the limiter. `call` settles the attempt's charge with its usage.
+  const guarded = <A, E, R>(
+    prompt: unknown,
+    call: (settle: Settle) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, Attempt | ModelError.ModelError, R> => {
+    const classified = (settle: Settle) =>
+      Effect.catchAll(call(settle), (error) =>
+        error instanceof Classified
+          ? Effect.fail(error as Attempt)
+          : Effect.zipRight(
+            error instanceof AiError.HttpResponseError
+              ? RateLimitHeaders.reportHeaders(error.response.headers)
+              : Effect.void,
+            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now)))
+          ))
+    const limited = limiter === undefined ? classified(unpaced) : limiter.applyWithCost(
+      AdaptiveRateLimiter.costOf(promptChars(prompt), undefined, limiter.options),
+      (charge) => classified((usage) => limiter.settle(charge, usage === undefined ? undefined : used(usage, charge)))
+    )
     return breaker === undefined ? limited : breaker.apply(limited)
   }
   // One call: retried, and its failure unwrapped for the caller.
-  const retried = <A, E, R>(method: string, call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    retry(guarded(call) as Effect.Effect<A, Attempt, R>).pipe(
+  const retried = <A, E, R>(
+    method: string,
+    prompt: unknown,
+    call: (settle: Settle) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> =>
+    retry(guarded(prompt, call) as Effect.Effect<A, Attempt, R>).pipe(
       Effect.catchAll((failure) =>
         Effect.fail(failure instanceof Classified ? failure.value as E : ours(method, failure))
       )
     ) as Effect.Effect<A, E, R>
   const service: LanguageModel.Service = {
-    generateText:
-      ((options: Parameters<LanguageModel.Service["generateText"]>[0]) =>
-        retried("generateText", inner.generateText(options))) as LanguageModel.Service["generateText"],
-    generateObject:
-      ((options: Parameters<LanguageModel.Service["generateObject"]>[0]) =>
-        retried("generateObject", inner.generateObject(options))) as LanguageModel.Service["generateObject"],
+    generateText: ((options: Parameters<LanguageModel.Service["generateText"]>[0]) =>
+      retried(
+        "generateText",
+        options.prompt,
+        (settle) => Effect.tap(inner.generateText(options), (response) => settle(response.usage))
+      )) as LanguageModel.Service["generateText"],
+    generateObject: ((options: Parameters<LanguageModel.Service["generateObject"]>[0]) =>
+      retried(
+        "generateObject",
+        options.prompt,
+        (settle) => Effect.tap(inner.generateObject(options), (response) => settle(response.usage))
+      )) as LanguageModel.Service["generateObject"],
     streamText: ((options: Parameters<LanguageModel.Service["streamText"]>[0]) =>
       Stream.unwrapScoped(
         Effect.flatMap(Effect.scope, (outer) =>
           retried(
             "streamText",
-            opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name)
+            options.prompt,
+            (settle) =>
+              Effect.map(
+                opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name),
+                (stream) => limiter === undefined ? stream : settling(stream, settle)
+              )
           )
             .pipe(
               Effect.catchIf(isErrorPart, (error) =>
@@ -208,6 +243,42 @@ export const classify = (error: unknown, now: number): Retryable.RetryClassifica
 }
 
 // Internals -------------------------------------------------------------------
+
+/** Settles an attempt's charge with the response's usage, or gives it all back without one. Once. */
+type Settle = (usage?: Response.Usage) => Effect.Effect<void>
+
+const unpaced: Settle = () => Effect.void
+
+// What a response used; a count the provider left out stays as charged.
+const used = (usage: Response.Usage, charge: AdaptiveRateLimiter.Charge): FleetStore.Quota =>
+  AdaptiveRateLimiter.used({
+    inputTokens: usage.inputTokens ?? charge.cost.inputTokens ?? 0,
+    outputTokens: usage.outputTokens ?? charge.cost.outputTokens ?? 0
+  })
+
+// A prompt's size in characters, as it is sent (a string, messages or a Prompt); 0 for what will not serialize.
+const promptChars = (prompt: unknown): number => {
+  if (typeof prompt === "string") return prompt.length
+  try {
+    return JSON.stringify(prompt)?.length ?? 0
+  } catch {
+    return 0
+  }
+}
+
+// A committed stream settles its attempt's charge at its `finish` part, or gives it back if it ends without one.
+const settling = (stream: Stream.Stream<Response.AnyPart, unknown>, settle: Settle) =>
+  Stream.suspend(() => {
+    let settled = false
+    return stream.pipe(
+      Stream.tap((part) => {
+        if (part.type !== "finish" || settled) return Effect.void
+        settled = true
+        return settle(part.usage)
+      }),
+      Stream.ensuring(Effect.suspend(() => settled ? Effect.void : settle()))
+    )
+  })
 
 /** A failure of the inner model (or an error part), classified for the schedule; the caller gets it back. */
 type Attempt = Classified<unknown>

@@ -28,7 +28,7 @@ type Op =
   | {
     readonly op: "observe"
     readonly dt: number
-    readonly sightings: ReadonlyArray<readonly [number, number | null, number | null] | null>
+    readonly sightings: ReadonlyArray<readonly [number, number | null, number | null, number | null] | null>
   }
 
 const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
@@ -70,7 +70,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
           fc.tuple(
             fc.integer({ min: 1, max: 1000 }),
             fc.option(fc.integer({ min: 0, max: 1000 })),
-            fc.option(fc.integer({ min: -500, max: 1000 }))
+            fc.option(fc.integer({ min: -500, max: 1000 })),
+            fc.option(fc.integer({ min: 0, max: 3000 }))
           )
         ),
         { minLength: 4, maxLength: 4 }
@@ -138,7 +139,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             yield* store.settle(`${key}:q`, now, amounts)
           } else {
             const r = yield* store.reserve(`${key}:q`, now, amounts)
-            answers.push({ wait: round(r.wait), charged: r.charged, left: r.left })
+            answers.push({ wait: round(r.wait), charged: r.charged, left: r.left, counted: r.counted })
           }
           break
         }
@@ -152,7 +153,8 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
                 return s == null ? [] : [[d, {
                   limit: s[0],
                   ...(s[1] === null ? {} : { remaining: s[1] }),
-                  ...(s[2] === null ? {} : { expected: s[2] })
+                  ...(s[2] === null ? {} : { expected: s[2] }),
+                  ...(s[3] === null ? {} : { counted: s[3] })
                 }]]
               })
             )
@@ -258,12 +260,12 @@ describe("FleetStore", () => {
       Effect.gen(function*() {
         const store = FleetStore.makeMemory()
         const cost = { requests: 1, inputTokens: 600, outputTokens: 100 }
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: {}, left: {} })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 0, charged: {}, left: {}, counted: {} })
         yield* store.observe("q", 0, { requests: { limit: 60, remaining: 59 }, inputTokens: { limit: 1200 } })
         expect((yield* store.reserve("q", 0, cost)).charged).toEqual({ requests: 1, inputTokens: 600 })
         expect((yield* store.reserve("q", 0, cost)).left).toEqual({ requests: 57, inputTokens: 0 })
         // input tokens exhausted: 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {}, left: {} })
+        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {}, left: {}, counted: {} })
         expect((yield* store.reserve("q", 30_000, cost)).wait).toBe(0)
       }))
 
@@ -272,7 +274,12 @@ describe("FleetStore", () => {
         const store = FleetStore.makeMemory()
         yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 1000 } })
         const first = yield* store.reserve("q", 0, { outputTokens: 800 })
-        expect(first).toEqual({ wait: 0, charged: { outputTokens: 800 }, left: { outputTokens: 200 } })
+        expect(first).toEqual({
+          wait: 0,
+          charged: { outputTokens: 800 },
+          left: { outputTokens: 200 },
+          counted: { outputTokens: 800 }
+        })
         yield* store.reserve("q", 0, { outputTokens: 100 })
         // the provider counted the first call as the fleet did (its count lags the second): nothing changes
         yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 200, expected: 200 } })
@@ -289,6 +296,35 @@ describe("FleetStore", () => {
         expect((yield* store.reserve("q", 0, { outputTokens: 1000 })).wait).toBe(0) // capped at the limit
       }))
 
+    it.effect("what the fleet charged after a call may be in the provider's count of it: not a shortfall", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        yield* store.observe("q", 0, { requests: { limit: 100, remaining: 100 } })
+        const a = yield* store.reserve("q", 0, { requests: 1 })
+        yield* store.reserve("q", 0, { requests: 1 })
+        yield* store.reserve("q", 0, { requests: 1 })
+        // the two later calls reached the provider first: its count of the first says 97, not 99
+        yield* store.observe("q", 0, {
+          requests: { limit: 100, remaining: 97, expected: a.left.requests, counted: a.counted.requests }
+        })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 96 })
+        // the same count without the fleet's total since: taken for a shortfall of 2
+        yield* store.observe("q", 0, { requests: { limit: 100, remaining: 97, expected: 99 } })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 93 })
+        // beyond what was charged since, a shortfall counts: 5 below, 3 charged since -> 2 less
+        const b = yield* store.reserve("q", 0, { requests: 1 })
+        yield* store.reserve("q", 0, { requests: 3 })
+        yield* store.observe("q", 0, {
+          requests: {
+            limit: 100,
+            remaining: b.left.requests! - 5,
+            expected: b.left.requests,
+            counted: b.counted.requests
+          }
+        })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 86 })
+      }))
+
     it.effect("a cost above the limit goes when the bucket is full, and leaves it in debt", () =>
       Effect.gen(function*() {
         const store = FleetStore.makeMemory()
@@ -297,7 +333,8 @@ describe("FleetStore", () => {
         expect(yield* store.reserve("q", 30_000, { tokens: 250 })).toEqual({
           wait: 0,
           charged: { tokens: 250 },
-          left: { tokens: -150 }
+          left: { tokens: -150 },
+          counted: { tokens: 250 }
         })
         expect((yield* store.reserve("q", 30_000, { tokens: 1 })).wait).toBe(90_600)
       }))
@@ -380,11 +417,15 @@ describe("FleetStore", () => {
                 }]],
                 // a provider's budget: seen, spent, refilled, settled, lowered by a later sighting
                 [[
-                  { op: "observe", dt: 0, sightings: [[60, 2, null], null, [1000, null, null], [500, 100, null]] },
+                  {
+                    op: "observe",
+                    dt: 0,
+                    sightings: [[60, 2, null, null], null, [1000, null, null, null], [500, 100, null, null]]
+                  },
                   { op: "reserve", dt: 0, amounts: [1, null, 300, 200] },
                   { op: "reserve", dt: 1500, amounts: [1, null, 300, 50] },
                   { op: "settle", dt: 10, amounts: [null, 5, 100, 150] },
-                  { op: "observe", dt: 10, sightings: [[60, 0, 1], [10, 10, null], null, [500, 30, 80]] },
+                  { op: "observe", dt: 10, sightings: [[60, 0, 1, 1], [10, 10, null, null], null, [500, 30, 80, 100]] },
                   { op: "reserve", dt: 10, amounts: [1, 1, 1, 1] }
                 ]]
               ]

@@ -120,14 +120,7 @@ const open = (
   idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
-  Effect.zipRight(
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Option.match(RateLimitHeaders.parse(response.headers, now), {
-        onNone: () => Effect.void,
-        onSome: RateLimitHeaders.report
-      })),
-    opened(spec, idleTimeout, response)
-  )
+  Effect.zipRight(RateLimitHeaders.reportHeaders(response.headers), opened(spec, idleTimeout, response))
 
 const opened = (
   spec: Spec,

@@ -1,0 +1,167 @@
+// Pacing by a provider's rate-limit headers over real HTTP: a loopback server with per-minute limits that sends
+// Anthropic's or OpenAI's headers on every response, our adapters and @effect/ai's clients in front of it, one
+// process or two on one Redis. Real time: the limits are per minute, so each batch is a few over a minute's
+// worth, which the last few calls must wait for.
+import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { CompletionModel, FleetStore, ResilientModel } from "effect-retry-layer"
+import { ResilientLanguageModel } from "effect-retry-layer/ai"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { OpenAI } from "effect-retry-layer/openai"
+import { TokenLimitedModel } from "effect-retry-layer/testing"
+import { FaultServer } from "effect-retry-layer/testing/server"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { redisAvailable, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
+
+// 300 requests a minute (5/s after the first minute's worth) and 600,000 output tokens (not the tight one here).
+const limits: TokenLimitedModel.Limits = { requests: 300, outputTokens: 600_000 }
+const maxTokens = 1_000
+const apiKey = Redacted.make("sk-test")
+
+/** A loopback provider with `limits`, its headers in `format`; it counts what it admitted and refused. */
+const provider = (format: "anthropic" | "openai" | "openai-responses") =>
+  Effect.gen(function*() {
+    const limited = TokenLimitedModel.providerLimits(limits)
+    const counts = { accepted: 0, refused: 0 }
+    const server = yield* FaultServer.make({
+      handler: (request) => {
+        const now = Date.now()
+        const headers = limited.headers(now, format === "anthropic" ? "anthropic" : "openai")
+        const wait = limited.admit(now, { requests: 1, outputTokens: maxTokens })
+        if (wait > 0) {
+          counts.refused++
+          const retryAfter = { ...headers, "retry-after": String(Math.ceil(wait / 1000)) }
+          return format === "anthropic"
+            ? FaultServer.anthropicError(429, "rate_limit_error", "over a limit", retryAfter)
+            : FaultServer.openAiError(429, "requests", "Rate limit reached", retryAfter, "rate_limit_exceeded")
+        }
+        counts.accepted++
+        // 20 output tokens used: the rest of maxTokens goes back at once, as the provider settles at the end
+        limited.settle(now, { outputTokens: maxTokens - 20 })
+        expect(request.json).toBeDefined()
+        const shape = { headers, outputTokens: 20 }
+        const reply = format === "anthropic"
+          ? FaultServer.anthropicStream(["ok"], shape)
+          : format === "openai"
+          ? FaultServer.openAiStream(["ok"], shape)
+          : FaultServer.openAiResponsesStream(["ok"], shape)
+        return { ...reply, delayMillis: 20 } as FaultServer.Reply
+      }
+    })
+    return { server, counts }
+  })
+
+const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }], maxTokens }
+
+/** `n` calls at once through the model in the runtime's context, each read to its end; how many failed. */
+const batch = (n: number) =>
+  Effect.flatMap(CompletionModel.CompletionModel, (model) =>
+    Effect.map(
+      Effect.forEach(
+        Array.from({ length: n }),
+        () => Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain)),
+        { concurrency: "unbounded" }
+      ),
+      (exits) => exits.filter((e) => e._tag === "Failure").length
+    ))
+
+const quiet = Logger.withMinimumLogLevel(LogLevel.None)
+
+describe("AdaptiveRateLimiter over HTTP, paced by the provider's headers", () => {
+  it.live(
+    "a batch over a minute's worth of requests gets no 429, with Anthropic's headers and OpenAI's",
+    () =>
+      Effect.gen(function*() {
+        for (const format of ["anthropic", "openai"] as const) {
+          const { counts, server } = yield* provider(format)
+          const adapter = format === "anthropic"
+            ? Anthropic.layer({ apiKey, model: "m", baseUrl: server.url })
+            : OpenAI.layer({ apiKey, model: "m", baseUrl: `${server.url}/v1` })
+          const failed = yield* batch(310).pipe(
+            Effect.provide(
+              ResilientModel.layer().pipe(
+                Layer.provide(adapter),
+                Layer.provide(NodeHttpClient.layerUndici),
+                Layer.provide(FleetStore.layerMemory)
+              )
+            )
+          )
+          expect({ format, failed, ...counts }).toEqual({ format, failed: 0, accepted: 310, refused: 0 })
+        }
+      }).pipe(Effect.scoped, quiet),
+    30_000
+  )
+
+  it.live(
+    "@effect/ai's LanguageModel under ResilientLanguageModel, its client reporting every response",
+    () =>
+      Effect.gen(function*() {
+        const { counts, server } = yield* provider("anthropic")
+        const Model = ResilientLanguageModel.layer({ limiter: { maxTokens } }).pipe(
+          Layer.provide(AnthropicLanguageModel.model("claude-fault", { max_tokens: maxTokens })),
+          Layer.provide(
+            AnthropicClient.layer({
+              apiKey,
+              apiUrl: server.url,
+              transformClient: ResilientLanguageModel.transformClient
+            })
+          ),
+          Layer.provide(NodeHttpClient.layerUndici),
+          Layer.provide(FleetStore.layerMemory)
+        )
+        const texts = yield* Effect.forEach(
+          Array.from({ length: 310 }),
+          () =>
+            Effect.map(
+              Stream.runCollect(LanguageModel.streamText({ prompt: "Hi" })),
+              (parts) => [...parts].flatMap((p) => p.type === "text-delta" ? [p.delta] : []).join("")
+            ),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(Model))
+        expect(texts.every((t) => t === "ok")).toBe(true)
+        expect(counts).toEqual({ accepted: 310, refused: 0 })
+      }).pipe(Effect.scoped, quiet),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
+    "two runtimes on one Redis share one remaining budget: no 429",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const run = (store: () => Layer.Layer<FleetStore.FleetStore>) =>
+          Effect.gen(function*() {
+            const { counts, server } = yield* provider("anthropic")
+            const runtime = () =>
+              ManagedRuntime.make(
+                ResilientModel.layer().pipe(
+                  Layer.provide(Anthropic.layer({ apiKey, model: "m", baseUrl: server.url })),
+                  Layer.provide(NodeHttpClient.layerUndici),
+                  Layer.provide(store())
+                )
+              )
+            const runtimes = [runtime(), runtime()]
+            yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runtimes.map((r) => r.dispose()))))
+            yield* Effect.forEach(
+              runtimes,
+              (rt) => Effect.promise(() => rt.runPromise(batch(165).pipe(quiet))),
+              { concurrency: "unbounded" }
+            )
+            return counts
+          })
+        const prefix = uniquePrefix("budget")
+        // a store timeout for a loaded test machine: this test is about sharing, not about timeouts
+        const shared = yield* run(() => redisStore(redis, prefix, { timeout: "1 second" }))
+        expect(shared).toEqual({ accepted: 330, refused: 0 })
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
