@@ -213,15 +213,15 @@ export const make = (
   return Effect.gen(function*() {
     const store = yield* FleetStore.FleetStore
     const waiting = yield* Queue.unbounded<Waiter>()
-    // The cost of this process's calls in flight that were sent before the provider's limits were known, and so
-    // charged nothing: charged when the first sighting comes (the provider may count them in it or not; the fleet's
-    // budget, which may be older than this process, does not).
-    const uncharged: { [K in FleetStore.QuotaDimension]?: number } = {}
+    // This process's calls in flight that were sent before the provider's limits were known, and so charged
+    // nothing: charged at the first sighting (the provider may count them in it or not; the fleet's budget, which
+    // may be older than this process, does not), then settled as any other when they end.
+    const uncharged = new Set<Charge>()
+    const late = new Set<Charge>()
     const charging = (cost: FleetStore.Quota, reservation: Omit<FleetStore.Reservation, "wait">): Charge => {
-      if (Object.keys(reservation.charged).length === 0) {
-        for (const d of FleetStore.quotaDimensions) uncharged[d] = (uncharged[d] ?? 0) + (cost[d] ?? 0)
-      }
-      return { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
+      const charge = { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
+      if (Object.keys(reservation.charged).length === 0) uncharged.add(charge)
+      return charge
     }
     // Per process: the control as of the last store answer, the waiter holding the reservation, the round trip.
     let control: FleetStore.Control = initialControl
@@ -274,10 +274,9 @@ export const make = (
             ? Effect.sync(() => charging(cost, r))
             : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
 
-    const settle = ({ charged, cost }: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
-      if (Object.keys(charged).length === 0) {
-        for (const d of FleetStore.quotaDimensions) uncharged[d] = (uncharged[d] ?? 0) - (cost[d] ?? 0)
-      }
+    const settle = (charge: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
+      uncharged.delete(charge)
+      const charged = late.delete(charge) ? charge.cost : charge.charged
       const delta = Object.fromEntries(
         Object.entries(charged).flatMap(([d, amount]) => {
           const back = amount - (used?.[d as FleetStore.QuotaDimension] ?? 0)
@@ -308,13 +307,20 @@ export const make = (
       limitsSeen = true
       // This process's calls sent before it knew the limits were charged nothing: they are charged now, to the
       // budget this sighting set, or to the one another process of the fleet set before.
-      const late = Object.fromEntries(
-        FleetStore.quotaDimensions.flatMap((d) => first && (uncharged[d] ?? 0) > 0 ? [[d, -uncharged[d]!]] : [])
-      )
+      const charged: { [K in FleetStore.QuotaDimension]?: number } = {}
+      if (first) {
+        for (const charge of uncharged) {
+          late.add(charge)
+          for (const d of FleetStore.quotaDimensions) {
+            if (charge.cost[d] !== undefined) charged[d] = (charged[d] ?? 0) - charge.cost[d]!
+          }
+        }
+        uncharged.clear()
+      }
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.zipRight(
           store.observe(quotaKey, now, seen),
-          Object.keys(late).length === 0 ? Effect.void : store.settle(quotaKey, now, late)
+          Object.keys(charged).length === 0 ? Effect.void : store.settle(quotaKey, now, charged)
         ))
     }
 
@@ -598,19 +604,38 @@ const paced = (inner: CompletionModel.Service, limiter: AdaptiveRateLimiter): Co
       cost(request, limiter.options),
       (charge) =>
         Effect.map(inner.chatStream(request), (stream) =>
-          Stream.suspend(() => {
-            let settled = false
-            return stream.pipe(
-              Stream.tap((chunk) => {
-                if (chunk._tag !== "TurnFinished" || settled) return Effect.void
-                settled = true
-                return limiter.settle(charge, used(chunk.usage))
-              }),
-              Stream.ensuring(Effect.suspend(() => settled ? Effect.void : limiter.settle(charge)))
-            )
-          }))
+          settleOnce(
+            stream,
+            (chunk) => chunk._tag === "TurnFinished" ? limiter.settle(charge, used(chunk.usage)) : undefined,
+            limiter.settle(charge)
+          ))
     )
 })
+
+/**
+ * `stream` settling a charge once: with what `finished` gives for the part
+ * that ends the turn (`undefined` for any other), or with `giveBack` when the
+ * stream ends (fails, is abandoned) before such a part.
+ *
+ * @internal
+ */
+export const settleOnce = <A, E, R>(
+  stream: Stream.Stream<A, E, R>,
+  finished: (part: A) => Effect.Effect<void> | undefined,
+  giveBack: Effect.Effect<void>
+): Stream.Stream<A, E, R> =>
+  Stream.suspend(() => {
+    let settled = false
+    return stream.pipe(
+      Stream.tap((part) => {
+        const settlement = settled ? undefined : finished(part)
+        if (settlement === undefined) return Effect.void
+        settled = true
+        return settlement
+      }),
+      Stream.ensuring(Effect.suspend(() => settled ? Effect.void : giveBack))
+    )
+  })
 
 // A request's size in characters: the text the model reads, tool definitions and arguments included; an image
 // counts as what a large one costs (about 1,600 tokens at Anthropic's rate).

@@ -175,7 +175,13 @@ export const make = (
             (settle) =>
               Effect.map(
                 opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name),
-                (stream) => limiter === undefined ? stream : settling(stream, settle)
+                // A committed stream settles its attempt's charge at its `finish` part, or gives it back.
+                (stream) =>
+                  limiter === undefined ? stream : AdaptiveRateLimiter.settleOnce(
+                    stream,
+                    (part) => part.type === "finish" ? settle(part.usage) : undefined,
+                    settle()
+                  )
               )
           )
             .pipe(
@@ -265,20 +271,6 @@ const promptChars = (prompt: unknown): number => {
     return 0
   }
 }
-
-// A committed stream settles its attempt's charge at its `finish` part, or gives it back if it ends without one.
-const settling = (stream: Stream.Stream<Response.AnyPart, unknown>, settle: Settle) =>
-  Stream.suspend(() => {
-    let settled = false
-    return stream.pipe(
-      Stream.tap((part) => {
-        if (part.type !== "finish" || settled) return Effect.void
-        settled = true
-        return settle(part.usage)
-      }),
-      Stream.ensuring(Effect.suspend(() => settled ? Effect.void : settle()))
-    )
-  })
 
 /** A failure of the inner model (or an error part), classified for the schedule; the caller gets it back. */
 type Attempt = Classified<unknown>

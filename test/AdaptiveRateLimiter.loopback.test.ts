@@ -34,8 +34,9 @@ const provider = (format: "anthropic" | "openai" | "openai-responses") =>
     const server = yield* FaultServer.make({
       handler: (request) => {
         const now = Date.now()
-        const headers = limited.headers(now, format === "anthropic" ? "anthropic" : "openai")
+        // the headers as of the admission, this request counted (as TokenLimitedModel says them)
         const wait = limited.admit(now, { requests: 1, outputTokens: maxTokens })
+        const headers = limited.headers(now, format === "anthropic" ? "anthropic" : "openai")
         if (wait > 0) {
           counts.refused++
           const retryAfter = { ...headers, "retry-after": String(Math.ceil(wait / 1000)) }
