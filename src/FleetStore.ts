@@ -177,7 +177,9 @@ export interface QuotaSighting {
   /**
    * The fleet's running total of charges when that call was charged (its reservation's `counted`). What the
    * fleet charged since may have reached the provider first and be in its count too (requests sent at once
-   * arrive in any order): a shortfall counts only beyond it, so such a reordering is never taken for one.
+   * arrive in any order), and a shortfall taken since (from another call's count) is already taken: a
+   * shortfall counts only beyond them, so neither a reordering nor a second sighting of the same spending
+   * lowers what is left again. (A shortfall taken counts as a charge in the total.)
    */
   readonly counted?: number | undefined
 }
@@ -375,10 +377,12 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
             const shortfall = remaining !== undefined && expected !== undefined
               ? Math.min(0, remaining - expected + since)
               : 0
+            // A shortfall is a charge the fleet did not know of: counted, so that a sighting of a call charged
+            // before it (in flight meanwhile) does not take it again.
             state.buckets[d] = {
               limit,
               available: Math.min(limit, bucket.available + shortfall),
-              counted: bucket.counted
+              counted: bucket.counted - shortfall
             }
           }
         }

@@ -506,6 +506,7 @@ for i, d in ipairs(dims) do
       if counted then since = math.max(0, q.c[d] - counted) end
       if remaining and expected then shortfall = math.min(0, remaining - expected + since) end
       q.v[d] = math.min(limit, q.v[d] + shortfall)
+      q.c[d] = q.c[d] - shortfall
     else
       q.v[d] = math.min(limit, remaining or limit)
     end

@@ -323,6 +323,27 @@ describe("FleetStore", () => {
           }
         })
         expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 86 })
+        // a call charged before that shortfall was taken, counted by the provider after the same spending: it says
+        // the same 2 are missing, and they are not taken twice
+        const c = yield* store.reserve("q", 0, { requests: 1 })
+        const d = yield* store.reserve("q", 0, { requests: 1 })
+        yield* store.observe("q", 0, {
+          requests: {
+            limit: 100,
+            remaining: c.left.requests! - 2,
+            expected: c.left.requests,
+            counted: c.counted.requests
+          }
+        })
+        yield* store.observe("q", 0, {
+          requests: {
+            limit: 100,
+            remaining: d.left.requests! - 2,
+            expected: d.left.requests,
+            counted: d.counted.requests
+          }
+        })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 81 })
       }))
 
     it.effect("a cost above the limit goes when the bucket is full, and leaves it in debt", () =>
