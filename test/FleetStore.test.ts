@@ -300,13 +300,21 @@ describe("FleetStore", () => {
       Effect.gen(function*() {
         const store = FleetStore.makeMemory()
         yield* store.observe("q", 0, { requests: { limit: 100, remaining: 100 } })
+        /** The provider's count of the call of `r`: `missing` below what the fleet had left after charging it. */
+        const countOf = (r: FleetStore.Reservation, missing: number) =>
+          store.observe("q", 0, {
+            requests: {
+              limit: 100,
+              remaining: r.left.requests! - missing,
+              expected: r.left.requests,
+              counted: r.counted.requests
+            }
+          })
         const a = yield* store.reserve("q", 0, { requests: 1 })
         yield* store.reserve("q", 0, { requests: 1 })
         yield* store.reserve("q", 0, { requests: 1 })
         // the two later calls reached the provider first: its count of the first says 97, not 99
-        yield* store.observe("q", 0, {
-          requests: { limit: 100, remaining: 97, expected: a.left.requests, counted: a.counted.requests }
-        })
+        yield* countOf(a, 2)
         expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 96 })
         // the same count without the fleet's total since: taken for a shortfall of 2
         yield* store.observe("q", 0, { requests: { limit: 100, remaining: 97, expected: 99 } })
@@ -314,35 +322,14 @@ describe("FleetStore", () => {
         // beyond what was charged since, a shortfall counts: 5 below, 3 charged since -> 2 less
         const b = yield* store.reserve("q", 0, { requests: 1 })
         yield* store.reserve("q", 0, { requests: 3 })
-        yield* store.observe("q", 0, {
-          requests: {
-            limit: 100,
-            remaining: b.left.requests! - 5,
-            expected: b.left.requests,
-            counted: b.counted.requests
-          }
-        })
+        yield* countOf(b, 5)
         expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 86 })
         // a call charged before that shortfall was taken, counted by the provider after the same spending: it says
         // the same 2 are missing, and they are not taken twice
         const c = yield* store.reserve("q", 0, { requests: 1 })
         const d = yield* store.reserve("q", 0, { requests: 1 })
-        yield* store.observe("q", 0, {
-          requests: {
-            limit: 100,
-            remaining: c.left.requests! - 2,
-            expected: c.left.requests,
-            counted: c.counted.requests
-          }
-        })
-        yield* store.observe("q", 0, {
-          requests: {
-            limit: 100,
-            remaining: d.left.requests! - 2,
-            expected: d.left.requests,
-            counted: d.counted.requests
-          }
-        })
+        yield* countOf(c, 2)
+        yield* countOf(d, 2)
         expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 81 })
       }))
 
