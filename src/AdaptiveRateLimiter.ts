@@ -220,7 +220,10 @@ export const make = (
     const late = new Set<Charge>()
     const charging = (cost: FleetStore.Quota, reservation: Omit<FleetStore.Reservation, "wait">): Charge => {
       const charge = { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
-      if (Object.keys(reservation.charged).length === 0) uncharged.add(charge)
+      // Only what a sighting may charge later: a cost (`apply` has none, and is never settled on success).
+      if (settings.rateLimitHeaders && Object.keys(reservation.charged).length === 0 && Object.keys(cost).length > 0) {
+        uncharged.add(charge)
+      }
       return charge
     }
     // Per process: the control as of the last store answer, the waiter holding the reservation, the round trip.
@@ -303,12 +306,12 @@ export const make = (
         })
       )
       if (Object.keys(seen).length === 0) return Effect.void
-      const first = !limitsSeen
+      const firstSighting = !limitsSeen
       limitsSeen = true
       // This process's calls sent before it knew the limits were charged nothing: they are charged now, to the
       // budget this sighting set, or to the one another process of the fleet set before.
       const charged: { [K in FleetStore.QuotaDimension]?: number } = {}
-      if (first) {
+      if (firstSighting) {
         for (const charge of uncharged) {
           late.add(charge)
           for (const d of FleetStore.quotaDimensions) {
