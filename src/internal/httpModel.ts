@@ -114,18 +114,25 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
     }
   })
 
-// Every response's rate-limit headers go to whoever paces the call, as they arrive.
+// Every response's rate-limit headers go to whoever paces the call, as they arrive; a stream's go with its turn too.
 const open = (
   spec: Spec,
   idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
-  Effect.zipRight(RateLimitHeaders.reportHeaders(response.headers), opened(spec, idleTimeout, response))
+  Effect.flatMap(Clock.currentTimeMillis, (openedAt) => {
+    const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
+    return Effect.zipRight(
+      rateLimit === undefined ? Effect.void : RateLimitHeaders.report(rateLimit),
+      opened(spec, idleTimeout, response, rateLimit)
+    )
+  })
 
 const opened = (
   spec: Spec,
   idleTimeout: Duration.Duration,
-  response: HttpClientResponse.HttpClientResponse
+  response: HttpClientResponse.HttpClientResponse,
+  rateLimit: RateLimitHeaders.RateLimitState | undefined
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
   if (response.status < 200 || response.status >= 300) {
     // A body we cannot read still leaves the status to classify by.
@@ -157,7 +164,7 @@ const opened = (
         })
       ))
   }
-  return Effect.map(Clock.currentTimeMillis, (openedAt) => chunks(spec, idleTimeout, response, requestId, openedAt))
+  return Effect.succeed(chunks(spec, idleTimeout, response, requestId, rateLimit))
 }
 
 /**
@@ -206,11 +213,10 @@ const chunks = (
   idleTimeout: Duration.Duration,
   response: HttpClientResponse.HttpClientResponse,
   requestId: string | undefined,
-  openedAt: number
+  rateLimit: RateLimitHeaders.RateLimitState | undefined
 ): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
   Stream.suspend(() => {
     const decode = spec.decoder({ provider: spec.provider, requestId, secrets: spec.secrets })
-    const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
     let finished = false
     let failure: ModelError.ModelError | undefined
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }

@@ -12,8 +12,8 @@
  * would fit) and the headers. The headers, as of the admission, are read by
  * `RateLimitHeaders.parse` and reported (`RateLimitHeaders.report`) at once,
  * as an adapter does when they arrive; the answer comes after `latency`, with
- * the usage and the same state on its `TurnFinished` (or its error). `headers: "none"` is a provider (or a proxy) that
- * sends none.
+ * the usage and the same state on its `TurnFinished` (or its error).
+ * `headers: "none"` is a provider (or a proxy) that sends none.
  *
  * @example
  * ```ts
