@@ -10,7 +10,8 @@
  * - A throttle (429, 529, a throttling code) cuts the rate to `beta` (0.7)
  *   times the rate the server delivered over the last `window` (1 s), or the
  *   current rate if lower; once per round trip for the whole fleet (a throttle
- *   of a request sent before the last cut cuts nothing). With nothing
+ *   of a request whose send slot was granted before the last cut cuts
+ *   nothing, however late it was sent). With nothing
  *   delivered in the window yet, the cut starts from `beta` x the send rate: a
  *   throttle may be counted before the answers of the same moment, and a cut
  *   to nothing would idle the fleet.
@@ -247,22 +248,23 @@ export const make = (
     )
 
     // One ask for a token at the rate of now; the wait until there is one (0: taken). Keeps the store's control.
+    // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
     const take = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
         Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
           control = t.control
-          return t.wait
+          return { wait: t.wait, at: now }
         })
     )
 
     // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
     // applies from the next ask, not after a wait computed before it.
-    const token: Effect.Effect<void> = Effect.flatMap(
+    const token: Effect.Effect<number> = Effect.flatMap(
       take,
-      (wait) =>
+      ({ at, wait }) =>
         wait === 0
-          ? Effect.void
+          ? Effect.succeed(at)
           : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(wait, window.bucketMillis))), token)
     )
 
@@ -329,17 +331,17 @@ export const make = (
 
     // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
     // was taken for gave up meanwhile, its charge goes back and the next in line is served.
-    const serve = (waiter: Waiter): Effect.Effect<void> =>
+    const serve = (waiter: Waiter, grantedAt: number): Effect.Effect<void> =>
       Effect.flatMap(
         reserve(waiter.cost),
         (charge) =>
-          Effect.flatMap(Deferred.succeed(waiter.deferred, charge), (delivered) => {
+          Effect.flatMap(Deferred.succeed(waiter.deferred, { charge, grantedAt }), (delivered) => {
             if (delivered) return Effect.void
             return Effect.zipRight(
               settle(charge),
               Effect.flatMap(Queue.take(waiting), (next) => {
                 current = next
-                return serve(next)
+                return serve(next, grantedAt)
               })
             )
           })
@@ -351,11 +353,12 @@ export const make = (
         Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
           if (gone) return Effect.void
           current = waiter
-          return Effect.zipRight(
+          return Effect.flatMap(
             Effect.zipRight(firstAnswer, token),
-            Effect.suspend(() => serve(current ?? waiter)).pipe(
-              Effect.ensuring(Effect.sync(() => (current = undefined)))
-            )
+            (grantedAt) =>
+              Effect.suspend(() => serve(current ?? waiter, grantedAt)).pipe(
+                Effect.ensuring(Effect.sync(() => (current = undefined)))
+              )
           )
         })
     )
@@ -375,7 +378,7 @@ export const make = (
 
     // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
     const wait = (cost: FleetStore.Quota) =>
-      Effect.flatMap(Deferred.make<Charge>(), (deferred) =>
+      Effect.flatMap(Deferred.make<Slot>(), (deferred) =>
         Queue.offer(waiting, { deferred, cost }).pipe(
           Effect.zipRight(Deferred.await(deferred)),
           Effect.onInterrupt(() =>
@@ -383,7 +386,7 @@ export const make = (
               interrupted ?
                 Effect.void :
                 Effect.flatMap(Effect.exit(Deferred.await(deferred)), (exit) =>
-                  Exit.isSuccess(exit) ? settle(exit.value) : Effect.void))
+                  Exit.isSuccess(exit) ? settle(exit.value.charge) : Effect.void))
           )
         ))
 
@@ -395,15 +398,17 @@ export const make = (
       restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
       probe: boolean
     ) =>
-      Effect.suspend((): Effect.Effect<Charge> => {
+      Effect.suspend((): Effect.Effect<Slot> => {
         if (closed) return Effect.interrupt
         const queued = current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0
         if (queued || (!answered && !probe)) return restore(wait(cost))
         const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed(nothing)
         return Effect.flatMap(asked, (r) =>
-          r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, (untilToken) => {
+          r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, ({ at, wait: untilToken }) => {
             const charge = charging(cost, r)
-            return untilToken === 0 ? Effect.succeed(charge) : Effect.zipRight(settle(charge), restore(wait(cost)))
+            return untilToken === 0
+              ? Effect.succeed({ charge, grantedAt: at })
+              : Effect.zipRight(settle(charge), restore(wait(cost)))
           }))
       })
 
@@ -458,7 +463,8 @@ export const make = (
       return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
     }
 
-    const observe = (sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
+    // The round trip runs from the send; a throttle dates from the slot's grant (see `Slot`).
+    const observe = (slot: Slot, sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
       return Effect.flatMap(
@@ -466,7 +472,7 @@ export const make = (
         (now) =>
           Option.isSome(error) && RetrySchedule.isThrottling(error.value)
             ? throttles({
-              sentAt,
+              sentAt: slot.grantedAt,
               hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
             })
             : delivered(now, sentAt)
@@ -482,8 +488,9 @@ export const make = (
           // Until a first answer has told the process the provider's limits, one call goes alone.
           const probe = settings.rateLimitHeaders && !answered && !probing
           if (probe) probing = true
-          const call = Effect.flatMap(acquire(cost, restore, probe), (charge) =>
-            Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+          const call = Effect.flatMap(acquire(cost, restore, probe), (slot) => {
+            const { charge } = slot
+            return Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
               restore(Effect.suspend(() => {
                 // One response per call: the first report is its headers (an adapter and a client hook may both
                 // see them; counted twice, a shortfall would be taken twice).
@@ -495,9 +502,10 @@ export const make = (
                 })
               })).pipe(
                 Effect.onExit((exit) =>
-                  Effect.zipRight(observe(sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
+                  Effect.zipRight(observe(slot, sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
                 )
-              )))
+              ))
+          })
           return probe ? Effect.ensuring(call, answer) : call
         })
       )
@@ -588,8 +596,18 @@ export const used = (usage: CompletionModel.Usage): FleetStore.Quota => {
 // Internals -------------------------------------------------------------------
 
 interface Waiter {
-  readonly deferred: Deferred.Deferred<Charge>
+  readonly deferred: Deferred.Deferred<Slot>
   readonly cost: FleetStore.Quota
+}
+
+/**
+ * A send slot and its charge. `grantedAt` is when the store granted the slot, at the rate it knew then: a
+ * throttle is compared with the last cut by it, not by when the caller got round to sending (a store round trip
+ * and a wake-up later), which stamped requests admitted before a cut as sent after it and cut the rate twice.
+ */
+interface Slot {
+  readonly charge: Charge
+  readonly grantedAt: number
 }
 
 const none: FleetStore.Quota = {}

@@ -126,7 +126,10 @@ export interface Delivery {
  * @since 0.2.0
  */
 export interface Throttle {
-  /** When the throttled request was sent: a throttle of a request sent before (or at) the last cut cuts nothing. */
+  /**
+   * When the throttled request's send slot was granted (at the rate of then): a throttle of a request granted
+   * before (or at) the last cut cuts nothing.
+   */
   readonly sentAt: number
   /**
    * The reporting process's current rate. The cut starts from the lower of it and the delivered rate; with

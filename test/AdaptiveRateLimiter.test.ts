@@ -165,6 +165,29 @@ describe("AdaptiveRateLimiter", () => {
       expect(state.holdUntil).toBe(1075 + 250) // the hint, up to maxHold (250 ms)
     }).pipe(memory, quiet))
 
+  it.scoped("a throttle dates from when the store granted the slot: a request granted before a cut, sent after it, cuts nothing more", () =>
+    Effect.gen(function*() {
+      // A store 20 ms away: a slot granted at 10 ms reaches its caller at 30 ms, after the cut at 20 ms
+      // that the first request's 429 made. Dated by its send, the second 429 cut the rate a second time.
+      const memoryStore = FleetStore.makeMemory()
+      const cuts = new Set<number>()
+      const store: FleetStore.Service = {
+        ...memoryStore,
+        take: (...args) => Effect.zipLeft(memoryStore.take(...args), Effect.sleep("20 millis")),
+        throttled: (...args) => Effect.tap(memoryStore.throttled(...args), (control) => cuts.add(control.lastCut))
+      }
+      const [inner] = yield* ScriptedModel.make([throttle(), throttle()])
+      const limiter = yield* AdaptiveRateLimiter.make({ rateLimitHeaders: false }).pipe(
+        Effect.provideService(FleetStore.FleetStore, store)
+      )
+      const model = CompletionModel.mapAcquisition(inner, limiter.apply)
+      yield* Effect.fork(Effect.exit(model.chatStream(request)))
+      yield* TestClock.adjust("10 millis")
+      yield* Effect.fork(Effect.exit(model.chatStream(request)))
+      yield* TestClock.adjust("100 millis")
+      expect([...cuts]).toEqual([20])
+    }).pipe(quiet))
+
   it.scoped("a long hint stretches the recovery up to a minute, and holds the fleet for at most maxHold", () =>
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()
