@@ -103,7 +103,7 @@ describe("FleetStoreRedis", () => {
         const take = ThrottledModel.tokenBucket(capacity, 10)
         const counts = { accepted: 0, refused: 0, acceptedWhileBusy: 0 }
         const warmUp = 3
-        // long enough that one deep cut (a throttle counted before the answers of its moment) costs under 5%
+        // long enough that one cut more than the load needs (a loaded machine's timing) costs under 5%
         const seconds = 11
         let started = Number.POSITIVE_INFINITY
         const server = yield* FaultServer.make({
