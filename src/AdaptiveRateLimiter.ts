@@ -464,7 +464,7 @@ export const make = (
     }
 
     // The round trip runs from the send; a throttle dates from the slot's grant (see `Slot`).
-    const observe = (slot: Slot, sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
+    const observe = (grantedAt: number, sentAt: number) => (exit: Exit.Exit<unknown, unknown>) => {
       if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
       return Effect.flatMap(
@@ -472,7 +472,7 @@ export const make = (
         (now) =>
           Option.isSome(error) && RetrySchedule.isThrottling(error.value)
             ? throttles({
-              sentAt: slot.grantedAt,
+              sentAt: grantedAt,
               hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
             })
             : delivered(now, sentAt)
@@ -488,9 +488,8 @@ export const make = (
           // Until a first answer has told the process the provider's limits, one call goes alone.
           const probe = settings.rateLimitHeaders && !answered && !probing
           if (probe) probing = true
-          const call = Effect.flatMap(acquire(cost, restore, probe), (slot) => {
-            const { charge } = slot
-            return Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+          const call = Effect.flatMap(acquire(cost, restore, probe), ({ charge, grantedAt }) =>
+            Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
               restore(Effect.suspend(() => {
                 // One response per call: the first report is its headers (an adapter and a client hook may both
                 // see them; counted twice, a shortfall would be taken twice).
@@ -502,10 +501,9 @@ export const make = (
                 })
               })).pipe(
                 Effect.onExit((exit) =>
-                  Effect.zipRight(observe(slot, sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
+                  Effect.zipRight(observe(grantedAt, sentAt)(exit), Exit.isFailure(exit) ? settle(charge) : Effect.void)
                 )
-              ))
-          })
+              )))
           return probe ? Effect.ensuring(call, answer) : call
         })
       )
