@@ -268,16 +268,19 @@ export const make = (
           : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(wait, window.bucketMillis))), token)
     )
 
-    // One ask to charge a call's cost to the provider's budget: what was charged, or the wait.
-    const reserveOnce = (cost: FleetStore.Quota) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(quotaKey, now, cost))
+    // One ask to charge a call's cost to the provider's budget: what was charged, or the wait. Until a provider's
+    // limits are known there is nothing to charge, and no store to ask.
+    const reserveOnce = (cost: FleetStore.Quota): Effect.Effect<FleetStore.Reservation> =>
+      Effect.suspend(() =>
+        limitsSeen
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(quotaKey, now, cost))
+          : Effect.succeed(nothing)
+      )
     const reserve = (cost: FleetStore.Quota): Effect.Effect<Charge> =>
-      !limitsSeen ?
-        Effect.sync(() => charging(cost, nothing)) :
-        Effect.flatMap(reserveOnce(cost), (r) =>
-          r.wait === 0
-            ? Effect.sync(() => charging(cost, r))
-            : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
+      Effect.flatMap(reserveOnce(cost), (r) =>
+        r.wait === 0
+          ? Effect.sync(() => charging(cost, r))
+          : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
 
     const settle = (charge: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
       uncharged.delete(charge)
@@ -402,8 +405,7 @@ export const make = (
         if (closed) return Effect.interrupt
         const queued = current !== undefined || waiting.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0
         if (queued || (!answered && !probe)) return restore(wait(cost))
-        const asked = limitsSeen ? reserveOnce(cost) : Effect.succeed(nothing)
-        return Effect.flatMap(asked, (r) =>
+        return Effect.flatMap(reserveOnce(cost), (r) =>
           r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(take, ({ at, wait: untilToken }) => {
             const charge = charging(cost, r)
             return untilToken === 0
