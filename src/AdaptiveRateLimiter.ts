@@ -162,7 +162,10 @@ export interface AdaptiveRateLimiter {
     cost: FleetStore.Quota,
     use: (charge: Charge) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E, R>
-  /** Gives back what a call was charged beyond `used` (all of it when `used` is left out). Once per charge. */
+  /**
+   * Gives back what a call was charged beyond `used` (all of it when `used` is left out). Only the first
+   * settlement of a charge counts: settling again (a give-back after the turn's own settlement) is nothing.
+   */
   readonly settle: (charge: Charge, used?: FleetStore.Quota) => Effect.Effect<void>
   readonly state: Effect.Effect<State>
 }
@@ -282,19 +285,26 @@ export const make = (
           ? Effect.sync(() => charging(cost, r))
           : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
 
-    const settle = (charge: Charge, used?: FleetStore.Quota): Effect.Effect<void> => {
-      uncharged.delete(charge)
-      const charged = late.delete(charge) ? charge.cost : charge.charged
-      const delta = Object.fromEntries(
-        Object.entries(charged).flatMap(([d, amount]) => {
-          const back = amount - (used?.[d as FleetStore.QuotaDimension] ?? 0)
-          return back === 0 ? [] : [[d, back]]
-        })
-      )
-      return Object.keys(delta).length === 0
-        ? Effect.void
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => store.settle(quotaKey, now, delta))
-    }
+    // The one place a charge is settled, once: the first settlement of a charge counts and any later one is
+    // nothing, so a call may settle wherever it ends (its turn's last part, a failure, an abandoned stream, an
+    // interruption) without counting which came first. Lazy: what is charged late is known only when it runs.
+    const settled = new WeakSet<Charge>()
+    const settle = (charge: Charge, used?: FleetStore.Quota): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (settled.has(charge)) return Effect.void
+        settled.add(charge)
+        uncharged.delete(charge)
+        const charged = late.delete(charge) ? charge.cost : charge.charged
+        const delta = Object.fromEntries(
+          Object.entries(charged).flatMap(([d, amount]) => {
+            const back = amount - (used?.[d as FleetStore.QuotaDimension] ?? 0)
+            return back === 0 ? [] : [[d, back]]
+          })
+        )
+        return Object.keys(delta).length === 0
+          ? Effect.void
+          : Effect.flatMap(Clock.currentTimeMillis, (now) => store.settle(quotaKey, now, delta))
+      })
 
     const observeHeaders = (state: RateLimitHeaders.RateLimitState, charge: Charge): Effect.Effect<void> => {
       if (!settings.rateLimitHeaders) return Effect.void
@@ -634,9 +644,11 @@ const paced = (inner: CompletionModel.Service, limiter: AdaptiveRateLimiter): Co
 })
 
 /**
- * `stream` settling a charge once: with what `finished` gives for the part
- * that ends the turn (`undefined` for any other), or with `giveBack` when the
- * stream ends (fails, is abandoned) before such a part.
+ * `stream` settling a charge: with what `finished` gives for the part that
+ * ends the turn (`undefined` for any other), and with `giveBack` when the
+ * stream ends whichever way (finished, failed, abandoned). The limiter's
+ * `settle` counts only the first settlement of a charge, so after a finished
+ * turn the give-back is nothing.
  *
  * @internal
  */
@@ -645,18 +657,10 @@ export const settleOnce = <A, E, R>(
   finished: (part: A) => Effect.Effect<void> | undefined,
   giveBack: Effect.Effect<void>
 ): Stream.Stream<A, E, R> =>
-  Stream.suspend(() => {
-    let settled = false
-    return stream.pipe(
-      Stream.tap((part) => {
-        const settlement = settled ? undefined : finished(part)
-        if (settlement === undefined) return Effect.void
-        settled = true
-        return settlement
-      }),
-      Stream.ensuring(Effect.suspend(() => settled ? Effect.void : giveBack))
-    )
-  })
+  stream.pipe(
+    Stream.tap((part) => finished(part) ?? Effect.void),
+    Stream.ensuring(giveBack)
+  )
 
 // A request's size in characters: the text the model reads, tool definitions and arguments included; an image
 // counts as what a large one costs (about 1,600 tokens at Anthropic's rate).

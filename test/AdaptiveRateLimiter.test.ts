@@ -17,9 +17,11 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { ledger } from "./support/ledger.js"
 import { thrown } from "./support/thrown.js"
 import { recordingCalls } from "./support/virtualTime.js"
 
@@ -385,17 +387,7 @@ describe("AdaptiveRateLimiter", () => {
 
     it.scoped("every charge is settled once: 10,000 mixed calls leave nothing reserved", () =>
       Effect.gen(function*() {
-        // the store's ledger: what reservations charged, net of what settlements gave back
-        const inner = FleetStore.makeMemory()
-        const net: Record<string, number> = {}
-        const add = (quota: FleetStore.Quota, sign: number) => {
-          for (const [d, amount] of Object.entries(quota)) net[d] = (net[d] ?? 0) + sign * amount
-        }
-        const store: FleetStore.Service = {
-          ...inner,
-          reserve: (...args) => Effect.tap(inner.reserve(...args), (r) => add(r.charged, 1)),
-          settle: (...args) => Effect.tap(inner.settle(...args), () => add(args[2], -1))
-        }
+        const { net, store } = ledger()
         const big = { limit: 1e11, remaining: 1e11 }
         const state: RateLimitHeaders.RateLimitState = {
           requests: big,
@@ -475,6 +467,64 @@ describe("AdaptiveRateLimiter", () => {
         expect(interrupted(4)).toHaveLength(1_000)
         expect(interrupted(9)).toHaveLength(1_000)
         expect(net).toEqual(used)
+      }))
+
+    it.scoped("a process's first call, sent before the limits were known, is settled to its usage when its turn ends", () =>
+      Effect.gen(function*() {
+        const { net, store } = ledger()
+        // 60 output tokens a minute; the first turn uses 20 of the 4,096 a request without maxTokens reserves
+        const state: RateLimitHeaders.RateLimitState = {
+          requests: { limit: 1_000, remaining: 1_000 },
+          outputTokens: { limit: 60, remaining: 60 }
+        }
+        const usage = { inputTokens: 1, outputTokens: 20 }
+        const provider: CompletionModel.Service = {
+          name: "p",
+          model: "m",
+          chatStream: () =>
+            Effect.as(
+              RateLimitHeaders.report(state),
+              Stream.make(
+                CompletionModel.StreamChunk.TextDelta({ text: "a" }),
+                CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })
+              )
+            )
+        }
+        const model = yield* AdaptiveRateLimiter.decorate()(provider).pipe(
+          Effect.provideService(FleetStore.FleetStore, store)
+        )
+        yield* Effect.flatMap(model.chatStream(request), Stream.runDrain)
+        expect(net).toEqual(AdaptiveRateLimiter.used(usage))
+        // 40 of 60 left: a call of 10 goes at once (left charged at 4,096, it would wait over an hour)
+        const next = yield* Effect.fork(
+          Effect.flatMap(model.chatStream({ ...request, maxTokens: 10 }), Stream.runDrain)
+        )
+        yield* TestClock.adjust("1 second")
+        expect(Option.isSome(yield* Fiber.poll(next))).toBe(true)
+      }))
+
+    it.scoped("a charge is settled once: a turn that finishes, then fails, gives nothing more back", () =>
+      Effect.gen(function*() {
+        const { net, store } = ledger()
+        const state: RateLimitHeaders.RateLimitState = { outputTokens: { limit: 1e9, remaining: 1e9 } }
+        const usage = { inputTokens: 1, outputTokens: 20 }
+        const provider: CompletionModel.Service = {
+          name: "p",
+          model: "m",
+          chatStream: () =>
+            Effect.as(
+              RateLimitHeaders.report(state),
+              Stream.concat(
+                Stream.make(CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })),
+                Stream.fail(new ModelError.StreamError({ provider: "p", message: "after the end" }))
+              )
+            )
+        }
+        const model = yield* AdaptiveRateLimiter.decorate()(provider).pipe(
+          Effect.provideService(FleetStore.FleetStore, store)
+        )
+        for (let i = 0; i < 3; i++) yield* Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain))
+        expect(net.outputTokens).toBe(3 * usage.outputTokens)
       }))
   })
 })

@@ -4,7 +4,7 @@ import type * as Response from "@effect/ai/Response"
 import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveRateLimiter, CircuitBreaker, FleetStore, RetryBudget } from "effect-retry-layer"
+import { AdaptiveRateLimiter, CircuitBreaker, FleetStore, RateLimitHeaders, RetryBudget } from "effect-retry-layer"
 import { ResilientLanguageModel, RetryingLanguageModel } from "effect-retry-layer/ai"
 import { ScriptedLanguageModel as Scripted } from "effect-retry-layer/testing/ai"
 import * as Chunk from "effect/Chunk"
@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { ledger } from "./support/ledger.js"
 
 const collect = (model: LanguageModel.Service) =>
   Effect.map(Stream.runCollect(model.streamText({ prompt: "hi" })), Chunk.toReadonlyArray)
@@ -260,6 +261,39 @@ describe("the fleet pieces", () => {
       yield* Fiber.join(fiber)
       expect((yield* limiter.state).mode).toBe("cubic")
     }).pipe(Effect.scoped, Effect.provide(FleetStore.layerMemory)))
+
+  it.effect("a process's first call, sent before the limits were known, is settled to its usage (streamText, generateText)", () =>
+    Effect.gen(function*() {
+      const state: RateLimitHeaders.RateLimitState = {
+        requests: { limit: 1_000, remaining: 1_000 },
+        outputTokens: { limit: 60, remaining: 60 }
+      }
+      // the scripted finish part uses one token each way
+      const expected = AdaptiveRateLimiter.used({ inputTokens: 1, outputTokens: 1 })
+      for (const method of ["streamText", "generateText"] as const) {
+        const { net, store } = ledger()
+        const limiter = yield* AdaptiveRateLimiter.make({ key: method }).pipe(
+          Effect.provideService(FleetStore.FleetStore, store)
+        )
+        const [scripted] = yield* Scripted.make([Scripted.reply("ok")])
+        const reporting: LanguageModel.Service = {
+          ...scripted,
+          streamText: ((options: Parameters<LanguageModel.Service["streamText"]>[0]) =>
+            Stream.unwrap(
+              Effect.as(RateLimitHeaders.report(state), scripted.streamText(options))
+            )) as LanguageModel.Service["streamText"],
+          generateText: ((options: Parameters<LanguageModel.Service["generateText"]>[0]) =>
+            Effect.zipRight(
+              RateLimitHeaders.report(state),
+              scripted.generateText(options)
+            )) as LanguageModel.Service["generateText"]
+        }
+        const model = RetryingLanguageModel.make(reporting, {}, { limiter })
+        if (method === "streamText") yield* collect(model)
+        else yield* model.generateText({ prompt: "hi" })
+        expect(net).toEqual(expected)
+      }
+    }).pipe(Effect.scoped))
 
   it.effect("the breaker counts 5xx attempts and opens; an open circuit is an AiError that says so", () =>
     Effect.gen(function*() {
