@@ -124,7 +124,12 @@ const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPol
       ? raw as L
       : problem(key, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${show(raw)}`)
   }
-  const maxAttempts = number("maxAttempts", 3, (n) => Number.isInteger(n) && n >= 1, "an integer >= 1")
+  const maxAttempts = number(
+    "maxAttempts",
+    3,
+    (n) => Number.isInteger(n) && n >= 1 && n <= maxAttemptsBound,
+    `an integer from 1 to ${maxAttemptsBound}`
+  )
   const factor = number("factor", 2, (n) => Number.isFinite(n) && n >= 1, "a finite number >= 1")
   const baseDelay = duration("baseDelay", false, Duration.seconds(1))
   const maxDelay = duration("maxDelay", false, Duration.seconds(30))
@@ -170,6 +175,10 @@ const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPol
 }
 
 const maxUnknownListed = 20
+
+// More attempts than this is a mistake (1e300, a count of milliseconds), not a policy: at the default 30 s cap
+// 1,000 attempts already take over eight hours; a longer effort wants `maxElapsed`.
+const maxAttemptsBound = 1000
 
 const invalid = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) =>
   new InvalidRetryPolicy({
@@ -230,7 +239,7 @@ const editDistance = (a: string, b: string, limit: number): number => {
  *
  * | field | default | meaning |
  * | --- | --- | --- |
- * | `maxAttempts` | 3 | calls to the inner model, the first included (1 disables retries) |
+ * | `maxAttempts` | 3 | calls to the inner model, the first included (1 disables retries); at most 1,000 |
  * | `baseDelay` | 1 second | delay before the first retry |
  * | `factor` | 2 | growth per retry |
  * | `maxDelay` | 30 seconds | cap on the computed delay (not on a server's hint); finite |

@@ -84,6 +84,8 @@ describe("RetryPolicy", () => {
     ["maxAttempts 0", { maxAttempts: 0 }, "maxAttempts"],
     ["fractional maxAttempts", { maxAttempts: 2.5 }, "maxAttempts"],
     ["NaN maxAttempts", { maxAttempts: NaN }, "maxAttempts"],
+    ["absurd maxAttempts", { maxAttempts: 1e300 }, "maxAttempts"],
+    ["maxAttempts past the bound", { maxAttempts: 1001 }, "maxAttempts"],
     ["negative baseDelay", { baseDelay: -1 }, "baseDelay"],
     ["NaN baseDelay", { baseDelay: NaN }, "baseDelay"],
     ["negative string delay", { baseDelay: "-5 seconds" }, "baseDelay"],
@@ -98,6 +100,13 @@ describe("RetryPolicy", () => {
     ["negative maxElapsed", { maxElapsed: "-1 seconds" }, "maxElapsed"],
     ["unknown commit point", { commitOn: "headers" as "open" }, "commitOn"]
   ]
+
+  it("names the bound of maxAttempts", () => {
+    expect((thrown(RetryPolicy.from)({ maxAttempts: 1e300 }) as Error).message).toContain(
+      "maxAttempts must be an integer from 1 to 1000, got 1e+300"
+    )
+    expect(RetryPolicy.from({ maxAttempts: 1000 }).maxAttempts).toBe(1000)
+  })
 
   it.each(rejected)("rejects %s with InvalidRetryPolicy naming the field", (_, input, field) => {
     let thrown: unknown
