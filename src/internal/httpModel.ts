@@ -409,14 +409,54 @@ export const unsupported = (provider: string, what: string): ModelError.ModelErr
   new ModelError.InvalidRequestError({ provider, message: `${provider} cannot take ${what}; nothing was sent` })
 
 /**
+ * The most characters of arguments one tool call may stream: 1 Mi (more
+ * than any model's whole output today: 128k output tokens are about 512 Ki
+ * characters). Past it the stream fails with a `StreamError` naming the call.
+ *
+ * @internal
+ */
+export const maxToolArgumentChars = 1024 * 1024
+
+/**
+ * The most characters of arguments all the tool calls of one turn may stream
+ * together: 4 Mi. An adapter holds a call's arguments until the call ends
+ * (OpenAI's all until the turn ends), so this bounds what a turn can make it
+ * hold: about 8 MB.
+ *
+ * @internal
+ */
+export const maxTurnToolArgumentChars = 4 * 1024 * 1024
+
+/**
+ * The most tool calls one turn may make: 128 (OpenAI's bound on the tools of
+ * one request, for the calls of one answer).
+ *
+ * @internal
+ */
+export const maxToolCalls = 128
+
+/**
  * The tool calls open in one response, by the provider's index (a content
  * block's, or a tool call's), each with its arguments' JSON so far: what
  * every adapter turns into `ToolCallStart`, `ToolCallDelta` and `ToolCallEnd`.
+ * Bounded: {@link maxToolCalls} calls, {@link maxToolArgumentChars} of
+ * arguments a call, {@link maxTurnToolArgumentChars} a turn; past a bound,
+ * a `StreamError` naming the call and the bound.
  *
  * @internal
  */
 export const toolCalls = (facts: DecoderContext) => {
   const open = new Map<number, { readonly id: string; readonly name: string; json: string }>()
+  let started = 0
+  let turnChars = 0
+  const refused = (call: { readonly id: string; readonly name: string }, why: string) =>
+    Either.left(
+      new ModelError.StreamError({
+        provider: facts.provider,
+        ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
+        message: `${facts.provider}: tool call ${call.id} (${call.name}) ${why}; the stream is refused`
+      })
+    )
   const ended = (call: { readonly id: string; readonly name: string; readonly json: string }) =>
     Either.map(
       toolArguments(facts, call),
@@ -424,16 +464,36 @@ export const toolCalls = (facts: DecoderContext) => {
     )
   return {
     isOpen: (index: number): boolean => open.has(index),
-    start: (index: number, id: string, name: string): CompletionModel.StreamChunk => {
+    start: (
+      index: number,
+      id: string,
+      name: string
+    ): Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError> => {
+      if (++started > maxToolCalls) {
+        return refused({ id, name }, `is call ${started} of the turn, over the bound of ${maxToolCalls} calls a turn`)
+      }
       open.set(index, { id, name, json: "" })
-      return CompletionModel.StreamChunk.ToolCallStart({ id, name })
+      return Either.right([CompletionModel.StreamChunk.ToolCallStart({ id, name })])
     },
     /** The next piece of a call's arguments; nothing for an unknown call or an empty piece. */
-    delta: (index: number, json: string | null | undefined): ReadonlyArray<CompletionModel.StreamChunk> => {
+    delta: (
+      index: number,
+      json: string | null | undefined
+    ): Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError> => {
       const call = open.get(index)
-      if (call === undefined || !json) return []
+      if (call === undefined || !json) return Either.right([])
+      if (call.json.length + json.length > maxToolArgumentChars) {
+        return refused(call, `has over ${maxToolArgumentChars} characters of arguments, the bound on one call`)
+      }
+      turnChars += json.length
+      if (turnChars > maxTurnToolArgumentChars) {
+        return refused(
+          call,
+          `takes the turn's tool-call arguments over ${maxTurnToolArgumentChars} characters, the bound on one turn`
+        )
+      }
       call.json += json
-      return [CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: json })]
+      return Either.right([CompletionModel.StreamChunk.ToolCallDelta({ id: call.id, argumentsDelta: json })])
     },
     /** The call at `index` ends (nothing if none is open); arguments that are not JSON are a `StreamError`. */
     end: (index: number): Either.Either<ReadonlyArray<CompletionModel.StreamChunk>, ModelError.ModelError> => {

@@ -249,29 +249,31 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           return none
         })
       case "content_block_start":
-        return Either.map(ContentBlockStart(context, event), ({ content_block: block, index }) => {
-          if (block.type === "tool_use") return [calls.start(index, block.id ?? `call_${index}`, block.name ?? "")]
+        return Either.flatMap(ContentBlockStart(context, event), ({ content_block: block, index }) => {
+          if (block.type === "tool_use") return calls.start(index, block.id ?? `call_${index}`, block.name ?? "")
           if (block.type === "redacted_thinking" && block.data !== undefined) {
-            return [CompletionModel.StreamChunk.RedactedThinking({ data: block.data })]
+            return Either.right([CompletionModel.StreamChunk.RedactedThinking({ data: block.data })])
           }
-          return none
+          return Either.right(none)
         })
       case "content_block_delta":
-        return Either.map(ContentBlockDelta(context, event), ({ delta, index }) => {
+        return Either.flatMap(ContentBlockDelta(context, event), ({ delta, index }) => {
           switch (delta.type) {
             case "text_delta":
-              return delta.text ? [CompletionModel.StreamChunk.TextDelta({ text: delta.text })] : none
+              return Either.right(delta.text ? [CompletionModel.StreamChunk.TextDelta({ text: delta.text })] : none)
             case "thinking_delta":
-              return delta.thinking ? [CompletionModel.StreamChunk.ThinkingDelta({ thinking: delta.thinking })] : none
+              return Either.right(
+                delta.thinking ? [CompletionModel.StreamChunk.ThinkingDelta({ thinking: delta.thinking })] : none
+              )
             case "signature_delta":
-              return delta.signature
-                ? [CompletionModel.StreamChunk.ThinkingSignature({ signature: delta.signature })]
-                : none
+              return Either.right(
+                delta.signature ? [CompletionModel.StreamChunk.ThinkingSignature({ signature: delta.signature })] : none
+              )
             case "input_json_delta":
               return calls.delta(index, delta.partial_json)
           }
           // citations and delta types added after this was written
-          return none
+          return Either.right(none)
         })
       case "content_block_stop":
         return Either.flatMap(ContentBlockStop(context, event), ({ index }) => calls.end(index))

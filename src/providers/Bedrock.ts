@@ -418,15 +418,17 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
     }
     switch (event.event) {
       case "contentBlockStart":
-        return Either.map(BlockStart(context, event), ({ contentBlockIndex: index, start }) => {
+        return Either.flatMap(BlockStart(context, event), ({ contentBlockIndex: index, start }) => {
           const tool = start?.toolUse
-          return tool === undefined ? none : [calls.start(index, tool.toolUseId, tool.name)]
+          return tool === undefined ? Either.right(none) : calls.start(index, tool.toolUseId, tool.name)
         })
       case "contentBlockDelta":
-        return Either.map(BlockDelta(context, event), ({ contentBlockIndex: index, delta }) => {
+        return Either.flatMap(BlockDelta(context, event), ({ contentBlockIndex: index, delta }) => {
           const out: Array<CompletionModel.StreamChunk> = []
           if (delta.text) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.text }))
-          out.push(...calls.delta(index, delta.toolUse?.input))
+          const args = calls.delta(index, delta.toolUse?.input)
+          if (Either.isLeft(args)) return args
+          out.push(...args.right)
           const reasoning = delta.reasoningContent
           if (reasoning?.text) out.push(CompletionModel.StreamChunk.ThinkingDelta({ thinking: reasoning.text }))
           if (reasoning?.signature) {
@@ -435,7 +437,7 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
           if (reasoning?.redactedContent) {
             out.push(CompletionModel.StreamChunk.RedactedThinking({ data: reasoning.redactedContent }))
           }
-          return out
+          return Either.right(out)
         })
       case "contentBlockStop":
         return Either.flatMap(BlockStop(context, event), ({ contentBlockIndex: index }) => calls.end(index))

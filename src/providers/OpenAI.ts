@@ -372,9 +372,13 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
       if (delta?.content) out.push(CompletionModel.StreamChunk.TextDelta({ text: delta.content }))
       for (const piece of delta?.tool_calls ?? []) {
         if (!calls.isOpen(piece.index)) {
-          out.push(calls.start(piece.index, piece.id ?? `call_${piece.index}`, piece.function?.name ?? ""))
+          const started = calls.start(piece.index, piece.id ?? `call_${piece.index}`, piece.function?.name ?? "")
+          if (Either.isLeft(started)) return started
+          out.push(...started.right)
         }
-        out.push(...calls.delta(piece.index, piece.function?.arguments))
+        const args = calls.delta(piece.index, piece.function?.arguments)
+        if (Either.isLeft(args)) return args
+        out.push(...args.right)
       }
       if (choice?.finish_reason) {
         stopReason = choice.finish_reason

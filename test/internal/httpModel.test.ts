@@ -1,10 +1,19 @@
 import * as Sse from "@effect/experimental/Sse"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
+import type { CompletionModel } from "effect-retry-layer"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { Bedrock } from "effect-retry-layer/bedrock"
+import { OpenAI } from "effect-retry-layer/openai"
+import { FaultServer } from "effect-retry-layer/testing/server"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as HttpModel from "../../src/internal/httpModel.js"
+import { pulled, sse } from "../support/transcripts.js"
 
 const parse = (pieces: ReadonlyArray<string>) =>
   Stream.fromIterable(pieces).pipe(
@@ -85,4 +94,135 @@ describe("server-sent event decoding", () => {
         { event: "message", data: "a" }
       ])
     }))
+})
+
+describe("bounded tool calls, on every adapter", () => {
+  const text = (s: string) => new TextEncoder().encode(s)
+  const piece = "x".repeat(64 * 1024)
+  const adapters: ReadonlyArray<{
+    readonly name: string
+    readonly make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>
+    readonly contentType?: string
+    /** The stream's start, then one tool call whose arguments never stop: call `n`'s opening. */
+    readonly head: (calls: number) => Uint8Array
+    /** More arguments for the last call opened. */
+    readonly more: (calls: number) => Uint8Array
+  }> = [
+    {
+      name: "anthropic",
+      make: Anthropic.make({ apiKey: Redacted.make("sk-ant-test"), model: "m", baseUrl: "http://127.0.0.1:1" }),
+      head: (calls) =>
+        text(sse([
+          ["message_start", {
+            type: "message_start",
+            message: { id: "msg", usage: { input_tokens: 1, output_tokens: 1 } }
+          }],
+          ...Array.from({ length: calls }, (_, i) =>
+            [
+              "content_block_start",
+              {
+                type: "content_block_start",
+                index: i,
+                content_block: { type: "tool_use", id: `toolu_${i}`, name: "f" }
+              }
+            ] as const)
+        ])),
+      more: (calls) =>
+        text(sse([[
+          "content_block_delta",
+          { type: "content_block_delta", index: calls - 1, delta: { type: "input_json_delta", partial_json: piece } }
+        ]]))
+    },
+    {
+      name: "openai",
+      make: OpenAI.make({ apiKey: Redacted.make("sk-test"), model: "m", baseUrl: "http://127.0.0.1:1/v1" }),
+      head: (calls) =>
+        text(sse(Array.from({ length: calls }, (_, i) => [undefined, {
+          choices: [{
+            index: 0,
+            delta: {
+              tool_calls: [{ index: i, id: `call_${i}`, type: "function", function: { name: "f", arguments: "" } }]
+            }
+          }]
+        }]))),
+      more: (calls) =>
+        text(sse([[undefined, {
+          choices: [{ index: 0, delta: { tool_calls: [{ index: calls - 1, function: { arguments: piece } }] } }]
+        }]]))
+    },
+    {
+      name: "bedrock",
+      make: Bedrock.make({
+        region: "us-east-1",
+        model: "m",
+        credentials: { accessKeyId: Redacted.make("AKIDEXAMPLE"), secretAccessKey: Redacted.make("secret-example") },
+        baseUrl: "http://127.0.0.1:1"
+      }),
+      contentType: "application/vnd.amazon.eventstream",
+      head: (calls) => {
+        const frames = [
+          FaultServer.bedrockEvent("messageStart", { role: "assistant" }),
+          ...Array.from({ length: calls }, (_, i) =>
+            FaultServer.bedrockEvent("contentBlockStart", {
+              contentBlockIndex: i,
+              start: { toolUse: { toolUseId: `tooluse_${i}`, name: "f" } }
+            }))
+        ]
+        return Buffer.concat(frames)
+      },
+      more: (calls) =>
+        FaultServer.bedrockEvent("contentBlockDelta", {
+          contentBlockIndex: calls - 1,
+          delta: { toolUse: { input: piece } }
+        })
+    }
+  ]
+
+  for (const adapter of adapters) {
+    it.effect(`${adapter.name}: 100 MB of one call's arguments is a StreamError naming the call, after ~1 MiB read`, () =>
+      Effect.gen(function*() {
+        const { exit, read } = yield* pulled(
+          adapter.make,
+          adapter.head(1),
+          () => adapter.more(1),
+          100 * 1024 * 1024,
+          adapter.contentType
+        )
+        const error = exit._tag === "Failure" ? Cause.failureOption(exit.cause) : undefined
+        expect(error?._tag === "Some" && error.value._tag).toBe("StreamError")
+        expect(error?._tag === "Some" && error.value.message).toMatch(
+          new RegExp(`tool call \\S+_0 \\(f\\) has over ${HttpModel.maxToolArgumentChars} characters of arguments`)
+        )
+        expect(read).toBeLessThan(2 * HttpModel.maxToolArgumentChars)
+      }))
+
+    it.effect(`${adapter.name}: call ${HttpModel.maxToolCalls + 1} of a turn is a StreamError naming the bound`, () =>
+      Effect.gen(function*() {
+        const { exit } = yield* pulled(
+          adapter.make,
+          adapter.head(HttpModel.maxToolCalls + 1),
+          () => new Uint8Array(0),
+          0,
+          adapter.contentType
+        )
+        const error = exit._tag === "Failure" ? Cause.failureOption(exit.cause) : undefined
+        expect(error?._tag === "Some" && error.value.message).toContain(
+          `is call ${HttpModel.maxToolCalls + 1} of the turn, over the bound of ${HttpModel.maxToolCalls} calls a turn`
+        )
+      }))
+  }
+
+  it("a turn's calls together are bounded too: four calls of 1 MiB each, then one more character", () => {
+    const calls = HttpModel.toolCalls({ provider: "p", requestId: undefined, secrets: [] })
+    const mebi = "x".repeat(HttpModel.maxToolArgumentChars)
+    for (let i = 0; i < 4; i++) {
+      calls.start(i, `c${i}`, "f")
+      expect(calls.delta(i, mebi)._tag).toBe("Right")
+    }
+    calls.start(4, "c4", "f")
+    const over = calls.delta(4, "x")
+    expect(over._tag === "Left" && over.left.message).toContain(
+      `tool call c4 (f) takes the turn's tool-call arguments over ${HttpModel.maxTurnToolArgumentChars} characters`
+    )
+  })
 })

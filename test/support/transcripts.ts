@@ -57,3 +57,45 @@ export const sse = (events: ReadonlyArray<readonly [string | undefined, unknown]
       typeof data === "string" ? data : JSON.stringify(data)
     }\n\n`
   ).join("")
+
+/**
+ * {@link served} for a stream too long to hold: `head`, then `piece(i)` for
+ * i = 0, 1, ... until `total` bytes, each made only when the adapter reads
+ * it. Returns the exit and how many bytes the adapter read.
+ */
+export const pulled = (
+  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  head: Uint8Array,
+  piece: (i: number) => Uint8Array,
+  total: number,
+  contentType = "text/event-stream"
+) => {
+  let read = 0
+  let i = 0
+  const client = HttpClient.make((request) =>
+    Effect.succeed(HttpClientResponse.fromWeb(
+      request,
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            read += head.length
+            controller.enqueue(head)
+          },
+          pull(controller) {
+            if (read >= total) return controller.close()
+            const next = piece(i++)
+            read += next.length
+            controller.enqueue(next)
+          }
+        }, { highWaterMark: 0 }),
+        { status: 200, headers: { "content-type": contentType } }
+      )
+    ))
+  )
+  return Effect.gen(function*() {
+    const model = yield* make
+    const stream = yield* model.chatStream({ messages: [{ role: "user", content: "hi" }] })
+    const exit = yield* Effect.exit(Stream.runDrain(stream))
+    return { exit, read }
+  }).pipe(Effect.provideService(HttpClient.HttpClient, client))
+}
