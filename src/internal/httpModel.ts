@@ -75,6 +75,8 @@ export interface Spec {
   readonly timeout: Duration.DurationInput | undefined
   /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
   readonly idleTimeout: Duration.DurationInput | undefined
+  /** Limit on the time an open stream goes without content (comments and pings do not count). Default 10 minutes. */
+  readonly contentTimeout: Duration.DurationInput | undefined
   /** Header names to redact in spans, on top of `@effect/platform`'s defaults. */
   readonly secretHeaders: ReadonlyArray<string>
   /** Values scrubbed from any text taken from a response (the API key, should a server echo it). */
@@ -89,6 +91,7 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
     // The official SDKs' default for a request; an open stream may idle for half that.
     const timeout = Duration.decode(spec.timeout ?? "10 minutes")
     const idleTimeout = Duration.decode(spec.idleTimeout ?? "5 minutes")
+    const limits = { idleTimeout, contentTimeout: Duration.decode(spec.contentTimeout ?? "10 minutes") }
     const redactSecrets = Effect.locallyWith(
       Headers.currentRedactedNames,
       (names) => [...names, ...spec.secretHeaders]
@@ -107,7 +110,7 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
           (httpRequest) =>
             Effect.mapError(client.execute(httpRequest), (error) => fromClientError(spec.provider, error))
         ).pipe(
-          Effect.flatMap((response) => open(spec, idleTimeout, response)),
+          Effect.flatMap((response) => open(spec, limits, response)),
           Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
           redactSecrets
         )
@@ -115,22 +118,27 @@ export const make = (spec: Spec): Effect.Effect<CompletionModel.Service, never, 
   })
 
 // Every response's rate-limit headers go to whoever paces the call, as they arrive; a stream's go with its turn too.
+interface StreamLimits {
+  readonly idleTimeout: Duration.Duration
+  readonly contentTimeout: Duration.Duration
+}
+
 const open = (
   spec: Spec,
-  idleTimeout: Duration.Duration,
+  limits: StreamLimits,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
   Effect.flatMap(Clock.currentTimeMillis, (openedAt) => {
     const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
     return Effect.zipRight(
       rateLimit === undefined ? Effect.void : RateLimitHeaders.report(rateLimit),
-      opened(spec, idleTimeout, response, rateLimit)
+      opened(spec, limits, response, rateLimit)
     )
   })
 
 const opened = (
   spec: Spec,
-  idleTimeout: Duration.Duration,
+  limits: StreamLimits,
   response: HttpClientResponse.HttpClientResponse,
   rateLimit: RateLimitHeaders.RateLimitState | undefined
 ): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
@@ -164,7 +172,7 @@ const opened = (
         })
       ))
   }
-  return Effect.succeed(chunks(spec, idleTimeout, response, requestId, rateLimit))
+  return Effect.succeed(chunks(spec, limits, response, requestId, rateLimit))
 }
 
 /**
@@ -210,67 +218,89 @@ const failed: unique symbol = Symbol("failed")
 
 const chunks = (
   spec: Spec,
-  idleTimeout: Duration.Duration,
+  limits: StreamLimits,
   response: HttpClientResponse.HttpClientResponse,
   requestId: string | undefined,
   rateLimit: RateLimitHeaders.RateLimitState | undefined
 ): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
-  Stream.suspend(() => {
+  Stream.unwrap(Effect.map(Effect.clock, (clock) => {
     const decode = spec.decoder({ provider: spec.provider, requestId, secrets: spec.secrets })
     let finished = false
     let failure: ModelError.ModelError | undefined
+    // When the stream last carried content (a chunk); a read of comments or pings alone does not count.
+    let lastContent: number | undefined
+    const contentTimeout = Duration.toMillis(limits.contentTimeout)
     const facts = { provider: spec.provider, ...(requestId === undefined ? {} : { requestId }) }
-    const bytes = Stream.mapError(response.stream, (error) => fromClientError(spec.provider, error, requestId))
+    const bytes = Stream.mapError(response.stream, (error) => fromClientError(spec.provider, error, requestId)).pipe(
+      Stream.timeoutFail(
+        () =>
+          new ModelError.TimeoutError({
+            ...facts,
+            message: `${spec.provider}: the stream sent nothing for ${Duration.format(limits.idleTimeout)}`
+          }),
+        limits.idleTimeout
+      )
+    )
+    // A read's events are decoded in one step, with no effect or stream per event or per read: per event it cost
+    // ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded before it,
+    // so those still reach the caller first; the stream stops pulling at it, then fails with it.
+    const decoded = (batch: ReadonlyArray<Sse.Event>) => {
+      const out: Array<CompletionModel.StreamChunk | typeof failed> = []
+      const stop = (error: ModelError.ModelError) => {
+        failure = error
+        out.push(failed)
+        return out
+      }
+      for (const event of batch) {
+        const chunks = decode(event)
+        if (Either.isLeft(chunks)) return stop(chunks.left)
+        for (const chunk of chunks.right) {
+          if (chunk._tag === "TurnFinished") {
+            // The headers' state goes with the turn's usage, in one place for every adapter.
+            out.push(
+              rateLimit === undefined ? chunk : CompletionModel.StreamChunk.TurnFinished({ ...chunk, rateLimit })
+            )
+            finished = true
+            return out
+          }
+          out.push(chunk)
+        }
+      }
+      // The clock is read as the read arrives (the sleep-free `unsafe` reading: no effect per read).
+      const now = clock.unsafeCurrentTimeMillis()
+      lastContent ??= now
+      if (out.length > 0) lastContent = now
+      else if (now - lastContent > contentTimeout) {
+        return stop(
+          new ModelError.TimeoutError({
+            ...facts,
+            message: `${spec.provider}: the stream sent no content for ${
+              Duration.format(limits.contentTimeout)
+            }, only comments or pings`
+          })
+        )
+      }
+      return out
+    }
     return (spec.wire === undefined
       ? eventsPerRead(facts)(Stream.decodeText(bytes))
       : spec.wire.events(facts)(bytes)).pipe(
-        // A read's events are decoded in one step, with no effect or stream per event or per read: per event it
-        // cost ~50 us (mostly garbage), a stream per read ~100 us. A failure is a marker after the chunks decoded
-        // before it, so those still reach the caller first; the stream stops pulling at it, then fails with it.
-        Stream.mapConcat((batch) => {
-          const out: Array<CompletionModel.StreamChunk | typeof failed> = []
-          for (const event of batch) {
-            const decoded = decode(event)
-            if (Either.isLeft(decoded)) {
-              failure = decoded.left
-              out.push(failed)
-              return out
-            }
-            for (const chunk of decoded.right) {
-              if (chunk._tag === "TurnFinished") {
-                // The headers' state goes with the turn's usage, in one place for every adapter.
-                out.push(
-                  rateLimit === undefined ? chunk : CompletionModel.StreamChunk.TurnFinished({ ...chunk, rateLimit })
-                )
-                finished = true
-                return out
-              }
-              out.push(chunk)
-            }
-          }
-          return out
-        }),
+        Stream.mapConcat(decoded),
         Stream.takeUntil((chunk) => chunk === failed || chunk._tag === "TurnFinished"),
         Stream.filter((chunk): chunk is CompletionModel.StreamChunk => chunk !== failed),
-        Stream.timeoutFail(
-          () =>
-            new ModelError.TimeoutError({
-              ...facts,
-              message: `${spec.provider}: the stream sent nothing for ${Duration.format(idleTimeout)}`
-            }),
-          idleTimeout
-        ),
         // The caller must learn that an answer was cut off, not mistake it for a whole one.
-        Stream.concat(Stream.suspend(() =>
-          failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
-            new ModelError.StreamError({
-              ...facts,
-              message: `${spec.provider}: the stream ended before the turn finished`
-            })
+        Stream.concat(
+          Stream.suspend(() =>
+            failure !== undefined ? Stream.fail(failure) : finished ? Stream.empty : Stream.fail(
+              new ModelError.StreamError({
+                ...facts,
+                message: `${spec.provider}: the stream ended before the turn finished`
+              })
+            )
           )
-        ))
+        )
       )
-  })
+  }))
 
 /**
  * The most characters one SSE line, or one event's data, may hold: 1 Mi. A

@@ -57,6 +57,11 @@ export interface Options {
   readonly timeout?: Duration.DurationInput
   /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * Limit on the time an open stream goes without content (text, thinking, a tool call, the turn's end):
+   * comments and pings keep a connection open but do not count. Default 10 minutes.
+   */
+  readonly contentTimeout?: Duration.DurationInput
 }
 
 /**
@@ -84,6 +89,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     errorTypes,
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
+    contentTimeout: options.contentTimeout,
     secretHeaders: ["x-api-key"],
     secrets: [options.apiKey],
     // Anthropic takes every block and tool choice there is, so nothing is refused here.

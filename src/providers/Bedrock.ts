@@ -78,6 +78,11 @@ export interface Options {
   readonly timeout?: Duration.DurationInput
   /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * Limit on the time an open stream goes without content (text, thinking, a tool call, the turn's end):
+   * comments and pings keep a connection open but do not count. Default 10 minutes.
+   */
+  readonly contentTimeout?: Duration.DurationInput
 }
 
 /**
@@ -114,6 +119,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     wire: { contentType: "application/vnd.amazon.eventstream", events: EventStream.messagesPerRead },
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
+    contentTimeout: options.contentTimeout,
     secretHeaders: ["x-amz-security-token"],
     secrets: [
       credentials.secretAccessKey,

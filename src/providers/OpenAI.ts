@@ -59,6 +59,11 @@ export interface CommonOptions {
   readonly timeout?: Duration.DurationInput
   /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * Limit on the time an open stream goes without content (text, thinking, a tool call, the turn's end):
+   * comments and pings keep a connection open but do not count. Default 10 minutes.
+   */
+  readonly contentTimeout?: Duration.DurationInput
 }
 
 /**
@@ -183,6 +188,7 @@ const makeWith = (
     errorTypes,
     timeout: options.timeout,
     idleTimeout: options.idleTimeout,
+    contentTimeout: options.contentTimeout,
     secretHeaders: target.secretHeaders,
     secrets: [options.apiKey],
     request: (request) =>

@@ -1,5 +1,7 @@
 import * as Sse from "@effect/experimental/Sse"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Client from "@effect/platform/HttpClient"
+import * as ClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
 import type { CompletionModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
@@ -8,10 +10,14 @@ import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as HttpModel from "../../src/internal/httpModel.js"
 import { pulled, sse } from "../support/transcripts.js"
 
@@ -225,4 +231,96 @@ describe("bounded tool calls, on every adapter", () => {
       `tool call c4 (f) takes the turn's tool-call arguments over ${HttpModel.maxTurnToolArgumentChars} characters`
     )
   })
+})
+
+describe("a stream that delivers nothing", () => {
+  // SSE text every 20 ms of virtual time (`items(i)` for the i-th write), through the adapter
+  const every20ms = (
+    make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+    items: (i: number) => string
+  ) =>
+    Effect.gen(function*() {
+      const body = yield* Stream.toReadableStreamEffect(
+        Stream.iterate(0, (i) => i + 1).pipe(
+          Stream.mapEffect((i) => Effect.as(Effect.sleep("20 millis"), new TextEncoder().encode(items(i))))
+        )
+      )
+      const client = Client.make((request) =>
+        Effect.succeed(ClientResponse.fromWeb(
+          request,
+          new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } })
+        ))
+      )
+      const model = yield* Effect.provideService(make, Client.HttpClient, client)
+      const fiber = yield* Effect.fork(Effect.flatMap(model.chatStream({ messages: [] }), Stream.runCollect))
+      yield* TestClock.adjust("2 seconds")
+      return fiber
+    })
+  const failed = <A, E>(fiber: Fiber.Fiber<A, E>) => Effect.flip(Fiber.join(fiber))
+  const anthropic = (options: { readonly contentTimeout?: Duration.DurationInput } = {}) =>
+    Anthropic.make({ apiKey: Redacted.make("sk-ant-test"), model: "m", baseUrl: "http://127.0.0.1:1", ...options })
+  const start = sse([["message_start", { type: "message_start", message: { id: "msg", usage: { input_tokens: 1 } } }]])
+  const ping = sse([["ping", { type: "ping" }]])
+
+  it.effect("comments only: a TimeoutError after contentTimeout, though the idle timer is reset by every read", () =>
+    Effect.gen(function*() {
+      const error = yield* failed(
+        yield* every20ms(anthropic({ contentTimeout: "500 millis" }), () => ": keep-alive\n\n")
+      )
+      expect(error._tag).toBe("TimeoutError")
+      expect(error.message).toBe("anthropic: the stream sent no content for 500ms, only comments or pings")
+      const openai = OpenAI.make({
+        apiKey: Redacted.make("sk-test"),
+        model: "m",
+        baseUrl: "http://127.0.0.1:1/v1",
+        contentTimeout: "500 millis"
+      })
+      expect((yield* failed(yield* every20ms(openai, () => ": keep-alive\n\n"))).message).toContain(
+        "no content for 500ms"
+      )
+    }))
+
+  it.effect("pings count as nothing too; text every 20 ms keeps the stream going", () =>
+    Effect.gen(function*() {
+      const pinged = yield* failed(
+        yield* every20ms(anthropic({ contentTimeout: "500 millis" }), (i) => i === 0 ? start : ping)
+      )
+      expect(pinged.message).toContain("no content for 500ms")
+      // content every 20 ms, then (after 1.5 s) only pings: the bound counts from the last content
+      const text = (i: number) =>
+        i === 0 ? start : i < 75 ?
+          sse([["content_block_delta", {
+            type: "content_block_delta",
+            index: 0,
+            delta: { type: "text_delta", text: "a" }
+          }]]) :
+          ping
+      const fiber = yield* every20ms(anthropic({ contentTimeout: "1 second" }), text)
+      // after 2 s of virtual time the stream is still alive: content until 1.5 s, then less than 1 s of pings
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust("1 second")
+      expect((yield* failed(fiber)).message).toContain("no content for 1s")
+    }))
+
+  it.effect("the default bound is 10 minutes", () =>
+    Effect.gen(function*() {
+      const body = yield* Stream.toReadableStreamEffect(
+        Stream.iterate(0, (i) => i + 1).pipe(
+          Stream.mapEffect(() => Effect.as(Effect.sleep("1 second"), new TextEncoder().encode(": keep-alive\n\n")))
+        )
+      )
+      const client = Client.make((request) =>
+        Effect.succeed(ClientResponse.fromWeb(
+          request,
+          new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } })
+        ))
+      )
+      const model = yield* Effect.provideService(anthropic(), Client.HttpClient, client)
+      const fiber = yield* Effect.fork(Effect.flatMap(model.chatStream({ messages: [] }), Stream.runDrain))
+      yield* TestClock.adjust("599 seconds")
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust("3 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error.message).toContain("no content for 10m")
+    }))
 })
