@@ -1,7 +1,6 @@
 import type * as Sse from "@effect/experimental/Sse"
 import { EventStreamCodec } from "@smithy/eventstream-codec"
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8"
-import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as ModelError from "../ModelError.js"
 
@@ -23,7 +22,8 @@ export const maxMessageBytes = 4 * 1024 * 1024
  * `@smithy/eventstream-codec` checks each message (prelude and message
  * CRC32s, lengths) and reads its headers; the framing is here: a message may
  * arrive split across reads, or several in one. A message that fails its
- * checks is a `StreamError`.
+ * checks is a `StreamError`, after the messages before it (in the same read
+ * too).
  *
  * @internal
  */
@@ -69,18 +69,22 @@ export const messagesPerRead = (facts: { readonly provider: string; readonly req
       }
       return new DataView(prelude.buffer).getUint32(0, false)
     }
-    const feed = (read: Uint8Array): Effect.Effect<Array<Sse.Event>, ModelError.ModelError> => {
+    // The first malformed message: the read's messages before it are still delivered, then the stream fails.
+    let failed: ModelError.ModelError | undefined
+    const feed = (read: Uint8Array): Array<Sse.Event> => {
       if (read.length > 0) {
         reads.push(read)
         buffered += read.length
       }
       const events: Array<Sse.Event> = []
+      const stop = (why: string) => {
+        failed = failure(why)
+        return events
+      }
       while (buffered >= 4) {
         const length = peekLength()
-        if (length > maxMessageBytes) {
-          return Effect.fail(failure(`a message of ${length} bytes is over ${maxMessageBytes}`))
-        }
-        if (length < 16) return Effect.fail(failure(`a message length of ${length}`))
+        if (length > maxMessageBytes) return stop(`a message of ${length} bytes is over ${maxMessageBytes}`)
+        if (length < 16) return stop(`a message length of ${length}`)
         if (buffered < length) break
         try {
           const message = codec.decode(take(length))
@@ -94,10 +98,14 @@ export const messagesPerRead = (facts: { readonly provider: string; readonly req
             : header(":event-type") ?? "unknown"
           events.push({ _tag: "Event", event: type, id: undefined, data: decoder.decode(message.body) })
         } catch (error) {
-          return Effect.fail(failure(error instanceof Error ? error.message : String(error)))
+          return stop(error instanceof Error ? error.message : String(error))
         }
       }
-      return Effect.succeed(events)
+      return events
     }
-    return Stream.mapEffect(bytes, feed)
+    return bytes.pipe(
+      Stream.map(feed),
+      Stream.takeUntil(() => failed !== undefined),
+      Stream.concat(Stream.suspend(() => failed === undefined ? Stream.empty : Stream.fail(failed)))
+    )
   })

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Chat from "../support/chat.js"
-import { served } from "../support/transcripts.js"
+import { served, servedUntilEnd } from "../support/transcripts.js"
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
 const awsError = (name: string, status: number, extra: Record<string, unknown> = {}) =>
@@ -277,6 +277,29 @@ describe("Bedrock ConverseStream over loopback HTTP", () => {
       expect(error?._tag).toBe("StreamError")
       expect(error?.message).toMatch(/^bedrock: a malformed event-stream message \(.*checksum/i)
     }))
+
+  it.each([1, 7, 64, Infinity])(
+    "the frames before a corrupt one are delivered, then the StreamError (reads of %s bytes)",
+    (size) =>
+      Effect.runPromise(Effect.gen(function*() {
+        const good = [
+          FaultServer.bedrockEvent("messageStart", { role: "assistant" }),
+          FaultServer.bedrockEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text: "one " } }),
+          FaultServer.bedrockEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text: "two " } })
+        ]
+        const bad = FaultServer.bedrockEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text: "three" } })
+        bad[bad.length - 2] = bad[bad.length - 2]! ^ 0xff
+        const { chunks, exit } = yield* servedUntilEnd(
+          adapter,
+          Buffer.concat([...good, bad]),
+          "",
+          size,
+          "application/vnd.amazon.eventstream"
+        )
+        expect(Chat.texts(chunks)).toEqual(["one ", "two "])
+        expect(Chat.failure(exit)?.message).toMatch(/^bedrock: a malformed event-stream message \(.*checksum/i)
+      }))
+  )
 
   it.effect("a frame that declares 100 MB is refused at its prelude, before anything is buffered", () =>
     Effect.gen(function*() {

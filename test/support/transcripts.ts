@@ -1,7 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type { CompletionModel } from "effect-retry-layer"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -18,6 +17,22 @@ export const framings = [
 ] as const
 
 export const served = (
+  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  transcript: string | Uint8Array,
+  eol: string,
+  size: number,
+  contentType = "text/event-stream"
+) =>
+  Effect.flatMap(
+    servedUntilEnd(make, transcript, eol, size, contentType),
+    ({ chunks, exit }) => Effect.as(exit, chunks)
+  )
+
+/**
+ * {@link served}, with the chunks delivered before a failure: every chunk
+ * the stream gave, and how it ended.
+ */
+export const servedUntilEnd = (
   make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
   transcript: string | Uint8Array,
   eol: string,
@@ -46,7 +61,9 @@ export const served = (
   return Effect.gen(function*() {
     const model = yield* make
     const stream = yield* model.chatStream({ messages: [{ role: "user", content: "hi" }] })
-    return Chunk.toReadonlyArray(yield* Stream.runCollect(stream))
+    const chunks: Array<CompletionModel.StreamChunk> = []
+    const exit = yield* Effect.exit(Stream.runForEach(stream, (chunk) => Effect.sync(() => chunks.push(chunk))))
+    return { chunks: chunks as ReadonlyArray<CompletionModel.StreamChunk>, exit }
   }).pipe(Effect.provideService(HttpClient.HttpClient, client))
 }
 
