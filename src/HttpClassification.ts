@@ -34,7 +34,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Text from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
@@ -154,10 +154,9 @@ const classifyTypes = (
   return [known === undefined ? undefined : table[known], known ?? details.errorTypes[0]]
 }
 
-const snippet = (body: string): string => {
-  const flat = body.slice(0, 4096).replace(/\s+/g, " ").trim()
-  return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat
-}
+// The start of a body that is not an error document, on one line, scrubbed and cut to 200 characters.
+const snippet = (body: string, secrets: ReadonlyArray<Redacted.Redacted> | undefined): string =>
+  safeText(body.replace(/\s+/g, " ").trim(), secrets, 200)
 
 /**
  * The most characters of text taken from a response (a provider's error
@@ -168,21 +167,20 @@ const snippet = (body: string): string => {
 export const maxMessageChars: number = Text.maxMessageChars
 
 /**
- * Text taken from a response, made safe to keep on an error and to log: each
- * secret (an API key a server echoed) replaced by `[redacted]`, then cut to
- * {@link maxMessageChars} and marked `... (truncated)`.
+ * Text taken from a response, made safe to keep on an error and to log:
+ * each secret (an API key a server echoed) and each recognised key format
+ * (Anthropic's and OpenAI's API keys, AWS access key ids, held or not)
+ * replaced by `[redacted]`, then cut to `max` characters (default
+ * {@link maxMessageChars}) and marked `... (truncated)`. Scrubbed before it
+ * is cut, so a secret that straddles the cut is not half quoted.
  *
  * @since 0.3.0
  */
-export const safeText = (text: string, secrets: ReadonlyArray<Redacted.Redacted> = []): string => {
-  let safe = text
-  for (const secret of secrets) {
-    const value = Redacted.value(secret)
-    // A short "secret" would redact ordinary words; keys are long.
-    if (typeof value === "string" && value.length >= 8) safe = safe.replaceAll(value, "[redacted]")
-  }
-  return Text.truncated(safe)
-}
+export const safeText = (
+  text: string,
+  secrets: ReadonlyArray<Redacted.Redacted> = [],
+  max: number = maxMessageChars
+): string => Text.quoted(text, secrets, max)
 
 /**
  * Classifies a failed response, reading `Retry-After` dates against `now`
@@ -198,10 +196,11 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const retryAfter = RetryAfter.parse(response.headers, now)
   const shouldRetry = RetryAfter.xShouldRetry(response.headers)
   const rateLimit = RateLimitHeaders.parse(response.headers, now)
-  const said = safeText(
-    details.message ?? (response.body.trim() === "" ? "no body" : snippet(response.body)),
-    response.secrets
-  )
+  const said = details.message !== undefined
+    ? safeText(details.message, response.secrets)
+    : response.body.trim() === ""
+    ? "no body"
+    : snippet(response.body, response.secrets)
   return ModelError.make(known ?? ModelError.tagForStatus(response.status), {
     provider: response.provider,
     message: `${response.provider} responded ${response.status}${
@@ -244,7 +243,7 @@ export const fromErrorEvent = (event: {
   return ModelError.make(known ?? "StreamError", {
     provider: event.provider,
     message: `${event.provider} sent an error mid-stream${errorType ? ` (${errorType})` : ""}: ${
-      safeText(details.message ?? snippet(event.data), event.secrets)
+      details.message !== undefined ? safeText(details.message, event.secrets) : snippet(event.data, event.secrets)
     }`,
     ...(event.requestId === undefined ? {} : { requestId: event.requestId }),
     ...(errorType === undefined ? {} : { errorType })

@@ -77,6 +77,7 @@ export const layer = (
       const inner = yield* LanguageModel.LanguageModel
       return RetryingLanguageModel.make(inner, policy, {
         name,
+        ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
         ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
         ...(breaker === undefined ? {} : {
           breaker: yield* CircuitBreaker.make(

@@ -48,6 +48,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
@@ -64,6 +65,11 @@ export interface Options {
   readonly budget?: RetryBudget.Options | RetryBudget.Options.Input | false
   readonly breaker?: CircuitBreaker.Options | CircuitBreaker.Options.Input | false
   readonly limiter?: AdaptiveRateLimiter.Options | AdaptiveRateLimiter.Options.Input | false
+  /**
+   * Values scrubbed from every message the stack quotes (log lines, its own errors), should an error echo
+   * them; the providers' key formats are always scrubbed.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }
 
 /**
@@ -88,11 +94,10 @@ export const layer = (
       const inner = yield* CompletionModel.CompletionModel
       const limited = limiter === undefined ? inner : yield* limiter(inner)
       const guarded = breaker === undefined ? limited : yield* breaker(limited)
-      return RetryingModel.make(
-        guarded,
-        policy,
-        budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) }
-      )
+      return RetryingModel.make(guarded, policy, {
+        ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+        ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+      })
     })
   )
 }

@@ -47,11 +47,12 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Predicate from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import * as ForeignError from "./ForeignError.js"
 import { retryLazily } from "./internal/retry.js"
-import { truncated } from "./internal/text.js"
+import { quoted } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import type * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -71,6 +72,12 @@ export interface Options<E> {
   readonly budget?: RetryBudget.Service
   /** Called once per retry, before its wait, with the step the schedule took. */
   readonly onRetry?: (step: RetrySchedule.RetryStep<E>) => Effect.Effect<void>
+  /**
+   * Values (API keys, tokens) scrubbed from every error message this layer quotes, in its log lines and in its
+   * own errors, should an error echo them. Anthropic's and OpenAI's key formats and AWS access key ids are
+   * scrubbed without being named here.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }
 
 /**
@@ -118,7 +125,7 @@ export const retrying = <E>(
   const label = options.label ?? name
   const provider = options.provider ?? name
   const attributes = options.attributes ?? {}
-  const { budget, onRetry } = options
+  const { budget, onRetry, secrets = [] } = options
   const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
   const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
   const schedule = RetrySchedule.fromPolicy<Failure<E>>(
@@ -200,7 +207,7 @@ export const retrying = <E>(
           if (decision._tag !== "Continue") return Effect.void
           call.delayMillis = Math.round(Duration.toMillis(step.delay))
           return Effect.all([
-            logRetry(label, policy, step),
+            logRetry(label, policy, step, secrets),
             Metric.increment(Metric.tagged(retriesMetric, "reason", errorTag(step.error))),
             Metric.update(delaysMetric, Duration.toMillis(step.delay)),
             onRetry === undefined ? Effect.void : onRetry(step)
@@ -211,7 +218,10 @@ export const retrying = <E>(
       const retried = retryLazily(attempt, retries)
       const budgeted = budget === undefined ? retried : Effect.zipRight(
         budget.firstAttempt,
-        Effect.catchAll(retried, (error) => Effect.fail(call.refused ? exhausted(label, budget, error) : error))
+        Effect.catchAll(
+          retried,
+          (error) => Effect.fail(call.refused ? exhausted(label, budget, error, secrets) : error)
+        )
       )
       // Counted once the call settles; an interrupted call is not counted. `Effect.onExit` would count it too,
       // at ~0.5 us on every call for its uninterruptible region.
@@ -314,7 +324,12 @@ const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): R
 
 const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
 
-const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetrySchedule.RetryStep<unknown>) => {
+const logRetry = (
+  label: string,
+  policy: RetrySchedule.RetryPolicy,
+  step: RetrySchedule.RetryStep<unknown>,
+  secrets: ReadonlyArray<Redacted.Redacted>
+) => {
   const tag = errorTag(step.error)
   const status = statusOf(step.error)
   const classification = RetrySchedule.classifyUnder(policy, step.error)
@@ -324,7 +339,7 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
       ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
       : []
   ].flat()
-  const why = messageOf(step.error)
+  const why = messageOf(step.error, secrets)
   return Effect.logWarning(
     `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
       (facts.length > 0 ? ` (${facts.join(", ")})` : "") + `${why}; retrying in ${roundedMillis(step.delay)} ms`
@@ -339,21 +354,29 @@ const logRetry = (label: string, policy: RetrySchedule.RetryPolicy, step: RetryS
 }
 
 // ": message" of any thrown value, or nothing for none or an empty one; a `message` that throws or is not text
-// must not break a retry, and a huge one is cut to 2 KiB so that it is not written into every retry's log line.
-const messageOf = (error: unknown): string => {
+// must not break a retry, and a huge one is cut to 2 KiB so that it is not written into every retry's log line
+// (scrubbed of secrets first).
+const messageOf = (error: unknown, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   try {
     const message = Predicate.hasProperty(error, "message") ? String(error.message) : ""
-    return message === "" ? "" : `: ${truncated(message)}`
+    return message === "" ? "" : `: ${quoted(message, secrets)}`
   } catch {
     return ": (the error's message could not be read)"
   }
 }
 
-const exhausted = (label: string, budget: RetryBudget.Service, error: unknown) => {
+const exhausted = (
+  label: string,
+  budget: RetryBudget.Service,
+  error: unknown,
+  secrets: ReadonlyArray<Redacted.Redacted>
+) => {
   const facts = ModelError.isModelError(error) ? error : undefined
   return new ModelError.RetryBudgetExhaustedError({
     provider: facts?.provider ?? label,
-    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${messageOf(error)}`,
+    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${
+      messageOf(error, secrets)
+    }`,
     ...(facts?.status === undefined ? {} : { status: facts.status }),
     ...(facts?.requestId === undefined ? {} : { requestId: facts.requestId }),
     ...(facts?.retryAfter === undefined ? {} : { retryAfter: facts.retryAfter }),

@@ -50,6 +50,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
@@ -90,6 +91,12 @@ export interface Options {
    * the error part, so that a fallback (`Stream.withExecutionPlan`, `Stream.orElse`) sees it.
    */
   readonly errorPartBeforeContent?: "part" | "fail"
+  /**
+   * Credentials to scrub from every message this layer quotes (its log lines, its own errors), should a
+   * response echo them: the layer does not hold the key an `@effect/ai` client was given. Anthropic's and
+   * OpenAI's key formats and AWS access key ids are scrubbed without being named here.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }
 
 /**
@@ -111,9 +118,11 @@ export const make = (
   const name = options.name ?? "languageModel"
   const { breaker, limiter } = options
   const failErrorPart = options.errorPartBeforeContent === "fail"
+  const secrets = options.secrets ?? []
   const retry = RetryAcquisition.retrying<Attempt>(validated, {
     name,
     provider: name,
+    secrets,
     ...(options.budget === undefined ? {} : { budget: options.budget }),
     ...(options.onRetry === undefined ? {} : {
       onRetry: (step) => options.onRetry!({ ...step, error: original(step.error) })
@@ -134,7 +143,7 @@ export const make = (
             error instanceof AiError.HttpResponseError
               ? RateLimitHeaders.reportHeaders(error.response.headers)
               : Effect.void,
-            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now)))
+            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now, secrets)))
           ))
     const limited = limiter === undefined ? classified(unpaced) : limiter.applyWithCost(
       AdaptiveRateLimiter.costOf(promptChars(prompt), undefined, limiter.options),
@@ -174,7 +183,7 @@ export const make = (
             options.prompt,
             (settle) =>
               Effect.map(
-                opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name),
+                opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name, secrets),
                 // A committed stream settles its attempt's charge at its `finish` part, or gives it back.
                 (stream) =>
                   limiter === undefined ? stream : AdaptiveRateLimiter.settleOnce(
@@ -279,11 +288,18 @@ type Attempt = Classified<unknown>
  * The error of this library an `@effect/ai` failure amounts to (whose tag the limiter and the breaker read), or
  * `undefined` for one that is never retried.
  */
-const amountsTo = (error: unknown, now: number): ModelError.ModelError | undefined => {
+const amountsTo = (
+  error: unknown,
+  now: number,
+  secrets: ReadonlyArray<Redacted.Redacted> = []
+): ModelError.ModelError | undefined => {
   if (!Predicate.hasProperty(error, AiError.TypeId)) return undefined
   if (error instanceof AiError.HttpRequestError) {
     return error.reason === "Transport"
-      ? new ModelError.ConnectionError({ provider: error.module, message: error.message })
+      ? new ModelError.ConnectionError({
+        provider: error.module,
+        message: HttpClassification.safeText(error.message, secrets)
+      })
       : undefined
   }
   if (error instanceof AiError.HttpResponseError) {
@@ -295,24 +311,31 @@ const amountsTo = (error: unknown, now: number): ModelError.ModelError | undefin
         status,
         headers,
         body: error.body ?? "",
-        errorTypes: knownErrorTypes
+        errorTypes: knownErrorTypes,
+        secrets
       }, now)
     }
     // A 2xx that could not be read to the end: the connection dropped (only ever seen before the commit here).
     return error.reason === "Decode"
-      ? new ModelError.ConnectionError({ provider: error.module, status, message: error.message })
+      ? new ModelError.ConnectionError({
+        provider: error.module,
+        status,
+        message: HttpClassification.safeText(error.message, secrets)
+      })
       : undefined
   }
   return undefined
 }
 
-const attempt = (error: unknown, now: number): Attempt => {
-  const seen = amountsTo(error, now)
+const attempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Attempt => {
+  const seen = amountsTo(error, now, secrets)
   return new Classified(error, seen === undefined ? Retryable.permanent : Retryable.classify(seen), {
     _tag: seen?._tag ??
       (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError"),
     message: seen?.message ??
-      (Predicate.hasProperty(error, "message") && Predicate.isString(error.message) ? error.message : ""),
+      (Predicate.hasProperty(error, "message") && Predicate.isString(error.message)
+        ? HttpClassification.safeText(error.message, secrets)
+        : ""),
     status: seen?.status
   })
 }
@@ -333,14 +356,19 @@ const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
 
 // An in-band error reads as the adapters read the same event: by its provider type (Anthropic's `{type, message}`,
 // OpenAI's event with a `code`); a type no table knows is a permanent `StreamError`.
-const errorPartAttempt = (name: string, parts: ReadonlyArray<Response.AnyPart>, part: Response.AnyPart): Attempt => {
+const errorPartAttempt = (
+  name: string,
+  parts: ReadonlyArray<Response.AnyPart>,
+  part: Response.AnyPart,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): Attempt => {
   let data = "null"
   try {
     data = JSON.stringify((part as { readonly error?: unknown }).error) ?? "null"
   } catch {
     // Not JSON (a scripted part, a cycle): no provider type to read.
   }
-  const seen = HttpClassification.fromErrorEvent({ provider: name, data, errorTypes: knownErrorTypes })
+  const seen = HttpClassification.fromErrorEvent({ provider: name, data, errorTypes: knownErrorTypes, secrets })
   return new Classified(new ErrorPart(parts, part, seen.message), Retryable.classify(seen), {
     _tag: seen._tag,
     message: seen.message
@@ -357,7 +385,8 @@ const holding = new Set(["response-metadata", "text-start", "reasoning-start", "
 const opened = (
   stream: Stream.Stream<Response.AnyPart, unknown>,
   outer: Scope.Scope,
-  name: string
+  name: string,
+  secrets: ReadonlyArray<Redacted.Redacted>
 ): Effect.Effect<Stream.Stream<Response.AnyPart, unknown>, unknown> =>
   Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) => {
     const read = Effect.gen(function*() {
@@ -381,7 +410,7 @@ const opened = (
         }
         const part = parts[first]!
         if (part.type === "error") {
-          return yield* Effect.fail(errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part))
+          return yield* Effect.fail(errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets))
         }
         // Committed: the held parts, this read's rest, then every later read as it comes.
         return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(

@@ -32,6 +32,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
@@ -51,6 +52,12 @@ export interface Options {
   readonly budget?: RetryBudget.Service
   /** Called once per retry, before its wait. */
   readonly onRetry?: (step: RetrySchedule.RetryStep<ModelError.ModelError>) => Effect.Effect<void>
+  /**
+   * Values scrubbed from every message the retry layer quotes (log lines, its own errors), for a model of your
+   * own whose errors may echo a credential; the adapters scrub their own, and the providers' key formats are
+   * always scrubbed.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
 }
 
 /**

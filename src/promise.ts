@@ -156,32 +156,19 @@ export const retryable = (options: RetryOptions = {}) => {
 /**
  * The waits, in milliseconds, before each of the `maxAttempts - 1` retries a
  * policy allows when every attempt fails transiently without a server hint,
- * before jitter (which adds at most 10%). At most {@link maxListedDelays}
- * values: for more, ask {@link calculateBackoffDelay} for the ones you need.
+ * before jitter (which adds at most 10%): at most 999 values, as
+ * `maxAttempts` is at most 1,000.
  *
  * @throws InvalidRetryPolicy when the options are not valid or set `timeout`, `maxElapsed` or `commitOn`
- * @throws RangeError when the policy allows more than {@link maxListedDelays} retries
  * @since 0.1.0
  */
 export const delays = (options: RetrySchedule.RetryPolicy.Input = {}): ReadonlyArray<number> => {
   const policy = backoffPolicy(options, "delays")
-  if (policy.maxAttempts - 1 > maxListedDelays) {
-    throw new RangeError(
-      `delays: ${policy.maxAttempts - 1} retries is more than ${maxListedDelays} values; use calculateBackoffDelay`
-    )
-  }
   return Array.from(
     { length: policy.maxAttempts - 1 },
     (_, i) => Duration.toMillis(RetrySchedule.backoff(policy, i + 1))
   )
 }
-
-/**
- * The most values {@link delays} lists.
- *
- * @since 0.3.0
- */
-export const maxListedDelays = 10_000
 
 /**
  * The wait, in milliseconds, before retry number `attempt` (1 for the first

@@ -7,6 +7,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import { keys, leaked } from "./support/secrets.js"
 
 const classify = (status: number, options: Partial<HttpClassification.FailedResponse> = {}) =>
   HttpClassification.fromResponseAt({ provider: "p", status, headers: {}, body: "", ...options }, 0)
@@ -106,6 +107,50 @@ describe("HttpClassification.fromResponse", () => {
     const error = classify(401, { body, errorTypes: OpenAI.errorTypes })
     expect(error._tag).toBe("AuthenticationError")
     expect(error.errorType).toBe("invalid_api_key")
+  })
+
+  describe("secrets are scrubbed before the text is cut", () => {
+    const secret = Redacted.make(keys.awsSecretAccessKey)
+    // the secret starts 10 characters before the 200-character cut of a quoted body, and of the 2 KiB one
+    const around = (cut: number) => `${"x".repeat(cut - 10)}${keys.awsSecretAccessKey} and more`
+
+    it.each([0, 10, 190, 195, 199, 2040])(
+      "a secret straddling a cut (%i characters in) is not quoted, whole or in part",
+      (at) => {
+        const body = `${"y".repeat(at)}${keys.awsSecretAccessKey}${"z".repeat(3000)}`
+        for (
+          const text of [
+            classify(500, { body, secrets: [secret] }).message,
+            classify(500, { body: JSON.stringify({ message: body }), secrets: [secret] }).message,
+            HttpClassification.fromErrorEvent({ provider: "p", data: body, errorTypes: {}, secrets: [secret] }).message,
+            HttpClassification.safeText(body, [secret], 200),
+            HttpClassification.safeText(body, [secret])
+          ]
+        ) {
+          expect(leaked(text, keys.awsSecretAccessKey)).toEqual([])
+        }
+      }
+    )
+
+    it("a non-JSON 500 quoting the secret across its 200-character cut", () => {
+      const error = classify(500, { body: around(200), secrets: [secret] })
+      expect(error.message).toBe(`p responded 500: ${"x".repeat(190)}[redacted]... (truncated)`)
+    })
+
+    it("the providers' key formats and AWS access key ids are scrubbed without being held", () => {
+      for (const key of [keys.anthropic, keys.openai, keys.awsAccessKeyId]) {
+        const error = classify(529, {
+          body: JSON.stringify({
+            type: "error",
+            error: { type: "overloaded_error", message: `invalid use of key ${key}` }
+          })
+        })
+        expect(error.message).toContain("invalid use of key [redacted]")
+        expect(leaked(error.message, key)).toEqual([])
+      }
+      // ordinary words that merely start like a key are left alone
+      expect(HttpClassification.safeText("task-force sk-short AKIA")).toBe("task-force sk-short AKIA")
+    })
   })
 
   it("keeps at most 2 KiB of a provider's message, and scrubs a key the server echoed", () => {

@@ -12,11 +12,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { ledger } from "./support/ledger.js"
+import { keys, leaked } from "./support/secrets.js"
 
 const collect = (model: LanguageModel.Service) =>
   Effect.map(Stream.runCollect(model.streamText({ prompt: "hi" })), Chunk.toReadonlyArray)
@@ -294,6 +297,37 @@ describe("the fleet pieces", () => {
         expect(net).toEqual(expected)
       }
     }).pipe(Effect.scoped))
+
+  const lines: Array<string> = []
+  const capture = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ message }) => lines.push(Array.isArray(message) ? message.join(" ") : String(message)))
+  )
+
+  it.effect("a key echoed in a response reaches no log line and no error of the layer, held or not", () =>
+    Effect.gen(function*() {
+      // a key the layer does not hold (the @effect/ai client was given it), and one passed as `secrets`
+      const own = "corp-gateway-token-0123456789abcdef"
+      for (const [key, options] of [[keys.anthropic, {}], [own, { secrets: [Redacted.make(own)] }]] as const) {
+        lines.length = 0
+        const echo = { message: `invalid use of key ${key}` }
+        const [retried] = yield* Scripted.make([Scripted.overloaded(echo), Scripted.overloaded(echo)])
+        yield* Effect.flip(
+          RetryingLanguageModel.make(retried, { maxAttempts: 2, baseDelay: 0 }, options).generateText({ prompt: "hi" })
+        )
+        expect(lines.some((line) => line.includes("OverloadedError"))).toBe(true)
+        expect(lines.every((line) => leaked(line, key).length === 0)).toBe(true)
+        // the budget's refusal, the layer's own error
+        const budget = yield* RetryBudget.make({ key: `echo-${key.length}`, ratio: 0, minPerSecond: 0 })
+        const [refused] = yield* Scripted.make([Scripted.serverError(echo)])
+        const error = yield* Effect.flip(
+          RetryingLanguageModel.make(refused, { baseDelay: 0 }, { ...options, budget }).generateText({ prompt: "hi" })
+        )
+        const description = (error as AiError.UnknownError).description ?? ""
+        expect(description).toMatch(/^RetryBudgetExhaustedError: .*invalid use of key \[redacted\]/)
+        expect(leaked(description, key)).toEqual([])
+      }
+    }).pipe(Effect.provide(capture), Effect.provide(FleetStore.layerMemory)))
 
   it.effect("the breaker counts 5xx attempts and opens; an open circuit is an AiError that says so", () =>
     Effect.gen(function*() {

@@ -201,8 +201,8 @@ describe("hostile errors", () => {
 
 describe("what each consumer honours", () => {
   it("delays refuses a list it cannot hold instead of running out of memory; calculateBackoffDelay is O(1)", () => {
-    expect(() => delays({ maxAttempts: 1e9 })).toThrow(RangeError)
-    expect(delays({ maxAttempts: 10_001 })).toHaveLength(10_000)
+    expect(() => delays({ maxAttempts: 1e9 })).toThrow(/maxAttempts must be an integer from 1 to 1000/)
+    expect(delays({ maxAttempts: 1000 })).toHaveLength(999)
     expect(calculateBackoffDelay(1e6)).toBe(30_000)
   })
 

@@ -166,7 +166,7 @@ const opened = (
           provider: spec.provider,
           message: `${spec.provider} answered ${response.status} with ${
             contentType || "no content-type"
-          }, not an event stream: ${HttpClassification.safeText(body.slice(0, 200), spec.secrets)}`,
+          }, not an event stream: ${HttpClassification.safeText(body, spec.secrets, 200)}`,
           status: response.status,
           ...(requestId === undefined ? {} : { requestId })
         })
@@ -555,7 +555,7 @@ const toolArguments = (
         provider: facts.provider,
         ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
         message: `${facts.provider}: the arguments of tool call ${call.id} (${call.name}) are not JSON: ${
-          HttpClassification.safeText(call.json.slice(0, 200), facts.secrets)
+          HttpClassification.safeText(call.json, facts.secrets, 200)
         }`
       })
     )
@@ -578,7 +578,7 @@ export const decodeEvent = <A, I>(schema: Schema.Schema<A, I>) => {
         provider: facts.provider,
         ...(facts.requestId === undefined ? {} : { requestId: facts.requestId }),
         message: `${facts.provider}: malformed ${event.event} event (${why}): ${
-          HttpClassification.safeText(event.data.slice(0, 200), facts.secrets)
+          HttpClassification.safeText(event.data, facts.secrets, 200)
         }`
       })
     })

@@ -122,6 +122,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     contentTimeout: options.contentTimeout,
     secretHeaders: ["x-amz-security-token"],
     secrets: [
+      credentials.accessKeyId,
       credentials.secretAccessKey,
       ...(credentials.sessionToken === undefined ? [] : [credentials.sessionToken])
     ],
@@ -233,7 +234,9 @@ export const fromAwsError = (error: unknown, now: number = Date.now()): ModelErr
   const requestId = recognized?.requestId
   return ModelError.make(recognized?.tag ?? "InvalidRequestError", {
     provider: "bedrock",
-    message: `bedrock${status === undefined ? "" : ` responded ${status}`}${code ? ` ${code}` : ""}: ${message}`,
+    message: `bedrock${status === undefined ? "" : ` responded ${status}`}${code ? ` ${code}` : ""}: ${
+      HttpClassification.safeText(message)
+    }`,
     ...(status === undefined ? {} : { status }),
     ...(requestId === undefined ? {} : { requestId }),
     ...(code === undefined ? {} : { errorType: code }),
@@ -418,7 +421,10 @@ const decoder = (context: HttpModel.DecoderContext): HttpModel.Decoder => {
         ...(context.requestId === undefined ? {} : { requestId: context.requestId }),
         errorType,
         message: `bedrock sent ${errorType} mid-stream: ${
-          HttpClassification.safeText(Option.getOrElse(said, () => event.data.slice(0, 200)), context.secrets)
+          Option.match(said, {
+            onNone: () => HttpClassification.safeText(event.data, context.secrets, 200),
+            onSome: (message) => HttpClassification.safeText(message, context.secrets)
+          })
         }`
       }))
     }

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Chat from "../support/chat.js"
+import { keys, leaked } from "../support/secrets.js"
 import { served, servedUntilEnd } from "../support/transcripts.js"
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
@@ -114,6 +115,45 @@ describe("Bedrock ConverseStream over loopback HTTP", () => {
   })
   const withHttp = Effect.provide(NodeHttpClient.layerUndici)
   const request: CompletionModel.ChatRequest = { system: "Be brief.", messages: [{ role: "user", content: "Hi" }] }
+
+  it.scoped("a server echoing the credentials quotes none of them, across a cut or whole, on every path", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      const adapter = yield* Bedrock.make({
+        region: "us-east-1",
+        model,
+        credentials: {
+          accessKeyId: Redacted.make(keys.awsAccessKeyId),
+          secretAccessKey: Redacted.make(keys.awsSecretAccessKey),
+          sessionToken: Redacted.make(keys.awsSessionToken)
+        },
+        baseUrl: server.url
+      })
+      // each credential starting 10 characters before the 200-character cut of the quoted text
+      const straddling = (secret: string) => `${"x".repeat(190)}${secret}${"y".repeat(300)}`
+      const echoes = (secret: string) => [
+        // a non-JSON 500, a 403 quoting the Credential scope, a 200 of the wrong content type
+        FaultServer.respond(500, straddling(secret), { headers: { "content-type": "text/html" } }),
+        FaultServer.json(403, { message: `Credential=${secret}/20261206/us-east-1/bedrock/aws4_request` }),
+        FaultServer.respond(200, straddling(secret), { headers: { "content-type": "text/html" } }),
+        // a malformed event and an exception quoting it in the stream
+        FaultServer.stream([FaultServer.bytes(FaultServer.bedrockEvent("messageStart", straddling(secret)))], {
+          headers: { "content-type": "application/vnd.amazon.eventstream" }
+        }),
+        FaultServer.stream([FaultServer.bedrockException("validationException", straddling(secret))], {
+          headers: { "content-type": "application/vnd.amazon.eventstream" }
+        })
+      ]
+      for (const secret of [keys.awsAccessKeyId, keys.awsSecretAccessKey, keys.awsSessionToken]) {
+        for (const reply of echoes(secret)) {
+          yield* server.enqueue(reply)
+          const error = Chat.failure((yield* Chat.consume(adapter, request)).exit)
+          expect(error).toBeDefined()
+          expect(leaked(error!.message, secret)).toEqual([])
+          expect(leaked(JSON.stringify(error), secret)).toEqual([])
+        }
+      }
+    }).pipe(withHttp))
 
   it.scoped("sends a signed Converse request and maps the event stream to chunks", () =>
     Effect.gen(function*() {
