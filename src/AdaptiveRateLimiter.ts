@@ -261,14 +261,17 @@ export const make = (
         })
     )
 
+    // A store's wait is slept on for one bucket of the window at most, then asked again; one that is not a
+    // positive number (a bad reply, a store of one's own) counts as a bucket: no answer makes a caller spin or
+    // sleep past the next ask.
+    const pause = (wait: number) =>
+      Effect.sleep(Duration.millis(wait > 0 ? Math.min(wait, window.bucketMillis) : window.bucketMillis))
+
     // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
     // applies from the next ask, not after a wait computed before it.
     const token: Effect.Effect<number> = Effect.flatMap(
       take,
-      ({ at, wait }) =>
-        wait === 0
-          ? Effect.succeed(at)
-          : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(wait, window.bucketMillis))), token)
+      ({ at, wait }) => wait === 0 ? Effect.succeed(at) : Effect.zipRight(pause(wait), token)
     )
 
     // One ask to charge a call's cost to the provider's budget: what was charged, or the wait. Until a provider's
@@ -280,10 +283,10 @@ export const make = (
           : Effect.succeed(nothing)
       )
     const reserve = (cost: FleetStore.Quota): Effect.Effect<Charge> =>
-      Effect.flatMap(reserveOnce(cost), (r) =>
-        r.wait === 0
-          ? Effect.sync(() => charging(cost, r))
-          : Effect.zipRight(Effect.sleep(Duration.millis(Math.min(r.wait, window.bucketMillis))), reserve(cost)))
+      Effect.flatMap(
+        reserveOnce(cost),
+        (r) => r.wait === 0 ? Effect.sync(() => charging(cost, r)) : Effect.zipRight(pause(r.wait), reserve(cost))
+      )
 
     // The one place a charge is settled, once: the first settlement of a charge counts and any later one is
     // nothing, so a call may settle wherever it ends (its turn's last part, a failure, an abandoned stream, an

@@ -14,6 +14,11 @@
  * re-emitted ("Unhandled error event"). A call never waits longer than
  * `timeout` for the store.
  *
+ * Corrupt keys: a value this library did not write (`inf`, `1e300`, text, a
+ * key of another type) resets the key, with one warning naming it, and the
+ * operation answers from a clean state. Keys carry the layout's version
+ * (`<prefix>v2:...`), so two versions sharing a prefix never misread each other.
+ *
  * @example
  * ```ts
  * import { Layer } from "effect"
@@ -99,24 +104,48 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
         connected ? Effect.void : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
       )
     )
-    const run = <A>(name: string, call: () => Promise<unknown>, decode: (reply: Array<string>) => A) =>
-      Effect.tryPromise({
-        try: () => call() as Promise<Array<string>>,
+    // One operation on the key's hash: its reply (after the script's "reset" flag, warned of once per reset),
+    // decoded; a number that is not finite is refused as a store failure, never handed to a caller.
+    const run = <A>(
+      name: string,
+      key: string,
+      call: (redisKey: string) => Promise<unknown>,
+      decode: (reply: ReadonlyArray<string>) => A
+    ) => {
+      const redisKey = `${own.prefix}${keyVersion}:${key}`
+      return Effect.tryPromise({
+        try: () => call(redisKey) as Promise<Array<string>>,
         catch: (cause) =>
           new FleetStore.FleetStoreError({
             message: `${name} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
             cause
           })
-      }).pipe(Effect.map(decode))
-    const k = (key: string) => `${own.prefix}${key}`
+      }).pipe(
+        Effect.tap(([flag]) =>
+          flag === "reset"
+            ? Effect.logWarning(
+              `fleet store ${label}: ${redisKey} held a value this library did not write (corrupt, or another ` +
+                `version's); reset to a clean state`
+            )
+            : Effect.void
+        ),
+        Effect.flatMap(([, ...reply]) =>
+          Effect.try({
+            try: () => decode(reply),
+            catch: (cause) => new FleetStore.FleetStoreError({ message: `${name}: ${(cause as Error).message}`, cause })
+          })
+        )
+      )
+    }
 
     const primary: FleetStore.Fallible = {
       budget: (key, now, window, ask) =>
         run(
           "budget",
-          () =>
+          key,
+          (redisKey) =>
             redis.erlBudget(
-              k(key),
+              redisKey,
               now,
               window.bucketMillis,
               window.buckets,
@@ -127,23 +156,25 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
               ttlMillis
             ),
           ([granted, firstAttempts, retries]) => ({
-            granted: Number(granted),
-            firstAttempts: Number(firstAttempts),
-            retries: Number(retries)
+            granted: finite(granted),
+            firstAttempts: finite(firstAttempts),
+            retries: finite(retries)
           })
         ),
       take: (key, now, window, rate, burst) =>
         run(
           "take",
-          () => redis.erlTake(k(key), now, window.bucketMillis, window.buckets, rate, burst, ttlMillis),
-          ([wait, ...control]) => ({ wait: Number(wait), control: decodeControl(control) })
+          key,
+          (redisKey) => redis.erlTake(redisKey, now, window.bucketMillis, window.buckets, rate, burst, ttlMillis),
+          ([wait, ...control]) => ({ wait: finite(wait), control: decodeControl(control) })
         ),
       delivered: (key, now, window, d) =>
         run(
           "delivered",
-          () =>
+          key,
+          (redisKey) =>
             redis.erlDelivered(
-              k(key),
+              redisKey,
               now,
               window.bucketMillis,
               window.buckets,
@@ -158,9 +189,10 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
       throttled: (key, now, window, t) =>
         run(
           "throttled",
-          () =>
+          key,
+          (redisKey) =>
             redis.erlThrottled(
-              k(key),
+              redisKey,
               now,
               window.bucketMillis,
               window.buckets,
@@ -178,30 +210,35 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
       reserve: (key, now, cost) =>
         run(
           "reserve",
-          () => redis.erlReserve(k(key), now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => cost[d] ?? "")),
+          key,
+          (redisKey) =>
+            redis.erlReserve(redisKey, now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => cost[d] ?? "")),
           ([wait, ...reply]) => {
             const field = (offset: number) =>
               Object.fromEntries(
                 FleetStore.quotaDimensions.flatMap((d, i) => {
                   const value = reply[3 * i + offset]
-                  return value === undefined || value === "" ? [] : [[d, Number(value)]]
+                  return value === undefined || value === "" ? [] : [[d, finite(value)]]
                 })
               )
-            return { wait: Number(wait), charged: field(0), left: field(1), counted: field(2) }
+            return { wait: finite(wait), charged: field(0), left: field(1), counted: field(2) }
           }
         ),
       settle: (key, now, delta) =>
         run(
           "settle",
-          () => redis.erlSettle(k(key), now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => delta[d] ?? "")),
+          key,
+          (redisKey) =>
+            redis.erlSettle(redisKey, now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => delta[d] ?? "")),
           () => undefined
         ),
       observe: (key, now, seen) =>
         run(
           "observe",
-          () =>
+          key,
+          (redisKey) =>
             redis.erlObserve(
-              k(key),
+              redisKey,
               now,
               ttlMillis,
               ...FleetStore.quotaDimensions.flatMap((d) => [
@@ -269,33 +306,78 @@ interface Scripted extends Redis {
 
 const asks = { FirstAttempt: 0, Retry: 1, Peek: 2 } as const
 
+// The layout of the hashes the scripts read, in every key's name: a version that reads a field differently
+// uses other keys, so two versions sharing a prefix never misread each other's.
+const keyVersion = "v2"
+
+const finite = (text: string | undefined): number => {
+  const x = Number(text)
+  if (!Number.isFinite(x)) throw new Error(`a reply that is not a finite number: ${String(text).slice(0, 40)}`)
+  return x
+}
+
 const decodeControl = (reply: ReadonlyArray<string>): FleetStore.Control => {
   const [mode, growth, wmax, lastCut, recovery, holdUntil, delivered, sent] = reply
   return {
     mode: mode === "c" ? "cubic" : "slow-start",
-    growth: Number(growth),
-    wmax: Number(wmax),
-    lastCut: Number(lastCut),
-    recovery: Number(recovery),
-    holdUntil: Number(holdUntil),
-    delivered: Number(delivered),
-    sent: Number(sent)
+    growth: finite(growth),
+    wmax: finite(wmax),
+    lastCut: finite(lastCut),
+    recovery: finite(recovery),
+    holdUntil: finite(holdUntil),
+    delivered: finite(delivered),
+    sent: finite(sent)
   }
 }
 
 // The same steps as FleetStore's in-memory store, field for field. Numbers go back as strings: Redis
-// turns a Lua number into an integer reply.
+// turns a Lua number into an integer reply, and is given them as "%.17g" strings, since Lua's own
+// conversion keeps 14 digits.
+//
+// Healing: every field is checked as it is read (`num`, `mode`) against what this library writes: a finite
+// number in the field's range, a time at most a day ahead, a mode it knows, a balance no higher than its limit.
+// A value it did not write (non-numeric, `inf`, `1e300`, a balance of `-1e300`, a hash of another shape, a key
+// of another type) stops the operation; `run` deletes the key and runs the operation again from a clean state
+// (what it wrote before the stop goes with the key), and the reply's first element says "reset" (the caller
+// warns, naming the key). Checking only what is read costs nothing on a field the operation ignores (a ring
+// bucket outside the window, which is overwritten before it is read again).
 const helpers = `
-local function num(v, d) if v then return tonumber(v) else return d end end
+local reset = false
+local corrupt = {}
+local big = 1e15
+local function f(x) return string.format("%.17g", x) end
+local function num(v, d, lo, hi)
+  if not v then return d end
+  local x = tonumber(v)
+  if not x or x ~= x or x < lo or x > hi then error(corrupt) end
+  return x
+end
+local function mode(v)
+  if v and v ~= "s" and v ~= "c" then error(corrupt) end
+  return v or "s"
+end
+local function later(now) return now + 86400000 end
+local function run(body)
+  local ok, out = pcall(body)
+  if not ok then
+    local said = type(out) == "table" and out.err or out
+    local wrongType = type(said) == "string" and string.find(said, "WRONGTYPE", 1, true)
+    if out ~= corrupt and not wrongType then error(out) end
+    redis.call("DEL", KEYS[1])
+    reset = true
+    out = body()
+  end
+  table.insert(out, 1, reset and "reset" or "")
+  return out
+end
 local function ringAdd(key, now, bms, n, da, db)
   local epoch = math.floor(now / bms)
   local i = epoch % n
-  local e = tonumber(redis.call("HGET", key, "e" .. i))
-  if e ~= epoch then
-    redis.call("HSET", key, "e" .. i, epoch, "a" .. i, da, "b" .. i, db)
-  else
-    if da ~= 0 then redis.call("HINCRBYFLOAT", key, "a" .. i, da) end
-    if db ~= 0 then redis.call("HINCRBYFLOAT", key, "b" .. i, db) end
+  local v = redis.call("HMGET", key, "e" .. i, "a" .. i, "b" .. i)
+  if num(v[1], nil, -big, big) ~= epoch then
+    redis.call("HSET", key, "e" .. i, epoch, "a" .. i, f(da), "b" .. i, f(db))
+  elseif da ~= 0 or db ~= 0 then
+    redis.call("HSET", key, "a" .. i, f(num(v[2], 0, 0, big) + da), "b" .. i, f(num(v[3], 0, 0, big) + db))
   end
 end
 local function ringSums(key, now, bms, n)
@@ -309,18 +391,19 @@ local function ringSums(key, now, bms, n)
   local v = redis.call("HMGET", key, unpack(fields))
   local a, b = 0, 0
   for i = 0, n - 1 do
-    local e = tonumber(v[3 * i + 1])
+    local e = num(v[3 * i + 1], nil, -big, big)
     if e and e > epoch - n and e <= epoch then
-      a = a + tonumber(v[3 * i + 2])
-      b = b + tonumber(v[3 * i + 3])
+      a = a + num(v[3 * i + 2], 0, 0, big)
+      b = b + num(v[3 * i + 3], 0, 0, big)
     end
   end
   return a, b
 end
 local function limiterState(key, now, burst)
   local s = redis.call("HMGET", key, "tokens", "at", "mode", "growth", "wmax", "lastCut", "recovery", "holdUntil")
-  return { tokens = num(s[1], burst), at = num(s[2], now), mode = s[3] or "s", growth = num(s[4], 0),
-    wmax = num(s[5], 0), lastCut = num(s[6], -1), recovery = num(s[7], 0), holdUntil = num(s[8], 0) }
+  return { tokens = num(s[1], burst, -1, big), at = num(s[2], now, -1, later(now)), mode = mode(s[3]),
+    growth = num(s[4], 0, 0, big), wmax = num(s[5], 0, 0, big), lastCut = num(s[6], -1, -1, later(now)),
+    recovery = num(s[7], 0, 0, big), holdUntil = num(s[8], 0, -1, later(now)) }
 end
 local function refill(s, now, rate, burst)
   if now > s.at then
@@ -342,85 +425,96 @@ local function quotaLoad(key, now)
     fields[#fields + 1] = "c:" .. d
   end
   local v = redis.call("HMGET", key, unpack(fields))
-  local q = { at = num(v[1], now), l = {}, v = {}, c = {} }
+  local q = { at = num(v[1], now, -1, later(now)), l = {}, v = {}, c = {} }
   for i, d in ipairs(dims) do
-    q.l[d] = tonumber(v[3 * i - 1])
-    q.v[d] = tonumber(v[3 * i])
-    q.c[d] = num(v[3 * i + 1], 0)
+    q.l[d] = num(v[3 * i - 1], nil, 1e-9, big)
+    q.v[d] = num(v[3 * i], nil, -big, big)
+    q.c[d] = num(v[3 * i + 1], 0, 0, big)
+    -- What is left of a limit comes with it, and is never above it.
+    if (q.l[d] == nil) ~= (q.v[d] == nil) or (q.l[d] and q.v[d] > q.l[d]) then error(corrupt) end
     if q.l[d] and now > q.at then q.v[d] = math.min(q.l[d], q.v[d] + (now - q.at) * q.l[d] / 60000) end
   end
   if now > q.at then q.at = now end
   return q
 end
 local function quotaSave(key, q, ttl)
-  local fields = { "at", q.at }
+  local fields = { "at", f(q.at) }
   for _, d in ipairs(dims) do
     if q.l[d] then
       fields[#fields + 1] = "l:" .. d
-      fields[#fields + 1] = q.l[d]
+      fields[#fields + 1] = f(q.l[d])
       fields[#fields + 1] = "v:" .. d
-      fields[#fields + 1] = q.v[d]
+      fields[#fields + 1] = f(q.v[d])
       fields[#fields + 1] = "c:" .. d
-      fields[#fields + 1] = q.c[d]
+      fields[#fields + 1] = f(q.c[d])
     end
   end
   redis.call("HSET", key, unpack(fields))
   redis.call("PEXPIRE", key, ttl)
 end
 local function save(key, s, ttl)
-  redis.call("HSET", key, "tokens", s.tokens, "at", s.at, "mode", s.mode, "growth", s.growth, "wmax", s.wmax,
-    "lastCut", s.lastCut, "recovery", s.recovery, "holdUntil", s.holdUntil)
+  redis.call("HSET", key, "tokens", f(s.tokens), "at", f(s.at), "mode", s.mode, "growth", f(s.growth),
+    "wmax", f(s.wmax), "lastCut", f(s.lastCut), "recovery", f(s.recovery), "holdUntil", f(s.holdUntil))
   redis.call("PEXPIRE", key, ttl)
 end
 `
 
+// Each operation's body runs through `run` (see above): it returns its reply without the leading flag.
 const scripts = {
   erlBudget: `
 local key = KEYS[1]
 local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local ask, count, ratio, minimum = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local ttl = tonumber(ARGV[8])
-if ask == "0" then ringAdd(key, now, bms, n, count, 0) end
-local a, b = ringSums(key, now, bms, n)
-local granted = 0
-if ask == "1" then
-  granted = math.max(0, math.min(count, math.floor(ratio * a + minimum + 1e-9 - b)))
-  if granted > 0 then ringAdd(key, now, bms, n, 0, granted) end
-end
-if ask ~= "2" then redis.call("PEXPIRE", key, ttl) end
-return { tostring(granted), tostring(a), tostring(b + granted) }
+return run(function()
+  if ask == "0" then ringAdd(key, now, bms, n, count, 0) end
+  local a, b = ringSums(key, now, bms, n)
+  local granted = 0
+  if ask == "1" then
+    granted = math.max(0, math.min(count, math.floor(ratio * a + minimum + 1e-9 - b)))
+    if granted > 0 then ringAdd(key, now, bms, n, 0, granted) end
+  end
+  if ask ~= "2" then redis.call("PEXPIRE", key, ttl) end
+  return { tostring(granted), tostring(a), tostring(b + granted) }
+end)
 `,
   erlTake: `
 local key = KEYS[1]
 local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate, burst, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local s = limiterState(key, now, burst)
-refill(s, now, rate, burst)
-local wait = s.at - now + math.max(0, 1 - s.tokens) * 1000 / rate
-if wait <= 0.001 then
-  s.tokens = s.tokens - 1
-  wait = 0
-  ringAdd(key, now, bms, n, 0, 1)
-end
-save(key, s, ttl)
-local reply = control(key, s, now, bms, n)
-table.insert(reply, 1, tostring(wait))
-return reply
+return run(function()
+  local s = limiterState(key, now, burst)
+  refill(s, now, rate, burst)
+  local wait = s.at - now + math.max(0, 1 - s.tokens) * 1000 / rate
+  if wait <= 0.001 then
+    s.tokens = s.tokens - 1
+    wait = 0
+    ringAdd(key, now, bms, n, 0, 1)
+  end
+  save(key, s, ttl)
+  local out = control(key, s, now, bms, n)
+  table.insert(out, 1, tostring(wait))
+  return out
+end)
 `,
   erlDelivered: `
 local key = KEYS[1]
 local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local count, growth, restartAbove = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local restartGrowth, ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
-if redis.call("EXISTS", key) == 0 then return {} end
-ringAdd(key, now, bms, n, count, 0)
-if redis.call("HGET", key, "mode") ~= "c" then
-  redis.call("HINCRBYFLOAT", key, "growth", growth)
-elseif ringSums(key, now, bms, n) / (n * bms / 1000) > restartAbove * tonumber(redis.call("HGET", key, "wmax")) then
-  redis.call("HSET", key, "mode", "s", "growth", restartGrowth)
-end
-redis.call("PEXPIRE", key, ttl)
-return {}
+return run(function()
+  local s = redis.call("HMGET", key, "mode", "growth", "wmax")
+  if not s[1] then return {} end
+  local m, grown, wmax = mode(s[1]), num(s[2], 0, 0, big), num(s[3], 0, 0, big)
+  ringAdd(key, now, bms, n, count, 0)
+  if m ~= "c" then
+    redis.call("HSET", key, "growth", f(grown + growth))
+  elseif ringSums(key, now, bms, n) / (n * bms / 1000) > restartAbove * wmax then
+    redis.call("HSET", key, "mode", "s", "growth", f(restartGrowth))
+  end
+  redis.call("PEXPIRE", key, ttl)
+  return {}
+end)
 `,
   erlThrottled: `
 local key = KEYS[1]
@@ -428,92 +522,100 @@ local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local sentAt, rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local minRate, recovery, holdUntil, ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local beta = tonumber(ARGV[11])
-local s = limiterState(key, now, burst)
-refill(s, now, rate, burst)
-if sentAt > s.lastCut then
-  s.tokens = math.min(s.tokens, 0)
-  local a, b = ringSums(key, now, bms, n)
-  s.mode = "c"
-  local base = a
-  if a <= 0 then base = beta * b end
-  s.wmax = math.max(minRate, math.min(rate, base / (n * bms / 1000)))
-  s.lastCut = now
-  s.recovery = recovery
-  if holdUntil > s.at then s.at = holdUntil end
-  s.holdUntil = math.max(s.holdUntil, holdUntil)
-end
-save(key, s, ttl)
-return control(key, s, now, bms, n)
+return run(function()
+  local s = limiterState(key, now, burst)
+  refill(s, now, rate, burst)
+  if sentAt > s.lastCut then
+    s.tokens = math.min(s.tokens, 0)
+    local a, b = ringSums(key, now, bms, n)
+    s.mode = "c"
+    local base = a
+    if a <= 0 then base = beta * b end
+    s.wmax = math.max(minRate, math.min(rate, base / (n * bms / 1000)))
+    s.lastCut = now
+    s.recovery = recovery
+    if holdUntil > s.at then s.at = holdUntil end
+    s.holdUntil = math.max(s.holdUntil, holdUntil)
+  end
+  save(key, s, ttl)
+  return control(key, s, now, bms, n)
+end)
 `,
   erlReserve: `
 local key = KEYS[1]
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local q = quotaLoad(key, now)
-local wait = 0
-for i, d in ipairs(dims) do
-  local amount = tonumber(ARGV[2 + i])
-  if q.l[d] and amount and amount > 0 then
-    local need = math.min(amount, q.l[d]) - q.v[d]
-    if need > 0 then wait = math.max(wait, need * 60000 / q.l[d]) end
+return run(function()
+  local q = quotaLoad(key, now)
+  local wait = 0
+  for i, d in ipairs(dims) do
+    local amount = tonumber(ARGV[2 + i])
+    if q.l[d] and amount and amount > 0 then
+      local need = math.min(amount, q.l[d]) - q.v[d]
+      if need > 0 then wait = math.max(wait, need * 60000 / q.l[d]) end
+    end
   end
-end
-local reply = { tostring(wait) }
-if wait > 0.001 then
-  for i = 1, 3 * #dims do reply[#reply + 1] = "" end
+  local out = { tostring(wait) }
+  if wait > 0.001 then
+    for i = 1, 3 * #dims do out[#out + 1] = "" end
+    quotaSave(key, q, ttl)
+    return out
+  end
+  out[1] = "0"
+  for i, d in ipairs(dims) do
+    local amount = tonumber(ARGV[2 + i])
+    if q.l[d] and amount and amount > 0 then
+      q.v[d] = q.v[d] - amount
+      q.c[d] = q.c[d] + amount
+      out[#out + 1] = f(amount)
+      out[#out + 1] = f(q.v[d])
+      out[#out + 1] = f(q.c[d])
+    else
+      out[#out + 1] = ""
+      out[#out + 1] = ""
+      out[#out + 1] = ""
+    end
+  end
   quotaSave(key, q, ttl)
-  return reply
-end
-reply[1] = "0"
-for i, d in ipairs(dims) do
-  local amount = tonumber(ARGV[2 + i])
-  if q.l[d] and amount and amount > 0 then
-    q.v[d] = q.v[d] - amount
-    q.c[d] = q.c[d] + amount
-    reply[#reply + 1] = string.format("%.17g", amount)
-    reply[#reply + 1] = string.format("%.17g", q.v[d])
-    reply[#reply + 1] = string.format("%.17g", q.c[d])
-  else
-    reply[#reply + 1] = ""
-    reply[#reply + 1] = ""
-    reply[#reply + 1] = ""
-  end
-end
-quotaSave(key, q, ttl)
-return reply
+  return out
+end)
 `,
   erlSettle: `
 local key = KEYS[1]
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local q = quotaLoad(key, now)
-for i, d in ipairs(dims) do
-  local amount = tonumber(ARGV[2 + i])
-  if q.l[d] and amount then q.v[d] = math.min(q.l[d], q.v[d] + amount) end
-end
-quotaSave(key, q, ttl)
-return {}
+return run(function()
+  local q = quotaLoad(key, now)
+  for i, d in ipairs(dims) do
+    local amount = tonumber(ARGV[2 + i])
+    if q.l[d] and amount then q.v[d] = math.min(q.l[d], q.v[d] + amount) end
+  end
+  quotaSave(key, q, ttl)
+  return {}
+end)
 `,
   erlObserve: `
 local key = KEYS[1]
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local q = quotaLoad(key, now)
-for i, d in ipairs(dims) do
-  local limit, remaining = tonumber(ARGV[4 * i - 1]), tonumber(ARGV[4 * i])
-  local expected, counted = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
-  if limit then
-    if q.l[d] then
-      local shortfall = 0
-      local since = 0
-      if counted then since = math.max(0, q.c[d] - counted) end
-      if remaining and expected then shortfall = math.min(0, remaining - expected + since) end
-      q.v[d] = math.min(limit, q.v[d] + shortfall)
-      q.c[d] = q.c[d] - shortfall
-    else
-      q.v[d] = math.min(limit, remaining or limit)
+return run(function()
+  local q = quotaLoad(key, now)
+  for i, d in ipairs(dims) do
+    local limit, remaining = tonumber(ARGV[4 * i - 1]), tonumber(ARGV[4 * i])
+    local expected, counted = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
+    if limit then
+      if q.l[d] then
+        local shortfall = 0
+        local since = 0
+        if counted then since = math.max(0, q.c[d] - counted) end
+        if remaining and expected then shortfall = math.min(0, remaining - expected + since) end
+        q.v[d] = math.min(limit, q.v[d] + shortfall)
+        q.c[d] = q.c[d] - shortfall
+      else
+        q.v[d] = math.min(limit, remaining or limit)
+      end
+      q.l[d] = limit
     end
-    q.l[d] = limit
   end
-end
-quotaSave(key, q, ttl)
-return {}
+  quotaSave(key, q, ttl)
+  return {}
+end)
 `
 } as const

@@ -1,6 +1,13 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, FleetStore, InvalidOptions, ResilientModel, RetryBudget } from "effect-retry-layer"
+import {
+  AdaptiveRateLimiter,
+  CompletionModel,
+  FleetStore,
+  InvalidOptions,
+  ResilientModel,
+  RetryBudget
+} from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { ThrottledModel } from "effect-retry-layer/testing"
@@ -12,6 +19,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { Redis } from "ioredis"
 import { ownRedis, redisAvailable, redisBinary, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
 import { thrown } from "./support/thrown.js"
 
@@ -159,6 +167,114 @@ describe("FleetStoreRedis", () => {
       }).pipe(Effect.scoped),
     30_000
   )
+
+  describe("a value this library did not write", () => {
+    const window: FleetStore.Window = { bucketMillis: 100, buckets: 10 }
+    /** The store on `server` (timeout 1 s: this is about values, not time), a client to plant values with. */
+    const planting = (server: { readonly host: string; readonly port: number }) =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix("corrupt")
+        const store = yield* FleetStoreRedis.make({ ...server, prefix: `${prefix}:`, timeout: "1 second" })
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis({ ...server })),
+          (client) => Effect.promise(() => client.quit())
+        )
+        return { store, client, key: (name: string) => `${prefix}:v2:${name}`, prefix }
+      })
+
+    it.live.skipIf(!redisAvailable)(
+      "resets the key with one warning naming it, and answers from a clean state",
+      () =>
+        Effect.gen(function*() {
+          const { client, key, store } = yield* planting(yield* redisServer)
+          const now = Date.now()
+          // the ring's bucket of now (a value in a bucket outside the window is never read, and is overwritten)
+          const epoch = Math.floor(now / window.bucketMillis)
+          const slot = epoch % window.buckets
+          const take = (s: FleetStore.Service) => s.take("limiter:k", now, window, 10, 5)
+          const budget = (s: FleetStore.Service) => s.budget("budget:k", now, window, { _tag: "Peek" })
+          const reserve = (s: FleetStore.Service) => s.reserve("quota:k", now, { requests: 1, outputTokens: 10 })
+          const cases: ReadonlyArray<
+            readonly [string, Record<string, string>, (s: FleetStore.Service) => Effect.Effect<unknown>]
+          > = [
+            ["limiter:k", { tokens: "3", at: "inf", mode: "s" }, take],
+            ["limiter:k", { tokens: "1e300" }, take],
+            ["limiter:k", { tokens: "-1e300" }, take],
+            ["limiter:k", { holdUntil: String(now + 10 * 86_400_000) }, take],
+            ["limiter:k", { mode: "fast" }, take],
+            ["limiter:k", { e3: "abc", a3: "1" }, take],
+            ["budget:k", { [`e${slot}`]: String(epoch), [`a${slot}`]: "-1e300" }, budget],
+            ["budget:k", { [`e${slot}`]: String(epoch), [`b${slot}`]: "NaN" }, budget],
+            [
+              "quota:k",
+              { at: String(now), "l:outputTokens": "60", "v:outputTokens": "-1e300", "c:outputTokens": "0" },
+              reserve
+            ],
+            ["quota:k", { at: String(now), "l:requests": "10" }, reserve],
+            ["quota:k", { at: String(now), "l:requests": "10", "v:requests": "11" }, reserve],
+            ["quota:k", { at: String(now), "l:requests": "0", "v:requests": "0" }, reserve]
+          ]
+          for (const [name, fields, op] of cases) {
+            warnings.length = 0
+            yield* Effect.promise(() => client.del(key(name)))
+            yield* Effect.promise(() => client.hset(key(name), fields))
+            const answer = yield* op(store)
+            expect(answer).toEqual(yield* op(FleetStore.makeMemory()))
+            expect(warnings, JSON.stringify(fields)).toEqual([
+              expect.stringContaining(`${key(name)} held a value this library did not write`)
+            ])
+          }
+          // a key of another type
+          warnings.length = 0
+          yield* Effect.promise(() => client.set(key("limiter:string"), "not a hash"))
+          expect((yield* store.take("limiter:string", now, window, 10, 5)).wait).toBe(0)
+          expect(warnings).toHaveLength(1)
+        }).pipe(Effect.provide(logger), Effect.scoped),
+      30_000
+    )
+
+    it.live.skipIf(!redisAvailable)(
+      "a key without this layout's version in its name is not read",
+      () =>
+        Effect.gen(function*() {
+          const { client, prefix, store } = yield* planting(yield* redisServer)
+          warnings.length = 0
+          yield* Effect.promise(() => client.hset(`${prefix}:limiter:k`, { at: "inf", tokens: "abc" }))
+          expect((yield* store.take("limiter:k", Date.now(), window, 10, 5)).wait).toBe(0)
+          expect(warnings).toEqual([])
+        }).pipe(Effect.provide(logger), Effect.scoped),
+      30_000
+    )
+
+    it.live.skipIf(!redisBinary)(
+      "the send bucket's time planted as inf: 10 calls finish, and the store is not polled in a loop",
+      () =>
+        Effect.gen(function*() {
+          const redis = yield* ownRedis
+          const { client, key, store } = yield* planting(redis)
+          const limiter = yield* AdaptiveRateLimiter.make({
+            key: "spin",
+            rateLimitHeaders: false,
+            burst: 1,
+            initialRate: 5
+          })
+            .pipe(Effect.provideService(FleetStore.FleetStore, store))
+          yield* limiter.apply(Effect.void)
+          const evals = Effect.map(
+            Effect.promise(() => client.info("commandstats")),
+            (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0)
+          )
+          yield* Effect.promise(() => client.hset(key("limiter:spin"), { at: "inf" }))
+          const before = yield* evals
+          yield* Effect.all(Array.from({ length: 10 }, () => limiter.apply(Effect.void)), { concurrency: "unbounded" })
+            .pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("calls still waiting") }))
+          // 10 calls at 5/s: about 2 s of asking at most once a bucket (100 ms), and a few more for each call; a
+          // loop that does not sleep asks thousands of times a second
+          expect((yield* evals) - before).toBeLessThan(150)
+        }).pipe(Effect.provide(logger), Effect.scoped),
+      30_000
+    )
+  })
 
   it("refuses bad options of its own with an InvalidOptions that names the field, and passes the rest to ioredis", () => {
     for (
