@@ -469,6 +469,18 @@ describe("AdaptiveRateLimiter", () => {
         expect(net).toEqual(used)
       }))
 
+    /** A provider that reports `state` in its headers and answers `stream`, behind a limiter on `store`. */
+    const reporting = (
+      state: RateLimitHeaders.RateLimitState,
+      stream: Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>,
+      store: FleetStore.Service
+    ) =>
+      AdaptiveRateLimiter.decorate()({
+        name: "p",
+        model: "m",
+        chatStream: () => Effect.as(RateLimitHeaders.report(state), stream)
+      }).pipe(Effect.provideService(FleetStore.FleetStore, store))
+
     it.scoped("a process's first call, sent before the limits were known, is settled to its usage when its turn ends", () =>
       Effect.gen(function*() {
         const { net, store } = ledger()
@@ -478,20 +490,13 @@ describe("AdaptiveRateLimiter", () => {
           outputTokens: { limit: 60, remaining: 60 }
         }
         const usage = { inputTokens: 1, outputTokens: 20 }
-        const provider: CompletionModel.Service = {
-          name: "p",
-          model: "m",
-          chatStream: () =>
-            Effect.as(
-              RateLimitHeaders.report(state),
-              Stream.make(
-                CompletionModel.StreamChunk.TextDelta({ text: "a" }),
-                CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })
-              )
-            )
-        }
-        const model = yield* AdaptiveRateLimiter.decorate()(provider).pipe(
-          Effect.provideService(FleetStore.FleetStore, store)
+        const model = yield* reporting(
+          state,
+          Stream.make(
+            CompletionModel.StreamChunk.TextDelta({ text: "a" }),
+            CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })
+          ),
+          store
         )
         yield* Effect.flatMap(model.chatStream(request), Stream.runDrain)
         expect(net).toEqual(AdaptiveRateLimiter.used(usage))
@@ -508,20 +513,13 @@ describe("AdaptiveRateLimiter", () => {
         const { net, store } = ledger()
         const state: RateLimitHeaders.RateLimitState = { outputTokens: { limit: 1e9, remaining: 1e9 } }
         const usage = { inputTokens: 1, outputTokens: 20 }
-        const provider: CompletionModel.Service = {
-          name: "p",
-          model: "m",
-          chatStream: () =>
-            Effect.as(
-              RateLimitHeaders.report(state),
-              Stream.concat(
-                Stream.make(CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })),
-                Stream.fail(new ModelError.StreamError({ provider: "p", message: "after the end" }))
-              )
-            )
-        }
-        const model = yield* AdaptiveRateLimiter.decorate()(provider).pipe(
-          Effect.provideService(FleetStore.FleetStore, store)
+        const model = yield* reporting(
+          state,
+          Stream.concat(
+            Stream.make(CompletionModel.StreamChunk.TurnFinished({ reason: "stop", usage })),
+            Stream.fail(new ModelError.StreamError({ provider: "p", message: "after the end" }))
+          ),
+          store
         )
         for (let i = 0; i < 3; i++) yield* Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain))
         expect(net.outputTokens).toBe(3 * usage.outputTokens)

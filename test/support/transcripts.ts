@@ -16,17 +16,8 @@ export const framings = [
   ["CRLF, 5-byte fragments", "\r\n", 5]
 ] as const
 
-export const served = (
-  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
-  transcript: string | Uint8Array,
-  eol: string,
-  size: number,
-  contentType = "text/event-stream"
-) =>
-  Effect.flatMap(
-    servedUntilEnd(make, transcript, eol, size, contentType),
-    ({ chunks, exit }) => Effect.as(exit, chunks)
-  )
+export const served = (...args: Parameters<typeof servedUntilEnd>) =>
+  Effect.flatMap(servedUntilEnd(...args), ({ chunks, exit }) => Effect.as(exit, chunks))
 
 /**
  * {@link served}, with the chunks delivered before a failure: every chunk
