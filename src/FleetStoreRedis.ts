@@ -330,9 +330,9 @@ const decodeControl = (reply: ReadonlyArray<string>): FleetStore.Control => {
   }
 }
 
-// The same steps as FleetStore's in-memory store, field for field. Numbers go back as strings: Redis
-// turns a Lua number into an integer reply, and is given them as "%.17g" strings, since Lua's own
-// conversion keeps 14 digits.
+// The same steps as FleetStore's in-memory store, field for field. Numbers go both ways as "%.17g" strings:
+// Redis turns a Lua number into an integer reply, and Lua's own conversion keeps 14 digits (a reply rounded
+// there, then to 12 digits by a reader, could differ from the memory store's in the last digit).
 //
 // Healing: every field is checked as it is read (`num`, `mode`) against what this library writes: a finite
 // number in the field's range, a time at most a day ahead, a mode it knows, a balance no higher than its limit.
@@ -413,8 +413,8 @@ local function refill(s, now, rate, burst)
 end
 local function control(key, s, now, bms, n)
   local a, b = ringSums(key, now, bms, n)
-  return { s.mode, tostring(s.growth), tostring(s.wmax), tostring(s.lastCut), tostring(s.recovery),
-    tostring(s.holdUntil), tostring(a / (n * bms / 1000)), tostring(b / (n * bms / 1000)) }
+  return { s.mode, f(s.growth), f(s.wmax), f(s.lastCut), f(s.recovery), f(s.holdUntil), f(a / (n * bms / 1000)),
+    f(b / (n * bms / 1000)) }
 end
 local dims = { "requests", "tokens", "inputTokens", "outputTokens" }
 local function quotaLoad(key, now)
@@ -475,7 +475,7 @@ return run(function()
     if granted > 0 then ringAdd(key, now, bms, n, 0, granted) end
   end
   if ask ~= "2" then redis.call("PEXPIRE", key, ttl) end
-  return { tostring(granted), tostring(a), tostring(b + granted) }
+  return { f(granted), f(a), f(b + granted) }
 end)
 `,
   erlTake: `
@@ -493,7 +493,7 @@ return run(function()
   end
   save(key, s, ttl)
   local out = control(key, s, now, bms, n)
-  table.insert(out, 1, tostring(wait))
+  table.insert(out, 1, f(wait))
   return out
 end)
 `,
@@ -554,7 +554,7 @@ return run(function()
       if need > 0 then wait = math.max(wait, need * 60000 / q.l[d]) end
     end
   end
-  local out = { tostring(wait) }
+  local out = { f(wait) }
   if wait > 0.001 then
     for i = 1, 3 * #dims do out[#out + 1] = "" end
     quotaSave(key, q, ttl)
