@@ -26,13 +26,11 @@
  * @example
  * ```ts
  * import { LanguageModel } from "@effect/ai"
- * import { Effect } from "effect"
+ * import { Effect, Layer } from "effect"
  * import { RetryingLanguageModel } from "effect-retry-layer/ai"
  *
- * declare const Provider: import("effect").Layer.Layer<LanguageModel.LanguageModel>
- * const Model = RetryingLanguageModel.layer({ maxAttempts: 4 }).pipe(
- *   import("effect").Layer.provide(Provider)
- * )
+ * declare const Provider: Layer.Layer<LanguageModel.LanguageModel>
+ * const Model = RetryingLanguageModel.layer({ maxAttempts: 4 }).pipe(Layer.provide(Provider))
  * const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
  * ```
  *

@@ -193,14 +193,16 @@ export const calculateBackoffDelay = (attempt: number, options: RetrySchedule.Re
  * import { RetryContext } from "effect-retry-layer/promise"
  *
  * declare function send(): Promise<string>
- * const context = new RetryContext({ maxAttempts: 4, retryOn: () => true })
- * for (;;) {
- *   try {
- *     return await send()
- *   } catch (error) {
- *     context.recordFailure(error)
- *     if (!context.canRetry()) throw error
- *     await context.wait()
+ * const sendWithRetries = async (): Promise<string> => {
+ *   const context = new RetryContext({ maxAttempts: 4, retryOn: () => true })
+ *   for (;;) {
+ *     try {
+ *       return await send()
+ *     } catch (error) {
+ *       context.recordFailure(error)
+ *       if (!context.canRetry()) throw error
+ *       await context.wait()
+ *     }
  *   }
  * }
  * ```

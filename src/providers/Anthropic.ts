@@ -18,7 +18,10 @@
  * import { Anthropic } from "effect-retry-layer/anthropic"
  *
  * const Model = RetryingModel.layer().pipe(
- *   Layer.provide(Anthropic.layerConfig({ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: "claude-sonnet-4-5" })),
+ *   Layer.provide(Anthropic.layerConfig({
+ *     apiKey: Config.redacted("ANTHROPIC_API_KEY"),
+ *     model: Config.succeed("claude-sonnet-4-5")
+ *   })),
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * ```

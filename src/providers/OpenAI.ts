@@ -14,12 +14,12 @@
  * @example
  * ```ts
  * import { NodeHttpClient } from "@effect/platform-node"
- * import { Config, Layer } from "effect"
+ * import { Config, Layer, Redacted } from "effect"
  * import { RetryingModel } from "effect-retry-layer"
  * import { OpenAI } from "effect-retry-layer/openai"
  *
  * const Model = RetryingModel.layer().pipe(
- *   Layer.provide(OpenAI.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY"), model: "gpt-4o-mini" })),
+ *   Layer.provide(OpenAI.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY"), model: Config.succeed("gpt-4o-mini") })),
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  *

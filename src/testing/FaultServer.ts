@@ -15,7 +15,7 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { FaultServer } from "effect-retry-layer/testing"
+ * import { FaultServer } from "effect-retry-layer/testing/server"
  *
  * const program = Effect.gen(function*() {
  *   const server = yield* FaultServer.make()

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "@effect/vitest"
+import { readdirSync, readFileSync } from "node:fs"
+import { join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+import ts from "typescript"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+
+/** Every `@example` of the public API: the module it documents, and its code. */
+const examples = (): ReadonlyArray<{ readonly name: string; readonly code: string }> => {
+  const files = readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts") && !file.startsWith("internal"))
+  return files.flatMap((file) => {
+    const text = readFileSync(join(root, "src", file), "utf8")
+    const codes = [...text.matchAll(/\/\*\*[\s\S]*?\*\//g)].flatMap((comment) => {
+      const body = comment[0].split("\n").map((line) => line.replace(/^\s*\*( |$)/, "")).join("\n")
+      return [...body.matchAll(/@example\s*```ts\n([\s\S]*?)```/g)].map((example) => example[1]!)
+    })
+    return codes.map((code, i) => ({ name: `${file.replace(/\.ts$/, "")} example ${i + 1}`, code }))
+  })
+}
+
+describe("JSDoc examples", () => {
+  it("every @example of the public API compiles against the sources", () => {
+    const found = examples()
+    // the modules with examples today: a test that found none would check nothing
+    expect(found.length).toBeGreaterThan(20)
+    const config = ts.getParsedCommandLineOfConfigFile(join(root, "tsconfig.json"), {}, {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
+      }
+    })!
+    // An example shows a call, not a whole program: what it declares need not be used.
+    const options = { ...config.options, noEmit: true, noUnusedLocals: false, noUnusedParameters: false }
+    const virtual = new Map(found.map(({ code, name }) => [
+      join(root, "examples", `__jsdoc_${name.replace(/[^A-Za-z0-9]/g, "_")}.ts`),
+      // a module of its own: its top-level names do not clash with another example's
+      `${code}\nexport {}\n`
+    ]))
+    const host = ts.createCompilerHost(options)
+    const read = host.readFile.bind(host)
+    const exists = host.fileExists.bind(host)
+    host.readFile = (file) => virtual.get(file) ?? read(file)
+    host.fileExists = (file) => virtual.has(file) || exists(file)
+    const program = ts.createProgram([...virtual.keys()], options, host)
+    const problems = ts.getPreEmitDiagnostics(program)
+      .filter((d) => d.file !== undefined && virtual.has(d.file.fileName))
+      .map((d) => {
+        const where = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
+        const name = found[[...virtual.keys()].indexOf(d.file!.fileName)]!.name
+        return `${name}:${where.line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`
+      })
+    expect(problems, relative(root, "src")).toEqual([])
+  }, 120_000)
+})
