@@ -38,6 +38,7 @@ import * as Layer from "effect/Layer"
 import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as FleetStore from "./FleetStore.js"
+import { check, checked } from "./internal/options.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import type * as ResilientModel from "./ResilientModel.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -63,6 +64,14 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<LanguageModel.LanguageModel, never, LanguageModel.LanguageModel | FleetStore.FleetStore> => {
   // Validated here, so that a bad option throws where the layer is defined.
+  checked("ResilientLanguageModel", options, {
+    name: check.string,
+    retry: check.any,
+    budget: check.any,
+    breaker: check.any,
+    limiter: check.any,
+    secrets: check.secrets
+  })
   const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
     "timeout",
     "maxElapsed"

@@ -53,6 +53,7 @@ import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
 import type * as FleetStore from "./FleetStore.js"
+import { check, checked } from "./internal/options.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetryingModel from "./RetryingModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -84,6 +85,7 @@ export const layer = (
   CompletionModel.CompletionModel | FleetStore.FleetStore
 > => {
   // Validated here, so that a bad option throws where the layer is defined.
+  checked("ResilientModel", options, fields)
   const policy = RetrySchedule.policy(options.retry)
   const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
   const breaker = options.breaker === false ? undefined : CircuitBreaker.decorate(options.breaker)
@@ -101,3 +103,12 @@ export const layer = (
     })
   )
 }
+
+// The keys of `Options`; each part's own options are checked by that part.
+const fields = {
+  retry: check.any,
+  budget: check.any,
+  breaker: check.any,
+  limiter: check.any,
+  secrets: check.secrets
+} as const

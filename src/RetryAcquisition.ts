@@ -51,6 +51,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import * as ForeignError from "./ForeignError.js"
+import { check, checked } from "./internal/options.js"
 import { retryLazily } from "./internal/retry.js"
 import { quoted } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
@@ -114,13 +115,22 @@ export const retryAcquisition: {
  * {@link retryAcquisition} with the policy validated once, for a function
  * applied to many effects (a layer's every call).
  *
- * @throws InvalidRetryPolicy when `policy` is not valid
+ * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong kind
  * @since 0.1.0
  */
 export const retrying = <E>(
   policy: RetrySchedule.RetryPolicy,
-  options: Options<Failure<E>> = {}
+  input: Options<Failure<E>> = {}
 ) => {
+  const options = checked<Options<Failure<E>>>("RetryAcquisition", input, {
+    name: check.string,
+    provider: check.string,
+    label: check.string,
+    attributes: check.any,
+    budget: check.any,
+    onRetry: check.function,
+    secrets: check.secrets
+  })
   const name = options.name ?? "retryAcquisition"
   const label = options.label ?? name
   const provider = options.provider ?? name

@@ -37,6 +37,7 @@ import * as Schedule from "effect/Schedule"
 import * as ForeignError from "./ForeignError.js"
 import { Classified } from "./internal/classified.js"
 import { readDuration, show } from "./internal/duration.js"
+import { nearest } from "./internal/spelling.js"
 import { maxMessageChars } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import * as Retryable from "./Retryable.js"
@@ -102,7 +103,7 @@ const read = (input: unknown): Either.Either<RetryPolicy.Fields, InvalidRetryPol
     )
   }
   for (const key of unknown.length > maxUnknownListed ? [] : unknown) {
-    const near = nearest(key)
+    const near = nearest(key, fieldNames)
     problem(key, `unknown option${near === undefined ? "" : `; did you mean ${near}?`}`, "Unexpected")
   }
   const value = (key: keyof RetryPolicy.Input) => input[key]
@@ -201,35 +202,6 @@ const fieldNames: ReadonlySet<string> = new Set<keyof RetryPolicy.Input>([
   "commitOn",
   "detectRateLimits"
 ])
-
-// The field a misspelling meant: the same letters in any case, or one edit away from them.
-const nearest = (key: string): string | undefined => {
-  const lower = key.toLowerCase()
-  let best: string | undefined
-  let bestDistance = 3
-  for (const name of fieldNames) {
-    const distance = editDistance(lower, name.toLowerCase(), bestDistance)
-    if (distance < bestDistance) {
-      best = name
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-// Levenshtein distance, giving up at `limit` (keys are short; a long one costs one row per character).
-const editDistance = (a: string, b: string, limit: number): number => {
-  if (Math.abs(a.length - b.length) >= limit || a.length > 64) return limit
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
-}
 
 /**
  * A validated retry policy. Build one with {@link RetryPolicy.from} (or decode

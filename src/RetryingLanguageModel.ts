@@ -57,6 +57,7 @@ import type * as FleetStore from "./FleetStore.js"
 import * as HttpClassification from "./HttpClassification.js"
 import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
+import { check, checked } from "./internal/options.js"
 import * as ModelError from "./ModelError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
@@ -100,6 +101,7 @@ export interface Options {
 /**
  * `inner` with every call retried.
  *
+ * @throws InvalidOptions when an option is unknown or of the wrong kind (`errorPartBeforeContent: "fial"`)
  * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn` (the commit point here is the first
  * content part)
  * @since 0.3.0
@@ -113,6 +115,7 @@ export const make = (
     "timeout",
     "maxElapsed"
   ])
+  checked("RetryingLanguageModel", options, fields)
   const name = options.name ?? "languageModel"
   const { breaker, limiter } = options
   const failErrorPart = options.errorPartBeforeContent === "fail"
@@ -213,7 +216,7 @@ export const make = (
 /**
  * Decorates whatever `LanguageModel` the layer is provided with.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid
+ * @throws InvalidRetryPolicy when `policy` is not valid; InvalidOptions when an option is unknown or of the wrong kind
  * @since 0.3.0
  */
 export const layer = (
@@ -224,6 +227,7 @@ export const layer = (
     "timeout",
     "maxElapsed"
   ])
+  checked("RetryingLanguageModel", options, fields)
   return Layer.effect(
     LanguageModel.LanguageModel,
     Effect.map(LanguageModel.LanguageModel, (inner) => make(inner, validated, options))
@@ -256,6 +260,17 @@ export const classify = (error: unknown, now: number): Retryable.RetryClassifica
 }
 
 // Internals -------------------------------------------------------------------
+
+// The keys of `Options`, checked where the model or the layer is made.
+const fields = {
+  name: check.string,
+  budget: check.any,
+  breaker: check.any,
+  limiter: check.any,
+  onRetry: check.function,
+  errorPartBeforeContent: check.oneOf("part", "fail"),
+  secrets: check.secrets
+} as const
 
 /** Settles an attempt's charge with the response's usage, or gives it all back without one. Once. */
 type Settle = (usage?: Response.Usage) => Effect.Effect<void>

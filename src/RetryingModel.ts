@@ -36,6 +36,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
+import { check, checked } from "./internal/options.js"
 import type * as ModelError from "./ModelError.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -72,6 +73,7 @@ export const make = (
   options: Options = {}
 ): CompletionModel.Service => {
   const validated = RetrySchedule.policy(policy)
+  checked("RetryingModel", options, fields)
   // The commit point is applied here; the acquisition gets the rest of the policy.
   const acquisition = validated.commitOn === "open"
     ? validated
@@ -95,7 +97,8 @@ export const make = (
 /**
  * Decorates whatever `CompletionModel` the layer is provided with.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid (at construction, not when the layer is built)
+ * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong
+ * kind (at construction, not when the layer is built)
  * @since 0.1.0
  */
 export const layer = (
@@ -103,6 +106,7 @@ export const layer = (
   options: Omit<Options, "budget"> = {}
 ): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> => {
   const validated = RetrySchedule.policy(policy)
+  checked("RetryingModel", options, fields)
   return Layer.effect(
     CompletionModel.CompletionModel,
     Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated, options))
@@ -120,6 +124,7 @@ export const layerWithBudget = (
   options: Omit<Options, "budget"> = {}
 ): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel | RetryBudget.RetryBudget> => {
   const validated = RetrySchedule.policy(policy)
+  checked("RetryingModel", options, fields)
   return Layer.effect(
     CompletionModel.CompletionModel,
     Effect.zipWith(
@@ -160,3 +165,6 @@ export const commitOnFirstChunk = <A, E, R>(
           Stream.ensuring(Scope.close(scope, Exit.void))
         )
       }).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))))
+
+// The keys of `Options`, checked where the model or the layer is made.
+const fields = { budget: check.any, onRetry: check.function, secrets: check.secrets } as const

@@ -60,7 +60,7 @@ export * as FleetStore from "./FleetStore.js"
 /**
  * @since 0.2.0
  */
-export { InvalidOptions } from "./internal/schema.js"
+export { InvalidOptions } from "./internal/options.js"
 
 /**
  * @since 0.1.0

@@ -308,6 +308,18 @@ const compile = (
 const compileOnce = (options: RetryOptions | Omit<RetryOptions, "signal" | "onRetry">): Compiled => {
   const { onRetry: _onRetry, retryOn, signal: _signal, ...input } = options as RetryOptions
   const policy = options instanceof RetrySchedule.RetryPolicy ? options : RetrySchedule.policy(input)
+  if (
+    retryOn !== undefined && typeof retryOn !== "function" &&
+    !(Array.isArray(retryOn) && retryOn.every((type) => typeof type === "function"))
+  ) {
+    const message = `retryOn must be a predicate or an array of error classes (e.g. [TypeError]), got ${
+      typeof retryOn === "string" ? JSON.stringify((retryOn as string).slice(0, 40)) : typeof retryOn
+    }`
+    throw new RetrySchedule.InvalidRetryPolicy({
+      message: `Invalid retry policy: retryOn: ${message}`,
+      issues: [{ _tag: "Type", path: ["retryOn"], message }]
+    })
+  }
   const accepts = retryOn === undefined
     ? undefined
     : Array.isArray(retryOn)

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, FleetStore, InvalidOptions, ResilientModel, RetrySchedule } from "effect-retry-layer"
+import {
+  AdaptiveRateLimiter,
+  CompletionModel,
+  FleetStore,
+  InvalidOptions,
+  ResilientModel,
+  RetryingModel,
+  RetrySchedule
+} from "effect-retry-layer"
 import { ScriptedModel, ThrottledModel } from "effect-retry-layer/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -99,6 +107,34 @@ describe("ResilientModel", () => {
       }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
     60_000
   )
+
+  it("refuses a misspelled or ill-typed option of the layers, naming what was meant", () => {
+    const message = (f: () => unknown) => {
+      try {
+        f()
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidOptions)
+        return (error as InvalidOptions).message
+      }
+      return "accepted"
+    }
+    expect(message(() => ResilientModel.layer({ limitter: {} } as never))).toBe(
+      "Invalid ResilientModel options: limitter: unknown option; did you mean limiter?"
+    )
+    expect(message(() => ResilientModel.layer({ secrets: ["sk-..."] } as never))).toContain(
+      "secrets: expected an array of Redacted values"
+    )
+    expect(message(() => RetryingModel.layer({}, { onRetyr: () => Effect.void } as never))).toBe(
+      "Invalid RetryingModel options: onRetyr: unknown option; did you mean onRetry?"
+    )
+    expect(message(() => AdaptiveRateLimiter.options({ initalRate: 5 } as never))).toBe(
+      "Invalid AdaptiveRateLimiter options: initalRate: unknown option; did you mean initialRate?"
+    )
+    // an unknown key with no near name lists the known ones
+    expect(message(() => RetryingModel.layer({}, { tracing: true } as never))).toBe(
+      "Invalid RetryingModel options: tracing: unknown option; expected one of budget, onRetry, secrets"
+    )
+  })
 
   it("refuses a bad option of any part where the layer is defined", () => {
     expect(() => ResilientModel.layer({ limiter: { minRate: 0 } })).toThrow(InvalidOptions)

@@ -374,6 +374,19 @@ describe("the fleet pieces", () => {
       )
     ))
 
+  it("refuses a misspelled or ill-typed option where the model or the layer is made", () => {
+    const [model] = Effect.runSync(Scripted.make([]))
+    expect(() => RetryingLanguageModel.make(model, {}, { errorPartBeforeContent: "fial" } as never)).toThrow(
+      "Invalid RetryingLanguageModel options: errorPartBeforeContent: expected \"part\" or \"fail\", got \"fial\""
+    )
+    expect(() => RetryingLanguageModel.layer({}, { limitter: {} } as never)).toThrow(
+      "limitter: unknown option; did you mean limiter?"
+    )
+    expect(() => ResilientLanguageModel.layer({ retyr: { maxAttempts: 2 } } as never)).toThrow(
+      "Invalid ResilientLanguageModel options: retyr: unknown option; did you mean retry?"
+    )
+  })
+
   it("ResilientLanguageModel refuses bad options where the layer is defined", () => {
     expect(() => ResilientLanguageModel.layer({ retry: { maxAttempt: 3 } as never })).toThrow(/maxAttempts/)
     expect(() => ResilientLanguageModel.layer({ retry: { commitOn: "first-chunk" } })).toThrow(/commitOn/)

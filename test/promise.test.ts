@@ -218,6 +218,17 @@ describe("what each consumer honours", () => {
       RetrySchedule.InvalidRetryPolicy
     )
   })
+
+  it("refuses a retryOn that is neither a predicate nor a list of error classes, saying what it takes", async () => {
+    // a class's name as a string died with "TypeError: accepts is not a function" at the first failure
+    await expect(retry(async () => "ok", { retryOn: "TypeError" } as never)).rejects.toThrow(
+      "retryOn: retryOn must be a predicate or an array of error classes (e.g. [TypeError]), got \"TypeError\""
+    )
+    await expect(retry(async () => "ok", { retryOn: [TypeError, "RangeError"] } as never)).rejects.toBeInstanceOf(
+      RetrySchedule.InvalidRetryPolicy
+    )
+    expect(await retry(async () => "ok", { retryOn: [TypeError] })).toBe("ok")
+  })
 })
 
 describe("RetryContext", () => {

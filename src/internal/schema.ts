@@ -1,11 +1,13 @@
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 import { describeDuration, readDuration } from "./duration.js"
+import { InvalidOptions } from "./options.js"
+import { nearest } from "./spelling.js"
 
 /**
  * Schemas and decoding shared by the options of every fleet piece, so each
@@ -79,18 +81,6 @@ export const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () =>
   Schema.optionalWith(schema, { default: value, exact: true })
 
 /**
- * Options of a fleet piece that failed validation: which piece, and each
- * field with what was wrong with it.
- *
- * @since 0.2.0
- */
-export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
-  readonly of: string
-  readonly message: string
-  readonly issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
-}> {}
-
-/**
  * A decoder that reports every issue with its path, in one message; unknown
  * keys are refused unless `excess` is `"ignore"`.
  *
@@ -103,9 +93,16 @@ export const decoder = <A, I, E>(
   excess: "error" | "ignore" = "error"
 ) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: excess })
+  const names = AST.getPropertySignatures(Schema.encodedSchema(schema).ast).map((field) => String(field.name))
   return (input: unknown): Either.Either<A, E> =>
     Either.mapLeft(decode(input), (failure) => {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(failure)
+      // An unknown key is named with the one it most likely meant, as the retry policy names it.
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(failure).map((issue) => {
+        const near = issue._tag === "Unexpected" && issue.path.length === 1
+          ? nearest(String(issue.path[0]), names)
+          : undefined
+        return near === undefined ? issue : { ...issue, message: `unknown option; did you mean ${near}?` }
+      })
       const listed = issues.map((issue) =>
         `${issue.path.length > 0 ? issue.path.join(".") : "(options)"}: ${issue.message}`
       )
