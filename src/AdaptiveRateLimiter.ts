@@ -65,6 +65,7 @@ import * as CompletionModel from "./CompletionModel.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
 import * as Options_ from "./internal/schema.js"
+import { defaultMaxTokens } from "./internal/tokens.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -105,7 +106,7 @@ export class Options extends Schema.Class<Options>("AdaptiveRateLimiter.Options"
     window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(1)),
     rateLimitHeaders: Options_.withDefault(Schema.Boolean, () => true),
     charsPerToken: Options_.withDefault(Options_.number({ min: 0.5, max: 64 }), () => 3),
-    maxTokens: Options_.withDefault(Options_.number({ min: 1, max: 1e7, int: true }), () => 4096)
+    maxTokens: Options_.withDefault(Options_.number({ min: 1, max: 1e7, int: true }), () => defaultMaxTokens)
   }).pipe(
     Schema.filter((o) => [
       ...(o.initialRate >= o.minRate ? [] : [{ path: ["initialRate"], message: "must not be below minRate" }]),

@@ -42,6 +42,7 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
+import { defaultMaxTokens } from "../internal/tokens.js"
 
 /**
  * @since 0.1.0
@@ -102,7 +103,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
           HttpClientRequest.setHeaders(headers),
           HttpClientRequest.bodyUnsafeJson({
             model: options.model,
-            max_tokens: request.maxTokens ?? options.maxTokens ?? 4096,
+            max_tokens: request.maxTokens ?? options.maxTokens ?? defaultMaxTokens,
             messages: request.messages.map((message) => ({
               role: message.role,
               content: typeof message.content === "string" ? message.content : message.content.map(block)

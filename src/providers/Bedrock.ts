@@ -46,6 +46,7 @@ import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as EventStream from "../internal/eventStream.js"
 import * as HttpModel from "../internal/httpModel.js"
+import { defaultMaxTokens } from "../internal/tokens.js"
 import * as ModelError from "../ModelError.js"
 import * as RetryAfter from "../RetryAfter.js"
 
@@ -127,7 +128,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
       ...(credentials.sessionToken === undefined ? [] : [credentials.sessionToken])
     ],
     request: (request) =>
-      Effect.flatMap(converse(request, options.maxTokens ?? 4096), (body) =>
+      Effect.flatMap(converse(request, options.maxTokens ?? defaultMaxTokens), (body) =>
         Effect.map(
           Effect.tryPromise({
             try: () =>

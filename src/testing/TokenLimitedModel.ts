@@ -39,6 +39,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
+import { defaultMaxTokens } from "../internal/tokens.js"
 import * as ModelError from "../ModelError.js"
 import * as RateLimitHeaders from "../RateLimitHeaders.js"
 
@@ -99,7 +100,7 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const usage = usageOf(request)
-          const reserved = request.maxTokens ?? 4096
+          const reserved = request.maxTokens ?? defaultMaxTokens
           const wait = limits.admit(now, {
             requests: 1,
             inputTokens: usage.inputTokens,
@@ -208,5 +209,5 @@ const defaultUsage = (request: CompletionModel.ChatRequest): CompletionModel.Usa
     (n, m) => n + (typeof m.content === "string" ? m.content.length : JSON.stringify(m.content).length),
     request.system?.length ?? 0
   )
-  return { inputTokens: Math.ceil(chars / 4), outputTokens: Math.floor((request.maxTokens ?? 4096) / 2) }
+  return { inputTokens: Math.ceil(chars / 4), outputTokens: Math.floor((request.maxTokens ?? defaultMaxTokens) / 2) }
 }
