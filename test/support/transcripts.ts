@@ -35,18 +35,26 @@ export const servedUntilEnd = (
   for (let i = 0; i < bytes.length; i += size === Infinity ? bytes.length : size) {
     pieces.push(bytes.subarray(i, size === Infinity ? bytes.length : i + size))
   }
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const piece of pieces) controller.enqueue(piece)
+      controller.close()
+    }
+  })
+  return oneCall(make, body, contentType)
+}
+
+// One call through the adapter, over a client whose response is a 200 of `contentType` with `body`: every chunk
+// the stream gave, and how it ended.
+const oneCall = (
+  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  body: ReadableStream<Uint8Array>,
+  contentType: string
+) => {
   const client = HttpClient.make((request) =>
     Effect.succeed(HttpClientResponse.fromWeb(
       request,
-      new Response(
-        new ReadableStream<Uint8Array>({
-          start(controller) {
-            for (const piece of pieces) controller.enqueue(piece)
-            controller.close()
-          }
-        }),
-        { status: 200, headers: { "content-type": contentType } }
-      )
+      new Response(body, { status: 200, headers: { "content-type": contentType } })
     ))
   )
   return Effect.gen(function*() {
@@ -80,30 +88,17 @@ export const pulled = (
 ) => {
   let read = 0
   let i = 0
-  const client = HttpClient.make((request) =>
-    Effect.succeed(HttpClientResponse.fromWeb(
-      request,
-      new Response(
-        new ReadableStream<Uint8Array>({
-          start(controller) {
-            read += head.length
-            controller.enqueue(head)
-          },
-          pull(controller) {
-            if (read >= total) return controller.close()
-            const next = piece(i++)
-            read += next.length
-            controller.enqueue(next)
-          }
-        }, { highWaterMark: 0 }),
-        { status: 200, headers: { "content-type": contentType } }
-      )
-    ))
-  )
-  return Effect.gen(function*() {
-    const model = yield* make
-    const stream = yield* model.chatStream({ messages: [{ role: "user", content: "hi" }] })
-    const exit = yield* Effect.exit(Stream.runDrain(stream))
-    return { exit, read }
-  }).pipe(Effect.provideService(HttpClient.HttpClient, client))
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      read += head.length
+      controller.enqueue(head)
+    },
+    pull(controller) {
+      if (read >= total) return controller.close()
+      const next = piece(i++)
+      read += next.length
+      controller.enqueue(next)
+    }
+  }, { highWaterMark: 0 })
+  return Effect.map(oneCall(make, body, contentType), ({ exit }) => ({ exit, read }))
 }
