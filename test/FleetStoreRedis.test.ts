@@ -266,11 +266,14 @@ describe("FleetStoreRedis", () => {
           )
           yield* Effect.promise(() => client.hset(key("limiter:spin"), { at: "inf" }))
           const before = yield* evals
+          const started = performance.now()
           yield* Effect.all(Array.from({ length: 10 }, () => limiter.apply(Effect.void)), { concurrency: "unbounded" })
             .pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("calls still waiting") }))
-          // 10 calls at 5/s: about 2 s of asking at most once a bucket (100 ms), and a few more for each call; a
-          // loop that does not sleep asks thousands of times a second
-          expect((yield* evals) - before).toBeLessThan(150)
+          // 10 calls at 5/s (about 2 s): a few asks for each call, and while they wait at most one ask a bucket
+          // (100 ms) from the dispatcher and one from a caller on its own, however slow a loaded machine makes the
+          // run; a loop that does not sleep asks thousands of times a second
+          const buckets = (performance.now() - started) / 100
+          expect((yield* evals) - before).toBeLessThanOrEqual(30 + 2 * buckets)
         }).pipe(Effect.provide(logger), Effect.scoped),
       30_000
     )
