@@ -43,7 +43,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
-import { Redis } from "ioredis"
+import { Cluster, Redis } from "ioredis"
 import * as FleetStore from "./FleetStore.js"
 import * as Options_ from "./internal/schema.js"
 
@@ -59,6 +59,13 @@ export interface Options extends RedisOptions {
   readonly coolDown?: Duration.DurationInput
   /** How long an idle key lives. Default 1 hour. */
   readonly ttl?: Duration.DurationInput
+  /**
+   * An `ioredis` client of your own (a `Redis`, Sentinel included, or a `Cluster`: each operation touches one
+   * key) to use instead of one the store opens: the store defines its scripts on it and never closes it, and the
+   * connection options here are not used. Its commands queue as you configured them; the store's `timeout`
+   * still bounds every operation.
+   */
+  readonly client?: Redis | Cluster
 }
 
 /**
@@ -71,15 +78,18 @@ export interface Options extends RedisOptions {
  * @since 0.2.0
  */
 export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> => {
-  const { coolDown, prefix, timeout, ttl, ...redisOptions } = options
+  const { client, coolDown, prefix, timeout, ttl, ...redisOptions } = options
   const own = decodeOwn(
     Object.fromEntries(Object.entries({ coolDown, prefix, timeout, ttl }).filter(([, v]) => v !== undefined))
   )
   return Effect.gen(function*() {
     const timeoutMillis = Duration.toMillis(own.timeout)
     const ttlMillis = Math.round(Duration.toMillis(own.ttl))
-    const label = `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
-    const redis = yield* Effect.acquireRelease(
+    const label = client !== undefined
+      ? `redis ${client instanceof Cluster ? "cluster" : "client"}`
+      : `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
+    // A client of the user's is theirs to connect and close; one of the store's own lives as long as the scope.
+    const connection: Redis | Cluster = client ?? (yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Redis({
           // Fail fast rather than queue: a command for a Redis that is away waits for nothing.
@@ -89,21 +99,24 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
           commandTimeout: Math.max(1, Math.ceil(timeoutMillis)),
           ...redisOptions,
           lazyConnect: true
-        }) as Scripted
+        })
       ),
       (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
-    )
-    // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
-    redis.on("error", () => {})
+    ))
     for (const [name, lua] of Object.entries(scripts)) {
-      redis.defineCommand(name, { numberOfKeys: 1, lua: helpers + lua })
+      connection.defineCommand(name, { numberOfKeys: 1, lua: helpers + lua })
     }
-    yield* Effect.promise(() => redis.connect().then(() => true, () => false)).pipe(
-      Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
-      Effect.flatMap((connected) =>
-        connected ? Effect.void : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
+    if (client === undefined) {
+      // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
+      connection.on("error", () => {})
+      yield* Effect.promise(() => connection.connect().then(() => true, () => false)).pipe(
+        Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
+        Effect.flatMap((connected) =>
+          connected ? Effect.void : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
+        )
       )
-    )
+    }
+    const redis = connection as unknown as Scripted
     // One operation on the key's hash: its reply (after the script's "reset" flag, warned of once per reset),
     // decoded; a number that is not finite is refused as a store failure, never handed to a caller.
     const run = <A>(
@@ -294,7 +307,8 @@ const decodeOwn = Options_.options(
 
 type Arg = string | number
 
-interface Scripted extends Redis {
+// What the store calls on a client, Redis or Cluster alike: its scripts, as commands defined on it.
+interface Scripted {
   erlBudget(key: string, ...args: Array<Arg>): Promise<unknown>
   erlTake(key: string, ...args: Array<Arg>): Promise<unknown>
   erlDelivered(key: string, ...args: Array<Arg>): Promise<unknown>

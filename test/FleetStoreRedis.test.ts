@@ -279,6 +279,30 @@ describe("FleetStoreRedis", () => {
     )
   })
 
+  it.live.skipIf(!redisAvailable)(
+    "takes an ioredis client of the user's, shares the keys with a store of its own, and leaves the client open",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const prefix = `${uniquePrefix("client")}:`
+        const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+        const now = Date.now()
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis({ ...server })),
+          (client) => Effect.promise(() => client.quit())
+        )
+        // a store on the user's client, in a scope of its own that closes before the rest
+        yield* Effect.scoped(Effect.flatMap(
+          FleetStoreRedis.make({ client, prefix, timeout: "1 second" }),
+          (store) => store.budget("budget:k", now, window, { _tag: "FirstAttempt", count: 3 })
+        ))
+        expect(yield* Effect.promise(() => client.ping())).toBe("PONG")
+        const own = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "1 second" })
+        expect((yield* own.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(3)
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
   it("refuses bad options of its own with an InvalidOptions that names the field, and passes the rest to ioredis", () => {
     for (
       const [input, field] of [[{ timeout: "2 minutes" }, "timeout"], [{ coolDown: -1 }, "coolDown"], [
