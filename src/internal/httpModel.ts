@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
@@ -595,6 +595,23 @@ export const parseBaseUrl = (adapter: string, url: string): Either.Either<URL, s
   return parsed !== undefined && (parsed.protocol === "http:" || parsed.protocol === "https:")
     ? Either.right(new URL(parsed.href.endsWith("/") ? parsed.href : `${parsed.href}/`))
     : Either.left(`${adapter}: the base URL must be an absolute http(s) URL, got ${JSON.stringify(url)}`)
+}
+
+/**
+ * A credential given in code, checked to be a `Redacted`: a plain string would
+ * otherwise fail at the first request with Effect's "Unable to get redacted
+ * value", and says nothing of what to pass. A programming error, thrown where
+ * the layer is built.
+ *
+ * @internal
+ */
+export const credential = (adapter: string, field: string, value: unknown): Redacted.Redacted<string> => {
+  if (Redacted.isRedacted(value)) return value as Redacted.Redacted<string>
+  throw new TypeError(
+    `${adapter}: ${field} must be a Redacted, e.g. Redacted.make(key), or Config.redacted("...") with layerConfig; got ${
+      value === null ? "null" : typeof value
+    }`
+  )
 }
 
 /**

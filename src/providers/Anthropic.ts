@@ -83,7 +83,7 @@ export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.anthropi
 export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
   const url = new URL("v1/messages", HttpModel.baseUrl("Anthropic", options.baseUrl ?? "https://api.anthropic.com"))
   const headers = {
-    "x-api-key": Redacted.value(options.apiKey),
+    "x-api-key": Redacted.value(HttpModel.credential("Anthropic", "apiKey", options.apiKey)),
     "anthropic-version": options.version ?? "2023-06-01",
     accept: "text/event-stream"
   }
@@ -141,7 +141,7 @@ export const layer = (
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `{ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: "claude-sonnet-4-5" }`.
+ * `{ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: Config.succeed("claude-sonnet-4-5") }`.
  *
  * @since 0.1.0
  */

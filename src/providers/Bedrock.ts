@@ -99,18 +99,25 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
   )
   // The model id goes in the path encoded (`:` as `%3A`); SigV4 signs that path encoded once more, as the SDK does.
   const url = new URL(`model/${encodeURIComponent(options.model)}/converse-stream`, base)
-  const { credentials } = options
+  const given = options.credentials
+  const credentials = {
+    accessKeyId: HttpModel.credential("Bedrock", "credentials.accessKeyId", given?.accessKeyId),
+    secretAccessKey: HttpModel.credential("Bedrock", "credentials.secretAccessKey", given?.secretAccessKey),
+    ...(given?.sessionToken === undefined
+      ? {}
+      : { sessionToken: HttpModel.credential("Bedrock", "credentials.sessionToken", given.sessionToken) })
+  }
   const signer = new SignatureV4({
     service: "bedrock",
     region: options.region,
     sha256: Sha256,
     credentials: () =>
       Promise.resolve({
-        accessKeyId: Redacted.value(credentials.accessKeyId) as string,
-        secretAccessKey: Redacted.value(credentials.secretAccessKey) as string,
+        accessKeyId: Redacted.value(credentials.accessKeyId),
+        secretAccessKey: Redacted.value(credentials.secretAccessKey),
         ...(credentials.sessionToken === undefined
           ? {}
-          : { sessionToken: Redacted.value(credentials.sessionToken) as string })
+          : { sessionToken: Redacted.value(credentials.sessionToken) })
       })
   })
   return HttpModel.make({
@@ -176,7 +183,7 @@ export const layer = (
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `{ region: Config.string("AWS_REGION"), model: "...", credentials: { accessKeyId:
+ * `{ region: Config.string("AWS_REGION"), model: Config.succeed("..."), credentials: { accessKeyId:
  * Config.redacted("AWS_ACCESS_KEY_ID"), secretAccessKey: Config.redacted("AWS_SECRET_ACCESS_KEY") } }`.
  *
  * @since 0.3.0

@@ -108,7 +108,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
     model: options.model,
     url: new URL("chat/completions", HttpModel.baseUrl("OpenAI", options.baseUrl ?? "https://api.openai.com/v1")),
     headers: {
-      authorization: `Bearer ${Redacted.value(options.apiKey)}`,
+      authorization: `Bearer ${Redacted.value(HttpModel.credential("OpenAI", "apiKey", options.apiKey))}`,
       ...(options.organization === undefined ? {} : { "openai-organization": options.organization }),
       ...(options.project === undefined ? {} : { "openai-project": options.project })
     },
@@ -133,7 +133,7 @@ export const makeAzure = (
   return makeWith(options, {
     model: options.deployment,
     url,
-    headers: { "api-key": Redacted.value(options.apiKey) },
+    headers: { "api-key": Redacted.value(HttpModel.credential("Azure OpenAI", "apiKey", options.apiKey)) },
     secretHeaders: ["api-key"]
   })
 }
@@ -154,7 +154,7 @@ export const layerAzure = (
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `{ apiKey: Config.redacted("OPENAI_API_KEY"), model: "gpt-4o-mini" }`.
+ * `{ apiKey: Config.redacted("OPENAI_API_KEY"), model: Config.succeed("gpt-4o-mini") }`.
  *
  * @since 0.1.0
  */

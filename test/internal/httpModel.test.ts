@@ -324,3 +324,26 @@ describe("a stream that delivers nothing", () => {
       expect(error.message).toContain("no content for 10m")
     }))
 })
+
+describe("credentials given in code", () => {
+  it("a plain string where a Redacted belongs is a TypeError saying what to pass, on every adapter", () => {
+    const says = (field: string) =>
+      new RegExp(
+        `${field} must be a Redacted, e\\.g\\. Redacted\\.make\\(key\\), or Config\\.redacted\\("\\.\\.\\."\\)`
+      )
+    const key = "sk-ant-api03-plain" as never
+    expect(() => Anthropic.layer({ apiKey: key, model: "m" })).toThrow(says("Anthropic: apiKey"))
+    expect(() => OpenAI.layer({ apiKey: key, model: "m" })).toThrow(says("OpenAI: apiKey"))
+    expect(() => OpenAI.layerAzure({ apiKey: key, endpoint: "https://r.openai.azure.com", deployment: "d" }))
+      .toThrow(says("Azure OpenAI: apiKey"))
+    expect(() =>
+      Bedrock.layer({
+        region: "us-east-1",
+        model: "m",
+        credentials: { accessKeyId: Redacted.make("AKIDEXAMPLE"), secretAccessKey: "secret" as never }
+      })
+    ).toThrow(says("Bedrock: credentials.secretAccessKey"))
+    // a Redacted passes
+    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m" })).not.toThrow()
+  })
+})
