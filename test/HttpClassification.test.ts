@@ -132,6 +132,20 @@ describe("HttpClassification.fromResponse", () => {
       }
     )
 
+    it("a long text that scrubbing shortens is marked as cut, and a secret cut off where reading stopped is not quoted", () => {
+      // 100 echoes of the secret: what is read (the first 200 + 256 characters) scrubs down to under 200, and
+      // ends in a piece of an echo that no scrub recognises (it was seen: 16 characters of the key quoted)
+      for (const [echoes, at] of [[100, 0], [100, 7], [30, 3]] as const) {
+        const text = HttpClassification.safeText(
+          `${"x".repeat(at)}${keys.awsSecretAccessKey.repeat(echoes)}`,
+          [secret],
+          200
+        )
+        expect(text).toMatch(/\.\.\. \(truncated\)$/)
+        expect(leaked(text, keys.awsSecretAccessKey)).toEqual([])
+      }
+    })
+
     it("a non-JSON 500 quoting the secret across its 200-character cut", () => {
       const error = classify(500, { body: around(200), secrets: [secret] })
       expect(error.message).toBe(`p responded 500: ${"x".repeat(190)}[redacted]... (truncated)`)

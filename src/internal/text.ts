@@ -13,10 +13,8 @@ export const maxMessageChars = 2048
  * whether or not it holds them (an `@effect/ai` client was given the key):
  * Anthropic's and OpenAI's API keys (`sk-ant-...`, `sk-proj-...`, `sk-...`)
  * and AWS access key ids (`AKIA...`, `ASIA...`).
- *
- * @internal
  */
-export const keyFormats = /\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g
+const keyFormats = /\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g
 
 /**
  * The one way text from outside (a response's body, an error's message) is
@@ -26,7 +24,7 @@ export const keyFormats = /\bsk-[A-Za-z0-9_-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b
  * replaced by `[redacted]`, *then* cut to `max` characters and marked
  * `... (truncated)`. Scrubbed before the cut, a secret that straddles it is
  * not half quoted. Only the start of a long text is read: `max` characters
- * and the longest secret (at least 256), which is all that can reach the cut.
+ * and a margin of the longest secret (at least 256) past them.
  *
  * @internal
  */
@@ -39,10 +37,14 @@ export const quoted = (
     const value = Redacted.value(secret)
     return typeof value === "string" && value.length >= 8 ? [value] : []
   })
-  const reach = max + Math.max(256, ...values.map((value) => value.length))
-  let safe = text.length > reach ? text.slice(0, reach) : text
+  const margin = Math.max(256, ...values.map((value) => value.length))
+  const sliced = text.length > max + margin
+  let safe = sliced ? text.slice(0, max + margin) : text
   for (const value of values) safe = safe.replaceAll(value, "[redacted]")
-  return cut(safe.replace(keyFormats, "[redacted]"), max)
+  safe = safe.replace(keyFormats, "[redacted]")
+  // A secret cut off where the reading stopped is not whole, so nothing above recognised it; it lies within the
+  // last `margin` characters read, which scrubbing may have moved below the cut: they go. What is kept is then
+  // marked as cut, even when scrubbing left it short.
+  if (sliced) safe = safe.slice(0, safe.length - margin)
+  return sliced || safe.length > max ? `${safe.slice(0, max)}... (truncated)` : safe
 }
-
-const cut = (text: string, max: number): string => text.length > max ? `${text.slice(0, max)}... (truncated)` : text
