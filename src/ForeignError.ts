@@ -97,17 +97,6 @@ export const classify = (error: unknown): Option.Option<Retryable.RetryClassific
   )
 }
 
-/**
- * Whether a foreign error is the server asking for less traffic (a rate
- * limit or an overload, by code or status).
- *
- * @since 0.3.0
- */
-export const isThrottling = (error: unknown): boolean => {
-  const recognized = recognize(error)
-  return recognized !== undefined && ModelError.isThrottlingTag(recognized.tag)
-}
-
 // Internals -------------------------------------------------------------------
 
 const field = (u: unknown, key: string): unknown => Predicate.hasProperty(u, key) ? u[key] : undefined

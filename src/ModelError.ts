@@ -249,13 +249,6 @@ export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
 export const isThrottlingTag = (tag: Tag): boolean => tag === "RateLimitError" || tag === "OverloadedError"
 
 /**
- * Whether the error says "slow down" ({@link isThrottlingTag}).
- *
- * @since 0.1.0
- */
-export const isThrottling = (u: unknown): boolean => isModelError(u) && isThrottlingTag(u._tag)
-
-/**
  * The tag a status gets when nothing more specific is known: 408 timeout;
  * 409, 425 conflict; 429 rate limit; 529 overloaded; other 5xx server error
  * (transient); 401, 403 authentication; 400, 404, 413, 422 and every other

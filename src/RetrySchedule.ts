@@ -522,7 +522,7 @@ export const readsLikeRateLimit = (error: unknown): boolean => {
  * @since 0.2.0
  */
 export const isThrottling = (error: unknown): boolean => {
-  if (ModelError.isModelError(error)) return ModelError.isThrottling(error)
+  if (ModelError.isModelError(error)) return ModelError.isThrottlingTag(error._tag)
   // Described by the error it amounts to (a response's, an @effect/ai error's), or else by what it wraps.
   if (error instanceof Classified) {
     return error._tag === undefined

@@ -70,7 +70,6 @@ describe("ForeignError.recognize", () => {
       $metadata: { httpStatusCode: 429, requestId: "req-1" }
     })
     expect(ForeignError.recognize(limit)).toMatchObject({ tag: "RateLimitError", status: 429, requestId: "req-1" })
-    expect(ForeignError.isThrottling(limit)).toBe(true)
     expect(RetrySchedule.isThrottling(limit)).toBe(true)
     const throttled400 = Object.assign(new Error("slow down"), {
       name: "ThrottlingException",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ModelError, Retryable } from "effect-retry-layer"
+import { ModelError, Retryable, RetrySchedule } from "effect-retry-layer"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 
@@ -50,12 +50,12 @@ describe("ModelError", () => {
     expect(ModelError.isModelError({ _tag: "RateLimitError" })).toBe(false)
   })
 
-  it("isThrottling is true for rate limits and overloads only", () => {
-    expect(ModelError.isThrottling(new ModelError.RateLimitError(fields))).toBe(true)
-    expect(ModelError.isThrottling(new ModelError.OverloadedError(fields))).toBe(true)
-    expect(ModelError.isThrottling(new ModelError.ServerError(fields))).toBe(false)
-    expect(ModelError.isThrottling(new ModelError.CircuitOpenError(fields))).toBe(false)
-    expect(ModelError.isThrottling("429")).toBe(false)
+  it("throttling is a rate limit or an overload only", () => {
+    expect(RetrySchedule.isThrottling(new ModelError.RateLimitError(fields))).toBe(true)
+    expect(RetrySchedule.isThrottling(new ModelError.OverloadedError(fields))).toBe(true)
+    expect(RetrySchedule.isThrottling(new ModelError.ServerError(fields))).toBe(false)
+    expect(RetrySchedule.isThrottling(new ModelError.CircuitOpenError(fields))).toBe(false)
+    expect(RetrySchedule.isThrottling("429")).toBe(false)
   })
 
   it("make builds the error for a tag chosen at run time", () => {

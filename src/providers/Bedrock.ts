@@ -203,16 +203,6 @@ const provider = "bedrock"
 export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.bedrock
 
 /**
- * Whether an AWS error code means "slow down".
- *
- * @since 0.1.0
- */
-export const isThrottlingCode = (code: string): boolean => {
-  const tag = errorTypes[code]
-  return tag !== undefined && ModelError.isThrottlingTag(tag)
-}
-
-/**
  * Classifies a failed Bedrock HTTP response (codes from the
  * `x-amzn-errortype` header or the body's `__type`).
  *

@@ -2,7 +2,7 @@ import { Sha256 } from "@aws-crypto/sha256-js"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { SignatureV4 } from "@smithy/signature-v4"
-import { CompletionModel, Retryable, RetryingModel } from "effect-retry-layer"
+import { CompletionModel, Retryable, RetryingModel, RetrySchedule } from "effect-retry-layer"
 import { Bedrock } from "effect-retry-layer/bedrock"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Duration from "effect/Duration"
@@ -29,8 +29,8 @@ describe("Bedrock classification", () => {
     "RequestLimitExceeded",
     "ProvisionedThroughputExceededException"
   ])("%s is a throttling code and a transient RateLimitError, even with a 400", (code) => {
-    expect(Bedrock.isThrottlingCode(code)).toBe(true)
     const error = Bedrock.fromAwsError(awsError(code, 400))
+    expect(RetrySchedule.isThrottling(error)).toBe(true)
     expect(error._tag).toBe("RateLimitError")
     expect(Retryable.isTransient(error)).toBe(true)
     expect(error.errorType).toBe(code)
@@ -50,7 +50,7 @@ describe("Bedrock classification", () => {
     const error = Bedrock.fromAwsError(awsError(code, status))
     expect(error._tag).toBe(tag)
     expect(Retryable.isTransient(error)).toBe(true)
-    expect(Bedrock.isThrottlingCode(code)).toBe(false)
+    expect(RetrySchedule.isThrottling(error)).toBe(false)
   })
 
   it.each(
