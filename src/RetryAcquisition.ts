@@ -342,7 +342,7 @@ const logRetry = (
 ) => {
   const tag = errorTag(step.error)
   const status = statusOf(step.error)
-  const classification = RetrySchedule.classifyUnder(policy, step.error)
+  const classification = step.classification
   const facts = [
     status === undefined ? [] : [`status ${status}`],
     classification._tag === "Transient" && classification.retryAfter._tag === "Some"

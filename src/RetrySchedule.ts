@@ -391,6 +391,8 @@ export interface RetryStep<E> {
   /** The attempt that just failed: 1 for the first call. */
   readonly attempt: number
   readonly error: E
+  /** How the policy classified `error` ({@link classifyUnder}): once per failure, for all who read it. */
+  readonly classification: Retryable.RetryClassification
   /** The wait before the next attempt; zero when the schedule stops. */
   readonly delay: Duration.Duration
 }
@@ -401,8 +403,10 @@ export interface RetryStep<E> {
  *
  * @since 0.1.0
  */
-export const allowsRetry = (policy: RetryPolicy, error: unknown): boolean => {
-  const classification = classifyUnder(policy, error)
+export const allowsRetry = (policy: RetryPolicy, error: unknown): boolean =>
+  allows(policy, classifyUnder(policy, error))
+
+const allows = (policy: RetryPolicy, classification: Retryable.RetryClassification): boolean => {
   if (classification._tag === "Permanent") return false
   const max = policy.maxRetryAfter
   return max === undefined || Option.match(classification.retryAfter, {
@@ -429,11 +433,10 @@ export const make = <E = unknown>(
 export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E> => {
   const delays = Schedule.recurs(p.maxAttempts - 1).pipe(
     Schedule.addDelay((retries) => backoff(p, retries + 1)),
-    Schedule.intersect(Schedule.identity<E>()),
-    Schedule.whileInput((error: E) => allowsRetry(p, error)),
+    Schedule.intersect(Schedule.identity<Judged<E>>()),
+    Schedule.whileInput(({ classification }: Judged<E>) => allows(p, classification)),
     // The hint goes on after the cap: a server's hint is honoured even past `maxDelay`.
-    Schedule.modifyDelay(([, error], delay) => {
-      const classification = classifyUnder(p, error)
+    Schedule.modifyDelay(([, { classification }], delay) => {
       if (classification._tag === "Permanent" || Option.isNone(classification.retryAfter)) return delay
       return p.retryAfter === "exact"
         ? classification.retryAfter.value
@@ -443,10 +446,22 @@ export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E
   )
   // `delays` reads the final (floored, jittered) wait back out of the decision.
   return Schedule.delays(delays).pipe(
-    Schedule.intersect(Schedule.identity<E>()),
+    Schedule.intersect(Schedule.identity<Judged<E>>()),
     Schedule.intersect(Schedule.count),
-    Schedule.map(([[delay, error], n]): RetryStep<E> => ({ attempt: n + 1, error, delay }))
+    Schedule.map(([[delay, { classification, error }], n]): RetryStep<E> => ({
+      attempt: n + 1,
+      error,
+      classification,
+      delay
+    })),
+    // Each failure is classified once, as it comes in; every step of the schedule reads that.
+    Schedule.mapInput((error: E): Judged<E> => ({ error, classification: classifyUnder(p, error) }))
   )
+}
+
+interface Judged<E> {
+  readonly error: E
+  readonly classification: Retryable.RetryClassification
 }
 
 /**

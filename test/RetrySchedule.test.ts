@@ -315,6 +315,24 @@ describe("RetrySchedule.make", () => {
       expect(millis(out.map((s) => s.delay))).toEqual([10, 20, 0])
     }))
 
+  it.effect("each step carries the failure's classification, made once as the failure came in", () =>
+    Effect.gen(function*() {
+      let classified = 0
+      const hinted = {
+        [Retryable.symbol]: () => {
+          classified++
+          return Retryable.transient(Duration.millis(35))
+        }
+      }
+      const out = yield* steps(RetrySchedule.make({ ...exact, maxAttempts: 3 }), [hinted, hinted])
+      expect(out.map((s) => s.classification)).toEqual([
+        Retryable.transient(Duration.millis(35)),
+        Retryable.transient(Duration.millis(35))
+      ])
+      expect(millis(out.map((s) => s.delay))).toEqual([35, 35])
+      expect(classified).toBe(2)
+    }))
+
   it.effect("maxAttempts 1 disables retries", () =>
     Effect.gen(function*() {
       expect(yield* waits(RetrySchedule.make({ maxAttempts: 1 }), transients(3))).toEqual([])
