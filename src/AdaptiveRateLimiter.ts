@@ -65,7 +65,7 @@ import * as CompletionModel from "./CompletionModel.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
 import * as Options_ from "./internal/schema.js"
-import { defaultMaxTokens } from "./internal/tokens.js"
+import { defaultMaxTokens, dimensions } from "./internal/tokens.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -313,7 +313,7 @@ export const make = (
     const observeHeaders = (state: RateLimitHeaders.RateLimitState, charge: Charge): Effect.Effect<void> => {
       if (!settings.rateLimitHeaders) return Effect.void
       const seen = Object.fromEntries(
-        FleetStore.quotaDimensions.flatMap((d): Array<[string, FleetStore.QuotaSighting]> => {
+        dimensions.flatMap((d): Array<[string, FleetStore.QuotaSighting]> => {
           const dimension = state[d]
           if (dimension?.limit === undefined || dimension.limit === 0) return []
           const { limit, remaining } = dimension
@@ -333,7 +333,7 @@ export const make = (
       if (firstSighting) {
         for (const charge of uncharged) {
           late.add(charge)
-          for (const d of FleetStore.quotaDimensions) {
+          for (const d of dimensions) {
             if (charge.cost[d] !== undefined) charged[d] = (charged[d] ?? 0) - charge.cost[d]!
           }
         }

@@ -26,10 +26,12 @@
  * @since 0.3.0
  */
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
+import * as Tokens from "./internal/tokens.js"
 import * as RetryAfter from "./RetryAfter.js"
 
 /**
@@ -48,19 +50,14 @@ export interface Dimension {
 /**
  * @since 0.3.0
  */
-export interface RateLimitState {
-  readonly requests?: Dimension
-  readonly tokens?: Dimension
-  readonly inputTokens?: Dimension
-  readonly outputTokens?: Dimension
-}
+export type RateLimitState = { readonly [K in DimensionName]?: Dimension }
 
 /**
  * The dimensions, by their field in {@link RateLimitState}.
  *
  * @since 0.3.0
  */
-export type DimensionName = keyof RateLimitState
+export type DimensionName = Tokens.Dimension
 
 /**
  * The state in a response's headers, read against `now` (epoch
@@ -70,7 +67,8 @@ export type DimensionName = keyof RateLimitState
  */
 export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Option<RateLimitState> => {
   const state: { -readonly [K in DimensionName]?: Dimension } = {}
-  for (const [name, anthropic, openai] of dimensions) {
+  for (const name of Tokens.dimensions) {
+    const [anthropic, openai] = headerNames[name]
     const dimension = read(
       RetryAfter.header(headers, `anthropic-ratelimit-${anthropic}-limit`) ??
         (openai === undefined ? undefined : RetryAfter.header(headers, `x-ratelimit-limit-${openai}`)),
@@ -145,14 +143,16 @@ export const parseDuration = (value: string): Option.Option<number> => {
 
 // Internals -------------------------------------------------------------------
 
-const dimensions: ReadonlyArray<readonly [DimensionName, string, string | undefined]> = [
-  ["requests", "requests", "requests"],
-  ["tokens", "tokens", "tokens"],
-  ["inputTokens", "input-tokens", undefined],
-  ["outputTokens", "output-tokens", undefined]
-]
+// Each dimension's name in Anthropic's headers and in OpenAI's (which has no input or output split).
+const headerNames: { readonly [K in DimensionName]: readonly [string, string | undefined] } = {
+  requests: ["requests", "requests"],
+  tokens: ["tokens", "tokens"],
+  inputTokens: ["input-tokens", undefined],
+  outputTokens: ["output-tokens", undefined]
+}
 
-const day = 24 * 60 * 60 * 1000
+// A reset further away than the longest hint anyone is waited for is not believed.
+const day = Duration.toMillis(RetryAfter.maxHint)
 
 const number = "(\\d{1,9}(?:\\.\\d{1,9})?)"
 const durationPattern = new RegExp(`^(?:${number}h)?(?:${number}m(?!s))?(?:${number}s)?(?:${number}ms)?$`)
