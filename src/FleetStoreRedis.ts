@@ -234,9 +234,6 @@ interface Lane {
   busy: boolean
 }
 
-// Compare-and-set attempts for one batch: each failed one means another process wrote the key in between.
-const maxAttempts = 32
-
 const drain = (redis: Scripted, lane: Lane, label: string, ttl: number, timeoutMillis: number): void => {
   const batch = lane.queue.filter((ask) => !ask.dropped)
   lane.queue = []
@@ -280,7 +277,12 @@ const commit = async (
   timeoutMillis: number
 ): Promise<{ readonly answers: ReadonlyArray<unknown>; readonly reset: boolean }> => {
   let reset = false
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  // Each failed attempt means another process wrote the key in between: attempts go on for as long as the store's
+  // timeout (past it the caller has fallen back to local state), not for a count (two processes that always have
+  // an update ready lost 32 in a row now and then: measured over 3 runs of 1,500 batches, 1.5 attempts a batch,
+  // the slowest batch 68-94 ms).
+  const deadline = Date.now() + timeoutMillis
+  while (Date.now() < deadline) {
     let state = lane.seen === "" ? undefined : parse(lane.seen, batch[0]!.kind, batch[0]!.now)
     if (state === corrupt) {
       reset = true
@@ -304,7 +306,7 @@ const commit = async (
     }
     lane.seen = current
   }
-  throw new Error(`the key changed under ${maxAttempts} attempts in a row`)
+  throw new Error(`the key kept changing for ${timeoutMillis} ms`)
 }
 
 const corrupt = Symbol("corrupt")

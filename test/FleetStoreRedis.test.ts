@@ -237,7 +237,7 @@ describe("FleetStoreRedis", () => {
           }
           // a key of another type
           warnings.length = 0
-          yield* Effect.promise(() => client.hset(key("limiter:hash"), { at: "1" }))
+          yield* Effect.promise(() => client.hset(key("limiter:hash"), { s: JSON.stringify(limiter) }))
           expect((yield* store.take("limiter:hash", now, window, 10, 5)).wait).toBe(0)
           expect(warnings).toHaveLength(1)
           // a state as this library writes it is read without a word
@@ -323,6 +323,35 @@ describe("FleetStoreRedis", () => {
         // every charge counted once: the next one is the 301st
         expect((yield* a.reserve("quota:k", now, { requests: 1 })).counted).toEqual({ requests: 301 })
         expect(warnings).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
+    "two processes that always have an update ready: neither falls back to local state, no update is lost",
+    () =>
+      Effect.gen(function*() {
+        warnings.length = 0
+        const server = yield* redisServer
+        const prefix = `${uniquePrefix("turns")}:`
+        // store timeout 1 s: a process whose update keeps meeting the other's writes for that long falls back to
+        // local state and warns
+        const stores = [
+          yield* FleetStoreRedis.make({ ...server, prefix, timeout: "1 second" }),
+          yield* FleetStoreRedis.make({ ...server, prefix, timeout: "1 second" })
+        ]
+        const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+        const now = Date.now()
+        // in each process 8 callers, each asking again as soon as it is answered: a batch always ready
+        yield* Effect.all(
+          stores.flatMap((store) =>
+            Array.from({ length: 8 }, () =>
+              Effect.repeatN(store.budget("budget:k", now, window, { _tag: "FirstAttempt", count: 1 }), 99))
+          ),
+          { concurrency: "unbounded" }
+        )
+        expect(warnings).toEqual([])
+        expect((yield* stores[0]!.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(1600)
       }).pipe(Effect.scoped, Effect.provide(logger)),
     30_000
   )
