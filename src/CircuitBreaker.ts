@@ -48,6 +48,7 @@ import * as Schema from "effect/Schema"
 import * as CompletionModel from "./CompletionModel.js"
 import * as Options_ from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
+import * as Policy from "./Policy.js"
 import * as Retryable from "./Retryable.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -127,7 +128,7 @@ export type State =
  *
  * @since 0.2.0
  */
-export interface CircuitBreaker {
+export interface CircuitBreaker extends Policy.Policy {
   readonly key: string
   readonly options: Options
   readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ModelError.CircuitOpenError, R>
@@ -150,6 +151,8 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
 
 /**
  * A breaker of its own: every acquisition through `apply` shares its state.
+ * (A constructor closure, long for that reason only: the circuit's state and
+ * the small functions over it, as cockatiel's breakers keep theirs in a class.)
  *
  * @throws InvalidOptions when `input` is not valid (when called, not when run)
  * @since 0.2.0
@@ -246,26 +249,30 @@ export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBrea
         ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) })
       })
 
+    const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => {
+        const admission = admit(now)
+        if (Option.isOption(admission)) return Effect.fail(rejected(admission))
+        const call = Effect.onExit(
+          self,
+          (exit) => Effect.flatMap(Clock.currentTimeMillis, (at) => settle(admission, exit, at))
+        )
+        return admission === "first-probe"
+          ? Effect.zipRight(
+            Effect.logInfo(`circuit ${key}: Open -> HalfOpen (reset timeout passed; probing)`).pipe(
+              Effect.annotateLogs({ circuit: key, state: "HalfOpen" })
+            ),
+            call
+          )
+          : call
+      })
+
     return {
       key,
       options: settings,
-      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => {
-          const admission = admit(now)
-          if (Option.isOption(admission)) return Effect.fail(rejected(admission))
-          const call = Effect.onExit(
-            self,
-            (exit) => Effect.flatMap(Clock.currentTimeMillis, (at) => settle(admission, exit, at))
-          )
-          return admission === "first-probe"
-            ? Effect.zipRight(
-              Effect.logInfo(`circuit ${key}: Open -> HalfOpen (reset timeout passed; probing)`).pipe(
-                Effect.annotateLogs({ circuit: key, state: "HalfOpen" })
-              ),
-              call
-            )
-            : call
-        }),
+      apply,
+      applyCall: (call) => apply(call.run(settleNothing)),
+      settles: false,
       state: Effect.sync((): State =>
         state._tag === "Closed" ? { _tag: "Closed", consecutive, calls, failures } : state
       )
@@ -299,13 +306,26 @@ export const layer = (
 export const decorate = (input?: Options | Options.Input) => {
   const settings = options(input)
   return (inner: CompletionModel.Service): Effect.Effect<CompletionModel.Service> =>
-    Effect.map(
-      make(settings.key === undefined ? new Options({ ...settings, key: `${inner.name}/${inner.model}` }) : settings),
-      (breaker) => CompletionModel.mapAcquisition(inner, breaker.apply)
-    )
+    Effect.map(make(keyed(settings, inner)), (breaker) => Policy.decorate(breaker)(inner))
 }
 
+/**
+ * The options with the circuit named after what it guards, unless `key`
+ * says otherwise: a `CompletionModel` by its name and model, anything else
+ * by its name. The one default of a circuit's key (a breaker made on its own
+ * is `"circuit"`).
+ *
+ * @since 0.4.0
+ */
+export const keyed = (settings: Options, guarded: { readonly name: string; readonly model?: string }): Options =>
+  settings.key !== undefined
+    ? settings
+    : new Options({ ...settings, key: guarded.model === undefined ? guarded.name : `${guarded.name}/${guarded.model}` })
+
 // Internals -------------------------------------------------------------------
+
+// The breaker charges nothing: it has nothing to settle.
+const settleNothing: Policy.Settle = () => Effect.void
 
 type Mode =
   | { readonly _tag: "Closed" }

@@ -89,9 +89,7 @@ export const layer = (
         ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
         ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
         ...(breaker === undefined ? {} : {
-          breaker: yield* CircuitBreaker.make(
-            breaker.key === undefined ? new CircuitBreaker.Options({ ...breaker, key: name }) : breaker
-          )
+          breaker: yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, { name }))
         }),
         ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
       })

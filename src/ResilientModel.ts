@@ -54,6 +54,7 @@ import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
 import type * as FleetStore from "./FleetStore.js"
 import { check, checked } from "./internal/options.js"
+import * as Policy from "./Policy.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetryingModel from "./RetryingModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -88,15 +89,17 @@ export const layer = (
   checked("ResilientModel", options, fields)
   const policy = RetrySchedule.policy(options.retry)
   const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
-  const breaker = options.breaker === false ? undefined : CircuitBreaker.decorate(options.breaker)
-  const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.decorate(options.limiter)
+  const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
+  const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
   return Layer.scoped(
     CompletionModel.CompletionModel,
     Effect.gen(function*() {
       const inner = yield* CompletionModel.CompletionModel
-      const limited = limiter === undefined ? inner : yield* limiter(inner)
-      const guarded = breaker === undefined ? limited : yield* breaker(limited)
-      return RetryingModel.make(guarded, policy, {
+      const limited = limiter === undefined ? [] : [yield* AdaptiveRateLimiter.make(limiter)]
+      const guarded = breaker === undefined ? [] : [yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, inner))]
+      // Each attempt: the breaker outside the limiter.
+      const attempt = Policy.compose(...guarded, ...limited)
+      return RetryingModel.make(Policy.decorate(attempt)(inner), policy, {
         ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
         ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
       })

@@ -113,7 +113,10 @@ export const retryAcquisition: {
 
 /**
  * {@link retryAcquisition} with the policy validated once, for a function
- * applied to many effects (a layer's every call).
+ * applied to many effects (a layer's every call). (Long for one reason: what
+ * is built once per policy, then per call, then at the first failure only,
+ * nested so that a call that succeeds at once builds nothing it does not use;
+ * the overhead bench measures it.)
  *
  * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong kind
  * @since 0.1.0

@@ -51,14 +51,15 @@ import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
-import type * as FleetStore from "./FleetStore.js"
 import * as HttpClassification from "./HttpClassification.js"
 import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
 import { check, checked } from "./internal/options.js"
+import * as ProviderQuota from "./internal/providerQuota.js"
 import * as ModelError from "./ModelError.js"
+import * as Policy from "./Policy.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
@@ -117,7 +118,11 @@ export const make = (
   ])
   checked("RetryingLanguageModel", options, fields)
   const name = options.name ?? "languageModel"
-  const { breaker, limiter } = options
+  // Each attempt: the breaker outside the limiter, as the recommended stack orders them.
+  const attempt = Policy.compose(
+    ...(options.breaker === undefined ? [] : [options.breaker]),
+    ...(options.limiter === undefined ? [] : [options.limiter])
+  )
   const failErrorPart = options.errorPartBeforeContent === "fail"
   const secrets = options.secrets ?? []
   const retry = RetryAcquisition.retrying<Attempt>(validated, {
@@ -129,34 +134,31 @@ export const make = (
       onRetry: (step) => options.onRetry!({ ...step, error: original(step.error) })
     })
   })
-  // One attempt: paced and guarded as the recommended stack orders them (the breaker outside the limiter), its
-  // failures classified for the schedule (and the limiter and the breaker, which read them too), the headers of a
-  // failed response reported to the limiter. `call` settles the attempt's charge with its usage.
+  // One attempt through the policies, its failures classified for the schedule (and the limiter and the breaker,
+  // which read them too), the headers of a failed response reported to the limiter. `call` settles the attempt's
+  // charge with its usage.
   const guarded = <A, E, R>(
     prompt: unknown,
-    call: (settle: Settle) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, Attempt | ModelError.ModelError, R> => {
-    const classified = (settle: Settle) =>
-      Effect.catchAll(call(settle), (error) =>
-        error instanceof Classified
-          ? Effect.fail(error as Attempt)
-          : Effect.zipRight(
-            error instanceof AiError.HttpResponseError
-              ? RateLimitHeaders.reportHeaders(error.response.headers)
-              : Effect.void,
-            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(attempt(error, now, secrets)))
-          ))
-    const limited = limiter === undefined ? classified(unpaced) : limiter.applyWithCost(
-      AdaptiveRateLimiter.costOf(promptChars(prompt), undefined, limiter.options),
-      (charge) => classified((usage) => limiter.settle(charge, usage === undefined ? undefined : used(usage, charge)))
-    )
-    return breaker === undefined ? limited : breaker.apply(limited)
-  }
+    call: (settle: Policy.Settle) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, Attempt | ModelError.ModelError, R> =>
+    attempt.applyCall({
+      size: { chars: promptChars(prompt), maxTokens: undefined },
+      run: (settle) =>
+        Effect.catchAll(call(settle), (error) =>
+          error instanceof Classified
+            ? Effect.fail(error as Attempt)
+            : Effect.zipRight(
+              error instanceof AiError.HttpResponseError
+                ? RateLimitHeaders.reportHeaders(error.response.headers)
+                : Effect.void,
+              Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classifiedAttempt(error, now, secrets)))
+            ))
+    })
   // One call: retried, and its failure unwrapped for the caller.
   const retried = <A, E, R>(
     method: string,
     prompt: unknown,
-    call: (settle: Settle) => Effect.Effect<A, E, R>
+    call: (settle: Policy.Settle) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E, R> =>
     retry(guarded(prompt, call) as Effect.Effect<A, Attempt, R>).pipe(
       Effect.catchAll((failure) =>
@@ -187,7 +189,7 @@ export const make = (
                 opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name, secrets),
                 // A committed stream settles its attempt's charge at its `finish` part, or gives it back.
                 (stream) =>
-                  limiter === undefined ? stream : AdaptiveRateLimiter.settleOnce(
+                  !attempt.settles ? stream : ProviderQuota.settleOnce(
                     stream,
                     (part) => part.type === "finish" ? settle(part.usage) : undefined,
                     settle()
@@ -272,18 +274,6 @@ const fields = {
   secrets: check.secrets
 } as const
 
-/** Settles an attempt's charge with the response's usage, or gives it all back without one. Once. */
-type Settle = (usage?: Response.Usage) => Effect.Effect<void>
-
-const unpaced: Settle = () => Effect.void
-
-// What a response used; a count the provider left out stays as charged.
-const used = (usage: Response.Usage, charge: AdaptiveRateLimiter.Charge): FleetStore.Quota =>
-  AdaptiveRateLimiter.used({
-    inputTokens: usage.inputTokens ?? charge.cost.inputTokens ?? 0,
-    outputTokens: usage.outputTokens ?? charge.cost.outputTokens ?? 0
-  })
-
 // A prompt's size in characters, as it is sent (a string, messages or a Prompt); 0 for what will not serialize.
 const promptChars = (prompt: unknown): number => {
   if (typeof prompt === "string") return prompt.length
@@ -340,7 +330,7 @@ const amountsTo = (
   return undefined
 }
 
-const attempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Attempt => {
+const classifiedAttempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Attempt => {
   const seen = amountsTo(error, now, secrets)
   return new Classified(error, seen === undefined ? Retryable.permanent : Retryable.classify(seen), {
     _tag: seen?._tag ??

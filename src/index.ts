@@ -63,6 +63,13 @@ export * as FleetStore from "./FleetStore.js"
 export { InvalidOptions } from "./internal/options.js"
 
 /**
+ * The shape of a policy over attempts, the call it applies to, and `compose`.
+ *
+ * @since 0.4.0
+ */
+export * as Policy from "./Policy.js"
+
+/**
  * @since 0.1.0
  */
 export * as RetryBudget from "./RetryBudget.js"

@@ -21,6 +21,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { rateAt } from "../src/internal/sendRate.js"
 import { ledger } from "./support/ledger.js"
 import { thrown } from "./support/thrown.js"
 import { recordingCalls } from "./support/virtualTime.js"
@@ -215,7 +216,7 @@ describe("AdaptiveRateLimiter", () => {
       delivered: 100,
       sent: 100
     })
-    const at = (recovery: number, t: number) => AdaptiveRateLimiter.rateAt(settings, control(recovery), t)
+    const at = (recovery: number, t: number) => rateAt(settings, control(recovery), t)
     expect(at(1000, 0)).toBeCloseTo(70, 6)
     expect(at(1000, 500)).toBeGreaterThan(90)
     expect(at(1000, 1000)).toBeCloseTo(100, 6)
@@ -224,8 +225,8 @@ describe("AdaptiveRateLimiter", () => {
     expect(at(30_000, 1000)).toBeLessThan(90) // a 30 s hint: still recovering after 1 s
     expect(at(30_000, 30_000)).toBeCloseTo(100, 6)
     // above wmax only with evidence: after an idle spell nothing was delivered, and the rate stays at wmax
-    expect(AdaptiveRateLimiter.rateAt(settings, { ...control(1000), delivered: 0 }, 60_000)).toBe(100)
-    expect(AdaptiveRateLimiter.rateAt(settings, { ...control(1000), wmax: 0.1 }, 0)).toBe(1) // minRate
+    expect(rateAt(settings, { ...control(1000), delivered: 0 }, 60_000)).toBe(100)
+    expect(rateAt(settings, { ...control(1000), wmax: 0.1 }, 0)).toBe(1) // minRate
   })
 
   it.scoped("paces sends at the rate, and a caller who gives up frees its place", () =>

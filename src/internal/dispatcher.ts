@@ -1,0 +1,184 @@
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
+import type * as FleetStore from "../FleetStore.js"
+import type { ProviderQuota } from "./providerQuota.js"
+import type { SendRate } from "./sendRate.js"
+
+/**
+ * Who goes when: a caller with nobody ahead takes its send slot (and charges
+ * its cost) itself; the others wait in line for the dispatcher, a fiber that
+ * serves them in order as the send rate and the provider's quota allow.
+ * Until a first answer has told the process the provider's limits, one call
+ * (the probe) goes alone.
+ *
+ * @internal
+ */
+export interface Dispatcher {
+  /**
+   * A send slot and its charge for a call of `cost`. Called uninterruptibly; `restore` makes the wait in line
+   * interruptible (a caller interrupted just as it was served gives its charge back).
+   */
+  readonly acquire: (
+    cost: FleetStore.Quota,
+    restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+    probe: boolean
+  ) => Effect.Effect<Slot>
+  /** Whether the next call is the probe (it then must `answered` when it ends). */
+  readonly probe: () => boolean
+  /** The probe's answer came: the others go on. */
+  readonly answered: Effect.Effect<void>
+  /** Callers waiting in line. */
+  readonly waiting: Effect.Effect<number>
+}
+
+/**
+ * A send slot and its charge. `grantedAt` is when the store granted the slot, at the rate it knew then: a
+ * throttle is compared with the last cut by it, not by when the caller got round to sending (a store round trip
+ * and a wake-up later), which stamped requests admitted before a cut as sent after it and cut the rate twice.
+ *
+ * @internal
+ */
+export interface Slot {
+  readonly charge: AdaptiveRateLimiter.Charge
+  readonly grantedAt: number
+}
+
+/**
+ * The dispatcher lives as long as the scope; when it closes, nobody is left waiting. A constructor closure,
+ * long for that reason only: the line, the probe's state and the small functions over them.
+ *
+ * @internal
+ */
+export const make = (
+  settings: AdaptiveRateLimiter.Options,
+  rate: SendRate,
+  quota: ProviderQuota
+): Effect.Effect<Dispatcher, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const line = yield* Queue.unbounded<Waiter>()
+    // The waiter holding the slot being served.
+    let current: Waiter | undefined
+    let closed = false
+    // Whether a first call has been answered (or given up on); while one is out alone, the others wait for it.
+    let answeredYet = !settings.rateLimitHeaders
+    let probing = false
+    const first = yield* Deferred.make<void>()
+    const answered = Effect.suspend(() => {
+      answeredYet = true
+      return Deferred.succeed(first, undefined)
+    })
+    // Given up on after `maxProbe`: from then on nobody waits for it.
+    const firstAnswer = Effect.suspend(() =>
+      answeredYet
+        ? Effect.void
+        : Effect.zipRight(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answered)
+    )
+
+    // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
+    // was taken for gave up meanwhile, its charge goes back and the next in line is served.
+    const serve = (waiter: Waiter, grantedAt: number): Effect.Effect<void> =>
+      Effect.flatMap(quota.reserve(waiter.cost), (charge) =>
+        Effect.flatMap(Deferred.succeed(waiter.deferred, { charge, grantedAt }), (delivered) => {
+          if (delivered) {
+            return Effect.void
+          }
+          return Effect.zipRight(
+            quota.settle(charge),
+            Effect.flatMap(Queue.take(line), (next) => {
+              current = next
+              return serve(next, grantedAt)
+            })
+          )
+        }))
+
+    const dispatch = Effect.flatMap(Queue.take(line), (waiter) =>
+      Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
+        if (gone) {
+          return Effect.void
+        }
+        current = waiter
+        return Effect.flatMap(
+          Effect.zipRight(firstAnswer, rate.token),
+          (grantedAt) =>
+            Effect.suspend(() =>
+              serve(current ?? waiter, grantedAt)
+            ).pipe(
+              Effect.ensuring(Effect.sync(() => (current = undefined)))
+            )
+        )
+      }))
+
+    // Runs after the dispatcher is interrupted (finalizers run in reverse): nobody is left waiting.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closed = true
+        const left = yield* Queue.takeAll(line)
+        for (const waiter of [...(current === undefined ? [] : [current]), ...left]) {
+          yield* Deferred.interrupt(waiter.deferred)
+        }
+        yield* Queue.shutdown(line)
+      })
+    )
+    yield* Effect.forkScoped(Effect.forever(dispatch))
+
+    // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
+    const wait = (cost: FleetStore.Quota) =>
+      Effect.flatMap(Deferred.make<Slot>(), (deferred) =>
+        Queue.offer(line, { deferred, cost }).pipe(
+          Effect.zipRight(Deferred.await(deferred)),
+          Effect.onInterrupt(() =>
+            Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
+              interrupted ?
+                Effect.void :
+                Effect.flatMap(Effect.exit(Deferred.await(deferred)), (exit) =>
+                  Exit.isSuccess(exit) ? quota.settle(exit.value.charge) : Effect.void))
+          )
+        ))
+
+    // With nobody waiting, a caller takes its slot itself, without a hand-over through the dispatcher; it queues
+    // only when there is no room, or others are already in line (who must go first).
+    const acquire: Dispatcher["acquire"] = (cost, restore, probe) =>
+      Effect.suspend((): Effect.Effect<Slot> => {
+        if (closed) {
+          return Effect.interrupt
+        }
+        const queued = current !== undefined || line.unsafeSize().pipe(Option.getOrElse(() =>
+              0
+            )) > 0
+        if (queued || (!answeredYet && !probe)) {
+          return restore(wait(cost))
+        }
+        return Effect.flatMap(quota.reserveOnce(cost), (r) =>
+          r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(rate.take, ({ at, wait: untilToken }) => {
+            const charge = quota.charging(cost, r)
+            return untilToken === 0
+              ? Effect.succeed({ charge, grantedAt: at })
+              : Effect.zipRight(quota.settle(charge), restore(wait(cost)))
+          }))
+      })
+
+    const probe = () => {
+      const isProbe = settings.rateLimitHeaders && !answeredYet && !probing
+      if (isProbe) {
+        probing = true
+      }
+      return isProbe
+    }
+
+    return { acquire, probe, answered, waiting: Queue.size(line) }
+  })
+
+interface Waiter {
+  readonly deferred: Deferred.Deferred<Slot>
+  readonly cost: FleetStore.Quota
+}
+
+// The longest the others wait for the first call's answer before going on in slow start (a stalled first request
+// must not stop a process).
+const maxProbe = Duration.seconds(2)

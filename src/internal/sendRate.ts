@@ -1,0 +1,171 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
+import type * as FleetStore from "../FleetStore.js"
+import * as Retryable from "../Retryable.js"
+import * as RetrySchedule from "../RetrySchedule.js"
+import { batching } from "./batch.js"
+
+/**
+ * The limiter's send rate: a token bucket in the store, refilled at the rate
+ * the fleet's control allows (slow start, then CUBIC after a cut), which a
+ * throttle cuts and deliveries grow. The control is kept as of the store's
+ * last answer.
+ *
+ * @internal
+ */
+export interface SendRate {
+  /** One ask for a token at the rate of now: the wait until there is one (0: taken), and when it was asked. */
+  readonly take: Effect.Effect<{ readonly wait: number; readonly at: number }>
+  /** Asks until there is a token; when it was granted. */
+  readonly token: Effect.Effect<number>
+  /** Sleeps on a store's wait for one bucket of the window at most. */
+  readonly pause: (wait: number) => Effect.Effect<void>
+  /** Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. */
+  readonly outcome: (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+  readonly control: () => FleetStore.Control
+}
+
+/**
+ * A constructor closure, longer than a function should be for that reason only: the control and the round trip
+ * it keeps, and the five small functions over them.
+ *
+ * @internal
+ */
+export const make = (
+  store: FleetStore.Service,
+  settings: AdaptiveRateLimiter.Options,
+  window: FleetStore.Window
+): SendRate => {
+  const key = `limiter:${settings.key}`
+  const recovery = Duration.toMillis(settings.recovery)
+  const maxHold = Duration.toMillis(settings.maxHold)
+  let control: FleetStore.Control = initialControl
+  let roundTrip: number | undefined
+
+  // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
+  const take = Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) =>
+      Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
+        control = t.control
+        return { wait: t.wait, at: now }
+      })
+  )
+
+  // A store's wait is slept on for one bucket of the window at most, then asked again; one that is not a
+  // positive number (a bad reply, a store of one's own) counts as a bucket: no answer makes a caller spin or
+  // sleep past the next ask.
+  const pause = (wait: number) =>
+    Effect.sleep(Duration.millis(wait > 0 ? Math.min(wait, window.bucketMillis) : window.bucketMillis))
+
+  // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
+  // applies from the next ask, not after a wait computed before it.
+  const token: Effect.Effect<number> = Effect.flatMap(
+    take,
+    ({ at, wait }) => wait === 0 ? Effect.succeed(at) : Effect.zipRight(pause(wait), token)
+  )
+
+  // A wave of throttles is one report: the latest send, the longest hint.
+  const throttles = batching((batch: ReadonlyArray<{ readonly sentAt: number; readonly hint: number | undefined }>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const hint = Math.max(0, ...batch.map((t) => t.hint ?? 0))
+      const before = control.mode
+      return store.throttled(key, now, window, {
+        sentAt: Math.max(...batch.map((t) => t.sentAt)),
+        rate: rateAt(settings, control, now),
+        burst: settings.burst,
+        beta: settings.beta,
+        minRate: settings.minRate,
+        recovery: Math.max(recovery, Math.min(hint, maxRecovery)),
+        holdUntil: batch.some((t) => t.hint !== undefined) ? now + Math.min(hint, maxHold) : 0
+      }).pipe(
+        Effect.tap((next) => {
+          control = next
+          return before === "slow-start" && next.mode === "cubic"
+            ? Effect.logInfo(
+              `adaptive rate limiter ${settings.key}: throttled; pacing at ${
+                rateAt(settings, next, now).toFixed(1)
+              } requests/s`
+            )
+            : Effect.void
+        }),
+        Effect.as(batch)
+      )
+    })
+  )
+
+  // Slow start adds one round trip's worth of rate per response: about a doubling per round trip. Once the
+  // fleet delivers half as much again as the last cut rate, that capacity is gone: slow start from here.
+  const deliveries = batching((batch: ReadonlyArray<number>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.as(
+        store.delivered(key, now, window, {
+          count: batch.length,
+          growth: batch.reduce((sum, growth) => sum + growth, 0),
+          restartAbove: 1.5,
+          restartGrowth: Math.max(rateAt(settings, control, now), control.delivered) - settings.initialRate
+        }),
+        batch
+      ))
+  )
+
+  // The round trip runs from the send; a throttle dates from the slot's grant (see `Slot`).
+  const outcome = (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => {
+    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
+    const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (Option.isSome(error) && RetrySchedule.isThrottling(error.value)) {
+        return throttles({
+          sentAt: grantedAt,
+          hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
+        })
+      }
+      const sample = now - sentAt
+      roundTrip = roundTrip === undefined ? sample : roundTrip + (sample - roundTrip) / 8
+      return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
+    })
+  }
+
+  return { take, token, pause, outcome, control: () => control }
+}
+
+/**
+ * The rate the control allows at `now`: slow start's grown rate, or after a
+ * cut CUBIC's curve through `beta x wmax` at the cut and `wmax` after the
+ * recovery; above `wmax` at most twice the delivered rate.
+ *
+ * @internal
+ */
+export const rateAt = (settings: AdaptiveRateLimiter.Options, control: FleetStore.Control, now: number): number => {
+  let rate: number
+  if (control.mode === "slow-start") {
+    rate = settings.initialRate + control.growth
+  } else {
+    const k = Math.max(control.recovery, 1)
+    const x = (now - control.lastCut - k) / k
+    const curve = control.wmax * (1 + (1 - settings.beta) * x * x * x)
+    // Above the last measured capacity only with recent evidence: after an idle spell or a hold, wmax, not more.
+    rate = Math.min(curve, Math.max(control.wmax, 2 * control.delivered))
+  }
+  return Math.min(settings.maxRate ?? Number.POSITIVE_INFINITY, Math.max(settings.minRate, rate))
+}
+
+// A hint stretches the recovery up to a minute: past that the curve would keep a fleet below capacity for as long
+// as a hint from anywhere (a foreign error's, say) cares to say.
+const maxRecovery = 60_000
+
+const initialControl: FleetStore.Control = {
+  mode: "slow-start",
+  growth: 0,
+  wmax: 0,
+  lastCut: -1,
+  recovery: 0,
+  holdUntil: 0,
+  delivered: 0,
+  sent: 0
+}
