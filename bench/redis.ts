@@ -7,50 +7,19 @@
  *
  * Per call: Redis round trips (scripts sent), Redis CPU
  * (the server's own `INFO commandstats` microseconds) and calls per second,
- * with 1 caller and with 32 concurrent callers. Runs its own `redis-server`.
+ * with 1 caller and with 32 concurrent callers (calls per second is the
+ * limiter's pacing from its initial rate as much as the store's cost). Runs
+ * its own `redis-server`.
  */
 import { Effect, Layer, Logger, LogLevel, Stream } from "effect"
 import { CompletionModel, ResilientModel } from "effect-retry-layer"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { TokenLimitedModel } from "effect-retry-layer/testing"
 import { Redis } from "ioredis"
-import { spawn } from "node:child_process"
-import { createServer } from "node:net"
+import { ownRedis } from "../test/support/redis.js"
 import { report } from "./support/report.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "hi" }], maxTokens: 16 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-const startRedis = async () => {
-  const port = await freePort()
-  const child = spawn("redis-server", [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no"
-  ])
-  await new Promise<void>((resolve, reject) => {
-    let output = ""
-    child.stdout.on("data", (data: Buffer) => {
-      output += data.toString()
-      if (output.includes("Ready to accept connections")) resolve()
-    })
-    child.on("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)))
-  })
-  return { port, stop: () => child.kill("SIGKILL") }
-}
 
 // The scripts Redis ran (the store sends nothing else: one script, one round trip) and the microseconds spent
 // in them (a script's time includes its inner commands, which commandstats also counts on their own).
@@ -107,13 +76,13 @@ const runOnce = (port: number, prefix: string, callers: number, calls: number) =
     }).pipe(Effect.provide(stack))
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
 
-export const run = async () => {
-  const redis = await startRedis()
-  try {
+export const run = () =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const redis = yield* ownRedis
     const rows: Array<Row> = []
     let round = 0
     for (const [callers, calls] of [[1, 2_000], [32, 8_000]] as const) {
-      rows.push(await Effect.runPromise(runOnce(redis.port, `bench${round++}:`, callers, calls)))
+      rows.push(yield* runOnce(redis.port, `bench${round++}:`, callers, calls))
     }
     report(
       "redis",
@@ -125,7 +94,4 @@ export const run = async () => {
         callsPerSecond: Math.round(r.callsPerSecond)
       }))
     )
-  } finally {
-    redis.stop()
-  }
-}
+  })))

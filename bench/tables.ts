@@ -87,6 +87,13 @@ export const tables = (): Record<string, string> => {
       ["succeeded", percent(1)],
       ["p99 s", (r) => r.p99Seconds]
     ]),
+    redis: table(results("redis"), [
+      ["callers", (r) => r.callers],
+      ["calls", (r) => r.calls],
+      ["Redis round trips a call", (r) => r.roundTripsPerCall],
+      ["Redis CPU µs a call", (r) => r.redisUsPerCall],
+      ["calls/s", (r) => r.callsPerSecond]
+    ]),
     sse: table(results("sse"), [
       ["provider", (r) => r.provider],
       ["reads", (r) => r.reads],

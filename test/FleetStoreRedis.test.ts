@@ -20,6 +20,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { Redis } from "ioredis"
+import * as State from "../src/internal/fleetState.js"
 import { ownRedis, redisAvailable, redisBinary, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
 import { thrown } from "./support/thrown.js"
 
@@ -192,18 +193,11 @@ describe("FleetStoreRedis", () => {
           const budget = (s: FleetStore.Service) => s.budget("budget:k", now, window, { _tag: "Peek" })
           const reserve = (s: FleetStore.Service) => s.reserve("quota:k", now, { requests: 1, outputTokens: 10 })
           // states as this library writes them, each then spoiled in one field
-          const ring = { epochs: Array(10).fill(null), a: Array(10).fill(0), b: Array(10).fill(0) }
-          const limiter = {
-            ring,
-            tokens: 3,
-            at: now,
-            mode: "slow-start",
-            growth: 0,
-            wmax: 0,
-            lastCut: -1,
-            recovery: 0,
-            holdUntil: 0
-          }
+          // written by the steps themselves, then passed through JSON as the store writes them
+          const written = <S>(step: FleetStore.Step<S, unknown>): S =>
+            JSON.parse(JSON.stringify(step(undefined, false)[1]))
+          const ring = written(State.budget(window, now, { _tag: "FirstAttempt", count: 1 }))
+          const limiter = written(State.take(window, now, 10, 5))
           const bucket = { limit: 60, available: 30, counted: 0 }
           const cases: ReadonlyArray<readonly [string, unknown, (s: FleetStore.Service) => Effect.Effect<unknown>]> = [
             ["limiter:k", { ...limiter, at: "inf" }, take],
