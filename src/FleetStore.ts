@@ -382,9 +382,10 @@ export interface ResilientOptions {
 
 /**
  * A store that never fails or hangs: each operation on `primary` has
- * `timeout`; after a failure every operation is answered from process-local
- * memory for `coolDown`, then the next one tries `primary` again. One warning
- * when the store is lost and one line when it is back, not one per call.
+ * `timeout`; after a failure every operation on that key is answered from
+ * process-local memory for `coolDown`, then the next one tries `primary`
+ * again (keys on a Cluster's other nodes keep sharing). One warning when the
+ * store is lost and one line when every key is back, not one per call.
  *
  * While the store is away each process keeps its own budget and paces on its
  * own (from slow start, without a burst): the fleet degrades to independent
@@ -396,27 +397,28 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
   const local = memoryStore({ emptyBuckets: true })
   const timeout = Duration.decode(options.timeout)
   const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
-  let downUntil = Number.NEGATIVE_INFINITY
-  let down = false
+  // Per key: on a Redis Cluster a node that is gone takes only the keys of its slots, and the others keep sharing.
+  // The outage is one, for the log lines: from the first key that fails to the last that answers again.
+  const downUntil = new Map<string, number>()
 
   return fromStore({
     update: (key, kind, now, step) => {
       const fallback = local.update(key, kind, now, step)
-      if (now < downUntil) return fallback
+      const until = downUntil.get(key)
+      if (until !== undefined && now < until) return fallback
       return primary.update(key, kind, now, step).pipe(
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new FleetStoreError({ message: `no answer within ${Duration.format(timeout)}` })
         }),
         Effect.tap(() => {
-          if (!down) return Effect.void
-          down = false
+          if (!downUntil.delete(key) || downUntil.size > 0) return Effect.void
           return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)
         }),
         Effect.catchAll((error) => {
-          downUntil = now + coolDown
-          if (down) return fallback
-          down = true
+          const first = downUntil.size === 0
+          downUntil.set(key, now + coolDown)
+          if (!first) return fallback
           return Effect.zipRight(
             Effect.logWarning(
               `fleet store ${options.label}: ${error.message}; using process-local state for ${coolDown} ms at a ` +

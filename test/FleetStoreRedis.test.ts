@@ -19,9 +19,17 @@ import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { Redis } from "ioredis"
+import { Cluster, Redis } from "ioredis"
 import * as State from "../src/internal/fleetState.js"
-import { ownRedis, redisAvailable, redisBinary, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
+import {
+  ownCluster,
+  ownRedis,
+  redisAvailable,
+  redisBinary,
+  redisServer,
+  redisStore,
+  uniquePrefix
+} from "./support/redis.js"
 import { thrown } from "./support/thrown.js"
 
 const warnings: Array<string> = []
@@ -348,6 +356,59 @@ describe("FleetStoreRedis", () => {
         expect((yield* stores[0]!.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(1600)
       }).pipe(Effect.scoped, Effect.provide(logger)),
     30_000
+  )
+
+  it.live.skipIf(!redisBinary)(
+    "on a Redis Cluster: two processes share the budget, the send rate and the quota; a node killed takes only its keys",
+    () =>
+      Effect.gen(function*() {
+        warnings.length = 0
+        const cluster = yield* ownCluster
+        const prefix = `${uniquePrefix("cluster")}:`
+        // each process its own Cluster client; store timeout 1 s: this is about sharing and placement
+        const process = () =>
+          Effect.flatMap(
+            Effect.acquireRelease(
+              Effect.sync(() => new Cluster(cluster.nodes.slice(0, 1), { clusterRetryStrategy: () => null })),
+              (client) => Effect.sync(() => client.disconnect())
+            ),
+            (client) => FleetStoreRedis.make({ client, prefix, timeout: "1 second", coolDown: "1 minute" })
+          )
+        const a = yield* process()
+        const b = yield* process()
+        const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+        const now = Date.now()
+        // provider keys spread over the nodes: one per node at least
+        const names = Array.from({ length: 12 }, (_, i) => `provider${i}`)
+        const nodeOf = (name: string) => cluster.nodeOf(`${prefix}v3:budget:${name}`)
+        const byNode = new Map(names.map((name) => [nodeOf(name), name]))
+        expect(byNode.size).toBe(3)
+        for (const name of byNode.values()) {
+          yield* a.budget(`budget:${name}`, now, window, { _tag: "FirstAttempt", count: 5 })
+          expect((yield* b.budget(`budget:${name}`, now, window, { _tag: "Peek" })).firstAttempts).toBe(5)
+          // the send bucket: a's burst of 2 taken, b waits for the next token
+          yield* a.take(`limiter:${name}`, now, window, 10, 2)
+          yield* a.take(`limiter:${name}`, now, window, 10, 2)
+          expect((yield* b.take(`limiter:${name}`, now, window, 10, 2)).wait).toBe(100)
+          // the provider's quota: a saw the limits, b is charged against them
+          yield* a.observe(`quota:${name}`, now, { requests: { limit: 60, remaining: 60 } })
+          expect((yield* b.reserve(`quota:${name}`, now, { requests: 1 })).left).toEqual({ requests: 59 })
+        }
+        expect(warnings).toEqual([])
+        // the node of the first provider's keys goes; the keys on the other two keep sharing
+        const [gone, ...kept] = [...byNode.entries()]
+        yield* cluster.kill(cluster.nodes.findIndex((node) => node.port === gone![0]))
+        const started = performance.now()
+        expect((yield* a.budget(`budget:${gone![1]}`, now, window, { _tag: "FirstAttempt", count: 1 })).firstAttempts)
+          .toBe(1) // answered from local state, within the timeout (and a margin for a loaded machine)
+        expect(performance.now() - started).toBeLessThan(5_000)
+        for (const [, name] of kept) {
+          yield* a.budget(`budget:${name}`, now, window, { _tag: "FirstAttempt", count: 1 })
+          expect((yield* b.budget(`budget:${name}`, now, window, { _tag: "Peek" })).firstAttempts).toBe(6)
+        }
+        expect(warnings).toHaveLength(1)
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    60_000
   )
 
   it.live.skipIf(!redisAvailable)(
