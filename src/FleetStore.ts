@@ -8,17 +8,15 @@
  * key. Two stores:
  *
  * - {@link layerMemory}: one process. The default.
- * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes over
- *   `ioredis`; every call has a timeout (50 ms by default), and while Redis
- *   fails the store answers from process-local state for a cool-down, then
- *   tries Redis again (see {@link resilient}).
+ * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, one
+ *   Lua script per operation over `ioredis`; every call has a timeout (50 ms
+ *   by default), and while Redis fails the store answers from process-local
+ *   state for a cool-down, then tries Redis again (see {@link resilient}).
  *
- * Each algorithm (budget window, send bucket, rate control, provider quota)
- * is written once, as a step from a key's state to an answer and a new state;
- * a store implements one primitive ({@link Store}: apply a step to a key
- * atomically), so the memory store and Redis run the same code. The budget's
+ * The operations are the policies' primitives, not the policies: the budget's
  * ratio, the limiter's CUBIC curve and slow start are computed by the callers
- * from what the store returns.
+ * from what the store returns, so the store stays small enough to write twice
+ * (here and in Lua) and test for agreement.
  *
  * @example
  * ```ts
@@ -37,8 +35,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as internal from "./internal/fleetState.js"
-import type * as Tokens from "./internal/tokens.js"
+import * as Tokens from "./internal/tokens.js"
 
 /**
  * A window of counters in `buckets` buckets of `bucketMillis` each.
@@ -208,10 +205,6 @@ export interface Reservation {
 }
 
 /**
- * The fleet operations the budget and the limiter call, each atomic per key:
- * what the `FleetStore` tag provides. Every store gives them from one
- * definition of each algorithm ({@link fromStore} over a {@link Store}).
- *
  * @since 0.2.0
  */
 export interface Service {
@@ -269,97 +262,137 @@ export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
 }> {}
 
 /**
- * One step of a fleet algorithm on one key: from the key's state (`undefined`
- * when it has none) to the answer and the state to keep (`undefined`: leave
- * it as it was). A step may change the state it is given and return it.
- * `emptyBuckets` asks a new send bucket to start with no tokens rather than a
- * full burst: what a process falling back from a shared store needs, since
- * the fleet's burst was spent long ago.
- *
- * @since 0.4.0
- */
-export type Step<S, A> = (state: S | undefined, emptyBuckets: boolean) => readonly [A, S | undefined]
-
-/**
- * What a key's state looks like: `decode` gives the state in a JSON value if
- * this library could have written it at `now`, else `undefined` (a store
- * resets such a key).
- *
- * @since 0.4.0
- */
-export interface Kind<S> {
-  readonly name: string
-  readonly decode: (json: unknown, now: number) => S | undefined
-}
-
-/**
- * What a store implements: one primitive, `update`, that applies a step to a
- * key's state atomically (no other update of the key between reading the state
- * and keeping the step's result). States are plain JSON data.
- *
- * @since 0.4.0
- */
-export interface Store<E = never> {
-  readonly update: <S, A>(key: string, kind: Kind<S>, now: number, step: Step<S, A>) => Effect.Effect<A, E>
-}
-
-/**
  * A store of the fleet operations that may fail, such as one over the network.
  *
  * @since 0.2.0
  */
-export type Fallible = Store<FleetStoreError>
-
-/**
- * The fleet operations on a store: every algorithm (budget window, send
- * bucket, rate control, provider quota) is one step, which the store applies.
- *
- * @since 0.4.0
- */
-export const fromStore = (store: Store): Service => ({
-  budget: (key, now, window, ask) => store.update(key, internal.budgetKind, now, internal.budget(window, now, ask)),
-  take: (key, now, window, rate, burst) =>
-    store.update(key, internal.limiterKind, now, internal.take(window, now, rate, burst)),
-  delivered: (key, now, window, d) => store.update(key, internal.limiterKind, now, internal.delivered(window, now, d)),
-  throttled: (key, now, window, t) => store.update(key, internal.limiterKind, now, internal.throttled(window, now, t)),
-  reserve: (key, now, cost) => store.update(key, internal.quotaKind, now, internal.reserve(now, cost)),
-  settle: (key, now, delta) => store.update(key, internal.quotaKind, now, internal.settle(now, delta)),
-  observe: (key, now, seen) => store.update(key, internal.quotaKind, now, internal.observe(now, seen))
-})
-
-/**
- * A store in this process's memory, as the primitive (see {@link makeMemory}
- * for the operations). With `emptyBuckets`, a send bucket the store has not
- * seen starts with no tokens.
- *
- * @since 0.4.0
- */
-export const memoryStore = (options: { readonly emptyBuckets?: boolean } = {}): Store => {
-  const emptyBuckets = options.emptyBuckets === true
-  // One map per kind: a key of one kind is never handed to another's step.
-  const states = new Map<Kind<unknown>, Map<string, unknown>>()
-  return {
-    update: <S, A>(key: string, kind: Kind<S>, _now: number, step: Step<S, A>) =>
-      Effect.sync(() => {
-        let ofKind = states.get(kind)
-        if (ofKind === undefined) {
-          ofKind = new Map()
-          states.set(kind, ofKind)
-        }
-        const [answer, next] = step(ofKind.get(key) as S | undefined, emptyBuckets)
-        if (next !== undefined) ofKind.set(key, next)
-        return answer
-      })
-  }
+export type Fallible = {
+  readonly [K in keyof Service]: (
+    ...args: Parameters<Service[K]>
+  ) => Effect.Effect<Effect.Effect.Success<ReturnType<Service[K]>>, FleetStoreError>
 }
 
 /**
- * The fleet operations in this process's memory.
+ * A store in this process's memory. With `emptyBuckets`, a send bucket the
+ * store has not seen starts with no tokens rather than a full burst: what a
+ * process falling back from a shared store needs, since the fleet's burst was
+ * spent long ago.
  *
  * @since 0.2.0
  */
-export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service =>
-  fromStore(memoryStore(options))
+export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => {
+  const budgets = new Map<string, Ring>()
+  const limiters = new Map<string, LimiterState>()
+  const quotas = new Map<string, QuotaState>()
+  const quota = (key: string, now: number) => {
+    let state = quotas.get(key)
+    if (state === undefined) {
+      state = { at: now, buckets: {} }
+      quotas.set(key, state)
+    }
+    refillQuota(state, now)
+    return state
+  }
+  const limiter = (key: string, now: number, window: Window, burst: number) => {
+    let state = limiters.get(key)
+    if (state === undefined) {
+      state = newLimiter(now, window, options.emptyBuckets === true ? 0 : burst)
+      limiters.set(key, state)
+    }
+    return state
+  }
+  return {
+    budget: (key, now, window, ask) =>
+      Effect.sync(() => {
+        let ring = budgets.get(key)
+        if (ring === undefined) {
+          ring = newRing(window.buckets)
+          budgets.set(key, ring)
+        }
+        return budgetStep(ring, now, window, ask)
+      }),
+    take: (key, now, window, rate, burst) =>
+      Effect.sync(() => {
+        const state = limiter(key, now, window, burst)
+        refill(state, now, rate, burst)
+        // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
+        const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
+        if (wait <= 1e-3) {
+          state.tokens -= 1
+          ringAdd(state.ring, now, window, 0, 1)
+        }
+        return { wait: wait <= 1e-3 ? 0 : wait, control: controlOf(state, now, window) }
+      }),
+    delivered: (key, now, window, d) =>
+      Effect.sync(() => {
+        const state = limiters.get(key)
+        if (state === undefined) return
+        ringAdd(state.ring, now, window, d.count, 0)
+        if (state.mode === "slow-start") {
+          state.growth += d.growth
+        } else if (ringSums(state.ring, now, window)[0] / seconds(window) > d.restartAbove * state.wmax) {
+          state.mode = "slow-start"
+          state.growth = d.restartGrowth
+        }
+      }),
+    throttled: (key, now, window, t) =>
+      Effect.sync(() => {
+        const state = limiter(key, now, window, t.burst)
+        refill(state, now, t.rate, t.burst)
+        if (t.sentAt > state.lastCut) {
+          state.tokens = Math.min(state.tokens, 0)
+          const [delivered, sent] = ringSums(state.ring, now, window)
+          state.mode = "cubic"
+          state.wmax = Math.max(
+            t.minRate,
+            Math.min(t.rate, (delivered > 0 ? delivered : t.beta * sent) / seconds(window))
+          )
+          state.lastCut = now
+          state.recovery = t.recovery
+          if (t.holdUntil > state.at) state.at = t.holdUntil
+          state.holdUntil = Math.max(state.holdUntil, t.holdUntil)
+        }
+        return controlOf(state, now, window)
+      }),
+    reserve: (key, now, cost) => Effect.sync(() => reserveStep(quota(key, now), cost)),
+    settle: (key, now, delta) =>
+      Effect.sync(() => {
+        const state = quota(key, now)
+        for (const d of quotaDimensions) {
+          const bucket = state.buckets[d]
+          const amount = delta[d]
+          if (bucket !== undefined && amount !== undefined) {
+            bucket.available = Math.min(bucket.limit, bucket.available + amount)
+          }
+        }
+      }),
+    observe: (key, now, seen) =>
+      Effect.sync(() => {
+        const state = quota(key, now)
+        for (const d of quotaDimensions) {
+          const sighting = seen[d]
+          if (sighting === undefined) continue
+          const { expected, limit, remaining } = sighting
+          const bucket = state.buckets[d]
+          if (bucket === undefined) {
+            state.buckets[d] = { limit, available: Math.min(limit, remaining ?? limit), counted: 0 }
+          } else {
+            const since = sighting.counted === undefined ? 0 : Math.max(0, bucket.counted - sighting.counted)
+            const shortfall = remaining !== undefined && expected !== undefined
+              ? Math.min(0, remaining - expected + since)
+              : 0
+            // A shortfall is a charge the fleet did not know of: counted, so that a sighting of a call charged
+            // before it (in flight meanwhile) does not take it again.
+            state.buckets[d] = {
+              limit,
+              available: Math.min(limit, bucket.available + shortfall),
+              counted: bucket.counted - shortfall
+            }
+          }
+        }
+      })
+  }
+}
 
 /**
  * One in-memory store for every layer it is provided to.
@@ -394,40 +427,203 @@ export interface ResilientOptions {
  * @since 0.2.0
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
-  const local = memoryStore({ emptyBuckets: true })
+  const local = makeMemory({ emptyBuckets: true })
   const timeout = Duration.decode(options.timeout)
   const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
   // Per key: on a Redis Cluster a node that is gone takes only the keys of its slots, and the others keep sharing.
   // The outage is one, for the log lines: from the first key that fails to the last that answers again.
   const downUntil = new Map<string, number>()
 
-  return fromStore({
-    update: (key, kind, now, step) => {
-      const fallback = local.update(key, kind, now, step)
-      const until = downUntil.get(key)
-      if (until !== undefined && now < until) return fallback
-      return primary.update(key, kind, now, step).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new FleetStoreError({ message: `no answer within ${Duration.format(timeout)}` })
-        }),
-        Effect.tap(() => {
-          if (!downUntil.delete(key) || downUntil.size > 0) return Effect.void
-          return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)
-        }),
-        Effect.catchAll((error) => {
-          const first = downUntil.size === 0
-          downUntil.set(key, now + coolDown)
-          if (!first) return fallback
-          return Effect.zipRight(
-            Effect.logWarning(
-              `fleet store ${options.label}: ${error.message}; using process-local state for ${coolDown} ms at a ` +
-                `time until it answers again`
-            ),
-            fallback
-          )
-        })
-      )
+  const guarded = <A>(
+    key: string,
+    now: number,
+    remote: Effect.Effect<A, FleetStoreError>,
+    fallback: Effect.Effect<A>
+  ): Effect.Effect<A> => {
+    const until = downUntil.get(key)
+    if (until !== undefined && now < until) return fallback
+    return remote.pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new FleetStoreError({ message: `no answer within ${Duration.format(timeout)}` })
+      }),
+      Effect.tap(() => {
+        if (!downUntil.delete(key) || downUntil.size > 0) return Effect.void
+        return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)
+      }),
+      Effect.catchAll((error) => {
+        const first = downUntil.size === 0
+        downUntil.set(key, now + coolDown)
+        if (!first) return fallback
+        return Effect.zipRight(
+          Effect.logWarning(
+            `fleet store ${options.label}: ${error.message}; using process-local state for ${coolDown} ms at a time ` +
+              `until it answers again`
+          ),
+          fallback
+        )
+      })
+    )
+  }
+
+  return {
+    budget: (...args) => guarded(args[0], args[1], primary.budget(...args), local.budget(...args)),
+    take: (...args) => guarded(args[0], args[1], primary.take(...args), local.take(...args)),
+    delivered: (...args) => guarded(args[0], args[1], primary.delivered(...args), local.delivered(...args)),
+    throttled: (...args) => guarded(args[0], args[1], primary.throttled(...args), local.throttled(...args)),
+    reserve: (...args) => guarded(args[0], args[1], primary.reserve(...args), local.reserve(...args)),
+    settle: (...args) => guarded(args[0], args[1], primary.settle(...args), local.settle(...args)),
+    observe: (...args) => guarded(args[0], args[1], primary.observe(...args), local.observe(...args))
+  }
+}
+
+// Internals: the in-memory semantics. `FleetStoreRedis` runs the same steps in Lua, and
+// test/FleetStore.test.ts checks that both give the same answers for random sequences.
+
+interface Ring {
+  readonly epochs: Array<number>
+  readonly a: Array<number>
+  readonly b: Array<number>
+}
+
+interface LimiterState {
+  readonly ring: Ring
+  tokens: number
+  at: number
+  mode: Control["mode"]
+  growth: number
+  wmax: number
+  lastCut: number
+  recovery: number
+  holdUntil: number
+}
+
+interface QuotaState {
+  at: number
+  buckets: { [K in QuotaDimension]?: { limit: number; available: number; counted: number } }
+}
+
+/**
+ * The dimensions in the order the stores (here and in Lua) go through them.
+ *
+ * @internal
+ */
+export const quotaDimensions: ReadonlyArray<QuotaDimension> = Tokens.dimensions
+
+const perMinute = 60_000
+
+// Each known bucket refills at its limit per minute, up to the limit.
+const refillQuota = (state: QuotaState, now: number) => {
+  if (now <= state.at) return
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    if (bucket !== undefined) {
+      bucket.available = Math.min(bucket.limit, bucket.available + ((now - state.at) * bucket.limit) / perMinute)
     }
-  })
+  }
+  state.at = now
+}
+
+const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
+  let wait = 0
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    const need = Math.min(amount, bucket.limit) - bucket.available
+    if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
+  }
+  if (wait > 1e-3) return { wait, charged: {}, left: {}, counted: {} }
+  const charged: { [K in QuotaDimension]?: number } = {}
+  const left: { [K in QuotaDimension]?: number } = {}
+  const counted: { [K in QuotaDimension]?: number } = {}
+  for (const d of quotaDimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    bucket.available -= amount
+    bucket.counted += amount
+    charged[d] = amount
+    left[d] = bucket.available
+    counted[d] = bucket.counted
+  }
+  return { wait: 0, charged, left, counted }
+}
+
+const newRing = (buckets: number): Ring => ({
+  epochs: new Array<number>(buckets).fill(Number.NEGATIVE_INFINITY),
+  a: new Array<number>(buckets).fill(0),
+  b: new Array<number>(buckets).fill(0)
+})
+
+const newLimiter = (now: number, window: Window, burst: number): LimiterState => ({
+  ring: newRing(window.buckets),
+  tokens: burst,
+  at: now,
+  mode: "slow-start",
+  growth: 0,
+  wmax: 0,
+  lastCut: -1,
+  recovery: 0,
+  holdUntil: 0
+})
+
+const seconds = (window: Window) => (window.buckets * window.bucketMillis) / 1000
+
+const ringAdd = (ring: Ring, now: number, window: Window, da: number, db: number) => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  const i = epoch % window.buckets
+  if (ring.epochs[i] !== epoch) {
+    ring.epochs[i] = epoch
+    ring.a[i] = da
+    ring.b[i] = db
+  } else {
+    ring.a[i]! += da
+    ring.b[i]! += db
+  }
+}
+
+const ringSums = (ring: Ring, now: number, window: Window): readonly [number, number] => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  let a = 0
+  let b = 0
+  for (let i = 0; i < window.buckets; i++) {
+    const e = ring.epochs[i]
+    if (e !== undefined && e > epoch - window.buckets && e <= epoch) {
+      a += ring.a[i]!
+      b += ring.b[i]!
+    }
+  }
+  return [a, b]
+}
+
+const budgetStep = (ring: Ring, now: number, window: Window, ask: BudgetAsk): BudgetReply => {
+  if (ask._tag === "FirstAttempt") ringAdd(ring, now, window, ask.count, 0)
+  const [firstAttempts, retries] = ringSums(ring, now, window)
+  if (ask._tag !== "Retry") return { granted: 0, firstAttempts, retries }
+  const granted = Math.max(0, Math.min(ask.count, Math.floor(ask.ratio * firstAttempts + ask.minimum + 1e-9 - retries)))
+  if (granted > 0) ringAdd(ring, now, window, 0, granted)
+  return { granted, firstAttempts, retries: retries + granted }
+}
+
+// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
+const refill = (state: LimiterState, now: number, rate: number, burst: number) => {
+  if (now > state.at) {
+    state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
+    state.at = now
+  }
+}
+
+const controlOf = (state: LimiterState, now: number, window: Window): Control => {
+  const [delivered, sent] = ringSums(state.ring, now, window)
+  return {
+    mode: state.mode,
+    growth: state.growth,
+    wmax: state.wmax,
+    lastCut: state.lastCut,
+    recovery: state.recovery,
+    holdUntil: state.holdUntil,
+    delivered: delivered / seconds(window),
+    sent: sent / seconds(window)
+  }
 }

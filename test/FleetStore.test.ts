@@ -6,7 +6,6 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
-import { dimensions } from "../src/internal/tokens.js"
 import { redisAvailable, redisServer, uniquePrefix } from "./support/redis.js"
 
 const budgetWindow: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
@@ -83,13 +82,16 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
 )
 
 const quota = (amounts: ReadonlyArray<number | null>): FleetStore.Quota =>
-  Object.fromEntries(dimensions.flatMap((d, i) => amounts[i] == null ? [] : [[d, amounts[i]]]))
+  Object.fromEntries(FleetStore.quotaDimensions.flatMap((d, i) => amounts[i] == null ? [] : [[d, amounts[i]]]))
 
-/** Plays `sequence` on `store` under `key`; every answer, as it is. */
+/** Plays `sequence` on `store` under `key`; every answer, rounded to what both stores can represent. */
 const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op>) =>
   Effect.gen(function*() {
     const answers: Array<unknown> = []
     let now = 1_700_000_000_000
+    const round = (x: number) => Number(x.toPrecision(12))
+    const control = (c: FleetStore.Control) =>
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === "number" ? round(v) : v]))
     for (const step of sequence) {
       now += step.dt
       switch (step.op) {
@@ -105,7 +107,8 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           break
         }
         case "take": {
-          answers.push(yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst))
+          const t = yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst)
+          answers.push({ wait: round(t.wait), control: control(t.control) })
           break
         }
         case "delivered":
@@ -117,7 +120,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           })
           break
         case "throttled":
-          answers.push(
+          answers.push(control(
             yield* store.throttled(`${key}:l`, now, limiterWindow, {
               sentAt: now - step.back,
               rate: step.rate,
@@ -127,7 +130,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
               recovery: 1000,
               holdUntil: step.hold === 0 ? 0 : now + step.hold
             })
-          )
+          ))
           break
         case "reserve":
         case "settle": {
@@ -135,7 +138,8 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           if (step.op === "settle") {
             yield* store.settle(`${key}:q`, now, amounts)
           } else {
-            answers.push(yield* store.reserve(`${key}:q`, now, amounts))
+            const r = yield* store.reserve(`${key}:q`, now, amounts)
+            answers.push({ wait: round(r.wait), charged: r.charged, left: r.left, counted: r.counted })
           }
           break
         }
@@ -144,7 +148,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             `${key}:q`,
             now,
             Object.fromEntries(
-              dimensions.flatMap((d, i) => {
+              FleetStore.quotaDimensions.flatMap((d, i) => {
                 const s = step.sightings[i]
                 return s == null ? [] : [[d, {
                   limit: s[0],
@@ -346,16 +350,22 @@ describe("FleetStore", () => {
 
   describe("resilient: a store that fails or hangs", () => {
     const failing = (mode: { down: "fail" | "hang" | "up" }) => {
-      const memory = FleetStore.memoryStore()
-      const store: FleetStore.Fallible = {
-        update: (key, kind, now, step) =>
-          mode.down === "up"
-            ? memory.update(key, kind, now, step)
-            : mode.down === "hang"
-            ? Effect.never
-            : Effect.fail(new FleetStore.FleetStoreError({ message: "connection refused" }))
-      }
-      return store
+      const memory = FleetStore.makeMemory()
+      const bad = <A>(ok: Effect.Effect<A>): Effect.Effect<A, FleetStore.FleetStoreError> =>
+        mode.down === "up"
+          ? ok
+          : mode.down === "hang"
+          ? Effect.never
+          : Effect.fail(new FleetStore.FleetStoreError({ message: "connection refused" }))
+      return {
+        budget: (...args) => bad(memory.budget(...args)),
+        take: (...args) => bad(memory.take(...args)),
+        delivered: (...args) => bad(memory.delivered(...args)),
+        throttled: (...args) => bad(memory.throttled(...args)),
+        reserve: (...args) => bad(memory.reserve(...args)),
+        settle: (...args) => bad(memory.settle(...args)),
+        observe: (...args) => bad(memory.observe(...args))
+      } satisfies FleetStore.Fallible
     }
 
     it.effect("answers within its timeout from local state, warns once per outage, and comes back", () =>
