@@ -358,7 +358,7 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
     settle: (key, now, delta) =>
       Effect.sync(() => {
         const state = quota(key, now)
-        for (const d of quotaDimensions) {
+        for (const d of Tokens.dimensions) {
           const bucket = state.buckets[d]
           const amount = delta[d]
           if (bucket !== undefined && amount !== undefined) {
@@ -369,7 +369,7 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
     observe: (key, now, seen) =>
       Effect.sync(() => {
         const state = quota(key, now)
-        for (const d of quotaDimensions) {
+        for (const d of Tokens.dimensions) {
           const sighting = seen[d]
           if (sighting === undefined) continue
           const { expected, limit, remaining } = sighting
@@ -503,19 +503,12 @@ interface QuotaState {
   buckets: { [K in QuotaDimension]?: { limit: number; available: number; counted: number } }
 }
 
-/**
- * The dimensions in the order the stores (here and in Lua) go through them.
- *
- * @internal
- */
-export const quotaDimensions: ReadonlyArray<QuotaDimension> = Tokens.dimensions
-
 const perMinute = 60_000
 
 // Each known bucket refills at its limit per minute, up to the limit.
 const refillQuota = (state: QuotaState, now: number) => {
   if (now <= state.at) return
-  for (const d of quotaDimensions) {
+  for (const d of Tokens.dimensions) {
     const bucket = state.buckets[d]
     if (bucket !== undefined) {
       bucket.available = Math.min(bucket.limit, bucket.available + ((now - state.at) * bucket.limit) / perMinute)
@@ -526,7 +519,7 @@ const refillQuota = (state: QuotaState, now: number) => {
 
 const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
   let wait = 0
-  for (const d of quotaDimensions) {
+  for (const d of Tokens.dimensions) {
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue
@@ -537,7 +530,7 @@ const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
   const charged: { [K in QuotaDimension]?: number } = {}
   const left: { [K in QuotaDimension]?: number } = {}
   const counted: { [K in QuotaDimension]?: number } = {}
-  for (const d of quotaDimensions) {
+  for (const d of Tokens.dimensions) {
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue

@@ -46,6 +46,7 @@ import type { RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import * as FleetStore from "./FleetStore.js"
 import * as Options_ from "./internal/schema.js"
+import { dimensions } from "./internal/tokens.js"
 
 /**
  * @since 0.2.0
@@ -226,12 +227,11 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
         run(
           "reserve",
           key,
-          (redisKey) =>
-            redis.erlReserve(redisKey, now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => cost[d] ?? "")),
+          (redisKey) => redis.erlReserve(redisKey, now, ttlMillis, ...dimensions.map((d) => cost[d] ?? "")),
           ([wait, ...reply]) => {
             const field = (offset: number) =>
               Object.fromEntries(
-                FleetStore.quotaDimensions.flatMap((d, i) => {
+                dimensions.flatMap((d, i) => {
                   const value = reply[3 * i + offset]
                   return value === undefined || value === "" ? [] : [[d, finite(value)]]
                 })
@@ -243,8 +243,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
         run(
           "settle",
           key,
-          (redisKey) =>
-            redis.erlSettle(redisKey, now, ttlMillis, ...FleetStore.quotaDimensions.map((d) => delta[d] ?? "")),
+          (redisKey) => redis.erlSettle(redisKey, now, ttlMillis, ...dimensions.map((d) => delta[d] ?? "")),
           () => undefined
         ),
       observe: (key, now, seen) =>
@@ -256,7 +255,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
               redisKey,
               now,
               ttlMillis,
-              ...FleetStore.quotaDimensions.flatMap((d) => [
+              ...dimensions.flatMap((d) => [
                 seen[d]?.limit ?? "",
                 seen[d]?.remaining ?? "",
                 seen[d]?.expected ?? "",

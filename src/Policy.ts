@@ -113,17 +113,6 @@ export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
   }), identity)
 
 /**
- * A policy around any effect, which settles nothing: one attempt of a call
- * whose size is not known.
- *
- * @since 0.4.0
- */
-export const apply = <A, E, R>(
-  policy: Policy,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => policy.applyCall({ run: () => effect })
-
-/**
  * A `CompletionModel` whose every call goes through `policy`: each
  * `chatStream` is one attempt, sized by its request, settled by its turn's
  * `TurnFinished` usage (or given back if the stream ends before it).

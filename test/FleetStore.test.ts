@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
+import { dimensions } from "../src/internal/tokens.js"
 import { redisAvailable, redisServer, uniquePrefix } from "./support/redis.js"
 
 const budgetWindow: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
@@ -82,7 +83,7 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
 )
 
 const quota = (amounts: ReadonlyArray<number | null>): FleetStore.Quota =>
-  Object.fromEntries(FleetStore.quotaDimensions.flatMap((d, i) => amounts[i] == null ? [] : [[d, amounts[i]]]))
+  Object.fromEntries(dimensions.flatMap((d, i) => amounts[i] == null ? [] : [[d, amounts[i]]]))
 
 /** Plays `sequence` on `store` under `key`; every answer, rounded to what both stores can represent. */
 const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op>) =>
@@ -148,7 +149,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             `${key}:q`,
             now,
             Object.fromEntries(
-              FleetStore.quotaDimensions.flatMap((d, i) => {
+              dimensions.flatMap((d, i) => {
                 const s = step.sightings[i]
                 return s == null ? [] : [[d, {
                   limit: s[0],
