@@ -6,6 +6,7 @@
 import * as Fleet from "./fleet.js"
 import * as Loopback from "./loopback.js"
 import * as Overhead from "./overhead.js"
+import * as Processes from "./processes.js"
 import * as Redis from "./redis.js"
 import * as Scale from "./scale.js"
 import * as Size from "./size.js"
@@ -15,6 +16,7 @@ const all = {
   overhead: Overhead.run,
   fleet: Fleet.run,
   loopback: Loopback.run,
+  processes: Processes.run,
   redis: Redis.run,
   scale: Scale.run,
   size: Size.run,

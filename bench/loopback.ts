@@ -9,33 +9,22 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { ExponentialBackoff, handleWhen, retry as cockatielRetry } from "cockatiel"
-import { Duration, Effect, Layer, Logger, LogLevel, Redacted, Stream } from "effect"
+import { Effect, Layer, Logger, LogLevel, Redacted, Stream } from "effect"
 import type { CompletionModel } from "effect-retry-layer"
-import { FleetStore, Retryable } from "effect-retry-layer"
+import { FleetStore } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { ThrottledModel } from "effect-retry-layer/testing"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import pRetry from "p-retry"
 import * as Fleet from "./fleet.js"
+import { fetchOnce, HttpError } from "./support/plainFetch.js"
 import { report } from "./support/report.js"
 
 const clients = 400
 const capacity = 100
 const latencyMillis = 200
 const scenario: Fleet.Scenario = { name: "loopback", n: clients, processes: 1, server: Fleet.server() }
-
-/** A non-2xx answer; it classifies itself, with the server's Retry-After, for this library's bridge. */
-class HttpError extends Error {
-  constructor(readonly status: number, readonly retryAfterMillis: number | undefined) {
-    super(`HTTP ${status}`)
-  }
-  [Retryable.symbol]() {
-    return this.status === 429 || this.status >= 500
-      ? Retryable.transient(this.retryAfterMillis === undefined ? undefined : Duration.millis(this.retryAfterMillis))
-      : Retryable.permanent
-  }
-}
 
 // The simulation's admission rule (`ThrottledModel.tokenBucket`), on the real clock.
 const throttledServer = () => {
@@ -55,22 +44,6 @@ const throttledServer = () => {
     }
   })
   return Effect.map(server, (s) => ({ url: s.url, counts: () => ({ ...counts }) }))
-}
-
-const body = JSON.stringify({ model: "m", max_tokens: 16, stream: true, messages: [{ role: "user", content: "hi" }] })
-
-const fetchOnce = (url: string) => async () => {
-  const response = await fetch(`${url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01" },
-    body
-  })
-  const text = await response.text()
-  if (!response.ok) {
-    const retryAfter = Number(response.headers.get("retry-after"))
-    throw new HttpError(response.status, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined)
-  }
-  return text
 }
 
 interface Contender {

@@ -94,6 +94,15 @@ export const tables = (): Record<string, string> => {
       ["Redis CPU µs a call", (r) => r.redisUsPerCall],
       ["calls/s", (r) => r.callsPerSecond]
     ]),
+    "real-processes": table(results("processes"), [
+      ["set-up", (r) => r.setup],
+      ["calls done", (r) => `${r.done} of ${r.calls}`],
+      ["requests", (r) => r.requests],
+      ["429s / requests", (r) => r.fraction429],
+      ["makespan / floor", (r) => r.makespanOverFloor],
+      ["store fall-backs", (r) => r.storeFallbacks],
+      ["load average", (r) => r.loadAverage]
+    ]),
     sse: table(results("sse"), [
       ["provider", (r) => r.provider],
       ["reads", (r) => r.reads],

@@ -35,6 +35,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { expiry } from "./internal/storeTimeout.js"
 import * as Tokens from "./internal/tokens.js"
 
 /**
@@ -415,7 +416,9 @@ export interface ResilientOptions {
 
 /**
  * A store that never fails or hangs: each operation on `primary` has
- * `timeout`; after a failure every operation on that key is answered from
+ * `timeout` (then one turn of the event loop's I/O: a reply that arrived
+ * while this process was busy or stalled is read, not taken for an outage);
+ * after a failure every operation on that key is answered from
  * process-local memory for `coolDown`, then the next one tries `primary`
  * again (keys on a Cluster's other nodes keep sharing). One warning when the
  * store is lost and one line when every key is back, not one per call.
@@ -428,7 +431,7 @@ export interface ResilientOptions {
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
   const local = makeMemory({ emptyBuckets: true })
-  const timeout = Duration.decode(options.timeout)
+  const expired = expiry(Duration.toMillis(Duration.decode(options.timeout)))
   const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
   // Per key: on a Redis Cluster a node that is gone takes only the keys of its slots, and the others keep sharing.
   // The outage is one, for the log lines: from the first key that fails to the last that answers again.
@@ -442,11 +445,12 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
   ): Effect.Effect<A> => {
     const until = downUntil.get(key)
     if (until !== undefined && now < until) return fallback
-    return remote.pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new FleetStoreError({ message: `no answer within ${Duration.format(timeout)}` })
-      }),
+    // Both sides interruptible, though callers ask uninterruptibly (a batch's leader must not be dropped): the
+    // loser of the race is interrupted and awaited, and neither an answer nor the timeout may wait for the other.
+    return Effect.interruptible(remote).pipe(
+      Effect.raceFirst(
+        Effect.interruptible(Effect.flatMap(expired, (message) => Effect.fail(new FleetStoreError({ message }))))
+      ),
       Effect.tap(() => {
         if (!downUntil.delete(key) || downUntil.size > 0) return Effect.void
         return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)

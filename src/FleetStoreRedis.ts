@@ -12,7 +12,9 @@
  * process-local state for `coolDown` (default 2 s) before Redis is tried
  * again. One warning per outage; the client's own connection errors are not
  * re-emitted ("Unhandled error event"). A call never waits longer than
- * `timeout` for the store.
+ * `timeout` for the store (and one turn of the event loop: a reply that
+ * arrived while the process was busy, a GC pause or a CPU-bound handler, is
+ * read before the store is taken for gone).
  *
  * Corrupt keys: a value this library did not write (`inf`, `1e300`, text, a
  * key of another type) resets the key, with one warning naming it, and the
@@ -54,7 +56,7 @@ import { dimensions } from "./internal/tokens.js"
 export interface Options extends RedisOptions {
   /** Prefix of every key this store writes. Default `"effect-retry-layer:"`. */
   readonly prefix?: string
-  /** Longest wait for one operation. Default 50 ms. */
+  /** Longest wait for one operation (a reply that arrived meanwhile is read first). Default 50 ms. */
   readonly timeout?: Duration.DurationInput
   /** How long to use process-local state after a failure before trying Redis again. Default 2 s. */
   readonly coolDown?: Duration.DurationInput
@@ -99,7 +101,9 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
           enableOfflineQueue: false,
           autoResendUnfulfilledCommands: false,
           maxRetriesPerRequest: 0,
-          commandTimeout: Math.max(1, Math.ceil(timeoutMillis)),
+          // A backstop that frees the client's queue: the store's own timeout decides (ioredis's timer fires
+          // before a reply waiting in the socket is read; the store's reads it first, see internal/storeTimeout).
+          commandTimeout: Math.ceil(timeoutMillis) + 1_000,
           ...redisOptions,
           lazyConnect: true
         })

@@ -369,6 +369,18 @@ describe("FleetStore", () => {
       } satisfies FleetStore.Fallible
     }
 
+    it.effect("an ask that cannot be interrupted (a batch's leader) is answered locally after the timeout too", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.resilient(failing({ down: "hang" }), {
+          label: "test",
+          timeout: "50 millis",
+          coolDown: "2 seconds"
+        })
+        const asked = yield* Effect.fork(Effect.uninterruptible(store.budget("k", 0, budgetWindow, first())))
+        yield* TestClock.adjust("50 millis")
+        expect((yield* Fiber.join(asked)).firstAttempts).toBe(1)
+      }).pipe(Effect.provide(logger)))
+
     it.effect("answers within its timeout from local state, warns once per outage, and comes back", () =>
       Effect.gen(function*() {
         lines.length = 0
@@ -384,7 +396,7 @@ describe("FleetStore", () => {
         // within the cool-down every call is answered at once, locally, without a word
         for (let i = 0; i < 100; i++) yield* store.budget("k", 60, budgetWindow, retry())
         expect(lines).toEqual([
-          "fleet store test: no answer within 50ms; using process-local state for 2000 ms at a time until it answers again"
+          "fleet store test: no answer within 50 ms; using process-local state for 2000 ms at a time until it answers again"
         ])
         // after the cool-down it asks the store again, which is back
         mode.down = "up"
