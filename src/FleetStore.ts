@@ -35,6 +35,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Keys from "./internal/keys.js"
 import { expiry } from "./internal/storeTimeout.js"
 import * as Tokens from "./internal/tokens.js"
 
@@ -281,7 +282,10 @@ export type Fallible = {
  *
  * @since 0.2.0
  */
-export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => {
+export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => memory(options).service
+
+// The memory store, and its send buckets for `resilient` to seed.
+const memory = (options: { readonly emptyBuckets?: boolean }) => {
   const budgets = new Map<string, Ring>()
   const limiters = new Map<string, LimiterState>()
   const quotas = new Map<string, QuotaState>()
@@ -302,7 +306,7 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
     }
     return state
   }
-  return {
+  const service: Service = {
     budget: (key, now, window, ask) =>
       Effect.sync(() => {
         let ring = budgets.get(key)
@@ -393,6 +397,7 @@ export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): S
         }
       })
   }
+  return { service, limiters, quotas }
 }
 
 /**
@@ -424,13 +429,18 @@ export interface ResilientOptions {
  * store is lost and one line when every key is back, not one per call.
  *
  * While the store is away each process keeps its own budget and paces on its
- * own (from slow start, without a burst): the fleet degrades to independent
- * limiters, it does not stop, and no call waits longer than `timeout` for it.
+ * own, without a burst, at its share of the fleet's last rate (its own sends
+ * over the fleet's, in the last window; said once per key and outage), and
+ * probes up from there as after a cut; a process that had sent nothing starts
+ * slow. The fleet degrades to independent limiters that together keep to the
+ * rate it had found; it does not stop, and no call waits longer than `timeout`
+ * for the store.
  *
  * @since 0.2.0
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
-  const local = makeMemory({ emptyBuckets: true })
+  const localStore = memory({ emptyBuckets: true })
+  const local = localStore.service
   const expired = expiry(Duration.toMillis(Duration.decode(options.timeout)))
   const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
   // Per key: on a Redis Cluster a node that is gone takes only the keys of its slots, and the others keep sharing.
@@ -470,14 +480,164 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
     )
   }
 
+  const away = shareWhileAway(primary, localStore, options.label)
+
   return {
     budget: (...args) => guarded(args[0], args[1], primary.budget(...args), local.budget(...args)),
-    take: (...args) => guarded(args[0], args[1], primary.take(...args), local.take(...args)),
+    take: (...args) => guarded(args[0], args[1], away.remote.take(...args), away.local.take(...args)),
     delivered: (...args) => guarded(args[0], args[1], primary.delivered(...args), local.delivered(...args)),
     throttled: (...args) => guarded(args[0], args[1], primary.throttled(...args), local.throttled(...args)),
-    reserve: (...args) => guarded(args[0], args[1], primary.reserve(...args), local.reserve(...args)),
-    settle: (...args) => guarded(args[0], args[1], primary.settle(...args), local.settle(...args)),
-    observe: (...args) => guarded(args[0], args[1], primary.observe(...args), local.observe(...args))
+    reserve: (...args) => guarded(args[0], args[1], away.remote.reserve(...args), away.local.reserve(...args)),
+    settle: (...args) => guarded(args[0], args[1], away.remote.settle(...args), away.local.settle(...args)),
+    observe: (...args) => guarded(args[0], args[1], away.remote.observe(...args), away.local.observe(...args))
+  }
+}
+
+/**
+ * What a process keeps to while the store is away: its share of the fleet's pace, not the whole of it. The
+ * share is its own grants over the fleet's sends in the send bucket's last window. The first local answer of
+ * an outage starts the send bucket at the share of the fleet's last rate, as just after a cut (the curve
+ * regrows from there), and the limiter's provider quota at the share of its limits and of what was left;
+ * sightings of the provider's limits count at the share until the store answers. With no share known (a
+ * process that had sent nothing) the bucket starts slow and the quota from the next sighting, as a new store.
+ * The `remote` operations record what the store said; the `local` ones answer in its place.
+ */
+const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, label: string) => {
+  const shareSpan = 10_000
+  // Per send bucket: the rate this process asked at, the store's last answer and its window, and this
+  // process's own grants over it. Per quota: the limits of the provider's last sighting and what was left at
+  // the last charge. `shared` holds the keys the store answered since they were last seeded; `shares`, the
+  // share each seeded quota counts sightings at.
+  const buckets = new Map<
+    string,
+    { rate: number; control: Control; own: Ring; at: number; ownRate: number; fleetRate: number }
+  >()
+  const quotas = new Map<string, { limits: { -readonly [K in QuotaDimension]?: number }; left: Quota }>()
+  const shared = new Set<string>()
+  const shares = new Map<string, number>()
+
+  // Rates averaged over `shareSpan` (exponentially weighted): a window of a second holds a handful of sends
+  // at a provider's pace, too few to tell a process's share from chance.
+  const shareOf = (bucketKey: string, now: number): number | undefined => {
+    const last = buckets.get(bucketKey)
+    if (last === undefined) return undefined
+    const share = Math.min(1, (last.ownRate * Math.exp(-(now - last.at) / shareSpan)) / last.fleetRate)
+    return share > 0 ? share : undefined
+  }
+  const said = (key: string, line: string) =>
+    Effect.logWarning(`fleet store ${label}: ${key} ${line} until the store answers`)
+
+  const remoteTake: Fallible["take"] = (key, now, window, rate, burst) =>
+    Effect.map(primary.take(key, now, window, rate, burst), (take) => {
+      const last = buckets.get(key)
+      const own = last?.own ?? newRing(window.buckets)
+      const decay = last === undefined ? 0 : Math.exp(-Math.max(0, now - last.at) / shareSpan)
+      if (take.wait === 0) ringAdd(own, now, window, 0, 1)
+      buckets.set(key, {
+        rate,
+        control: take.control,
+        own,
+        at: now,
+        ownRate: (last?.ownRate ?? 0) * decay + (take.wait === 0 ? 1000 / shareSpan : 0),
+        fleetRate: last === undefined ? take.control.sent : last.fleetRate * decay + take.control.sent * (1 - decay)
+      })
+      shared.add(key)
+      return take
+    })
+  const localTake: Service["take"] = (key, now, window, rate, burst) =>
+    Effect.suspend(() => {
+      const last = buckets.get(key)
+      const share = shareOf(key, now)
+      if (!shared.delete(key) || last === undefined) return local.service.take(key, now, window, rate, burst)
+      if (share === undefined) {
+        local.limiters.delete(key)
+        return local.service.take(key, now, window, rate, burst)
+      }
+      const recovery = Math.max(1, last.control.recovery)
+      local.limiters.set(key, {
+        ...newLimiter(Math.max(now, last.control.holdUntil), window, 0),
+        // its own sends as what it sent and had delivered: a cut measures from them, not from an empty window
+        ring: { epochs: [...last.own.epochs], a: [...last.own.b], b: [...last.own.b] },
+        mode: "cubic",
+        wmax: share * last.rate,
+        lastCut: now - recovery,
+        recovery,
+        holdUntil: last.control.holdUntil
+      })
+      return Effect.zipRight(
+        said(
+          key,
+          `paces at this process's share of the fleet's last rate, ${(share * last.rate).toFixed(2)} of ` +
+            `${last.rate.toFixed(2)} requests/s,`
+        ),
+        local.service.take(key, now, window, rate, burst)
+      )
+    })
+
+  const remoteQuota = <A>(key: string, operation: Effect.Effect<A, FleetStoreError>, record: (a: A) => void) =>
+    Effect.map(operation, (a) => {
+      record(a)
+      shared.add(key)
+      shares.delete(key)
+      return a
+    })
+  const quota = (key: string) => {
+    let known = quotas.get(key)
+    if (known === undefined) quotas.set(key, known = { limits: {}, left: {} })
+    return known
+  }
+  // Before the first local answer of an outage: the quota at this process's share, or (no share) from scratch.
+  const seedQuota = (key: string, now: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!shared.delete(key)) return Effect.void
+      const share = shareOf(Keys.sendBucketOfQuota(key), now)
+      const known = quotas.get(key)
+      local.quotas.delete(key)
+      if (share === undefined || known === undefined) return Effect.void
+      shares.set(key, share)
+      const buckets: QuotaState["buckets"] = {}
+      for (const d of Tokens.dimensions) {
+        const limit = known.limits[d]
+        if (limit === undefined) continue
+        buckets[d] = { limit: share * limit, available: share * Math.min(limit, known.left[d] ?? limit), counted: 0 }
+      }
+      local.quotas.set(key, { at: now, buckets })
+      return said(key, `counts ${(share * 100).toFixed(0)}% of the provider's limits (this process's share)`)
+    })
+  const atShare = (key: string, seen: { readonly [K in QuotaDimension]?: QuotaSighting }) => {
+    const share = shares.get(key)
+    if (share === undefined) return seen
+    return Object.fromEntries(
+      Object.entries(seen).map(([d, sighting]) => [d, {
+        ...sighting,
+        limit: share * sighting!.limit,
+        remaining: sighting!.remaining === undefined ? undefined : share * sighting!.remaining
+      }])
+    )
+  }
+
+  return {
+    remote: {
+      take: remoteTake,
+      reserve: (key, now, cost) =>
+        remoteQuota(key, primary.reserve(key, now, cost), (r) => {
+          const known = quota(key)
+          known.left = { ...known.left, ...r.left }
+        }),
+      settle: (key, now, delta) => remoteQuota(key, primary.settle(key, now, delta), () => {}),
+      observe: (key, now, seen) =>
+        remoteQuota(key, primary.observe(key, now, seen), () => {
+          const { limits } = quota(key)
+          for (const d of Tokens.dimensions) if (seen[d] !== undefined) limits[d] = seen[d].limit
+        })
+    } satisfies Pick<Fallible, "take" | "reserve" | "settle" | "observe">,
+    local: {
+      take: localTake,
+      reserve: (key, now, cost) => Effect.zipRight(seedQuota(key, now), local.service.reserve(key, now, cost)),
+      settle: (key, now, delta) => Effect.zipRight(seedQuota(key, now), local.service.settle(key, now, delta)),
+      observe: (key, now, seen) =>
+        Effect.zipRight(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))
+    } satisfies Pick<Service, "take" | "reserve" | "settle" | "observe">
   }
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FleetStore } from "effect-retry-layer"
+import { AdaptiveRateLimiter, CompletionModel, FleetStore } from "effect-retry-layer"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
+import { ThrottledModel } from "effect-retry-layer/testing"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -166,6 +168,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
   })
 
 const lines: Array<string> = []
+const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const logger = Logger.replace(
   Logger.defaultLogger,
   Logger.make(({ message }) => lines.push(Array.isArray(message) ? message.join(" ") : String(message)))
@@ -368,6 +371,73 @@ describe("FleetStore", () => {
         observe: (...args) => bad(memory.observe(...args))
       } satisfies FleetStore.Fallible
     }
+
+    it.scoped(
+      "a store that is really down: each process paces at its share of the fleet's last rate, not at the whole of it",
+      () =>
+        Effect.gen(function*() {
+          lines.length = 0
+          const mode = { down: "up" as "fail" | "hang" | "up" }
+          const primary = failing(mode)
+          const [server, stats] = yield* ThrottledModel.make({ capacity: 40, latency: "100 millis" })
+          // Two processes on one store: one with 30 callers, one with a single caller (at most 10 calls a second
+          // with 100 ms latency): a quarter of the fleet's sends and three quarters
+          const processes = yield* Effect.forEach([30, 1], (callers) =>
+            Effect.map(
+              AdaptiveRateLimiter.make({ key: "shared" }).pipe(
+                Effect.provideService(
+                  FleetStore.FleetStore,
+                  FleetStore.resilient(primary, { label: "test", timeout: "50 millis", coolDown: "2 seconds" })
+                )
+              ),
+              (limiter) => {
+                const sent: Array<number> = []
+                const counted = CompletionModel.mapAcquisition(server, (acquire) =>
+                  Effect.zipRight(
+                    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => sent.push(now))),
+                    acquire
+                  ))
+                return { limiter, callers, sent, model: CompletionModel.mapAcquisition(counted, limiter.apply) }
+              }
+            ))
+          let stop = false
+          const calls = yield* Effect.fork(Effect.all(
+            processes.flatMap(({ callers, model }) =>
+              Array.from({ length: callers }, () =>
+                Effect.gen(function*() {
+                  while (!stop) yield* Effect.exit(model.chatStream(request))
+                }))
+            ),
+            { concurrency: "unbounded" }
+          ))
+          yield* TestClock.adjust("20 seconds") // the fleet finds the server's 40/s
+          const before = yield* stats
+          const fleetRate = (yield* processes[0]!.limiter.state).rate
+          mode.down = "fail"
+          yield* TestClock.adjust("500 millis")
+          const rates = yield* Effect.forEach(processes, ({ limiter }) => Effect.map(limiter.state, (s) => s.rate))
+          // each at its share of the fleet's sends (averaged over about 10 s): together, the rate the fleet had found
+          const sends = processes.map(({ sent }) => sent.filter((t) => t > 10_000 && t <= 20_000).length)
+          rates.forEach((rate, i) => {
+            expect(Math.abs(rate / fleetRate - sends[i]! / (sends[0]! + sends[1]!))).toBeLessThan(0.1)
+          })
+          expect((rates[0]! + rates[1]!) / fleetRate).toBeGreaterThan(0.85)
+          expect((rates[0]! + rates[1]!) / fleetRate).toBeLessThanOrEqual(1.1)
+          yield* TestClock.adjust("20 seconds")
+          const after = yield* stats
+          stop = true
+          yield* TestClock.adjust("10 seconds")
+          yield* Fiber.join(calls)
+          // 20 s of two independent limiters: the server's capacity used, few refusals (each process restarting
+          // on its own, as before, got 5.8% refused)
+          const accepted = after.accepted - before.accepted
+          const refused = after.refused - before.refused
+          expect(accepted).toBeGreaterThanOrEqual(0.95 * 40 * 20)
+          expect(refused / (accepted + refused)).toBeLessThan(0.04)
+          expect(lines.filter((l) => l.includes("paces at this process's share"))).toHaveLength(2)
+        }).pipe(Effect.provide(logger)),
+      60_000
+    )
 
     it.effect("an ask that cannot be interrupted (a batch's leader) is answered locally after the timeout too", () =>
       Effect.gen(function*() {

@@ -4,6 +4,7 @@ import * as Stream from "effect/Stream"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
 import type * as FleetStore from "../FleetStore.js"
 import type * as RateLimitHeaders from "../RateLimitHeaders.js"
+import * as Keys from "./keys.js"
 import { dimensions } from "./tokens.js"
 
 /**
@@ -41,7 +42,7 @@ export const make = (
   settings: AdaptiveRateLimiter.Options,
   pause: (wait: number) => Effect.Effect<void>
 ): ProviderQuota => {
-  const key = `quota:${settings.key}`
+  const key = Keys.quota(settings.key)
   // This process's calls in flight that were sent before the provider's limits were known, and so charged
   // nothing: charged at the first sighting (the provider may count them in it or not; the fleet's budget, which
   // may be older than this process, does not), then settled as any other when they end.

@@ -9,6 +9,7 @@ import type * as FleetStore from "../FleetStore.js"
 import * as Retryable from "../Retryable.js"
 import * as RetrySchedule from "../RetrySchedule.js"
 import { batching } from "./batch.js"
+import * as Keys from "./keys.js"
 
 /**
  * The limiter's send rate: a token bucket in the store, refilled at the rate
@@ -41,7 +42,7 @@ export const make = (
   settings: AdaptiveRateLimiter.Options,
   window: FleetStore.Window
 ): SendRate => {
-  const key = `limiter:${settings.key}`
+  const key = Keys.sendBucket(settings.key)
   const recovery = Duration.toMillis(settings.recovery)
   const maxHold = Duration.toMillis(settings.maxHold)
   let control: FleetStore.Control = initialControl
