@@ -6,7 +6,8 @@
  * server that admits 300 requests a minute (a bucket that starts full and
  * refills at 5/s) and sends Anthropic's rate-limit headers on every answer,
  * `Retry-After` on its 429s. Rows: steady processes; processes that each block
- * their event loop 100-300 ms at a random moment of every second; and, for
+ * their event loop 100-300 ms at a random moment of every second; Redis killed
+ * 10 s into the run (each process then paces on its own for the rest); and, for
  * comparison, each process on a memory store of its own (no sharing), and
  * plain retries (`retry(fetch)`, this library's Promise bridge, defaults).
  *
@@ -80,7 +81,12 @@ const child = (args: ReadonlyArray<string>) => {
   return { ready, outcome, go: () => proc.stdin!.write("go\n"), stop }
 }
 
-const row = (name: string, store: (prefix: string) => string, mode: "steady" | "stalls") =>
+const row = (
+  name: string,
+  store: (prefix: string) => string,
+  mode: "steady" | "stalls",
+  meanwhile: Effect.Effect<void> = Effect.void
+) =>
   Effect.gen(function*() {
     const server = yield* provider()
     const prefix = `bench-processes-${Date.now()}:`
@@ -94,6 +100,7 @@ const row = (name: string, store: (prefix: string) => string, mode: "steady" | "
     const load = os.loadavg()[0]!
     const started = Date.now()
     children.forEach((c) => c.go())
+    yield* Effect.forkScoped(meanwhile)
     const outcomes = yield* Effect.promise(() => Promise.all(children.map((c) => c.outcome)))
     const { refused, requests } = server.counts()
     const makespan = (Math.max(...outcomes.map((o) => o.finishedAt)) - started) / 1000
@@ -122,6 +129,12 @@ export const run = () =>
         "4 processes, one Redis (defaults), each stalling 100-300 ms once a second",
         () => String(redis.port),
         "stalls"
+      ),
+      yield* row(
+        "4 processes, one Redis (defaults), Redis killed 10 s in",
+        () => String(redis.port),
+        "steady",
+        Effect.delay(redis.kill, "10 seconds")
       ),
       yield* row("4 processes, each its own memory store (no sharing)", () => "memory", "steady"),
       yield* row("4 processes, plain retries (retry(fetch) from effect-retry-layer/promise)", () => "plain", "steady")
