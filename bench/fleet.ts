@@ -44,6 +44,11 @@ export interface Scenario {
   readonly rise?: { readonly atMillis: number; readonly capacity: number }
   /** A provider with per-minute limits on requests and tokens instead (`server` is then unused). */
   readonly tokens?: TokenLimits
+  /**
+   * A store this far away (a round trip, half each way), behind the Redis store's timeout and fall-back
+   * (`FleetStore.resilient`, its defaults: 50 ms, 2 s); by default the store answers at once.
+   */
+  readonly storeMillis?: number
 }
 
 /** token-limits: the provider's limits and headers; the requests' sizes and outputs are drawn per client. */
@@ -89,7 +94,13 @@ export const scenarios: ReadonlyArray<Scenario> = [
   tokenScenario("token-limits", anthropicLimits, 1),
   tokenScenario("token-limits", anthropicLimits, 10),
   tokenScenario("token-limits-openai", openAiLimits, 1),
-  tokenScenario("token-limits-openai", openAiLimits, 10)
+  tokenScenario("token-limits-openai", openAiLimits, 10),
+  // The shared scenarios again with a store a round trip away, as Redis is.
+  ...[1, 20].flatMap((storeMillis) => [
+    { name: `headline-store-${storeMillis}ms`, n: 10_000, processes: 1, server: server(), storeMillis },
+    { name: `processes-10-store-${storeMillis}ms`, n: 10_000, processes: 10, server: server(), storeMillis },
+    { ...tokenScenario(`token-limits-store-${storeMillis}ms`, anthropicLimits, 10), storeMillis }
+  ])
 ]
 
 /** 100/s, 20/s from 20 s, 200/s from 40 s; `offset` shifts both changes, to meet the limiter in another phase. */
@@ -212,7 +223,12 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
   ["token-limits", 1, [...peersAndDefaults, "stack-without-headers"]],
   ["token-limits", 10, ["stack-defaults", "stack-without-headers"]],
   ["token-limits-openai", 1, [...peersAndDefaults, "stack-without-headers"]],
-  ["token-limits-openai", 10, ["stack-defaults", "stack-without-headers"]]
+  ["token-limits-openai", 10, ["stack-defaults", "stack-without-headers"]],
+  ...[1, 20].flatMap((ms) =>
+    [`headline-store-${ms}ms`, `processes-10-store-${ms}ms`, `token-limits-store-${ms}ms`].map((name) =>
+      [name, name.startsWith("headline") ? 1 : 10, ["stack-defaults"]] as const
+    )
+  )
 ]
 
 export interface Outcome {
@@ -305,14 +321,16 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
           latency: Duration.millis(latencyMillis),
           usage: (r) => requests!.usage.get(r)!
         }).pipe(Effect.map(([model, stats]) => [model, Effect.map(stats, (s) => ({ ...s, failed: 0 }))] as const))
-      const store = FleetStore.makeMemory()
+      const memory = FleetStore.makeMemory()
+      // each process its own way to the store: its own timeout and fall-back, as with Redis
+      const storeOf = scenario.storeMillis === undefined ? () => memory : distant(memory, scenario.storeMillis)
       const share = Math.ceil(scenario.n / scenario.processes)
       const results = yield* Effect.forEach(
         Array.from({ length: scenario.processes }, (_, p) =>
           [p * share, Math.min(share, scenario.n - p * share)] as const),
         ([first, clients]) =>
           Effect.flatMap(
-            strategy.wrap(throttled).pipe(Effect.provideService(FleetStore.FleetStore, store)),
+            strategy.wrap(throttled).pipe(Effect.provideService(FleetStore.FleetStore, storeOf())),
             (call) =>
               Effect.forEach(
                 Array.from({ length: clients }, (_, i) =>
@@ -353,6 +371,25 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
       Logger.withMinimumLogLevel(LogLevel.None)
     )
   )
+
+/**
+ * The store `millis` away from every process: each operation applies half a round trip after it is sent and
+ * answers half a round trip later; each process reaches it through the Redis store's timeout and fall-back,
+ * as it would reach Redis.
+ */
+const distant = (memory: FleetStore.Service, millis: number): () => FleetStore.Service => {
+  const half = Duration.millis(millis / 2)
+  const away = <A>(operation: Effect.Effect<A>) =>
+    Effect.zipLeft(Effect.zipRight(Effect.sleep(half), operation), Effect.sleep(half))
+  const fallible = Object.fromEntries(
+    Object.entries(memory).map(([name, operation]) => [
+      name,
+      (...args: ReadonlyArray<unknown>) =>
+        away((operation as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown>)(...args))
+    ])
+  ) as unknown as FleetStore.Fallible
+  return () => FleetStore.resilient(fallible, { label: "simulated", timeout: "50 millis", coolDown: "2 seconds" })
+}
 
 // Completions are answers: one latency after the server admitted them, so admissions are shifted back.
 const secondsTo90 = (completions: ReadonlyArray<number>, riseMillis: number, capacity: number) => {

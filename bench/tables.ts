@@ -60,13 +60,22 @@ export const tables = (): Record<string, string> => {
     "random-503": table(scenario("random-503"), fleetColumns),
     "token-limits": table(scenario("token-limits"), tokenColumns),
     "token-limits-openai": table(scenario("token-limits-openai"), tokenColumns),
-    processes: table(fleet.filter((r) => String(r.scenario).startsWith("processes")), [
+    processes: table(fleet.filter((r) => /^processes-\d+-shared$/.test(String(r.scenario))), [
       ["processes on one store", (r) => r.processes],
       ["makespan / floor", (r) => r.makespanOverFloor],
       ["calls per client", (r) => r.callsPerClient],
       ["succeeded", percent(2)],
       ["429s / calls", (r) => r.fraction429],
       ["p99 s", (r) => r.p99Seconds]
+    ]),
+    "store-latency": table(fleet.filter((r) => String(r.scenario).includes("-store-")), [
+      ["scenario", (r) => String(r.scenario).replace(/-store-\d+ms$/, "")],
+      ["store round trip", (r) => String(r.scenario).replace(/^.*-store-/, "")],
+      ["processes", (r) => r.processes],
+      ["makespan / floor", (r) => r.makespanOverFloor],
+      ["calls per client", (r) => r.callsPerClient],
+      ["succeeded", percent(2)],
+      ["429s / calls", (r) => r.fraction429]
     ]),
     limiter: table(overhead.filter(limiter), [
       ["request rate", (r) => r.variant],

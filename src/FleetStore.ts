@@ -284,7 +284,7 @@ export type Fallible = {
  */
 export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => memory(options).service
 
-// The memory store, and its send buckets for `resilient` to seed.
+// The memory store, and its send buckets and quotas for `resilient` to seed.
 const memory = (options: { readonly emptyBuckets?: boolean }) => {
   const budgets = new Map<string, Ring>()
   const limiters = new Map<string, LimiterState>()
@@ -429,10 +429,10 @@ export interface ResilientOptions {
  * store is lost and one line when every key is back, not one per call.
  *
  * While the store is away each process keeps its own budget and paces on its
- * own, without a burst, at its share of the fleet's last rate (its own sends
- * over the fleet's, in the last window; said once per key and outage), and
- * probes up from there as after a cut; a process that had sent nothing starts
- * slow. The fleet degrades to independent limiters that together keep to the
+ * own, without a burst, at its share of the fleet's last rate and of the
+ * provider's quota (its own sends over the fleet's, averaged over about 10 s;
+ * said once per key and outage), and probes up from there as after a cut; a
+ * process that had sent nothing starts slow. The fleet degrades to independent limiters that together keep to the
  * rate it had found; it does not stop, and no call waits longer than `timeout`
  * for the store.
  *
@@ -495,17 +495,18 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
 
 /**
  * What a process keeps to while the store is away: its share of the fleet's pace, not the whole of it. The
- * share is its own grants over the fleet's sends in the send bucket's last window. The first local answer of
+ * share is its own grants over the fleet's sends, averaged over about 10 s. The first local answer of
  * an outage starts the send bucket at the share of the fleet's last rate, as just after a cut (the curve
  * regrows from there), and the limiter's provider quota at the share of its limits and of what was left;
  * sightings of the provider's limits count at the share until the store answers. With no share known (a
  * process that had sent nothing) the bucket starts slow and the quota from the next sighting, as a new store.
- * The `remote` operations record what the store said; the `local` ones answer in its place.
+ * The `remote` operations record what the store said; the `local` ones answer in its place. (A constructor
+ * closure, long for that reason only: the records of the send buckets and the quotas, and the seeding of each.)
  */
 const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, label: string) => {
   const shareSpan = 10_000
-  // Per send bucket: the rate this process asked at, the store's last answer and its window, and this
-  // process's own grants over it. Per quota: the limits of the provider's last sighting and what was left at
+  // Per send bucket: the rate this process asked at, the store's last answer, this process's own grants over
+  // the bucket's window (to seed the local one) and the averaged rates of its grants and the fleet's sends. Per quota: the limits of the provider's last sighting and what was left at
   // the last charge. `shared` holds the keys the store answered since they were last seeded; `shares`, the
   // share each seeded quota counts sightings at.
   const buckets = new Map<
