@@ -15,6 +15,11 @@ import * as Effect from "effect/Effect"
 
 /** One turn of the event loop's I/O: replies already in a socket are read (and their fibers resumed) first. */
 const ioTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  // A runtime without `setImmediate` (not Node, Bun or Deno) gets a zero timer: the next turn, I/O included.
+  if (typeof setImmediate !== "function") {
+    const timer = setTimeout(() => resume(Effect.void), 0)
+    return Effect.sync(() => clearTimeout(timer))
+  }
   const handle = setImmediate(() => resume(Effect.void))
   return Effect.sync(() => clearImmediate(handle))
 })
