@@ -148,6 +148,10 @@ export interface State {
 export interface AdaptiveRateLimiter extends Policy.Policy {
   readonly key: string
   readonly options: Options
+  /**
+   * Paces an acquisition of unknown size: a send slot, and one request against the provider's request limit
+   * once its headers have told it (tokens are counted only by `applyWithCost` and `applyCall`).
+   */
   readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /**
    * Paces one call by its send slot and, once the provider's limits are known from its headers, by its
@@ -240,13 +244,16 @@ export const make = (
     return {
       key: settings.key,
       options: settings,
-      apply: <A, E, R>(self: Effect.Effect<A, E, R>) => applyWithCost(none, () => self),
+      // A call of unknown size still is one request: charged against the provider's request limit (once known)
+      // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
+      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        applyWithCost(oneRequest, (charge) => Effect.tap(self, () => quota.settle(charge, charge.cost))),
       applyWithCost,
       // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
       // charged).
       applyCall: <A, E, R>(call: Policy.Call<A, E, R>) =>
         applyWithCost(
-          call.size === undefined ? none : costOf(call.size.chars, call.size.maxTokens, settings),
+          call.size === undefined ? oneRequest : costOf(call.size.chars, call.size.maxTokens, settings),
           (charge) =>
             call.run((usage) =>
               quota.settle(
@@ -343,4 +350,4 @@ export const used = (usage: CompletionModel.Usage): FleetStore.Quota => {
 
 // Internals -------------------------------------------------------------------
 
-const none: FleetStore.Quota = {}
+const oneRequest: FleetStore.Quota = { requests: 1 }

@@ -315,6 +315,31 @@ describe("AdaptiveRateLimiter", () => {
     ))
 
   describe("pacing by the provider's rate-limit headers and each call's token cost", () => {
+    it.scoped("`apply` (a call of no known size) counts each call against the provider's request limit", () =>
+      Effect.gen(function*() {
+        // 120 requests a minute (2/s), told in the headers; one caller calling again as soon as it may
+        const [provider, stats] = yield* TokenLimitedModel.make({
+          limits: { requests: 120 },
+          headers: "anthropic",
+          latency: "100 millis"
+        })
+        const { model } = yield* limited(provider)
+        let stop = false
+        const caller = yield* Effect.fork(Effect.gen(function*() {
+          while (!stop) yield* Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain))
+        }))
+        yield* TestClock.adjust("1 minute") // the first minute's 120 and its refill
+        const before = yield* stats
+        yield* TestClock.adjust("2 minutes")
+        const after = yield* stats
+        stop = true
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(caller)
+        // at the provider's 2/s, without its 429s (counting nothing, it sent at its send rate: 25 refused a minute)
+        expect(after.accepted - before.accepted).toBeGreaterThanOrEqual(235)
+        expect(after.refused - before.refused).toBeLessThanOrEqual(2)
+      }).pipe(memory, quiet))
+
     // 120 requests and 20,000 output tokens a minute; 300 calls of 2,000 characters, maxTokens 200, 100 used.
     const limits = { requests: 120, inputTokens: 1_000_000, outputTokens: 20_000 }
     const batch = Array.from({ length: 300 }, (_, i): CompletionModel.ChatRequest => ({

@@ -53,7 +53,7 @@ export const make = (
 
   const charging = (cost: FleetStore.Quota, reservation: FleetStore.Reservation): AdaptiveRateLimiter.Charge => {
     const charge = { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
-    // Only what a sighting may charge later: a cost (`apply` has none, and is never settled on success).
+    // Only what a sighting may charge later: a cost (every call settles its charge once, `apply`'s on success too).
     if (settings.rateLimitHeaders && Object.keys(reservation.charged).length === 0 && Object.keys(cost).length > 0) {
       uncharged.add(charge)
     }
