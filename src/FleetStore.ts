@@ -432,9 +432,9 @@ export interface ResilientOptions {
  * own, without a burst, at its share of the fleet's last rate and of the
  * provider's quota (its own sends over the fleet's, averaged over about 10 s;
  * said once per key and outage), and probes up from there as after a cut; a
- * process that had sent nothing starts slow. The fleet degrades to independent limiters that together keep to the
- * rate it had found; it does not stop, and no call waits longer than `timeout`
- * for the store.
+ * process that had sent nothing starts slow. The fleet degrades to independent
+ * limiters that together keep to the rate it had found; it does not stop, and
+ * no call waits longer than `timeout` for the store.
  *
  * @since 0.2.0
  */
@@ -506,9 +506,10 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
 const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, label: string) => {
   const shareSpan = 10_000
   // Per send bucket: the rate this process asked at, the store's last answer, this process's own grants over
-  // the bucket's window (to seed the local one) and the averaged rates of its grants and the fleet's sends. Per quota: the limits of the provider's last sighting and what was left at
-  // the last charge. `shared` holds the keys the store answered since they were last seeded; `shares`, the
-  // share each seeded quota counts sightings at.
+  // the bucket's window (to seed the local one) and the averaged rates of its grants and the fleet's sends.
+  // Per quota: the limits of the provider's last sighting and what was left at the last charge. `shared` holds
+  // the keys the store answered since they were last seeded; `shares`, the share each seeded quota counts
+  // sightings at.
   const buckets = new Map<
     string,
     { rate: number; control: Control; own: Ring; at: number; ownRate: number; fleetRate: number }
@@ -548,8 +549,8 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   const localTake: Service["take"] = (key, now, window, rate, burst) =>
     Effect.suspend(() => {
       const last = buckets.get(key)
-      const share = shareOf(key, now)
       if (!shared.delete(key) || last === undefined) return local.service.take(key, now, window, rate, burst)
+      const share = shareOf(key, now)
       if (share === undefined) {
         local.limiters.delete(key)
         return local.service.take(key, now, window, rate, burst)
