@@ -39,12 +39,13 @@ const logger = Logger.replace(
   })
 )
 
-const runtime = ManagedRuntime.make(
+// The stack, except for plain retries, which call `fetch` themselves.
+const runtime = store === "plain" ? undefined : ManagedRuntime.make(
   ResilientModel.layer().pipe(
     Layer.provide(Anthropic.layer({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url })),
     Layer.provide(NodeHttpClient.layerUndici),
     Layer.provide(
-      store === "memory" || store === "plain"
+      store === "memory"
         ? FleetStore.layerMemory
         : FleetStoreRedis.layer({ host: "127.0.0.1", port: Number(store), prefix })
     ),
@@ -57,6 +58,10 @@ const call = Effect.flatMap(
   (model) =>
     Effect.flatMap(model.chatStream({ messages: [{ role: "user", content: "hi" }], maxTokens: 16 }), Stream.runDrain)
 )
+const callOnce = (): Promise<Exit.Exit<unknown, unknown>> =>
+  runtime === undefined
+    ? retry(fetchOnce(url)).then(() => Exit.void, (error) => Exit.die(error))
+    : runtime.runPromiseExit(call)
 
 const block = (millis: number) => {
   const until = performance.now() + millis
@@ -65,7 +70,7 @@ const block = (millis: number) => {
   }
 }
 
-await runtime.runPromise(Effect.void)
+await runtime?.runPromise(Effect.void)
 console.log("ready")
 await new Promise<void>((resolve) => {
   const lines = createInterface({ input: process.stdin })
@@ -89,15 +94,10 @@ const stallOnce = () => {
 }
 if (mode === "stalls") stallOnce()
 
-const exits = await Promise.all(
-  Array.from({ length: calls }, () =>
-    store === "plain"
-      ? retry(fetchOnce(url)).then(() => Exit.void, (error) => Exit.die(error))
-      : runtime.runPromiseExit(call))
-)
+const exits = await Promise.all(Array.from({ length: calls }, callOnce))
 const finishedAt = Date.now()
 clearTimeout(stalls)
-await runtime.dispose()
+await runtime?.dispose()
 console.log(JSON.stringify({
   done: exits.filter(Exit.isSuccess).length,
   failed: exits.filter(Exit.isFailure).length,
