@@ -99,13 +99,15 @@ export interface Control {
 }
 
 /**
- * The answer to a take: `wait` 0 when a token was taken, else the milliseconds
- * until one will be there (nothing was taken); and the control as of now.
+ * The answer to a take: `wait` 0 when tokens were taken (`taken` of them, at
+ * least one), else the milliseconds until one will be there (nothing was
+ * taken); and the control as of now.
  *
  * @since 0.2.0
  */
 export interface Take {
   readonly wait: number
+  readonly taken: number
   readonly control: Control
 }
 
@@ -213,15 +215,17 @@ export interface Service {
   /** Records a first attempt, or asks to spend a retry. */
   readonly budget: (key: string, now: number, window: Window, ask: BudgetAsk) => Effect.Effect<BudgetReply>
   /**
-   * Takes a send token from the key's bucket (`rate` per second, `burst` deep) if there is one. Nothing is
-   * taken ahead: a caller that must wait asks again, at the rate of then.
+   * Takes up to `count` send tokens (default 1) from the key's bucket (`rate` per second, `burst` deep), as
+   * many as are there, if there is one. Nothing is taken ahead: a caller that must wait asks again, at the
+   * rate of then. (A count lets a process waiting with several calls take their slots in one round trip.)
    */
   readonly take: (
     key: string,
     now: number,
     window: Window,
     rate: number,
-    burst: number
+    burst: number,
+    count?: number
   ) => Effect.Effect<Take>
   /**
    * Counts a delivered (not throttled) response: in slow start, adds `growth` to the rate; after a cut, once
@@ -316,17 +320,18 @@ const memory = (options: { readonly emptyBuckets?: boolean }) => {
         }
         return budgetStep(ring, now, window, ask)
       }),
-    take: (key, now, window, rate, burst) =>
+    take: (key, now, window, rate, burst, count = 1) =>
       Effect.sync(() => {
         const state = limiter(key, now, window, burst)
         refill(state, now, rate, burst)
         // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
         const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
-        if (wait <= 1e-3) {
-          state.tokens -= 1
-          ringAdd(state.ring, now, window, 0, 1)
+        const taken = wait <= 1e-3 ? takeable(state.tokens, count) : 0
+        if (taken > 0) {
+          state.tokens -= taken
+          ringAdd(state.ring, now, window, 0, taken)
         }
-        return { wait: wait <= 1e-3 ? 0 : wait, control: controlOf(state, now, window) }
+        return { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) }
       }),
     delivered: (key, now, window, d) =>
       Effect.sync(() => {
@@ -529,31 +534,31 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   const said = (key: string, line: string) =>
     Effect.logWarning(`fleet store ${label}: ${key} ${line} until the store answers`)
 
-  const remoteTake: Fallible["take"] = (key, now, window, rate, burst) =>
-    Effect.map(primary.take(key, now, window, rate, burst), (take) => {
+  const remoteTake: Fallible["take"] = (key, now, window, rate, burst, count) =>
+    Effect.map(primary.take(key, now, window, rate, burst, count), (take) => {
       const last = buckets.get(key)
       const own = last?.own ?? newRing(window.buckets)
       const decay = last === undefined ? 0 : Math.exp(-Math.max(0, now - last.at) / shareSpan)
-      if (take.wait === 0) ringAdd(own, now, window, 0, 1)
+      if (take.taken > 0) ringAdd(own, now, window, 0, take.taken)
       buckets.set(key, {
         rate,
         control: take.control,
         own,
         at: now,
-        ownRate: (last?.ownRate ?? 0) * decay + (take.wait === 0 ? 1000 / shareSpan : 0),
+        ownRate: (last?.ownRate ?? 0) * decay + take.taken * 1000 / shareSpan,
         fleetRate: last === undefined ? take.control.sent : last.fleetRate * decay + take.control.sent * (1 - decay)
       })
       shared.add(key)
       return take
     })
-  const localTake: Service["take"] = (key, now, window, rate, burst) =>
+  const localTake: Service["take"] = (key, now, window, rate, burst, count) =>
     Effect.suspend(() => {
       const last = buckets.get(key)
-      if (!shared.delete(key) || last === undefined) return local.service.take(key, now, window, rate, burst)
+      if (!shared.delete(key) || last === undefined) return local.service.take(key, now, window, rate, burst, count)
       const share = shareOf(key, now)
       if (share === undefined) {
         local.limiters.delete(key)
-        return local.service.take(key, now, window, rate, burst)
+        return local.service.take(key, now, window, rate, burst, count)
       }
       const recovery = Math.max(1, last.control.recovery)
       local.limiters.set(key, {
@@ -572,7 +577,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
           `paces at this process's share of the fleet's last rate, ${(share * last.rate).toFixed(2)} of ` +
             `${last.rate.toFixed(2)} requests/s,`
         ),
-        local.service.take(key, now, window, rate, burst)
+        local.service.take(key, now, window, rate, burst, count)
       )
     })
 
@@ -766,6 +771,11 @@ const budgetStep = (ring: Ring, now: number, window: Window, ask: BudgetAsk): Bu
 }
 
 // The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
+// With one token there (or within a microsecond of it), as many whole ones as are there, up to `count` (a count
+// that is not a number >= 1 asks for one): the Lua store's arithmetic, so that both take the same number.
+const takeable = (tokens: number, count: number): number =>
+  Math.max(1, Math.min(count >= 1 ? Math.floor(count) : 1, Math.floor(tokens + 1e-9)))
+
 const refill = (state: LimiterState, now: number, rate: number, burst: number) => {
   if (now > state.at) {
     state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)

@@ -181,12 +181,13 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
             retries: finite(retries)
           })
         ),
-      take: (key, now, window, rate, burst) =>
+      take: (key, now, window, rate, burst, count = 1) =>
         run(
           "take",
           key,
-          (redisKey) => redis.erlTake(redisKey, now, window.bucketMillis, window.buckets, rate, burst, ttlMillis),
-          ([wait, ...control]) => ({ wait: finite(wait), control: decodeControl(control) })
+          (redisKey) =>
+            redis.erlTake(redisKey, now, window.bucketMillis, window.buckets, rate, burst, ttlMillis, count),
+          ([wait, taken, ...control]) => ({ wait: finite(wait), taken: finite(taken), control: decodeControl(control) })
         ),
       delivered: (key, now, window, d) =>
         run(
@@ -500,18 +501,21 @@ end)
   erlTake: `
 local key = KEYS[1]
 local now, bms, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local rate, burst, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local rate, burst, ttl, count = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 return run(function()
   local s = limiterState(key, now, burst)
   refill(s, now, rate, burst)
   local wait = s.at - now + math.max(0, 1 - s.tokens) * 1000 / rate
+  local taken = 0
   if wait <= 0.001 then
-    s.tokens = s.tokens - 1
+    taken = math.max(1, math.min(count >= 1 and math.floor(count) or 1, math.floor(s.tokens + 1e-9)))
+    s.tokens = s.tokens - taken
     wait = 0
-    ringAdd(key, now, bms, n, 0, 1)
+    ringAdd(key, now, bms, n, 0, taken)
   end
   save(key, s, ttl)
   local out = control(key, s, now, bms, n)
+  table.insert(out, 1, f(taken))
   table.insert(out, 1, f(wait))
   return out
 end)

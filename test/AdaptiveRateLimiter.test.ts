@@ -191,6 +191,25 @@ describe("AdaptiveRateLimiter", () => {
       expect([...cuts]).toEqual([20])
     }).pipe(quiet))
 
+  it.scoped("a process waiting with many calls takes their slots together: its pace is the rate, not one send per store round trip", () =>
+    Effect.gen(function*() {
+      // Every store operation takes 20 ms: one slot per round trip would be 50 sends/s, half the rate allowed.
+      const memoryStore = FleetStore.makeMemory()
+      const far = <A>(op: Effect.Effect<A>) => Effect.zipLeft(op, Effect.sleep("20 millis"))
+      const store: FleetStore.Service = {
+        ...memoryStore,
+        take: (...args) => far(memoryStore.take(...args)),
+        delivered: (...args) => far(memoryStore.delivered(...args)),
+        throttled: (...args) => far(memoryStore.throttled(...args))
+      }
+      const [inner] = yield* ScriptedModel.make(Array.from({ length: 100 }, () => ScriptedModel.reply("ok")))
+      const { model } = yield* limited(inner, { rateLimitHeaders: false, initialRate: 100, maxRate: 100, burst: 10 })
+        .pipe(Effect.provideService(FleetStore.FleetStore, store))
+      const times = yield* callers(model, 100, "10 seconds")
+      // 10 at once, then 90 at 100/s: 0.9 s, and a round trip or two (1.8 s at one slot per round trip)
+      expect(Math.max(...times)).toBeLessThan(1_000)
+    }).pipe(quiet))
+
   it.scoped("a long hint stretches the recovery up to a minute, and holds the fleet for at most maxHold", () =>
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()

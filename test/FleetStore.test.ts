@@ -18,7 +18,7 @@ const first = (count = 1): FleetStore.BudgetAsk => ({ _tag: "FirstAttempt", coun
 
 type Op =
   | { readonly op: "first" | "retry" | "peek"; readonly dt: number; readonly count: number }
-  | { readonly op: "take"; readonly dt: number; readonly rate: number; readonly burst: number }
+  | { readonly op: "take"; readonly dt: number; readonly rate: number; readonly burst: number; readonly count: number }
   | { readonly op: "delivered"; readonly dt: number; readonly count: number; readonly growth: number }
   | {
     readonly op: "throttled"
@@ -45,7 +45,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
       op: fc.constant("take" as const),
       dt: fc.nat(60),
       rate: fc.integer({ min: 1, max: 40 }),
-      burst: fc.integer({ min: 1, max: 5 })
+      burst: fc.integer({ min: 1, max: 5 }),
+      count: fc.integer({ min: 1, max: 6 })
     }),
     fc.record({
       op: fc.constant("delivered" as const),
@@ -110,8 +111,8 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           break
         }
         case "take": {
-          const t = yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst)
-          answers.push({ wait: round(t.wait), control: control(t.control) })
+          const t = yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst, step.count)
+          answers.push({ wait: round(t.wait), taken: t.taken, control: control(t.control) })
           break
         }
         case "delivered":
@@ -201,6 +202,20 @@ describe("FleetStore", () => {
         expect(yield* take(50)).toBe(50) // nothing was taken by the refused asks
         expect(yield* take(100)).toBe(0)
         expect(yield* take(100)).toBe(100)
+      }))
+
+    it.effect("a take of several takes as many whole tokens as are there, up to its count, or waits for one", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const take = (now: number, count: number) =>
+          Effect.map(store.take("k", now, limiterWindow, 10, 5, count), (t) => [t.taken, t.wait])
+        expect(yield* take(0, 3)).toEqual([3, 0])
+        expect(yield* take(0, 3)).toEqual([2, 0]) // the two left of the burst, not three
+        expect(yield* take(0, 3)).toEqual([0, 100]) // none: nothing taken, the wait for one
+        expect(yield* take(250, 9)).toEqual([2, 0]) // 2.5 there: whole tokens only
+        expect(yield* take(300, 0)).toEqual([1, 0]) // a count below 1 asks for one
+        const { control } = yield* store.take("k", 300, limiterWindow, 10, 5)
+        expect(control.sent).toBe(8 / (limiterWindow.buckets * limiterWindow.bucketMillis / 1000)) // every one counted
       }))
 
     it.effect("a cut happens once per round trip, wipes the burst and holds every send", () =>

@@ -97,6 +97,24 @@ export const make = (
           )
         }))
 
+    // Slots for the caller at the head of the line and those behind it are asked for at once, and the store
+    // gives as many as it has: a process waiting with many calls is not paced at one send per store round trip.
+    // Each slot goes to the next in line, as a held slot does.
+    const serveEach = (waiter: Waiter, grantedAt: number, slots: number): Effect.Effect<void> =>
+      Effect.zipRight(
+        serve(waiter, grantedAt),
+        slots > 1
+          ? Effect.flatMap(Queue.take(line), (next) => {
+            current = next
+            return serveEach(next, grantedAt, slots - 1)
+          })
+          : Effect.void
+      )
+    const waitingCount = () =>
+      line.unsafeSize().pipe(Option.getOrElse(() =>
+        0
+      ))
+
     const dispatch = Effect.flatMap(Queue.take(line), (waiter) =>
       Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
         if (gone) {
@@ -104,11 +122,14 @@ export const make = (
         }
         current = waiter
         return Effect.flatMap(
-          Effect.zipRight(firstAnswer, rate.token),
-          (grantedAt) =>
-            Effect.suspend(() =>
-              serve(current ?? waiter, grantedAt)
-            ).pipe(
+          Effect.zipRight(
+            firstAnswer,
+            rate.tokens(() =>
+              1 + waitingCount()
+            )
+          ),
+          ({ at, taken }) =>
+            Effect.suspend(() => serveEach(current ?? waiter, at, taken)).pipe(
               Effect.ensuring(Effect.sync(() => (current = undefined)))
             )
         )
@@ -136,8 +157,10 @@ export const make = (
             Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
               interrupted ?
                 Effect.void :
-                Effect.flatMap(Effect.exit(Deferred.await(deferred)), (exit) =>
-                  Exit.isSuccess(exit) ? quota.settle(exit.value.charge) : Effect.void))
+                Effect.flatMap(
+                  Effect.exit(Deferred.await(deferred)),
+                  (exit) => Exit.isSuccess(exit) ? quota.settle(exit.value.charge) : Effect.void
+                ))
           )
         ))
 
@@ -148,9 +171,7 @@ export const make = (
         if (closed) {
           return Effect.interrupt
         }
-        const queued = current !== undefined || line.unsafeSize().pipe(Option.getOrElse(() =>
-              0
-            )) > 0
+        const queued = current !== undefined || waitingCount() > 0
         if (queued || (!answeredYet && !probe)) {
           return restore(wait(cost))
         }

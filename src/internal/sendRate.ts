@@ -22,8 +22,11 @@ import * as Keys from "./keys.js"
 export interface SendRate {
   /** One ask for a token at the rate of now: the wait until there is one (0: taken), and when it was asked. */
   readonly take: Effect.Effect<{ readonly wait: number; readonly at: number }>
-  /** Asks until there is a token; when it was granted. */
-  readonly token: Effect.Effect<number>
+  /**
+   * Asks until there is a token, for up to `count()` (read at each ask) if there are that many: how many were
+   * taken, and when they were granted.
+   */
+  readonly tokens: (count: () => number) => Effect.Effect<{ readonly taken: number; readonly at: number }>
   /** Sleeps on a store's wait for one bucket of the window at most. */
   readonly pause: (wait: number) => Effect.Effect<void>
   /** Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. */
@@ -49,14 +52,15 @@ export const make = (
   let roundTrip: number | undefined
 
   // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
-  const take = Effect.flatMap(
-    Clock.currentTimeMillis,
-    (now) =>
-      Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst), (t) => {
-        control = t.control
-        return { wait: t.wait, at: now }
-      })
-  )
+  const takeUpTo = (count: number) =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst, count), (t) => {
+          control = t.control
+          return { wait: t.wait, taken: t.taken, at: now }
+        })
+    )
 
   // A store's wait is slept on for one bucket of the window at most, then asked again; one that is not a
   // positive number (a bad reply, a store of one's own) counts as a bucket: no answer makes a caller spin or
@@ -66,10 +70,11 @@ export const make = (
 
   // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
   // applies from the next ask, not after a wait computed before it.
-  const token: Effect.Effect<number> = Effect.flatMap(
-    take,
-    ({ at, wait }) => wait === 0 ? Effect.succeed(at) : Effect.zipRight(pause(wait), token)
-  )
+  const tokens = (count: () => number): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
+    Effect.flatMap(
+      Effect.suspend(() => takeUpTo(count())),
+      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.zipRight(pause(t.wait), tokens(count))
+    )
 
   // A wave of throttles is one report: the latest send, the longest hint.
   const throttles = batching((batch: ReadonlyArray<{ readonly sentAt: number; readonly hint: number | undefined }>) =>
@@ -132,7 +137,7 @@ export const make = (
     })
   }
 
-  return { take, token, pause, outcome, control: () => control }
+  return { take: takeUpTo(1), tokens, pause, outcome, control: () => control }
 }
 
 /**
