@@ -210,6 +210,28 @@ describe("AdaptiveRateLimiter", () => {
       expect(Math.max(...times)).toBeLessThan(1_000)
     }).pipe(quiet))
 
+  it.scoped("calls starting together ask the store for their slots a few times, not once each", () =>
+    Effect.gen(function*() {
+      // A store 1 ms away: while the first caller's ask is out, the others wait in line and the dispatcher asks
+      // for all of them at once (1,000 asks at once are what times a Redis out at start-up).
+      const memoryStore = FleetStore.makeMemory()
+      let takes = 0
+      const store: FleetStore.Service = {
+        ...memoryStore,
+        take: (...args) =>
+          Effect.zipLeft(
+            memoryStore.take(...args),
+            Effect.sync(() => takes++).pipe(Effect.zipRight(Effect.sleep("1 millis")))
+          )
+      }
+      const [inner] = yield* ScriptedModel.make(Array.from({ length: 1_000 }, () => ScriptedModel.reply("ok")))
+      const { model } = yield* limited(inner, { rateLimitHeaders: false, burst: 1_000 })
+        .pipe(Effect.provideService(FleetStore.FleetStore, store))
+      const times = yield* callers(model, 1_000, "1 second")
+      expect(times.filter((t) => t <= 10)).toHaveLength(1_000) // the burst, all at once
+      expect(takes).toBeLessThanOrEqual(3)
+    }).pipe(quiet))
+
   it.scoped("a long hint stretches the recovery up to a minute, and holds the fleet for at most maxHold", () =>
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()

@@ -165,23 +165,36 @@ export const make = (
         ))
 
     // With nobody waiting, a caller takes its slot itself, without a hand-over through the dispatcher; it queues
-    // only when there is no room, or others are already in line (who must go first).
+    // only when there is no room, or others are already in line (who must go first), or another caller's ask is
+    // still out: then the dispatcher asks for the whole line at once, and calls starting together send a few asks
+    // of the store, not one each.
+    let asking = 0
     const acquire: Dispatcher["acquire"] = (cost, restore, probe) =>
       Effect.suspend((): Effect.Effect<Slot> => {
         if (closed) {
           return Effect.interrupt
         }
-        const queued = current !== undefined || waitingCount() > 0
-        if (queued || (!answeredYet && !probe)) {
+        if (current !== undefined || waitingCount() > 0 || asking > 0 || (!answeredYet && !probe)) {
           return restore(wait(cost))
         }
-        return Effect.flatMap(quota.reserveOnce(cost), (r) =>
-          r.wait > 0 ? restore(wait(cost)) : Effect.flatMap(rate.take, ({ at, wait: untilToken }) => {
-            const charge = quota.charging(cost, r)
-            return untilToken === 0
-              ? Effect.succeed({ charge, grantedAt: at })
-              : Effect.zipRight(quota.settle(charge), restore(wait(cost)))
-          }))
+        asking++
+        const ask = Effect.flatMap(
+          quota.reserveOnce(cost),
+          (reservation): Effect.Effect<{
+            readonly reservation: FleetStore.Reservation
+            readonly token: { readonly wait: number; readonly at: number } | undefined
+          }> =>
+            reservation.wait > 0
+              ? Effect.succeed({ reservation, token: undefined })
+              : Effect.map(rate.take, (token) => ({ reservation, token }))
+        )
+        return Effect.flatMap(Effect.ensuring(ask, Effect.sync(() => asking--)), ({ reservation, token }) => {
+          if (token === undefined) return restore(wait(cost))
+          const charge = quota.charging(cost, reservation)
+          return token.wait === 0
+            ? Effect.succeed({ charge, grantedAt: token.at })
+            : Effect.zipRight(quota.settle(charge), restore(wait(cost)))
+        })
       })
 
     const probe = () => {
