@@ -87,6 +87,7 @@ const Rate = Options_.number({ min: 0, exclusiveMin: true, max: 1e6 })
  * | `charsPerToken` | 3 | characters of a request per input token, to estimate its input before it is sent (3 errs high for most text, and the turn's usage settles the difference) |
  * | `maxTokens` | 4096 | output tokens reserved for a request that sets no `maxTokens` (what the adapters send) |
  *
+ * @category models
  * @since 0.2.0
  */
 export class Options extends Schema.Class<Options>("AdaptiveRateLimiter.Options")(
@@ -114,16 +115,23 @@ export class Options extends Schema.Class<Options>("AdaptiveRateLimiter.Options"
 ) {}
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export declare namespace Options {
-  /** What {@link make} and {@link layer} accept. */
+  /**
+   * What {@link make} and {@link layer} accept.
+   *
+   * @category options
+   * @since 0.2.0
+   */
   export type Input = Schema.Schema.Encoded<typeof Options>
 }
 
 /**
  * What the limiter knows, as of the last store answer, for dashboards and tests.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface State {
@@ -143,6 +151,7 @@ export interface State {
 /**
  * A limiter: `apply` paces any acquisition; `state` reads it.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface AdaptiveRateLimiter extends Policy.Policy {
@@ -175,6 +184,7 @@ export interface AdaptiveRateLimiter extends Policy.Policy {
  * What one call was charged, and what the fleet thought was left after it
  * (to compare with what the provider says; see `FleetStore.QuotaSighting`).
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Charge {
@@ -189,6 +199,7 @@ export interface Charge {
  * Validates options (an instance passes as is).
  *
  * @throws InvalidOptions
+ * @category options
  * @since 0.2.0
  */
 export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "AdaptiveRateLimiter")
@@ -197,6 +208,7 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
  * A limiter on the `FleetStore` in context; its dispatcher lives as long as the scope.
  *
  * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * @category constructors
  * @since 0.2.0
  */
 export const make = (
@@ -288,6 +300,7 @@ export const make = (
  * Decorates whatever `CompletionModel` the layer is provided with.
  *
  * @throws InvalidOptions when `input` is not valid
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -304,6 +317,7 @@ export const layer = (
  * `inner` behind a limiter of its own, whose dispatcher lives as long as the scope.
  *
  * @throws InvalidOptions when `input` is not valid
+ * @category combinators
  * @since 0.2.0
  */
 export const decorate = (input?: Options | Options.Input) => {
@@ -319,6 +333,7 @@ export const decorate = (input?: Options | Options.Input) => {
  * request, its input tokens estimated from its size (`charsPerToken`), and
  * its `maxTokens` (or the `maxTokens` option) of output.
  *
+ * @category costs
  * @since 0.3.0
  */
 export const cost = (request: CompletionModel.ChatRequest, settings: Options): FleetStore.Quota =>
@@ -329,6 +344,7 @@ export const cost = (request: CompletionModel.ChatRequest, settings: Options): F
  * output (the `maxTokens` option when unknown) will cost: the rule of
  * {@link cost}, for a request that is not a `ChatRequest`.
  *
+ * @category costs
  * @since 0.3.0
  */
 export const costOf = (chars: number, maxTokens: number | undefined, settings: Options): FleetStore.Quota => {
@@ -341,6 +357,7 @@ export const costOf = (chars: number, maxTokens: number | undefined, settings: O
  * What a finished turn cost, from its usage (cache writes count as input, as
  * providers count them against input limits).
  *
+ * @category costs
  * @since 0.3.0
  */
 export const used = (usage: CompletionModel.Usage): FleetStore.Quota => {

@@ -79,6 +79,7 @@ const FailureRate = Schema.Struct({
  * | `halfOpenProbes` | 1 | calls that may probe at once while half-open |
  * | `isFailure` | transient and not throttling | which errors count as failures |
  *
+ * @category models
  * @since 0.2.0
  */
 export class Options extends Schema.Class<Options>("CircuitBreaker.Options")({
@@ -99,16 +100,23 @@ export class Options extends Schema.Class<Options>("CircuitBreaker.Options")({
 }) {}
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export declare namespace Options {
-  /** What {@link make} and {@link layer} accept. */
+  /**
+   * What {@link make} and {@link layer} accept.
+   *
+   * @category options
+   * @since 0.2.0
+   */
   export type Input = Schema.Schema.Encoded<typeof Options>
 }
 
 /**
  * The breaker's state.
  *
+ * @category models
  * @since 0.1.0
  */
 export type State =
@@ -126,6 +134,7 @@ export type State =
 /**
  * A breaker: `apply` guards any acquisition; `state` reads it.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface CircuitBreaker extends Policy.Policy {
@@ -136,6 +145,7 @@ export interface CircuitBreaker extends Policy.Policy {
 }
 
 /**
+ * @category classification
  * @since 0.1.0
  */
 export const defaultIsFailure = (error: unknown): boolean =>
@@ -145,6 +155,7 @@ export const defaultIsFailure = (error: unknown): boolean =>
  * Validates options (an instance passes as is).
  *
  * @throws InvalidOptions
+ * @category options
  * @since 0.2.0
  */
 export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "CircuitBreaker")
@@ -155,6 +166,7 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
  * the small functions over it, as cockatiel's breakers keep theirs in a class.)
  *
  * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * @category constructors
  * @since 0.2.0
  */
 export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBreaker> => {
@@ -285,6 +297,7 @@ export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBrea
  * circuit is named after the model unless `key` says otherwise.
  *
  * @throws InvalidOptions when `input` is not valid
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -301,6 +314,7 @@ export const layer = (
  * `inner` behind a breaker of its own, named after the model unless `key` is set.
  *
  * @throws InvalidOptions when `input` is not valid
+ * @category combinators
  * @since 0.2.0
  */
 export const decorate = (input?: Options | Options.Input) => {
@@ -315,6 +329,7 @@ export const decorate = (input?: Options | Options.Input) => {
  * by its name. The one default of a circuit's key (a breaker made on its own
  * is `"circuit"`).
  *
+ * @category options
  * @since 0.4.0
  */
 export const keyed = (settings: Options, guarded: { readonly name: string; readonly model?: string }): Options =>

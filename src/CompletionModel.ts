@@ -24,6 +24,7 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type * as Stream from "effect/Stream"
 import type { ModelError } from "./ModelError.js"
 import type * as RateLimitHeaders from "./RateLimitHeaders.js"
@@ -33,6 +34,7 @@ import type * as RateLimitHeaders from "./RateLimitHeaders.js"
  * model made, tool results, and the model's thinking, to send back with a
  * tool turn).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Message {
@@ -53,6 +55,7 @@ export interface Message {
  * its provider cannot take (OpenAI: thinking, images from the assistant or in
  * a tool result); nothing is dropped in silence.
  *
+ * @category models
  * @since 0.3.0
  */
 export type ContentBlock =
@@ -69,11 +72,13 @@ export type ContentBlock =
   | { readonly type: "redacted_thinking"; readonly data: string }
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export type TextBlock = Extract<ContentBlock, { readonly type: "text" }>
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export type ImageBlock = Extract<ContentBlock, { readonly type: "image" }>
@@ -82,6 +87,7 @@ export type ImageBlock = Extract<ContentBlock, { readonly type: "image" }>
  * A tool the model may call: its name, what it does, and its input as a JSON
  * Schema object.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Tool {
@@ -94,6 +100,7 @@ export interface Tool {
  * Whether the model must call a tool: `"auto"` (it decides), `"any"` (some
  * tool), `"none"`, or `{ tool }` (that one).
  *
+ * @category models
  * @since 0.3.0
  */
 export type ToolChoice = "auto" | "any" | "none" | { readonly tool: string }
@@ -101,6 +108,7 @@ export type ToolChoice = "auto" | "any" | "none" | { readonly tool: string }
 /**
  * A provider-neutral chat request.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ChatRequest {
@@ -117,6 +125,7 @@ export interface ChatRequest {
 /**
  * Why the model stopped, normalised across providers.
  *
+ * @category models
  * @since 0.1.0
  */
 export type FinishReason = "stop" | "max_tokens" | "stop_sequence" | "tool_use" | "content_filter" | "unknown"
@@ -125,6 +134,7 @@ export type FinishReason = "stop" | "max_tokens" | "stop_sequence" | "tool_use" 
  * Tokens of a turn: input and output always; what a provider reports besides
  * (cache reads and writes, reasoning) when it does.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Usage {
@@ -152,6 +162,7 @@ export interface Usage {
  *   complete response, with the normalised reason, the provider's own
  *   (`stopReason`, e.g. `"end_turn"`, `"tool_calls"`) and the usage.
  *
+ * @category models
  * @since 0.1.0
  */
 export type StreamChunk = Data.TaggedEnum<{
@@ -174,6 +185,7 @@ export type StreamChunk = Data.TaggedEnum<{
 /**
  * Constructors, guards and `$match` for {@link StreamChunk}.
  *
+ * @category models
  * @since 0.1.0
  */
 export const StreamChunk = Data.taggedEnum<StreamChunk>()
@@ -181,6 +193,7 @@ export const StreamChunk = Data.taggedEnum<StreamChunk>()
 /**
  * What a model adapter implements.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Service {
@@ -194,6 +207,7 @@ export interface Service {
 /**
  * The service tag.
  *
+ * @category tags
  * @since 0.1.0
  */
 export class CompletionModel extends Context.Tag("effect-retry-layer/CompletionModel")<CompletionModel, Service>() {}
@@ -202,9 +216,22 @@ export class CompletionModel extends Context.Tag("effect-retry-layer/CompletionM
  * The same model with `f` around the acquisition of every call: how the fleet
  * pieces (which wrap any acquisition) decorate a model.
  *
+ * @category combinators
  * @since 0.2.0
  */
-export const mapAcquisition = (
+export const mapAcquisition: {
+  (
+    f: (
+      acquire: Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+    ) => Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+  ): (self: Service) => Service
+  (
+    self: Service,
+    f: (
+      acquire: Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+    ) => Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
+  ): Service
+} = dual(2, (
   self: Service,
   f: (
     acquire: Effect.Effect<Stream.Stream<StreamChunk, ModelError>, ModelError>
@@ -213,4 +240,4 @@ export const mapAcquisition = (
   name: self.name,
   model: self.model,
   chatStream: (request) => f(self.chatStream(request))
-})
+}))

@@ -42,6 +42,7 @@ import * as Tokens from "./internal/tokens.js"
 /**
  * A window of counters in `buckets` buckets of `bucketMillis` each.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Window {
@@ -55,6 +56,7 @@ export interface Window {
  * attempts + `minimum`, or only to read the window. Counts let a process send
  * what its concurrent callers asked as one operation.
  *
+ * @category models
  * @since 0.2.0
  */
 export type BudgetAsk =
@@ -63,6 +65,7 @@ export type BudgetAsk =
   | { readonly _tag: "Retry"; readonly count: number; readonly ratio: number; readonly minimum: number }
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export interface BudgetReply {
@@ -78,6 +81,7 @@ export interface BudgetReply {
  * The limiter's shared rate control. The rate itself is computed from it by
  * each process (`AdaptiveRateLimiter`), so the curve is written once.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Control {
@@ -103,6 +107,7 @@ export interface Control {
  * least one), else the milliseconds until one will be there (nothing was
  * taken); and the control as of now.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Take {
@@ -114,6 +119,7 @@ export interface Take {
 /**
  * A delivered response reported to the store.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Delivery {
@@ -128,6 +134,7 @@ export interface Delivery {
 /**
  * A throttle reported to the store.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Throttle {
@@ -156,11 +163,13 @@ export interface Throttle {
  * tokens, output tokens), as `RateLimitHeaders` names them: a call's cost, what
  * was charged for it, or a correction. A dimension left out is not involved.
  *
+ * @category models
  * @since 0.3.0
  */
 export type Quota = { readonly [K in QuotaDimension]?: number }
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export type QuotaDimension = Tokens.Dimension
@@ -169,6 +178,7 @@ export type QuotaDimension = Tokens.Dimension
  * What a provider said about one dimension: its limit per minute and what
  * remains of it.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface QuotaSighting {
@@ -197,6 +207,7 @@ export interface QuotaSighting {
  * says what, per dimension whose limit is known), else the milliseconds until
  * every dimension has room (nothing was charged).
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Reservation {
@@ -209,6 +220,7 @@ export interface Reservation {
 }
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export interface Service {
@@ -252,6 +264,7 @@ export interface Service {
 }
 
 /**
+ * @category tags
  * @since 0.2.0
  */
 export class FleetStore extends Context.Tag("effect-retry-layer/FleetStore")<FleetStore, Service>() {}
@@ -260,6 +273,7 @@ export class FleetStore extends Context.Tag("effect-retry-layer/FleetStore")<Fle
  * A store operation that failed or timed out; {@link resilient} turns it into
  * an answer from local state.
  *
+ * @category errors
  * @since 0.2.0
  */
 export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
@@ -270,6 +284,7 @@ export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
 /**
  * A store of the fleet operations that may fail, such as one over the network.
  *
+ * @category models
  * @since 0.2.0
  */
 export type Fallible = {
@@ -284,6 +299,7 @@ export type Fallible = {
  * process falling back from a shared store needs, since the fleet's burst was
  * spent long ago.
  *
+ * @category constructors
  * @since 0.2.0
  */
 export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => memory(options).service
@@ -408,11 +424,13 @@ const memory = (options: { readonly emptyBuckets?: boolean }) => {
 /**
  * One in-memory store for every layer it is provided to.
  *
+ * @category layers
  * @since 0.2.0
  */
 export const layerMemory: Layer.Layer<FleetStore> = Layer.sync(FleetStore, () => makeMemory())
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export interface ResilientOptions {
@@ -441,6 +459,7 @@ export interface ResilientOptions {
  * limiters that together keep to the rate it had found; it does not stop, and
  * no call waits longer than `timeout` for the store.
  *
+ * @category combinators
  * @since 0.2.0
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {

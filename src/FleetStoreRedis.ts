@@ -51,6 +51,7 @@ import * as Options_ from "./internal/schema.js"
 import { dimensions } from "./internal/tokens.js"
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export interface Options extends RedisOptions {
@@ -80,6 +81,7 @@ export interface Options extends RedisOptions {
  *
  * @throws InvalidOptions when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid
  *
+ * @category constructors
  * @since 0.2.0
  */
 export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> => {
@@ -277,6 +279,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
 /**
  * Provides the {@link make} store as the `FleetStore`.
  *
+ * @category layers
  * @since 0.2.0
  */
 export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore> =>
@@ -286,6 +289,7 @@ export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore> =>
  * {@link layer} with its options read from `Config`, e.g.
  * `Config.all({ host: Config.string("REDIS_HOST"), port: Config.integer("REDIS_PORT") })`.
  *
+ * @category layers
  * @since 0.2.0
  */
 export const layerConfig = (

@@ -54,6 +54,7 @@ import * as RetryAfter from "./RetryAfter.js"
 /**
  * What a foreign error was recognised as.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Recognized {
@@ -72,6 +73,7 @@ export interface Recognized {
  * Reads a foreign error, or `undefined` when nothing about it is recognised.
  * A `ModelError` is not foreign: it classifies itself.
  *
+ * @category classification
  * @since 0.3.0
  */
 export const recognize = (error: unknown): Recognized | undefined => {
@@ -85,6 +87,7 @@ export const recognize = (error: unknown): Recognized | undefined => {
  * How a recognised foreign error classifies: as the `ModelError` of its tag
  * would, `x-should-retry` first. `None` when it is not recognised.
  *
+ * @category classification
  * @since 0.3.0
  */
 export const classify = (error: unknown): Option.Option<Retryable.RetryClassification> => {

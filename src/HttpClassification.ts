@@ -45,6 +45,7 @@ import * as RetryAfter from "./RetryAfter.js"
  * A provider's own error types, mapped to the tag they deserve. Consulted
  * before the status, so a throttling code sent with a 400 is still a rate limit.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
@@ -52,6 +53,7 @@ export type ErrorTypeTable = Readonly<Record<string, ModelError.Tag>>
 /**
  * Everything the classification reads from a failed response.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FailedResponse {
@@ -68,6 +70,7 @@ export interface FailedResponse {
 /**
  * The request id a provider attached to its response.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const requestId = (headers: RetryAfter.HeaderRecord): string | undefined => {
@@ -81,6 +84,7 @@ export const requestId = (headers: RetryAfter.HeaderRecord): string | undefined 
 /**
  * What a provider said about its error.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ErrorDetails {
@@ -119,6 +123,7 @@ const present = <A>(values: ReadonlyArray<A | null | undefined>): Array<A> =>
  * AWS `x-amzn-errortype` header). A body that is not JSON, or not of a known
  * shape, gives no types and no message.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const errorDetails = (body: string, headers: RetryAfter.HeaderRecord = {}): ErrorDetails => {
@@ -162,6 +167,7 @@ const snippet = (body: string, secrets: ReadonlyArray<Redacted.Redacted> | undef
  * The most characters of text taken from a response (a provider's error
  * message) that an error keeps, and so that a log line carries: 2 KiB.
  *
+ * @category constants
  * @since 0.3.0
  */
 export const maxMessageChars: number = Text.maxMessageChars
@@ -174,6 +180,7 @@ export const maxMessageChars: number = Text.maxMessageChars
  * {@link maxMessageChars}) and marked `... (truncated)`. Scrubbed before it
  * is cut, so a secret that straddles the cut is not half quoted.
  *
+ * @category utils
  * @since 0.3.0
  */
 export const safeText = (
@@ -186,6 +193,7 @@ export const safeText = (
  * Classifies a failed response, reading `Retry-After` dates against `now`
  * (epoch milliseconds).
  *
+ * @category classification
  * @since 0.1.0
  */
 export const fromResponseAt = (response: FailedResponse, now: number): ModelError.ModelError => {
@@ -218,6 +226,7 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
 /**
  * Classifies a failed response, reading `Retry-After` dates against `Clock`.
  *
+ * @category classification
  * @since 0.1.0
  */
 export const fromResponse = (response: FailedResponse): Effect.Effect<ModelError.ModelError> =>
@@ -228,6 +237,7 @@ export const fromResponse = (response: FailedResponse): Effect.Effect<ModelError
  * event, OpenAI's `{"error": ...}` data). There is no status, so a type the
  * provider's table does not know is a `StreamError`.
  *
+ * @category classification
  * @since 0.1.0
  */
 export const fromErrorEvent = (event: {

@@ -33,6 +33,7 @@ import * as Retryable from "./Retryable.js"
 /**
  * The facts every model error carries.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ModelErrorFields {
@@ -59,6 +60,7 @@ const TypeId: unique symbol = Symbol.for("effect-retry-layer/ModelError")
 /**
  * The instance side shared by every model error.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ModelErrorShape<Tag extends string>
@@ -100,6 +102,7 @@ const ModelErrorClass = <const Tag extends Tag_>(
 /**
  * 429, or a provider's throttling code. Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RateLimitError extends ModelErrorClass("RateLimitError") {}
@@ -107,6 +110,7 @@ export class RateLimitError extends ModelErrorClass("RateLimitError") {}
 /**
  * The provider is overloaded (Anthropic's 529 / `overloaded_error`). Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class OverloadedError extends ModelErrorClass("OverloadedError") {}
@@ -114,6 +118,7 @@ export class OverloadedError extends ModelErrorClass("OverloadedError") {}
 /**
  * A 5xx response. Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ServerError extends ModelErrorClass("ServerError") {}
@@ -121,6 +126,7 @@ export class ServerError extends ModelErrorClass("ServerError") {}
 /**
  * 409 or 425: the request raced another one or came too early. Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ConflictError extends ModelErrorClass("ConflictError") {}
@@ -128,6 +134,7 @@ export class ConflictError extends ModelErrorClass("ConflictError") {}
 /**
  * 408, or no response within the client's timeout. Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class TimeoutError extends ModelErrorClass("TimeoutError") {}
@@ -135,6 +142,7 @@ export class TimeoutError extends ModelErrorClass("TimeoutError") {}
 /**
  * The connection was refused, reset or closed before a response. Transient.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ConnectionError extends ModelErrorClass("ConnectionError") {}
@@ -144,6 +152,7 @@ export class ConnectionError extends ModelErrorClass("ConnectionError") {}
  * Transient, with `retryAfter` = the time until the breaker lets a probe
  * through, so a retry layer above waits exactly that long.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class CircuitOpenError extends ModelErrorClass("CircuitOpenError") {}
@@ -154,6 +163,7 @@ export class CircuitOpenError extends ModelErrorClass("CircuitOpenError") {}
  * add more load. Transient (a later call may go through); `cause` is the
  * last failure.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhaustedError") {}
@@ -162,6 +172,7 @@ export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhau
  * The account is out of quota or credit (OpenAI's `insufficient_quota`, sent
  * with a 429). Retrying cannot help. Permanent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class QuotaExceededError extends ModelErrorClass("QuotaExceededError") {}
@@ -169,6 +180,7 @@ export class QuotaExceededError extends ModelErrorClass("QuotaExceededError") {}
 /**
  * The request itself is wrong (400, 404, 413, 422 and other 4xx). Permanent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidRequestError extends ModelErrorClass("InvalidRequestError") {}
@@ -176,6 +188,7 @@ export class InvalidRequestError extends ModelErrorClass("InvalidRequestError") 
 /**
  * The credentials were refused (401, 403). Permanent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class AuthenticationError extends ModelErrorClass("AuthenticationError") {}
@@ -184,11 +197,13 @@ export class AuthenticationError extends ModelErrorClass("AuthenticationError") 
  * The response could not be understood, or the stream broke in a way that
  * says nothing about the server's health (malformed SSE or JSON). Permanent.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class StreamError extends ModelErrorClass("StreamError") {}
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ModelError =
@@ -206,6 +221,7 @@ export type ModelError =
   | StreamError
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Tag = ModelError["_tag"]
@@ -228,6 +244,7 @@ const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extr
 /**
  * Builds the error for a tag chosen at run time, e.g. by a classification table.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new constructors[tag](fields)
@@ -235,6 +252,7 @@ export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new cons
 /**
  * Whether an error of this tag is retried when the server says nothing more.
  *
+ * @category guards
  * @since 0.3.0
  */
 export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
@@ -244,6 +262,7 @@ export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
  * and the throttling codes of every provider table). What an adaptive rate
  * limiter slows down for.
  *
+ * @category guards
  * @since 0.3.0
  */
 export const isThrottlingTag = (tag: Tag): boolean => tag === "RateLimitError" || tag === "OverloadedError"
@@ -254,6 +273,7 @@ export const isThrottlingTag = (tag: Tag): boolean => tag === "RateLimitError" |
  * (transient); 401, 403 authentication; 400, 404, 413, 422 and every other
  * status invalid request (permanent).
  *
+ * @category classification
  * @since 0.1.0
  */
 export const tagForStatus = (status: number): Tag => {
@@ -275,6 +295,7 @@ export const tagForStatus = (status: number): Tag => {
 }
 
 /**
+ * @category guards
  * @since 0.1.0
  */
 export const isModelError = (u: unknown): u is ModelError => Predicate.hasProperty(u, TypeId)

@@ -30,6 +30,7 @@
  * @since 0.4.0
  */
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type * as CompletionModel from "./CompletionModel.js"
 import { settleOnce } from "./internal/providerQuota.js"
 import type * as ModelError from "./ModelError.js"
@@ -38,6 +39,7 @@ import type * as ModelError from "./ModelError.js"
  * What a turn used, as far as the provider said (a count left out stays as
  * it was charged).
  *
+ * @category models
  * @since 0.4.0
  */
 export interface Usage {
@@ -52,6 +54,7 @@ export interface Usage {
  * give back all it was charged (a failure, an abandoned stream). Only the
  * first settlement of an attempt counts.
  *
+ * @category models
  * @since 0.4.0
  */
 export type Settle = (usage?: Usage) => Effect.Effect<void>
@@ -59,6 +62,7 @@ export type Settle = (usage?: Usage) => Effect.Effect<void>
 /**
  * One attempt of a call, as a policy sees it.
  *
+ * @category models
  * @since 0.4.0
  */
 export interface Call<A, E, R> {
@@ -77,6 +81,7 @@ export interface Call<A, E, R> {
  * `settles` says whether it charges what a call uses (then a stream is
  * watched for the end of its turn).
  *
+ * @category models
  * @since 0.4.0
  */
 export interface Policy {
@@ -89,6 +94,7 @@ export interface Policy {
  * the breaker around the limiter around the attempt. Each policy's `settle`
  * hears the attempt's usage. With no policy, the attempt as it is.
  *
+ * @category combinators
  * @since 0.4.0
  */
 export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
@@ -117,9 +123,13 @@ export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
  * `chatStream` is one attempt, sized by its request, settled by its turn's
  * `TurnFinished` usage (or given back if the stream ends before it).
  *
+ * @category combinators
  * @since 0.4.0
  */
-export const decorate = (policy: Policy) => (inner: CompletionModel.Service): CompletionModel.Service => ({
+export const decorate: {
+  (policy: Policy): (inner: CompletionModel.Service) => CompletionModel.Service
+  (inner: CompletionModel.Service, policy: Policy): CompletionModel.Service
+} = dual(2, (inner: CompletionModel.Service, policy: Policy): CompletionModel.Service => ({
   name: inner.name,
   model: inner.model,
   chatStream: (request) =>
@@ -135,13 +145,14 @@ export const decorate = (policy: Policy) => (inner: CompletionModel.Service): Co
             ))
           : inner.chatStream(request)
     })
-})
+}))
 
 /**
  * A request's size in characters: the text the model reads, tool
  * definitions and arguments included; an image counts as what a large one
  * costs (about 1,600 tokens at Anthropic's rate).
  *
+ * @category costs
  * @since 0.4.0
  */
 export const requestChars = (request: CompletionModel.ChatRequest): number => {

@@ -38,6 +38,7 @@ import * as RetryAfter from "./RetryAfter.js"
  * One dimension of a provider's limit; each field only when the provider
  * sent it (and it made sense).
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Dimension {
@@ -48,6 +49,7 @@ export interface Dimension {
 }
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export type RateLimitState = { readonly [K in DimensionName]?: Dimension }
@@ -55,6 +57,7 @@ export type RateLimitState = { readonly [K in DimensionName]?: Dimension }
 /**
  * The dimensions, by their field in {@link RateLimitState}.
  *
+ * @category models
  * @since 0.3.0
  */
 export type DimensionName = Tokens.Dimension
@@ -63,6 +66,7 @@ export type DimensionName = Tokens.Dimension
  * The state in a response's headers, read against `now` (epoch
  * milliseconds); `None` when the response carries none.
  *
+ * @category parsing
  * @since 0.3.0
  */
 export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Option<RateLimitState> => {
@@ -90,6 +94,7 @@ export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Opt
  * (before its body): the adaptive rate limiter sets it around each call it
  * paces, and the adapters {@link report} to it. By default nobody listens.
  *
+ * @category reporting
  * @since 0.3.0
  */
 export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effect.Effect<void>> = globalValue(
@@ -102,6 +107,7 @@ export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effec
  * adapter does with every response, success or error. A `CompletionModel` of
  * your own that reads a provider's headers can do the same.
  *
+ * @category reporting
  * @since 0.3.0
  */
 export const report = (state: RateLimitState): Effect.Effect<void> =>
@@ -111,6 +117,7 @@ export const report = (state: RateLimitState): Effect.Effect<void> =>
  * Reads a response's headers against the `Clock` and reports what they say
  * (nothing when they say nothing): {@link parse} then {@link report}.
  *
+ * @category reporting
  * @since 0.3.0
  */
 export const reportHeaders = (headers: RetryAfter.HeaderRecord): Effect.Effect<void> =>
@@ -123,6 +130,7 @@ export const reportHeaders = (headers: RetryAfter.HeaderRecord): Effect.Effect<v
 /**
  * The largest count accepted: 10^12.
  *
+ * @category constants
  * @since 0.3.0
  */
 export const maxCount = 1e12
@@ -131,6 +139,7 @@ export const maxCount = 1e12
  * A duration as OpenAI writes it (`1s`, `6m0s`, `0.5s`, `1h2m3s`, `20ms`),
  * in milliseconds; `None` for anything else, or more than a day.
  *
+ * @category parsing
  * @since 0.3.0
  */
 export const parseDuration = (value: string): Option.Option<number> => {

@@ -49,6 +49,7 @@ import * as RetrySchedule from "./RetrySchedule.js"
  * `ResilientModel`'s options, and the name of the spans, metrics, log lines
  * and (unless `breaker.key` says otherwise) the circuit.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Options extends ResilientModel.Options {
@@ -58,6 +59,7 @@ export interface Options extends ResilientModel.Options {
 
 /**
  * @throws InvalidRetryPolicy or InvalidOptions when an option is not valid
+ * @category layers
  * @since 0.3.0
  */
 export const layer = (
@@ -112,6 +114,7 @@ export const layer = (
  * const Client = AnthropicClient.layer({ transformClient: ResilientLanguageModel.transformClient })
  * ```
  *
+ * @category combinators
  * @since 0.3.0
  */
 export const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>

@@ -60,6 +60,7 @@ import * as RetryingModel from "./RetryingModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -76,6 +77,7 @@ export interface Options {
 
 /**
  * @throws InvalidRetryPolicy or InvalidOptions when an option is not valid
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

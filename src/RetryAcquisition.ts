@@ -53,12 +53,14 @@ import * as Tracer from "effect/Tracer"
 import * as ForeignError from "./ForeignError.js"
 import { check, checked } from "./internal/options.js"
 import { retryLazily } from "./internal/retry.js"
+import * as Schedules from "./internal/schedule.js"
 import { quoted } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import type * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<E> {
@@ -85,11 +87,13 @@ export interface Options<E> {
  * The failures of a retried acquisition: its own, an attempt or deadline
  * timeout, or a refusal of the budget.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Failure<E> = E | ModelError.TimeoutError | ModelError.RetryBudgetExhaustedError
 
 /**
+ * @category combinators
  * @since 0.1.0
  */
 export const retryAcquisition: {
@@ -119,6 +123,7 @@ export const retryAcquisition: {
  * the overhead bench measures it.)
  *
  * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong kind
+ * @category metrics
  * @since 0.1.0
  */
 export const retrying = <E>(
@@ -141,7 +146,7 @@ export const retrying = <E>(
   const { budget, onRetry, secrets = [] } = options
   const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
   const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
-  const schedule = RetrySchedule.fromPolicy<Failure<E>>(
+  const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
   )
   const attemptsMetric = Metric.tagged(attempts, "operation", name)
@@ -274,6 +279,7 @@ export const retrying = <E>(
 /**
  * Retries, by `reason` (the error's tag) and `operation`.
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const retriesTotal = Metric.counter("effect_retry_layer_retries_total", {
@@ -283,6 +289,7 @@ export const retriesTotal = Metric.counter("effect_retry_layer_retries_total", {
 /**
  * Attempts per call, by `operation`.
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const attempts = Metric.histogram(
@@ -294,6 +301,7 @@ export const attempts = Metric.histogram(
 /**
  * Waits before retries, in milliseconds, by `operation`.
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const retryDelays = Metric.histogram(

@@ -35,6 +35,7 @@ import * as Option from "effect/Option"
 /**
  * Lower-case header names to values, e.g. `@effect/platform`'s `Headers`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type HeaderRecord = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
@@ -43,6 +44,7 @@ export type HeaderRecord = Readonly<Record<string, string | ReadonlyArray<string
  * Hints longer than this are treated as garbage: no server means "retry in a
  * week", and waiting that long is never what a caller wants.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const maxHint: Duration.Duration = Duration.days(1)
@@ -53,6 +55,7 @@ const maxHintMillis = Duration.toMillis(maxHint)
  * A header's (first) value, trimmed. Values are checked, not trusted: records
  * from outside (an SDK's raw response) may hold anything.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const header = (headers: HeaderRecord, name: string): string | undefined => {
@@ -71,6 +74,7 @@ const fromMillis = (millis: number): Option.Option<Duration.Duration> =>
 /**
  * Parses a `retry-after-ms` value.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseMillis = (value: string): Option.Option<Duration.Duration> =>
@@ -80,6 +84,7 @@ export const parseMillis = (value: string): Option.Option<Duration.Duration> =>
  * Parses a `retry-after` value: delta seconds or an HTTP-date relative to `now`
  * (epoch milliseconds). A date in the past is a zero wait.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseRetryAfter = (value: string, now: number): Option.Option<Duration.Duration> => {
@@ -92,6 +97,7 @@ export const parseRetryAfter = (value: string, now: number): Option.Option<Durat
  * The wait the headers ask for: `retry-after-ms` if it parses, else
  * `retry-after`; `None` if neither gives a sane value.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parse = (headers: HeaderRecord, now: number): Option.Option<Duration.Duration> => {
@@ -105,6 +111,7 @@ export const parse = (headers: HeaderRecord, now: number): Option.Option<Duratio
 /**
  * {@link parse} against the current `Clock` time (virtual under `TestClock`).
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const fromHeaders = (headers: HeaderRecord): Effect.Effect<Option.Option<Duration.Duration>> =>
@@ -113,6 +120,7 @@ export const fromHeaders = (headers: HeaderRecord): Effect.Effect<Option.Option<
 /**
  * The server's explicit `x-should-retry`, if it said `true` or `false`.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const xShouldRetry = (headers: HeaderRecord): Option.Option<boolean> => {
@@ -133,6 +141,7 @@ const asctime = /^[a-z]{3} ([a-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$
  * is not used: it accepts far more than HTTP-dates ("1" is the year 2001) and
  * reads asctime dates in local time.
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseHttpDate = (value: string, now: number): Option.Option<number> => {

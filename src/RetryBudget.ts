@@ -61,6 +61,7 @@ import * as RetrySchedule from "./RetrySchedule.js"
  * | `minPerSecond` | 10 | retries allowed per second of window whatever the traffic |
  * | `window` | 10 seconds | how far back first attempts and retries count |
  *
+ * @category models
  * @since 0.2.0
  */
 export class Options extends Schema.Class<Options>("RetryBudget.Options")({
@@ -71,16 +72,23 @@ export class Options extends Schema.Class<Options>("RetryBudget.Options")({
 }) {}
 
 /**
+ * @category models
  * @since 0.2.0
  */
 export declare namespace Options {
-  /** What {@link make} and {@link layer} accept. */
+  /**
+   * What {@link make} and {@link layer} accept.
+   *
+   * @category options
+   * @since 0.2.0
+   */
   export type Input = Schema.Schema.Encoded<typeof Options>
 }
 
 /**
  * The budget's window, for dashboards and tests.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface State {
@@ -91,6 +99,7 @@ export interface State {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Service {
@@ -104,6 +113,7 @@ export interface Service {
 }
 
 /**
+ * @category tags
  * @since 0.1.0
  */
 export class RetryBudget extends Context.Tag("effect-retry-layer/RetryBudget")<RetryBudget, Service>() {}
@@ -112,6 +122,7 @@ export class RetryBudget extends Context.Tag("effect-retry-layer/RetryBudget")<R
  * Validates options (an instance passes as is).
  *
  * @throws InvalidOptions
+ * @category options
  * @since 0.2.0
  */
 export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "RetryBudget")
@@ -120,6 +131,7 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
  * A budget on the `FleetStore` in context.
  *
  * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (input?: Options | Options.Input): Effect.Effect<Service, never, FleetStore.FleetStore> => {
@@ -160,6 +172,7 @@ export const make = (input?: Options | Options.Input): Effect.Effect<Service, ne
  * Provides a {@link RetryBudget} on the `FleetStore` in context.
  *
  * @throws InvalidOptions when `input` is not valid
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (input?: Options | Options.Input): Layer.Layer<RetryBudget, never, FleetStore.FleetStore> =>
@@ -169,6 +182,7 @@ export const layer = (input?: Options | Options.Input): Layer.Layer<RetryBudget,
  * Retries that cost nothing: throttling, which the limiter paces, and an
  * open circuit, which sends nothing.
  *
+ * @category guards
  * @since 0.2.0
  */
 export const isFree = (error: unknown): boolean =>

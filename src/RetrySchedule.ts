@@ -33,10 +33,11 @@ import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import * as ForeignError from "./ForeignError.js"
 import { Classified } from "./internal/classified.js"
 import { readDuration, show } from "./internal/duration.js"
+import * as Schedules from "./internal/schedule.js"
 import { nearest } from "./internal/spelling.js"
 import { maxMessageChars } from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
@@ -50,6 +51,7 @@ import * as RetryAfter from "./RetryAfter.js"
  *   adds, so a server's `Retry-After` stays a floor.
  * - `"none"`: exact delays.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Jitter = "additive" | "none"
@@ -65,6 +67,7 @@ export type Jitter = "additive" | "none"
  *   not), jitter still only adding. What the official SDKs do; the shortest
  *   wait for one caller.
  *
+ * @category models
  * @since 0.3.0
  */
 export type HintMode = "floor" | "exact"
@@ -72,6 +75,7 @@ export type HintMode = "floor" | "exact"
 /**
  * A policy rejected at construction: every problem with its path, in one message.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidRetryPolicy extends Data.TaggedError("InvalidRetryPolicy")<{
@@ -230,6 +234,7 @@ const fieldNames: ReadonlySet<string> = new Set<keyof RetryPolicy.Input>([
  * (`RetrySchedule.make`, `RetryContext`, `delays`) refuse a policy that sets
  * them rather than ignore it; `commitOn` is read by the model decorators alone.
  *
+ * @category models
  * @since 0.1.0
  */
 export class RetryPolicy extends Data.Class<RetryPolicy.Fields> {
@@ -286,10 +291,16 @@ export class RetryPolicy extends Data.Class<RetryPolicy.Fields> {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export declare namespace RetryPolicy {
-  /** A validated policy's fields. */
+  /**
+   * A validated policy's fields.
+   *
+   * @category models
+   * @since 0.1.0
+   */
   export interface Fields {
     readonly maxAttempts: number
     readonly baseDelay: Duration.Duration
@@ -307,6 +318,9 @@ export declare namespace RetryPolicy {
   /**
    * What {@link RetryPolicy.from} accepts: every field optional (`undefined`
    * is the default), durations as any `DurationInput`.
+   *
+   * @category options
+   * @since 0.1.0
    */
   export interface Input {
     readonly maxAttempts?: number | undefined
@@ -327,6 +341,7 @@ export declare namespace RetryPolicy {
  * Accepts a validated policy as is and validates anything else.
  *
  * @throws InvalidRetryPolicy
+ * @category options
  * @since 0.1.0
  */
 export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy =>
@@ -341,6 +356,7 @@ export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy
  * The fields a policy may set that only some consumers can honour: limits on
  * a call, and the model's commit point.
  *
+ * @category models
  * @since 0.3.0
  */
 export type CallField = "timeout" | "maxElapsed" | "commitOn"
@@ -352,6 +368,7 @@ export type CallField = "timeout" | "maxElapsed" | "commitOn"
  * be ignored in silence.
  *
  * @throws InvalidRetryPolicy
+ * @category options
  * @since 0.3.0
  */
 export const honouredBy = (
@@ -385,6 +402,7 @@ const whereHonoured: Record<CallField, string> = {
 /**
  * What the schedule outputs at each step.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RetryStep<E> {
@@ -401,73 +419,28 @@ export interface RetryStep<E> {
  * Whether `policy` allows another attempt after `error`, ignoring the attempt
  * count: the error must be transient and its `retryAfter` within `maxRetryAfter`.
  *
+ * @category guards
  * @since 0.1.0
  */
 export const allowsRetry = (policy: RetryPolicy, error: unknown): boolean =>
-  allows(policy, classifyUnder(policy, error))
-
-const allows = (policy: RetryPolicy, classification: Retryable.RetryClassification): boolean => {
-  if (classification._tag === "Permanent") return false
-  const max = policy.maxRetryAfter
-  return max === undefined || Option.match(classification.retryAfter, {
-    onNone: () => true,
-    onSome: (hint) => Duration.lessThanOrEqualTo(hint, max)
-  })
-}
+  Schedules.allows(policy, classifyUnder(policy, error))
 
 /**
  * The schedule for a policy. Its input is the failed error; its output a
  * {@link RetryStep}.
  *
+ * @category schedules
  * @since 0.1.0
  */
 export const make = <E = unknown>(
   input: RetryPolicy | RetryPolicy.Input = {}
-): Schedule.Schedule<RetryStep<E>, E> => fromPolicy(honouredBy(policy(input), "RetrySchedule.make", []))
-
-/**
- * The schedule of a policy whose call-level fields the caller honours itself.
- *
- * @internal
- */
-export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E> => {
-  const delays = Schedule.recurs(p.maxAttempts - 1).pipe(
-    Schedule.addDelay((retries) => backoff(p, retries + 1)),
-    Schedule.intersect(Schedule.identity<Judged<E>>()),
-    Schedule.whileInput(({ classification }: Judged<E>) => allows(p, classification)),
-    // The hint goes on after the cap: a server's hint is honoured even past `maxDelay`.
-    Schedule.modifyDelay(([, { classification }], delay) => {
-      if (classification._tag === "Permanent" || Option.isNone(classification.retryAfter)) return delay
-      return p.retryAfter === "exact"
-        ? classification.retryAfter.value
-        : Duration.max(delay, classification.retryAfter.value)
-    }),
-    p.jitter === "additive" ? Schedule.jitteredWith({ min: 1, max: 1.1 }) : identity
-  )
-  // `delays` reads the final (floored, jittered) wait back out of the decision.
-  return Schedule.delays(delays).pipe(
-    Schedule.intersect(Schedule.identity<Judged<E>>()),
-    Schedule.intersect(Schedule.count),
-    Schedule.map(([[delay, { classification, error }], n]): RetryStep<E> => ({
-      attempt: n + 1,
-      error,
-      classification,
-      delay
-    })),
-    // Each failure is classified once, as it comes in; every step of the schedule reads that.
-    Schedule.mapInput((error: E): Judged<E> => ({ error, classification: classifyUnder(p, error) }))
-  )
-}
-
-interface Judged<E> {
-  readonly error: E
-  readonly classification: Retryable.RetryClassification
-}
+): Schedule.Schedule<RetryStep<E>, E> => Schedules.fromPolicy(honouredBy(policy(input), "RetrySchedule.make", []))
 
 /**
  * The backoff before retry `retry` (1 for the first), before any hint and
  * jitter: `min(baseDelay * factor^(retry - 1), maxDelay)`. O(1) for any `retry`.
  *
+ * @category schedules
  * @since 0.3.0
  */
 export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration => {
@@ -485,6 +458,7 @@ export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration =
  * `detectRateLimits`, a message that reads like a rate limit; anything else
  * is `Permanent`. Every hint is capped at {@link RetryAfter.maxHint}.
  *
+ * @category classification
  * @since 0.3.0
  */
 export const classifyUnder = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification => {
@@ -516,6 +490,7 @@ const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
  * as Python's rate-limit decorators judge it: "rate limit", "throttl" or "too
  * many requests". Only the first 2 KiB of a message are read.
  *
+ * @category classification
  * @since 0.3.0
  */
 export const readsLikeRateLimit = (error: unknown): boolean => {
@@ -534,6 +509,7 @@ export const readsLikeRateLimit = (error: unknown): boolean => {
  * {@link readsLikeRateLimit}. The limiter slows down on these; the budget and
  * the breaker do not count them.
  *
+ * @category guards
  * @since 0.2.0
  */
 export const isThrottling = (error: unknown): boolean => {

@@ -31,6 +31,7 @@ import * as Predicate from "effect/Predicate"
 /**
  * The key of the classification method.
  *
+ * @category symbols
  * @since 0.1.0
  */
 export const symbol: unique symbol = Symbol.for("effect-retry-layer/Retryable")
@@ -38,6 +39,7 @@ export const symbol: unique symbol = Symbol.for("effect-retry-layer/Retryable")
 /**
  * An error that classifies itself.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Retryable {
@@ -51,6 +53,7 @@ export interface Retryable {
  * - `Transient`: safe to try again; `retryAfter` is the server's hint (from a
  *   `Retry-After` header or similar), which a retry schedule treats as a floor.
  *
+ * @category models
  * @since 0.1.0
  */
 export type RetryClassification = Data.TaggedEnum<{
@@ -61,11 +64,13 @@ export type RetryClassification = Data.TaggedEnum<{
 /**
  * Constructors, guards and `$match` for {@link RetryClassification}.
  *
+ * @category models
  * @since 0.1.0
  */
 export const RetryClassification = Data.taggedEnum<RetryClassification>()
 
 /**
+ * @category constructors
  * @since 0.1.0
  */
 export const permanent: RetryClassification = RetryClassification.Permanent()
@@ -75,6 +80,7 @@ const transientWithoutHint: RetryClassification = RetryClassification.Transient(
 /**
  * A transient classification, with an optional server hint.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const transient = (retryAfter?: Duration.Duration | undefined): RetryClassification =>
@@ -83,6 +89,7 @@ export const transient = (retryAfter?: Duration.Duration | undefined): RetryClas
     : RetryClassification.Transient({ retryAfter: Option.some(retryAfter) })
 
 /**
+ * @category guards
  * @since 0.1.0
  */
 export const isRetryable = (u: unknown): u is Retryable =>
@@ -92,11 +99,13 @@ export const isRetryable = (u: unknown): u is Retryable =>
  * Classifies any value. Values that do not implement {@link Retryable} are
  * `Permanent`.
  *
+ * @category classification
  * @since 0.1.0
  */
 export const classify = (u: unknown): RetryClassification => isRetryable(u) ? u[symbol]() : permanent
 
 /**
+ * @category guards
  * @since 0.1.0
  */
 export const isTransient = (u: unknown): boolean => classify(u)._tag === "Transient"
@@ -104,6 +113,7 @@ export const isTransient = (u: unknown): boolean => classify(u)._tag === "Transi
 /**
  * The server's hint of a transient error, `None` for anything else.
  *
+ * @category getters
  * @since 0.1.0
  */
 export const retryAfter = (u: unknown): Option.Option<Duration.Duration> => {

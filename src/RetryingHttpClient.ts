@@ -49,6 +49,7 @@ import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export interface Options extends Omit<RetryAcquisition.Options<unknown>, "provider" | "onRetry"> {
@@ -62,6 +63,7 @@ export interface Options extends Omit<RetryAcquisition.Options<unknown>, "provid
  * Retries every request of the client it is given.
  *
  * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn`
+ * @category combinators
  * @since 0.3.0
  */
 export const transformClient = (

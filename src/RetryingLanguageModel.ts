@@ -67,6 +67,7 @@ import * as RetryingHttpClient from "./RetryingHttpClient.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export interface Options {
@@ -105,6 +106,7 @@ export interface Options {
  * @throws InvalidOptions when an option is unknown or of the wrong kind (`errorPartBeforeContent: "fial"`)
  * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn` (the commit point here is the first
  * content part)
+ * @category constructors
  * @since 0.3.0
  */
 export const make = (
@@ -219,6 +221,7 @@ export const make = (
  * Decorates whatever `LanguageModel` the layer is provided with.
  *
  * @throws InvalidRetryPolicy when `policy` is not valid; InvalidOptions when an option is unknown or of the wrong kind
+ * @category layers
  * @since 0.3.0
  */
 export const layer = (
@@ -245,6 +248,7 @@ export const layer = (
  * event): {@link layer} can. The same function as
  * `RetryingHttpClient.transformClient` (`effect-retry-layer/http`).
  *
+ * @category combinators
  * @since 0.3.0
  */
 export const transformClient: typeof RetryingHttpClient.transformClient = RetryingHttpClient.transformClient
@@ -254,6 +258,7 @@ export const transformClient: typeof RetryingHttpClient.transformClient = Retryi
  * `now` (milliseconds since the epoch, as `Clock` gives it) is what an
  * HTTP-date `Retry-After` is read against.
  *
+ * @category classification
  * @since 0.3.0
  */
 export const classify = (error: unknown, now: number): Retryable.RetryClassification => {

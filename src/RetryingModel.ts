@@ -43,6 +43,7 @@ import * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -65,6 +66,7 @@ export interface Options {
  * Decorates `inner` without a layer. `name` and `model` pass through.
  *
  * @throws InvalidRetryPolicy when `policy` is not valid
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -99,6 +101,7 @@ export const make = (
  *
  * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong
  * kind (at construction, not when the layer is built)
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -117,6 +120,7 @@ export const layer = (
  * {@link layer} with the {@link RetryBudget} in context admitting every retry.
  *
  * @throws InvalidRetryPolicy when `policy` is not valid
+ * @category layers
  * @since 0.1.0
  */
 export const layerWithBudget = (
@@ -143,6 +147,7 @@ export const layerWithBudget = (
  * pull; nothing is read twice. The stream must be run, once: running it
  * releases the underlying stream when it ends.
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const commitOnFirstChunk = <A, E, R>(

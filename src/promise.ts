@@ -32,11 +32,13 @@ import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as ScheduleDecision from "effect/ScheduleDecision"
 import { Classified } from "./internal/classified.js"
+import * as Schedules from "./internal/schedule.js"
 import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface RetryOptions extends RetrySchedule.RetryPolicy.Input {
@@ -54,6 +56,7 @@ export interface RetryOptions extends RetrySchedule.RetryPolicy.Input {
 /**
  * What each attempt is given.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface AttemptContext {
@@ -67,6 +70,7 @@ export interface AttemptContext {
  * Calls `fn` until it succeeds, an error is not to be retried, or the policy
  * gives up; rejects with the last error (the original value, not a wrapper).
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const retry = async <T>(
@@ -140,6 +144,7 @@ export const retry = async <T>(
  * ```
  *
  * @throws InvalidRetryPolicy when the options are not valid (when the class is defined)
+ * @category combinators
  * @since 0.1.0
  */
 export const retryable = (options: RetryOptions = {}) => {
@@ -160,6 +165,7 @@ export const retryable = (options: RetryOptions = {}) => {
  * `maxAttempts` is at most 1,000.
  *
  * @throws InvalidRetryPolicy when the options are not valid or set `timeout`, `maxElapsed` or `commitOn`
+ * @category schedules
  * @since 0.1.0
  */
 export const delays = (options: RetrySchedule.RetryPolicy.Input = {}): ReadonlyArray<number> => {
@@ -176,6 +182,7 @@ export const delays = (options: RetrySchedule.RetryPolicy.Input = {}): ReadonlyA
  *
  * @throws InvalidRetryPolicy when the options are not valid or set `timeout`, `maxElapsed` or `commitOn`
  * @throws RangeError when `attempt` is not an integer >= 1
+ * @category schedules
  * @since 0.1.0
  */
 export const calculateBackoffDelay = (attempt: number, options: RetrySchedule.RetryPolicy.Input = {}): number => {
@@ -207,6 +214,7 @@ export const calculateBackoffDelay = (attempt: number, options: RetrySchedule.Re
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export class RetryContext {
@@ -223,7 +231,7 @@ export class RetryContext {
   constructor(options: Omit<RetryOptions, "signal" | "onRetry"> = {}) {
     const { classify, policy } = compile(options, "RetryContext")
     this.#classify = classify
-    this.#schedule = RetrySchedule.fromPolicy<Attempted>(policy)
+    this.#schedule = Schedules.fromPolicy<Attempted>(policy)
     this.#state = this.#schedule.initial
   }
 

@@ -20,6 +20,75 @@ const examples = (): ReadonlyArray<{ readonly name: string; readonly code: strin
   })
 }
 
+// What the public API is sorted by (Effect's own categories, and this library's: costs, classification, reporting,
+// fixtures for the testing entries).
+const categories = new Set([
+  "models",
+  "constructors",
+  "combinators",
+  "layers",
+  "tags",
+  "errors",
+  "guards",
+  "getters",
+  "symbols",
+  "options",
+  "schedules",
+  "classification",
+  "parsing",
+  "reporting",
+  "costs",
+  "metrics",
+  "constants",
+  "utils",
+  "fixtures"
+])
+
+/** Every exported declaration of the public modules (namespace members included), with its JSDoc tags. */
+const exported = () =>
+  readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts") && !file.startsWith("internal"))
+    .flatMap((file) => {
+      const source = ts.createSourceFile(
+        file,
+        readFileSync(join(root, "src", file), "utf8"),
+        ts.ScriptTarget.Latest,
+        true
+      )
+      const visit = (node: ts.Node, prefix: string): Array<{ readonly name: string; readonly tags: Array<string> }> => {
+        const modifiers = ts.canHaveModifiers(node) ? ts.getModifiers(node) : undefined
+        if (modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) !== true) return []
+        const own = ts.isVariableStatement(node)
+          ? node.declarationList.declarations.map((d) => d.name.getText(source)).join(", ")
+          : (node as { readonly name?: ts.Node }).name?.getText(source) ?? "?"
+        const tags = ts.getJSDocCommentsAndTags(node).filter(ts.isJSDoc).flatMap((doc) =>
+          (doc.tags ?? []).map((tag) => `${tag.tagName.text} ${String(tag.comment ?? "")}`.trim())
+        )
+        const inner = ts.isModuleDeclaration(node) && node.body !== undefined && ts.isModuleBlock(node.body)
+          ? node.body.statements.flatMap((statement) => visit(statement, `${prefix}${own}.`))
+          : []
+        return [{ name: `${file}: ${prefix}${own}`, tags }, ...inner]
+      }
+      return source.statements.flatMap((statement) => visit(statement, ""))
+    })
+
+describe("the public API's conventions", () => {
+  it("every export of a public module says since when, and its category; nothing internal is exported there", () => {
+    const found = exported()
+    expect(found.length).toBeGreaterThan(250)
+    const problems = found.flatMap(({ name, tags }) => {
+      if (tags.includes("internal")) return [`${name}: internal, exported from a public module`]
+      const since = tags.find((t) => t.startsWith("since "))
+      const category = tags.find((t) => t.startsWith("category "))?.slice("category ".length)
+      return [
+        ...(since === undefined || !/^since \d+\.\d+\.\d+$/.test(since) ? [`${name}: no @since x.y.z`] : []),
+        ...(category === undefined || !categories.has(category) ? [`${name}: @category ${category ?? "missing"}`] : [])
+      ]
+    })
+    expect(problems).toEqual([])
+  })
+})
+
 describe("JSDoc examples", () => {
   it("every @example of the public API compiles against the sources", () => {
     const found = examples()

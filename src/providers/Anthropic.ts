@@ -45,6 +45,7 @@ import * as HttpModel from "../internal/httpModel.js"
 import { defaultMaxTokens } from "../internal/tokens.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -72,12 +73,14 @@ export interface Options {
  * Anthropic's error types and the tags they deserve; consulted before the
  * status, and the only guide for an `error` event inside a stream.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.anthropic
 
 /**
  * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
@@ -132,6 +135,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
 }
 
 /**
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (
@@ -143,6 +147,7 @@ export const layer = (
  * {@link layer} with its options read from `Config`, e.g.
  * `{ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: Config.succeed("claude-sonnet-4-5") }`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (

@@ -53,6 +53,7 @@ import * as RetryAfter from "../RetryAfter.js"
 /**
  * AWS credentials, each a `Redacted`.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Credentials {
@@ -63,6 +64,7 @@ export interface Credentials {
 }
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export interface Options {
@@ -90,6 +92,7 @@ export interface Options {
  * A `CompletionModel` over Bedrock's `ConverseStream`.
  *
  * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * @category constructors
  * @since 0.3.0
  */
 export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
@@ -174,6 +177,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
 
 /**
  * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * @category layers
  * @since 0.3.0
  */
 export const layer = (
@@ -186,6 +190,7 @@ export const layer = (
  * `{ region: Config.string("AWS_REGION"), model: Config.succeed("..."), credentials: { accessKeyId:
  * Config.redacted("AWS_ACCESS_KEY_ID"), secretAccessKey: Config.redacted("AWS_SECRET_ACCESS_KEY") } }`.
  *
+ * @category layers
  * @since 0.3.0
  */
 export const layerConfig = (
@@ -198,6 +203,7 @@ const provider = "bedrock"
 /**
  * AWS error codes and the tags they deserve.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.bedrock
@@ -206,6 +212,7 @@ export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.bedrock
  * Classifies a failed Bedrock HTTP response (codes from the
  * `x-amzn-errortype` header or the body's `__type`).
  *
+ * @category classification
  * @since 0.1.0
  */
 export const fromResponse = (
@@ -221,6 +228,7 @@ export const fromResponse = (
  * raw response (`$response.headers`) is read against `now`, which defaults to
  * the system clock because this runs in a plain `catch` callback.
  *
+ * @category classification
  * @since 0.1.0
  */
 export const fromAwsError = (error: unknown, now: number = Date.now()): ModelError.ModelError => {

@@ -51,6 +51,7 @@ import type * as ModelError from "../ModelError.js"
 /**
  * Settings shared by OpenAI and Azure OpenAI.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface CommonOptions {
@@ -67,6 +68,7 @@ export interface CommonOptions {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options extends CommonOptions {
@@ -79,6 +81,7 @@ export interface Options extends CommonOptions {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface AzureOptions extends CommonOptions {
@@ -93,6 +96,7 @@ export interface AzureOptions extends CommonOptions {
  * OpenAI's error types and codes and the tags they deserve, consulted before
  * the status and for errors inside a stream.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.openai
@@ -101,6 +105,7 @@ const provider = "openai"
 
 /**
  * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> =>
@@ -120,6 +125,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
  * with the key in the `api-key` header.
  *
  * @throws TypeError when `endpoint` is not an absolute http(s) URL
+ * @category constructors
  * @since 0.1.0
  */
 export const makeAzure = (
@@ -139,12 +145,14 @@ export const makeAzure = (
 }
 
 /**
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
   Layer.effect(CompletionModel.CompletionModel, make(options))
 
 /**
+ * @category layers
  * @since 0.1.0
  */
 export const layerAzure = (
@@ -156,6 +164,7 @@ export const layerAzure = (
  * {@link layer} with its options read from `Config`, e.g.
  * `{ apiKey: Config.redacted("OPENAI_API_KEY"), model: Config.succeed("gpt-4o-mini") }`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (
@@ -166,6 +175,7 @@ export const layerConfig = (
 /**
  * {@link layerAzure} with its options read from `Config`.
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerAzureConfig = (

@@ -41,6 +41,7 @@ import type * as Net from "node:net"
 /**
  * One item of a scripted event stream.
  *
+ * @category models
  * @since 0.1.0
  */
 export type StreamItem =
@@ -54,6 +55,7 @@ export type StreamItem =
 /**
  * What the server does with one request.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Reply =
@@ -75,6 +77,7 @@ export type Reply =
   | { readonly _tag: "Stall" }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface ReplyOptions {
@@ -86,6 +89,7 @@ export interface ReplyOptions {
 /**
  * A complete response with a text body.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const respond = (status: number, body: string, options: ReplyOptions = {}): Reply => ({
@@ -99,6 +103,7 @@ export const respond = (status: number, body: string, options: ReplyOptions = {}
 /**
  * A complete response with a JSON body.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const json = (status: number, body: unknown, options: ReplyOptions = {}): Reply =>
@@ -110,6 +115,7 @@ export const json = (status: number, body: unknown, options: ReplyOptions = {}):
 /**
  * A `text/event-stream` response that plays `items` in order and then ends.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const stream = (
@@ -126,6 +132,7 @@ export const stream = (
 /**
  * Destroys the connection before sending anything back.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const reset: Reply = { _tag: "Reset" }
@@ -133,6 +140,7 @@ export const reset: Reply = { _tag: "Reset" }
 /**
  * Never answers (until the client gives up or the server closes).
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const stall: Reply = { _tag: "Stall" }
@@ -140,6 +148,7 @@ export const stall: Reply = { _tag: "Stall" }
 /**
  * A server-sent event; `data` that is not a string is sent as JSON.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const event = (data: unknown, name?: string): StreamItem => ({
@@ -151,6 +160,7 @@ export const event = (data: unknown, name?: string): StreamItem => ({
 /**
  * Bytes sent as they are, to script malformed streams.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const raw = (text: string): StreamItem => ({ _tag: "Raw", text })
@@ -158,6 +168,7 @@ export const raw = (text: string): StreamItem => ({ _tag: "Raw", text })
 /**
  * A real-time pause between items.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const pause = (millis: number): StreamItem => ({ _tag: "Pause", millis })
@@ -165,6 +176,7 @@ export const pause = (millis: number): StreamItem => ({ _tag: "Pause", millis })
 /**
  * Resets the connection mid-stream, after the items before it were sent.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const resetStream: StreamItem = { _tag: "Reset" }
@@ -172,6 +184,7 @@ export const resetStream: StreamItem = { _tag: "Reset" }
 /**
  * Stops sending mid-stream but keeps the connection open.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const stallStream: StreamItem = { _tag: "Stall" }
@@ -179,6 +192,7 @@ export const stallStream: StreamItem = { _tag: "Stall" }
 // Provider-shaped replies ----------------------------------------------------
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface StreamShape {
@@ -202,6 +216,7 @@ const halves = (input: unknown): readonly [string, string] => {
 /**
  * The events of an Anthropic Messages stream that says `pieces`.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const anthropicEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => [
@@ -253,6 +268,7 @@ export const anthropicEvents = (pieces: ReadonlyArray<string>, shape: StreamShap
 /**
  * A complete Anthropic Messages stream that says `pieces`.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const anthropicStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -262,6 +278,7 @@ export const anthropicStream = (pieces: ReadonlyArray<string>, shape: StreamShap
  * A complete (not streamed) Anthropic Messages answer that says `pieces`, as
  * `generateText` receives it.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const anthropicMessage = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -282,6 +299,7 @@ export const anthropicMessage = (pieces: ReadonlyArray<string>, shape: StreamSha
 /**
  * An Anthropic error event (`event: error`), as sent mid-stream.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const anthropicErrorEvent = (type: string, message: string): StreamItem =>
@@ -290,6 +308,7 @@ export const anthropicErrorEvent = (type: string, message: string): StreamItem =
 /**
  * An Anthropic error response.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const anthropicError = (
@@ -303,6 +322,7 @@ export const anthropicError = (
  * The events of an OpenAI Chat Completions stream that says `pieces`,
  * with the usage chunk that `stream_options.include_usage` asks for.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const openAiEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => {
@@ -347,6 +367,7 @@ export const openAiEvents = (pieces: ReadonlyArray<string>, shape: StreamShape =
 /**
  * A complete OpenAI Chat Completions stream that says `pieces`.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const openAiStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -355,6 +376,7 @@ export const openAiStream = (pieces: ReadonlyArray<string>, shape: StreamShape =
 /**
  * An OpenAI error object as a stream event.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const openAiErrorEvent = (type: string, message: string): StreamItem =>
@@ -365,6 +387,7 @@ export const openAiErrorEvent = (type: string, message: string): StreamItem =>
  * `@effect/ai-openai` calls) that says `pieces` in one message item, then
  * makes the shape's function calls, then `response.completed` with usage.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const openAiResponsesEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => {
@@ -421,6 +444,7 @@ export const openAiResponsesEvents = (pieces: ReadonlyArray<string>, shape: Stre
  * A complete (not streamed) OpenAI Responses API answer that says `pieces`,
  * as `generateText` receives it.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const openAiResponse = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -484,6 +508,7 @@ const responsesApi = (pieces: ReadonlyArray<string>, shape: StreamShape) => {
 /**
  * A complete OpenAI Responses API stream that says `pieces`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const openAiResponsesStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -492,6 +517,7 @@ export const openAiResponsesStream = (pieces: ReadonlyArray<string>, shape: Stre
 /**
  * A Responses API `error` event, as sent in a stream that opened with 200.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const openAiResponsesErrorEvent = (code: string, message: string): StreamItem =>
@@ -500,6 +526,7 @@ export const openAiResponsesErrorEvent = (code: string, message: string): Stream
 /**
  * Bytes written as they are: a binary frame, or part of one.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bytes = (value: Uint8Array): StreamItem => ({ _tag: "Bytes", bytes: value })
@@ -508,6 +535,7 @@ export const bytes = (value: Uint8Array): StreamItem => ({ _tag: "Bytes", bytes:
  * One AWS event-stream message (prelude, string headers, payload, CRC32s),
  * encoded here independently of the decoder the Bedrock adapter uses.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const eventStreamMessage = (headers: Readonly<Record<string, string>>, payload: unknown): Uint8Array => {
@@ -556,6 +584,7 @@ const crc32 = (data: Uint8Array): number => {
 /**
  * A Bedrock `ConverseStream` event.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bedrockEvent = (type: string, payload: unknown): Uint8Array =>
@@ -564,6 +593,7 @@ export const bedrockEvent = (type: string, payload: unknown): Uint8Array =>
 /**
  * A Bedrock exception inside the stream, e.g. `modelStreamErrorException`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bedrockException = (type: string, message: string): StreamItem =>
@@ -576,6 +606,7 @@ export const bedrockException = (type: string, message: string): StreamItem =>
  * The events of a Bedrock `ConverseStream` that says `pieces` (and makes the
  * shape's tool calls), one binary message per item.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bedrockEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => [
@@ -606,6 +637,7 @@ export const bedrockEvents = (pieces: ReadonlyArray<string>, shape: StreamShape 
 /**
  * A complete Bedrock `ConverseStream` response.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bedrockStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
@@ -617,6 +649,7 @@ export const bedrockStream = (pieces: ReadonlyArray<string>, shape: StreamShape 
  * A Bedrock error response: the code in `x-amzn-errortype`, the message in
  * the body.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const bedrockError = (
@@ -632,6 +665,7 @@ export const bedrockError = (
 /**
  * An OpenAI error response.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const openAiError = (
@@ -647,6 +681,7 @@ export const openAiError = (
 /**
  * A request the server received.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RecordedRequest {
@@ -664,6 +699,7 @@ export interface RecordedRequest {
 /**
  * Connections the server has accepted, and how many have closed.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Connections {
@@ -672,6 +708,7 @@ export interface Connections {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Server {
@@ -690,11 +727,13 @@ export interface Server {
 }
 
 /**
+ * @category tags
  * @since 0.1.0
  */
 export class FaultServer extends Context.Tag("effect-retry-layer/testing/FaultServer")<FaultServer, Server>() {}
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -711,6 +750,7 @@ const unscripted = (index: number): Reply =>
 /**
  * Starts a server for the life of the scope.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options = {}): Effect.Effect<Server, never, Scope.Scope> =>
@@ -795,6 +835,7 @@ export const make = (options: Options = {}): Effect.Effect<Server, never, Scope.
 /**
  * Provides a {@link FaultServer} for the life of the layer.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const layer = (options?: Options): Layer.Layer<FaultServer> => Layer.scoped(FaultServer, make(options))

@@ -47,6 +47,7 @@ import * as Stream from "effect/Stream"
  * One scripted call: fail it, or answer with these parts (an `AiError` among
  * them fails a stream where it stands).
  *
+ * @category models
  * @since 0.3.0
  */
 export type Turn = AiError.AiError | ReadonlyArray<Response.StreamPartEncoded | AiError.AiError>
@@ -54,6 +55,7 @@ export type Turn = AiError.AiError | ReadonlyArray<Response.StreamPartEncoded | 
 /**
  * A call the scripted model received.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Call {
@@ -66,6 +68,7 @@ export interface Call {
 /**
  * What a test reads back from the scripted model.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Recorder {
@@ -77,6 +80,7 @@ export interface Recorder {
 /**
  * The tag under which {@link layer} provides the {@link Recorder}.
  *
+ * @category tags
  * @since 0.3.0
  */
 export class ScriptedLanguageModel
@@ -86,6 +90,7 @@ export class ScriptedLanguageModel
 /**
  * Builds a scripted `LanguageModel` and its recorder.
  *
+ * @category constructors
  * @since 0.3.0
  */
 export const make = (script: ReadonlyArray<Turn>): Effect.Effect<readonly [LanguageModel.Service, Recorder]> =>
@@ -133,6 +138,7 @@ export const make = (script: ReadonlyArray<Turn>): Effect.Effect<readonly [Langu
 /**
  * Provides the scripted `LanguageModel` and its {@link Recorder}.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const layer = (script: ReadonlyArray<Turn>): Layer.Layer<LanguageModel.LanguageModel | ScriptedLanguageModel> =>
@@ -147,6 +153,7 @@ export const layer = (script: ReadonlyArray<Turn>): Layer.Layer<LanguageModel.La
 // Scripted failures -----------------------------------------------------------
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export interface ErrorOptions {
@@ -161,6 +168,7 @@ export interface ErrorOptions {
  * `HttpResponseError` of reason `StatusCode`, with the headers and an
  * Anthropic-style error body of this `type`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const httpError = (status: number, type: string, options: ErrorOptions = {}): AiError.HttpResponseError =>
@@ -185,6 +193,7 @@ export const httpError = (status: number, type: string, options: ErrorOptions = 
 /**
  * A 429 `rate_limit_error`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const rateLimited = (options?: ErrorOptions): AiError.HttpResponseError =>
@@ -193,6 +202,7 @@ export const rateLimited = (options?: ErrorOptions): AiError.HttpResponseError =
 /**
  * A 529 `overloaded_error`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const overloaded = (options?: ErrorOptions): AiError.HttpResponseError =>
@@ -201,6 +211,7 @@ export const overloaded = (options?: ErrorOptions): AiError.HttpResponseError =>
 /**
  * A 500 `api_error`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const serverError = (options?: ErrorOptions): AiError.HttpResponseError => httpError(500, "api_error", options)
@@ -208,6 +219,7 @@ export const serverError = (options?: ErrorOptions): AiError.HttpResponseError =
 /**
  * A 400 `invalid_request_error`: never retried.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const invalidRequest = (options?: Omit<ErrorOptions, "retryAfter">): AiError.HttpResponseError =>
@@ -217,6 +229,7 @@ export const invalidRequest = (options?: Omit<ErrorOptions, "retryAfter">): AiEr
  * A connection that failed before any response (`HttpRequestError`, reason
  * `Transport`).
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const connectionLost = (): AiError.HttpRequestError =>
@@ -234,6 +247,7 @@ export const connectionLost = (): AiError.HttpRequestError =>
  * An in-band `error` part, as `@effect/ai-anthropic` delivers an `error`
  * event (`{ type, message }`); the stream ends after it.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const errorPart = (type: string, message: string = type): Response.StreamPartEncoded => ({
@@ -245,6 +259,7 @@ export const errorPart = (type: string, message: string = type): Response.Stream
  * A complete answer: `response-metadata`, the text in one delta per piece,
  * and a `finish` with reason `"stop"`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.StreamPartEncoded> => [
@@ -256,6 +271,7 @@ export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.
 /**
  * The parts of one text block: `text-start`, a delta per piece, `text-end`.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const text = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.StreamPartEncoded> => [
@@ -268,6 +284,7 @@ export const text = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.S
  * A tool call as providers stream it: its parameters' JSON in one delta,
  * then the `tool-call` part.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const toolCall = (id: string, name: string, params: unknown): ReadonlyArray<Response.StreamPartEncoded> => [
@@ -280,6 +297,7 @@ export const toolCall = (id: string, name: string, params: unknown): ReadonlyArr
 /**
  * The `response-metadata` part a provider sends first.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const metadata: Response.StreamPartEncoded = {
@@ -292,6 +310,7 @@ export const metadata: Response.StreamPartEncoded = {
 /**
  * The `finish` part, with one token of usage each way.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const finish = (reason: Response.FinishReason): Response.StreamPartEncoded => ({

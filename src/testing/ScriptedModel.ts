@@ -35,6 +35,7 @@ import * as ModelError from "../ModelError.js"
 /**
  * One scripted call: fail the acquisition, or stream these items in order.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Turn = ModelError.ModelError | ReadonlyArray<CompletionModel.StreamChunk | ModelError.ModelError>
@@ -42,6 +43,7 @@ export type Turn = ModelError.ModelError | ReadonlyArray<CompletionModel.StreamC
 /**
  * A call the scripted model received.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Call {
@@ -53,6 +55,7 @@ export interface Call {
 /**
  * What a test reads back from the scripted model.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Recorder {
@@ -65,11 +68,13 @@ export interface Recorder {
 /**
  * The tag under which {@link layer} provides the {@link Recorder}.
  *
+ * @category tags
  * @since 0.1.0
  */
 export class ScriptedModel extends Context.Tag("effect-retry-layer/testing/ScriptedModel")<ScriptedModel, Recorder>() {}
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -80,6 +85,7 @@ export interface Options {
 /**
  * Builds a scripted model and its recorder.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (
@@ -110,6 +116,7 @@ export const make = (
 /**
  * Provides the scripted `CompletionModel` and its {@link Recorder}.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const layer = (
@@ -132,6 +139,7 @@ const play = (
 // Scripted errors ----------------------------------------------------------
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface ErrorOptions {
@@ -149,6 +157,7 @@ const fields = (status: number, defaultMessage: string, options: ErrorOptions): 
 /**
  * A transient failure: a 503 `ServerError`, with a `retryAfter` hint if given.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const serverError = (options: ErrorOptions = {}): ModelError.ModelError =>
@@ -157,6 +166,7 @@ export const serverError = (options: ErrorOptions = {}): ModelError.ModelError =
 /**
  * A 429 `RateLimitError`, with a `retryAfter` hint if given.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const rateLimited = (options: ErrorOptions = {}): ModelError.ModelError =>
@@ -165,6 +175,7 @@ export const rateLimited = (options: ErrorOptions = {}): ModelError.ModelError =
 /**
  * A 529 `OverloadedError`, with a `retryAfter` hint if given.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const overloaded = (options: ErrorOptions = {}): ModelError.ModelError =>
@@ -173,6 +184,7 @@ export const overloaded = (options: ErrorOptions = {}): ModelError.ModelError =>
 /**
  * A permanent failure: a 400 `InvalidRequestError`.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const invalidRequest = (options: Omit<ErrorOptions, "retryAfter"> = {}): ModelError.ModelError =>
@@ -184,6 +196,7 @@ export const invalidRequest = (options: Omit<ErrorOptions, "retryAfter"> = {}): 
  * A complete reply: one `TextDelta` per piece, then `TurnFinished` with reason
  * `"stop"` and an output token count of one per piece.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<CompletionModel.StreamChunk> => [
@@ -198,6 +211,7 @@ export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Completio
  * A tool call as a provider streams it: `ToolCallStart`, the arguments' JSON
  * in one `ToolCallDelta`, `ToolCallEnd` with the arguments.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const toolCall = (
@@ -223,6 +237,7 @@ export const toolCall = (
  * })
  * ```
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const toolUse = (

@@ -34,6 +34,7 @@ import * as ModelError from "../ModelError.js"
 import * as ScriptedModel from "./ScriptedModel.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -54,6 +55,7 @@ export interface Options {
 /**
  * Requests admitted and refused so far.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Stats {
@@ -66,6 +68,7 @@ export interface Stats {
 }
 
 /**
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<readonly [CompletionModel.Service, Effect.Effect<Stats>]> =>
@@ -134,6 +137,7 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
  * takes a token and gives `undefined`, or gives the milliseconds until there
  * is one.
  *
+ * @category fixtures
  * @since 0.1.0
  */
 export const tokenBucket = (
@@ -162,6 +166,7 @@ export const tokenBucket = (
 /**
  * The capacity at each time since the first request, from `capacity` and `changes`.
  *
+ * @category fixtures
  * @since 0.2.0
  */
 export const capacityAt = (options: Pick<Options, "capacity" | "changes">): (sinceStart: number) => number => {

@@ -46,6 +46,7 @@ import * as RateLimitHeaders from "../RateLimitHeaders.js"
 /**
  * Limits per minute; a dimension left out is not limited.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Limits {
@@ -57,6 +58,7 @@ export interface Limits {
 }
 
 /**
+ * @category models
  * @since 0.3.0
  */
 export interface Options {
@@ -75,6 +77,7 @@ export interface Options {
 /**
  * Requests admitted and refused so far.
  *
+ * @category models
  * @since 0.3.0
  */
 export interface Stats {
@@ -84,6 +87,7 @@ export interface Stats {
 }
 
 /**
+ * @category constructors
  * @since 0.3.0
  */
 export const make = (options: Options): Effect.Effect<readonly [CompletionModel.Service, Effect.Effect<Stats>]> =>
@@ -148,6 +152,7 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
  * (charging nothing); `settle` gives back; `headers` are the rate-limit
  * headers as of `now` in a provider's format.
  *
+ * @category fixtures
  * @since 0.3.0
  */
 export const providerLimits = (limits: Limits) => {
