@@ -127,9 +127,9 @@ export interface Strategy {
 
 export const stack = (options: ResilientModel.Options = {}): Wrap => (server) =>
   Effect.map(
-    Layer.build(
+    Effect.orDie(Layer.build(
       ResilientModel.layer(options).pipe(Layer.provide(Layer.succeed(CompletionModel.CompletionModel, server)))
-    ),
+    )),
     (context) => Context.get(context, CompletionModel.CompletionModel).chatStream
   )
 

@@ -4,9 +4,9 @@ import { AdaptiveRateLimiter, FleetStore, RetryingModel } from "effect-retry-lay
 import { ThrottledModel } from "effect-retry-layer/testing"
 
 // 300 callers at once against a server that takes 100 requests/s (answering in 20 ms) and says 429 beyond.
-const run = <R>(
+const run = <E, R>(
   label: string,
-  limit: (server: CompletionModel.Service) => Effect.Effect<CompletionModel.Service, never, R>
+  limit: (server: CompletionModel.Service) => Effect.Effect<CompletionModel.Service, E, R>
 ) =>
   Effect.gen(function*() {
     const [server, stats] = yield* ThrottledModel.make({ capacity: 100, latency: "20 millis" })

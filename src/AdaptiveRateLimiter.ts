@@ -59,6 +59,8 @@ import type * as Scope from "effect/Scope"
 import * as CompletionModel from "./CompletionModel.js"
 import * as FleetStore from "./FleetStore.js"
 import * as Dispatcher from "./internal/dispatcher.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { validated } from "./internal/options.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
 import * as Options_ from "./internal/schema.js"
 import * as SendRate from "./internal/sendRate.js"
@@ -207,126 +209,125 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
 /**
  * A limiter on the `FleetStore` in context; its dispatcher lives as long as the scope.
  *
- * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * Fails with `InvalidOptions` when `input` is not valid.
+ *
  * @category constructors
  * @since 0.2.0
  */
 export const make = (
   input?: Options | Options.Input
-): Effect.Effect<AdaptiveRateLimiter, never, FleetStore.FleetStore | Scope.Scope> => {
-  const settings = options(input)
-  const windowMillis = Duration.toMillis(settings.window)
-  const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
-  return Effect.gen(function*() {
-    const store = yield* FleetStore.FleetStore
-    const rate = SendRate.make(store, settings, window)
-    const quota = ProviderQuota.make(store, settings, rate.pause)
-    const line = yield* Dispatcher.make(settings, rate, quota)
+): Effect.Effect<AdaptiveRateLimiter, InvalidOptions, FleetStore.FleetStore | Scope.Scope> =>
+  validated(() => {
+    const settings = options(input)
+    const windowMillis = Duration.toMillis(settings.window)
+    const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
+    return Effect.gen(function*() {
+      const store = yield* FleetStore.FleetStore
+      const rate = SendRate.make(store, settings, window)
+      const quota = ProviderQuota.make(store, settings, rate.pause)
+      const line = yield* Dispatcher.make(settings, rate, quota)
 
-    const applyWithCost = <A, E, R>(
-      cost: FleetStore.Quota,
-      use: (charge: Charge) => Effect.Effect<A, E, R>
-    ): Effect.Effect<A, E, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          const probe = line.probe()
-          const call = Effect.flatMap(line.acquire(cost, restore, probe), ({ charge, grantedAt }) =>
-            Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
-              restore(Effect.suspend(() => {
-                // One response per call: the first report is its headers (an adapter and a client hook may both
-                // see them; counted twice, a shortfall would be taken twice).
-                let reported = false
-                return Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
-                  if (reported) return Effect.void
-                  reported = true
-                  return quota.observe(state, charge)
-                })
-              })).pipe(
-                Effect.onExit((exit) =>
-                  Effect.zipRight(
-                    rate.outcome(grantedAt, sentAt, exit),
-                    Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
+      const applyWithCost = <A, E, R>(
+        cost: FleetStore.Quota,
+        use: (charge: Charge) => Effect.Effect<A, E, R>
+      ): Effect.Effect<A, E, R> =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.suspend(() => {
+            const probe = line.probe()
+            const call = Effect.flatMap(line.acquire(cost, restore, probe), ({ charge, grantedAt }) =>
+              Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+                restore(Effect.suspend(() => {
+                  // One response per call: the first report is its headers (an adapter and a client hook may both
+                  // see them; counted twice, a shortfall would be taken twice).
+                  let reported = false
+                  return Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
+                    if (reported) return Effect.void
+                    reported = true
+                    return quota.observe(state, charge)
+                  })
+                })).pipe(
+                  Effect.onExit((exit) =>
+                    Effect.zipRight(
+                      rate.outcome(grantedAt, sentAt, exit),
+                      Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
+                    )
                   )
-                )
-              )))
-          return probe ? Effect.ensuring(call, line.answered) : call
-        })
-      )
+                )))
+            return probe ? Effect.ensuring(call, line.answered) : call
+          })
+        )
 
-    return {
-      key: settings.key,
-      options: settings,
-      // A call of unknown size still is one request: charged against the provider's request limit (once known)
-      // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
-      apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-        applyWithCost(oneRequest, (charge) => Effect.tap(self, () => quota.settle(charge, charge.cost))),
-      applyWithCost,
-      // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
-      // charged).
-      applyCall: <A, E, R>(call: Policy.Call<A, E, R>) =>
-        applyWithCost(
-          call.size === undefined ? oneRequest : costOf(call.size.chars, call.size.maxTokens, settings),
-          (charge) =>
-            call.run((usage) =>
-              quota.settle(
-                charge,
-                usage === undefined ? undefined : used({
-                  inputTokens: usage.inputTokens ?? charge.cost.inputTokens ?? 0,
-                  outputTokens: usage.outputTokens ?? charge.cost.outputTokens ?? 0,
-                  ...(usage.cacheWriteTokens === undefined ? {} : { cacheWriteTokens: usage.cacheWriteTokens })
-                })
+      return {
+        key: settings.key,
+        options: settings,
+        // A call of unknown size still is one request: charged against the provider's request limit (once known)
+        // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
+        apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+          applyWithCost(oneRequest, (charge) => Effect.tap(self, () => quota.settle(charge, charge.cost))),
+        applyWithCost,
+        // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
+        // charged).
+        applyCall: <A, E, R>(call: Policy.Call<A, E, R>) =>
+          applyWithCost(
+            call.size === undefined ? oneRequest : costOf(call.size.chars, call.size.maxTokens, settings),
+            (charge) =>
+              call.run((usage) =>
+                quota.settle(
+                  charge,
+                  usage === undefined ? undefined : used({
+                    inputTokens: usage.inputTokens ?? charge.cost.inputTokens ?? 0,
+                    outputTokens: usage.outputTokens ?? charge.cost.outputTokens ?? 0,
+                    ...(usage.cacheWriteTokens === undefined ? {} : { cacheWriteTokens: usage.cacheWriteTokens })
+                  })
+                )
               )
-            )
-        ),
-      settles: true,
-      settle: quota.settle,
-      state: Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.map(line.waiting, (size) => {
-          const control = rate.control()
-          return {
-            mode: control.mode,
-            rate: SendRate.rateAt(settings, control, now),
-            lastMaxRate: control.wmax,
-            delivered: control.delivered,
-            holdUntil: control.holdUntil,
-            waiting: Math.max(0, size)
-          }
-        }))
-    }
+          ),
+        settles: true,
+        settle: quota.settle,
+        state: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.map(line.waiting, (size) => {
+            const control = rate.control()
+            return {
+              mode: control.mode,
+              rate: SendRate.rateAt(settings, control, now),
+              lastMaxRate: control.wmax,
+              delivered: control.delivered,
+              holdUntil: control.holdUntil,
+              waiting: Math.max(0, size)
+            }
+          }))
+      }
+    })
   })
-}
 
 /**
- * Decorates whatever `CompletionModel` the layer is provided with.
+ * Decorates whatever `CompletionModel` the layer is provided with. Fails with `InvalidOptions`, when built, if
+ * `input` is not valid.
  *
- * @throws InvalidOptions when `input` is not valid
  * @category layers
  * @since 0.1.0
  */
 export const layer = (
   input?: Options | Options.Input
-): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel | FleetStore.FleetStore> => {
-  const settings = options(input)
-  return Layer.scoped(
-    CompletionModel.CompletionModel,
-    Effect.flatMap(CompletionModel.CompletionModel, decorate(settings))
-  )
-}
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  InvalidOptions,
+  CompletionModel.CompletionModel | FleetStore.FleetStore
+> => Layer.scoped(CompletionModel.CompletionModel, Effect.flatMap(CompletionModel.CompletionModel, decorate(input)))
 
 /**
- * `inner` behind a limiter of its own, whose dispatcher lives as long as the scope.
+ * `inner` behind a limiter of its own, whose dispatcher lives as long as the scope. Fails with
+ * `InvalidOptions` if `input` is not valid.
  *
- * @throws InvalidOptions when `input` is not valid
  * @category combinators
  * @since 0.2.0
  */
-export const decorate = (input?: Options | Options.Input) => {
-  const settings = options(input)
-  return (
-    inner: CompletionModel.Service
-  ): Effect.Effect<CompletionModel.Service, never, FleetStore.FleetStore | Scope.Scope> =>
-    Effect.map(make(settings), (limiter) => Policy.decorate(limiter)(inner))
-}
+export const decorate = (input?: Options | Options.Input) =>
+(inner: CompletionModel.Service): Effect.Effect<
+  CompletionModel.Service,
+  InvalidOptions,
+  FleetStore.FleetStore | Scope.Scope
+> => Effect.map(make(input), (limiter) => Policy.decorate(inner, limiter))
 
 /**
  * What a request will cost the provider's limits, before it is sent: one

@@ -46,6 +46,8 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as CompletionModel from "./CompletionModel.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { validated } from "./internal/options.js"
 import * as Options_ from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
 import * as Policy from "./Policy.js"
@@ -165,163 +167,162 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
  * (A constructor closure, long for that reason only: the circuit's state and
  * the small functions over it, as cockatiel's breakers keep theirs in a class.)
  *
- * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * Fails with `InvalidOptions` when `input` is not valid.
+ *
  * @category constructors
  * @since 0.2.0
  */
-export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBreaker> => {
-  const settings = options(input)
-  const key = settings.key ?? "circuit"
-  const isFailure = settings.isFailure ?? defaultIsFailure
-  const resetTimeout = Duration.toMillis(settings.resetTimeout)
-  const rate = settings.failureRate === false
-    ? undefined
-    : { ...settings.failureRate, minimumCalls: settings.failureRate.minimumCalls ?? settings.failureRate.window }
-  return Effect.sync(() => {
-    let state: Mode = { _tag: "Closed" }
-    let consecutive = 0
-    // The failure-rate window: a ring of the last calls' outcomes and a running count, O(1) a call.
-    const ring = new Uint8Array(rate?.window ?? 0)
-    let calls = 0
-    let failures = 0
-    let next = 0
-    const record = (failed: boolean) => {
-      if (ring.length === 0) return
-      if (calls === ring.length) failures -= ring[next]!
-      else calls++
-      ring[next] = failed ? 1 : 0
-      failures += ring[next]!
-      next = (next + 1) % ring.length
-    }
-    const reset = () => {
-      consecutive =
-        calls =
-        failures =
-        next =
-          0
-      ring.fill(0)
-    }
-
-    const change = (to: Mode, why: string) => {
-      const from = state._tag
-      state = to
-      if (to._tag === "Closed") reset()
-      return (to._tag === "Open" ? Effect.logWarning : Effect.logInfo)(`circuit ${key}: ${from} -> ${to._tag} (${why})`)
-        .pipe(Effect.annotateLogs({ circuit: key, state: to._tag }))
-    }
-
-    const admit = (now: number): Admission => {
-      switch (state._tag) {
-        case "Closed":
-          return "pass"
-        case "Open":
-          if (now < state.until) return Option.some(Duration.millis(state.until - now))
-          state = { _tag: "HalfOpen", probes: 1 }
-          return "first-probe"
-        case "HalfOpen":
-          if (state.probes >= settings.halfOpenProbes) return Option.none()
-          state = { _tag: "HalfOpen", probes: state.probes + 1 }
-          return "probe"
+export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBreaker, InvalidOptions> =>
+  validated(() => {
+    const settings = options(input)
+    const key = settings.key ?? "circuit"
+    const isFailure = settings.isFailure ?? defaultIsFailure
+    const resetTimeout = Duration.toMillis(settings.resetTimeout)
+    const rate = settings.failureRate === false
+      ? undefined
+      : { ...settings.failureRate, minimumCalls: settings.failureRate.minimumCalls ?? settings.failureRate.window }
+    return Effect.sync(() => {
+      let state: Mode = { _tag: "Closed" }
+      let consecutive = 0
+      // The failure-rate window: a ring of the last calls' outcomes and a running count, O(1) a call.
+      const ring = new Uint8Array(rate?.window ?? 0)
+      let calls = 0
+      let failures = 0
+      let next = 0
+      const record = (failed: boolean) => {
+        if (ring.length === 0) return
+        if (calls === ring.length) failures -= ring[next]!
+        else calls++
+        ring[next] = failed ? 1 : 0
+        failures += ring[next]!
+        next = (next + 1) % ring.length
       }
-    }
+      const reset = () => {
+        consecutive =
+          calls =
+          failures =
+          next =
+            0
+        ring.fill(0)
+      }
 
-    const settle = (admission: Admission, exit: Exit.Exit<unknown, unknown>, now: number): Effect.Effect<void> => {
-      const outcome = outcomeOf(isFailure, exit)
-      const open: Mode = { _tag: "Open", until: now + resetTimeout }
-      if (admission !== "pass") {
-        if (state._tag !== "HalfOpen") return Effect.void
-        if (outcome === "success") return change({ _tag: "Closed" }, "probe succeeded")
-        if (outcome === "failure") return change(open, "probe failed")
-        state = { _tag: "HalfOpen", probes: state.probes - 1 }
+      const change = (to: Mode, why: string) => {
+        const from = state._tag
+        state = to
+        if (to._tag === "Closed") reset()
+        return (to._tag === "Open" ? Effect.logWarning : Effect.logInfo)(
+          `circuit ${key}: ${from} -> ${to._tag} (${why})`
+        )
+          .pipe(Effect.annotateLogs({ circuit: key, state: to._tag }))
+      }
+
+      const admit = (now: number): Admission => {
+        switch (state._tag) {
+          case "Closed":
+            return "pass"
+          case "Open":
+            if (now < state.until) return Option.some(Duration.millis(state.until - now))
+            state = { _tag: "HalfOpen", probes: 1 }
+            return "first-probe"
+          case "HalfOpen":
+            if (state.probes >= settings.halfOpenProbes) return Option.none()
+            state = { _tag: "HalfOpen", probes: state.probes + 1 }
+            return "probe"
+        }
+      }
+
+      const settle = (admission: Admission, exit: Exit.Exit<unknown, unknown>, now: number): Effect.Effect<void> => {
+        const outcome = outcomeOf(isFailure, exit)
+        const open: Mode = { _tag: "Open", until: now + resetTimeout }
+        if (admission !== "pass") {
+          if (state._tag !== "HalfOpen") return Effect.void
+          if (outcome === "success") return change({ _tag: "Closed" }, "probe succeeded")
+          if (outcome === "failure") return change(open, "probe failed")
+          state = { _tag: "HalfOpen", probes: state.probes - 1 }
+          return Effect.void
+        }
+        // A call let through while closed that settles after the circuit changed says nothing new.
+        if (state._tag !== "Closed" || outcome === "interrupted") return Effect.void
+        const failed = outcome === "failure"
+        consecutive = failed ? consecutive + 1 : 0
+        record(failed)
+        if (settings.consecutiveFailures !== undefined && consecutive >= settings.consecutiveFailures) {
+          return change(open, `${consecutive} failures in a row`)
+        }
+        if (rate !== undefined && calls >= rate.minimumCalls && failures / calls >= rate.threshold) {
+          return change(open, `${failures} of the last ${calls} calls failed`)
+        }
         return Effect.void
       }
-      // A call let through while closed that settles after the circuit changed says nothing new.
-      if (state._tag !== "Closed" || outcome === "interrupted") return Effect.void
-      const failed = outcome === "failure"
-      consecutive = failed ? consecutive + 1 : 0
-      record(failed)
-      if (settings.consecutiveFailures !== undefined && consecutive >= settings.consecutiveFailures) {
-        return change(open, `${consecutive} failures in a row`)
-      }
-      if (rate !== undefined && calls >= rate.minimumCalls && failures / calls >= rate.threshold) {
-        return change(open, `${failures} of the last ${calls} calls failed`)
-      }
-      return Effect.void
-    }
 
-    const rejected = (retryAfter: Option.Option<Duration.Duration>) =>
-      new ModelError.CircuitOpenError({
-        provider: key,
-        message: `${key}: circuit open; ${
-          Option.match(retryAfter, {
-            onNone: () => "a probe is in flight",
-            onSome: (d) => `next probe in ${Duration.format(d)}`
-          })
-        }`,
-        ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) })
-      })
+      const rejected = (retryAfter: Option.Option<Duration.Duration>) =>
+        new ModelError.CircuitOpenError({
+          provider: key,
+          message: `${key}: circuit open; ${
+            Option.match(retryAfter, {
+              onNone: () => "a probe is in flight",
+              onSome: (d) => `next probe in ${Duration.format(d)}`
+            })
+          }`,
+          ...Option.match(retryAfter, { onNone: () => ({}), onSome: (d) => ({ retryAfter: d }) })
+        })
 
-    const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => {
-        const admission = admit(now)
-        if (Option.isOption(admission)) return Effect.fail(rejected(admission))
-        const call = Effect.onExit(
-          self,
-          (exit) => Effect.flatMap(Clock.currentTimeMillis, (at) => settle(admission, exit, at))
-        )
-        return admission === "first-probe"
-          ? Effect.zipRight(
-            Effect.logInfo(`circuit ${key}: Open -> HalfOpen (reset timeout passed; probing)`).pipe(
-              Effect.annotateLogs({ circuit: key, state: "HalfOpen" })
-            ),
-            call
+      const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | ModelError.CircuitOpenError, R> => {
+          const admission = admit(now)
+          if (Option.isOption(admission)) return Effect.fail(rejected(admission))
+          const call = Effect.onExit(
+            self,
+            (exit) => Effect.flatMap(Clock.currentTimeMillis, (at) => settle(admission, exit, at))
           )
-          : call
-      })
+          return admission === "first-probe"
+            ? Effect.zipRight(
+              Effect.logInfo(`circuit ${key}: Open -> HalfOpen (reset timeout passed; probing)`).pipe(
+                Effect.annotateLogs({ circuit: key, state: "HalfOpen" })
+              ),
+              call
+            )
+            : call
+        })
 
-    return {
-      key,
-      options: settings,
-      apply,
-      applyCall: (call) => apply(call.run(settleNothing)),
-      settles: false,
-      state: Effect.sync((): State =>
-        state._tag === "Closed" ? { _tag: "Closed", consecutive, calls, failures } : state
-      )
-    }
+      return {
+        key,
+        options: settings,
+        apply,
+        applyCall: (call) => apply(call.run(settleNothing)),
+        settles: false,
+        state: Effect.sync((): State =>
+          state._tag === "Closed" ? { _tag: "Closed", consecutive, calls, failures } : state
+        )
+      }
+    })
   })
-}
 
 /**
  * Decorates whatever `CompletionModel` the layer is provided with; the
  * circuit is named after the model unless `key` says otherwise.
  *
- * @throws InvalidOptions when `input` is not valid
+ * Fails with `InvalidOptions`, when built, if `input` is not valid.
+ *
  * @category layers
  * @since 0.1.0
  */
 export const layer = (
   input?: Options | Options.Input
-): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> => {
-  const settings = options(input)
-  return Layer.effect(
-    CompletionModel.CompletionModel,
-    Effect.flatMap(CompletionModel.CompletionModel, decorate(settings))
-  )
-}
+): Layer.Layer<CompletionModel.CompletionModel, InvalidOptions, CompletionModel.CompletionModel> =>
+  Layer.effect(CompletionModel.CompletionModel, Effect.flatMap(CompletionModel.CompletionModel, decorate(input)))
 
 /**
- * `inner` behind a breaker of its own, named after the model unless `key` is set.
+ * `inner` behind a breaker of its own, named after the model unless `key` is set. Fails with
+ * `InvalidOptions` if `input` is not valid.
  *
- * @throws InvalidOptions when `input` is not valid
  * @category combinators
  * @since 0.2.0
  */
-export const decorate = (input?: Options | Options.Input) => {
-  const settings = options(input)
-  return (inner: CompletionModel.Service): Effect.Effect<CompletionModel.Service> =>
-    Effect.map(make(keyed(settings, inner)), (breaker) => Policy.decorate(breaker)(inner))
-}
+export const decorate =
+  (input?: Options | Options.Input) =>
+  (inner: CompletionModel.Service): Effect.Effect<CompletionModel.Service, InvalidOptions> =>
+    validated(() => Effect.map(make(keyed(options(input), inner)), (breaker) => Policy.decorate(inner, breaker)))
 
 /**
  * The options with the circuit named after what it guards, unless `key`

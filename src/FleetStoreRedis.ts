@@ -47,6 +47,8 @@ import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import * as FleetStore from "./FleetStore.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { validated } from "./internal/options.js"
 import * as Options_ from "./internal/schema.js"
 import { dimensions } from "./internal/tokens.js"
 
@@ -79,202 +81,210 @@ export interface Options extends RedisOptions {
  * operations, each the arguments of its script and the decoding of its
  * reply, over one connection and one `run`.)
  *
- * @throws InvalidOptions when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid
+ * Fails with `InvalidOptions` when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid.
  *
  * @category constructors
  * @since 0.2.0
  */
-export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, never, Scope.Scope> => {
-  const { client, coolDown, prefix, timeout, ttl, ...redisOptions } = options
-  const own = decodeOwn(
-    Object.fromEntries(Object.entries({ coolDown, prefix, timeout, ttl }).filter(([, v]) => v !== undefined))
-  )
-  return Effect.gen(function*() {
-    const timeoutMillis = Duration.toMillis(own.timeout)
-    const ttlMillis = Math.round(Duration.toMillis(own.ttl))
-    const label = client !== undefined
-      ? `redis ${client instanceof Cluster ? "cluster" : "client"}`
-      : `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
-    // A client of the user's is theirs to connect and close; one of the store's own lives as long as the scope.
-    const connection: Redis | Cluster = client ?? (yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Redis({
-          // Fail fast rather than queue: a command for a Redis that is away waits for nothing.
-          enableOfflineQueue: false,
-          autoResendUnfulfilledCommands: false,
-          maxRetriesPerRequest: 0,
-          // A backstop that frees the client's queue: the store's own timeout decides (ioredis's timer fires
-          // before a reply waiting in the socket is read; the store's reads it first, see internal/storeTimeout).
-          commandTimeout: Math.ceil(timeoutMillis) + 1_000,
-          ...redisOptions,
-          lazyConnect: true
-        })
-      ),
-      (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
-    ))
-    for (const [name, lua] of Object.entries(scripts)) {
-      connection.defineCommand(name, { numberOfKeys: 1, lua: helpers + lua })
-    }
-    if (client === undefined) {
-      // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
-      connection.on("error", () => {})
-      yield* Effect.promise(() => connection.connect().then(() => true, () => false)).pipe(
-        Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
-        Effect.flatMap((connected) =>
-          connected ? Effect.void : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
+export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, InvalidOptions, Scope.Scope> =>
+  validated(() => {
+    const { client, coolDown, prefix, timeout, ttl, ...redisOptions } = options
+    const own = decodeOwn(
+      Object.fromEntries(Object.entries({ coolDown, prefix, timeout, ttl }).filter(([, v]) => v !== undefined))
+    )
+    return Effect.gen(function*() {
+      const timeoutMillis = Duration.toMillis(own.timeout)
+      const ttlMillis = Math.round(Duration.toMillis(own.ttl))
+      const label = client !== undefined
+        ? `redis ${client instanceof Cluster ? "cluster" : "client"}`
+        : `redis ${redisOptions.host ?? "localhost"}:${redisOptions.port ?? 6379}`
+      // A client of the user's is theirs to connect and close; one of the store's own lives as long as the scope.
+      const connection: Redis | Cluster = client ?? (yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          new Redis({
+            // Fail fast rather than queue: a command for a Redis that is away waits for nothing.
+            enableOfflineQueue: false,
+            autoResendUnfulfilledCommands: false,
+            maxRetriesPerRequest: 0,
+            // A backstop that frees the client's queue: the store's own timeout decides (ioredis's timer fires
+            // before a reply waiting in the socket is read; the store's reads it first, see internal/storeTimeout).
+            commandTimeout: Math.ceil(timeoutMillis) + 1_000,
+            ...redisOptions,
+            lazyConnect: true
+          })
+        ),
+        (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
+      ))
+      for (const [name, lua] of Object.entries(scripts)) {
+        connection.defineCommand(name, { numberOfKeys: 1, lua: helpers + lua })
+      }
+      if (client === undefined) {
+        // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
+        connection.on("error", () => {})
+        yield* Effect.promise(() => connection.connect().then(() => true, () => false)).pipe(
+          Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
+          Effect.flatMap((connected) =>
+            connected
+              ? Effect.void
+              : Effect.logWarning(`fleet store ${label}: not reachable at start-up; starting local`)
+          )
         )
-      )
-    }
-    const redis = connection as unknown as Scripted
-    // One operation on the key's hash: its reply (after the script's "reset" flag, warned of once per reset),
-    // decoded; a number that is not finite is refused as a store failure, never handed to a caller.
-    const run = <A>(
-      name: string,
-      key: string,
-      call: (redisKey: string) => Promise<unknown>,
-      decode: (reply: ReadonlyArray<string>) => A
-    ) => {
-      const redisKey = `${own.prefix}${keyVersion}:${key}`
-      return Effect.tryPromise({
-        try: () => call(redisKey) as Promise<Array<string>>,
-        catch: (cause) =>
-          new FleetStore.FleetStoreError({
-            message: `${name} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-            cause
-          })
-      }).pipe(
-        Effect.tap(([flag]) =>
-          flag === "reset"
-            ? Effect.logWarning(
-              `fleet store ${label}: ${redisKey} held a value this library did not write (corrupt, or another ` +
-                `version's); reset to a clean state`
-            )
-            : Effect.void
-        ),
-        Effect.flatMap(([, ...reply]) =>
-          Effect.try({
-            try: () => decode(reply),
-            catch: (cause) => new FleetStore.FleetStoreError({ message: `${name}: ${(cause as Error).message}`, cause })
-          })
-        )
-      )
-    }
-
-    const primary: FleetStore.Fallible = {
-      budget: (key, now, window, ask) =>
-        run(
-          "budget",
-          key,
-          (redisKey) =>
-            redis.erlBudget(
-              redisKey,
-              now,
-              window.bucketMillis,
-              window.buckets,
-              asks[ask._tag],
-              ask._tag === "Peek" ? 0 : ask.count,
-              ask._tag === "Retry" ? ask.ratio : 0,
-              ask._tag === "Retry" ? ask.minimum : 0,
-              ttlMillis
-            ),
-          ([granted, firstAttempts, retries]) => ({
-            granted: finite(granted),
-            firstAttempts: finite(firstAttempts),
-            retries: finite(retries)
-          })
-        ),
-      take: (key, now, window, rate, burst, count = 1) =>
-        run(
-          "take",
-          key,
-          (redisKey) =>
-            redis.erlTake(redisKey, now, window.bucketMillis, window.buckets, rate, burst, ttlMillis, count),
-          ([wait, taken, ...control]) => ({ wait: finite(wait), taken: finite(taken), control: decodeControl(control) })
-        ),
-      delivered: (key, now, window, d) =>
-        run(
-          "delivered",
-          key,
-          (redisKey) =>
-            redis.erlDelivered(
-              redisKey,
-              now,
-              window.bucketMillis,
-              window.buckets,
-              d.count,
-              d.growth,
-              d.restartAbove,
-              d.restartGrowth,
-              ttlMillis
-            ),
-          () => undefined
-        ),
-      throttled: (key, now, window, t) =>
-        run(
-          "throttled",
-          key,
-          (redisKey) =>
-            redis.erlThrottled(
-              redisKey,
-              now,
-              window.bucketMillis,
-              window.buckets,
-              t.sentAt,
-              t.rate,
-              t.burst,
-              t.minRate,
-              t.recovery,
-              t.holdUntil,
-              ttlMillis,
-              t.beta
-            ),
-          decodeControl
-        ),
-      reserve: (key, now, cost) =>
-        run(
-          "reserve",
-          key,
-          (redisKey) => redis.erlReserve(redisKey, now, ttlMillis, ...dimensions.map((d) => cost[d] ?? "")),
-          ([wait, ...reply]) => {
-            const field = (offset: number) =>
-              Object.fromEntries(
-                dimensions.flatMap((d, i) => {
-                  const value = reply[3 * i + offset]
-                  return value === undefined || value === "" ? [] : [[d, finite(value)]]
-                })
+      }
+      const redis = connection as unknown as Scripted
+      // One operation on the key's hash: its reply (after the script's "reset" flag, warned of once per reset),
+      // decoded; a number that is not finite is refused as a store failure, never handed to a caller.
+      const run = <A>(
+        name: string,
+        key: string,
+        call: (redisKey: string) => Promise<unknown>,
+        decode: (reply: ReadonlyArray<string>) => A
+      ) => {
+        const redisKey = `${own.prefix}${keyVersion}:${key}`
+        return Effect.tryPromise({
+          try: () => call(redisKey) as Promise<Array<string>>,
+          catch: (cause) =>
+            new FleetStore.FleetStoreError({
+              message: `${name} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+              cause
+            })
+        }).pipe(
+          Effect.tap(([flag]) =>
+            flag === "reset"
+              ? Effect.logWarning(
+                `fleet store ${label}: ${redisKey} held a value this library did not write (corrupt, or another ` +
+                  `version's); reset to a clean state`
               )
-            return { wait: finite(wait), charged: field(0), left: field(1), counted: field(2) }
-          }
-        ),
-      settle: (key, now, delta) =>
-        run(
-          "settle",
-          key,
-          (redisKey) => redis.erlSettle(redisKey, now, ttlMillis, ...dimensions.map((d) => delta[d] ?? "")),
-          () => undefined
-        ),
-      observe: (key, now, seen) =>
-        run(
-          "observe",
-          key,
-          (redisKey) =>
-            redis.erlObserve(
-              redisKey,
-              now,
-              ttlMillis,
-              ...dimensions.flatMap((d) => [
-                seen[d]?.limit ?? "",
-                seen[d]?.remaining ?? "",
-                seen[d]?.expected ?? "",
-                seen[d]?.counted ?? ""
-              ])
-            ),
-          () => undefined
+              : Effect.void
+          ),
+          Effect.flatMap(([, ...reply]) =>
+            Effect.try({
+              try: () => decode(reply),
+              catch: (cause) =>
+                new FleetStore.FleetStoreError({ message: `${name}: ${(cause as Error).message}`, cause })
+            })
+          )
         )
-    }
-    return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
+      }
+
+      const primary: FleetStore.Fallible = {
+        budget: (key, now, window, ask) =>
+          run(
+            "budget",
+            key,
+            (redisKey) =>
+              redis.erlBudget(
+                redisKey,
+                now,
+                window.bucketMillis,
+                window.buckets,
+                asks[ask._tag],
+                ask._tag === "Peek" ? 0 : ask.count,
+                ask._tag === "Retry" ? ask.ratio : 0,
+                ask._tag === "Retry" ? ask.minimum : 0,
+                ttlMillis
+              ),
+            ([granted, firstAttempts, retries]) => ({
+              granted: finite(granted),
+              firstAttempts: finite(firstAttempts),
+              retries: finite(retries)
+            })
+          ),
+        take: (key, now, window, rate, burst, count = 1) =>
+          run(
+            "take",
+            key,
+            (redisKey) =>
+              redis.erlTake(redisKey, now, window.bucketMillis, window.buckets, rate, burst, ttlMillis, count),
+            ([wait, taken, ...control]) => ({
+              wait: finite(wait),
+              taken: finite(taken),
+              control: decodeControl(control)
+            })
+          ),
+        delivered: (key, now, window, d) =>
+          run(
+            "delivered",
+            key,
+            (redisKey) =>
+              redis.erlDelivered(
+                redisKey,
+                now,
+                window.bucketMillis,
+                window.buckets,
+                d.count,
+                d.growth,
+                d.restartAbove,
+                d.restartGrowth,
+                ttlMillis
+              ),
+            () => undefined
+          ),
+        throttled: (key, now, window, t) =>
+          run(
+            "throttled",
+            key,
+            (redisKey) =>
+              redis.erlThrottled(
+                redisKey,
+                now,
+                window.bucketMillis,
+                window.buckets,
+                t.sentAt,
+                t.rate,
+                t.burst,
+                t.minRate,
+                t.recovery,
+                t.holdUntil,
+                ttlMillis,
+                t.beta
+              ),
+            decodeControl
+          ),
+        reserve: (key, now, cost) =>
+          run(
+            "reserve",
+            key,
+            (redisKey) => redis.erlReserve(redisKey, now, ttlMillis, ...dimensions.map((d) => cost[d] ?? "")),
+            ([wait, ...reply]) => {
+              const field = (offset: number) =>
+                Object.fromEntries(
+                  dimensions.flatMap((d, i) => {
+                    const value = reply[3 * i + offset]
+                    return value === undefined || value === "" ? [] : [[d, finite(value)]]
+                  })
+                )
+              return { wait: finite(wait), charged: field(0), left: field(1), counted: field(2) }
+            }
+          ),
+        settle: (key, now, delta) =>
+          run(
+            "settle",
+            key,
+            (redisKey) => redis.erlSettle(redisKey, now, ttlMillis, ...dimensions.map((d) => delta[d] ?? "")),
+            () => undefined
+          ),
+        observe: (key, now, seen) =>
+          run(
+            "observe",
+            key,
+            (redisKey) =>
+              redis.erlObserve(
+                redisKey,
+                now,
+                ttlMillis,
+                ...dimensions.flatMap((d) => [
+                  seen[d]?.limit ?? "",
+                  seen[d]?.remaining ?? "",
+                  seen[d]?.expected ?? "",
+                  seen[d]?.counted ?? ""
+                ])
+              ),
+            () => undefined
+          )
+      }
+      return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
+    })
   })
-}
 
 /**
  * Provides the {@link make} store as the `FleetStore`.
@@ -282,7 +292,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, n
  * @category layers
  * @since 0.2.0
  */
-export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore> =>
+export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore, InvalidOptions> =>
   Layer.scoped(FleetStore.FleetStore, make(options))
 
 /**
@@ -294,7 +304,7 @@ export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore> =>
  */
 export const layerConfig = (
   options: Config.Config<Options>
-): Layer.Layer<FleetStore.FleetStore, ConfigError.ConfigError> =>
+): Layer.Layer<FleetStore.FleetStore, ConfigError.ConfigError | InvalidOptions> =>
   Layer.scoped(FleetStore.FleetStore, Effect.flatMap(options, make))
 
 // Internals -------------------------------------------------------------------

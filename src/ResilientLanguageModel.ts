@@ -38,7 +38,8 @@ import * as Layer from "effect/Layer"
 import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as FleetStore from "./FleetStore.js"
-import { check, checked } from "./internal/options.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { check, checked, validatedLayer } from "./internal/options.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import type * as ResilientModel from "./ResilientModel.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -58,46 +59,53 @@ export interface Options extends ResilientModel.Options {
 }
 
 /**
- * @throws InvalidRetryPolicy or InvalidOptions when an option is not valid
+ * The recommended stack over whatever `LanguageModel` the layer is provided with. Fails, when built, with
+ * `InvalidRetryPolicy` or `InvalidOptions` if an option is not valid.
+ *
  * @category layers
  * @since 0.3.0
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<LanguageModel.LanguageModel, never, LanguageModel.LanguageModel | FleetStore.FleetStore> => {
-  // Validated here, so that a bad option throws where the layer is defined.
-  checked("ResilientLanguageModel", options, {
-    name: check.string,
-    retry: check.any,
-    budget: check.any,
-    breaker: check.any,
-    limiter: check.any,
-    secrets: check.secrets
-  })
-  const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
-    "timeout",
-    "maxElapsed"
-  ])
-  const name = options.name ?? "languageModel"
-  const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
-  const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
-  const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
-  return Layer.scoped(
-    LanguageModel.LanguageModel,
-    Effect.gen(function*() {
-      const inner = yield* LanguageModel.LanguageModel
-      return RetryingLanguageModel.make(inner, policy, {
-        name,
-        ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
-        ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
-        ...(breaker === undefined ? {} : {
-          breaker: yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, { name }))
-        }),
-        ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
-      })
+): Layer.Layer<
+  LanguageModel.LanguageModel,
+  InvalidOptions | RetrySchedule.InvalidRetryPolicy,
+  LanguageModel.LanguageModel | FleetStore.FleetStore
+> =>
+  validatedLayer(() => {
+    // Validated here, so that a bad option throws where the layer is defined.
+    checked("ResilientLanguageModel", options, {
+      name: check.string,
+      retry: check.any,
+      budget: check.any,
+      breaker: check.any,
+      limiter: check.any,
+      secrets: check.secrets
     })
-  )
-}
+    const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
+      "timeout",
+      "maxElapsed"
+    ])
+    const name = options.name ?? "languageModel"
+    const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
+    const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
+    const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
+    return Layer.scoped(
+      LanguageModel.LanguageModel,
+      Effect.gen(function*() {
+        const inner = yield* LanguageModel.LanguageModel
+        return RetryingLanguageModel.make(inner, policy, {
+          name,
+          ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+          ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
+          ...(breaker === undefined ? {} : {
+            breaker: yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, { name }))
+          }),
+          ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+        })
+      })
+    )
+  })
 
 /**
  * Hands the rate-limit headers of every response (successes too, which

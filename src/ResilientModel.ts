@@ -53,7 +53,8 @@ import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
 import type * as FleetStore from "./FleetStore.js"
-import { check, checked } from "./internal/options.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { check, checked, validatedWithPolicy } from "./internal/options.js"
 import * as Policy from "./Policy.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetryingModel from "./RetryingModel.js"
@@ -76,7 +77,8 @@ export interface Options {
 }
 
 /**
- * @throws InvalidRetryPolicy or InvalidOptions when an option is not valid
+ * Fails with `InvalidOptions` or `InvalidRetryPolicy`, when built, if an option is not valid.
+ *
  * @category layers
  * @since 0.1.0
  */
@@ -84,30 +86,30 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<
   CompletionModel.CompletionModel,
-  never,
+  InvalidOptions | RetrySchedule.InvalidRetryPolicy,
   CompletionModel.CompletionModel | FleetStore.FleetStore
-> => {
-  // Validated here, so that a bad option throws where the layer is defined.
-  checked("ResilientModel", options, fields)
-  const policy = RetrySchedule.policy(options.retry)
-  const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
-  const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
-  const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
-  return Layer.scoped(
+> =>
+  Layer.scoped(
     CompletionModel.CompletionModel,
-    Effect.gen(function*() {
-      const inner = yield* CompletionModel.CompletionModel
-      const limited = limiter === undefined ? [] : [yield* AdaptiveRateLimiter.make(limiter)]
-      const guarded = breaker === undefined ? [] : [yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, inner))]
-      // Each attempt: the breaker outside the limiter.
-      const attempt = Policy.compose(...guarded, ...limited)
-      return RetryingModel.make(Policy.decorate(attempt)(inner), policy, {
-        ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
-        ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+    validatedWithPolicy(() => {
+      checked("ResilientModel", options, fields)
+      const policy = RetrySchedule.policy(options.retry)
+      const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
+      const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
+      const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
+      return Effect.gen(function*() {
+        const inner = yield* CompletionModel.CompletionModel
+        const limited = limiter === undefined ? [] : [yield* AdaptiveRateLimiter.make(limiter)]
+        const guarded = breaker === undefined ? [] : [yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, inner))]
+        // Each attempt: the breaker outside the limiter.
+        const attempt = Policy.compose(...guarded, ...limited)
+        return RetryingModel.make(Policy.decorate(inner, attempt), policy, {
+          ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+          ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+        })
       })
     })
   )
-}
 
 // The keys of `Options`; each part's own options are checked by that part.
 const fields = {

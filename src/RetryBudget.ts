@@ -46,6 +46,8 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { validated } from "./internal/options.js"
 import * as Options_ from "./internal/schema.js"
 import * as ModelError from "./ModelError.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -130,53 +132,59 @@ export const options: (input?: Options | Options.Input) => Options = Options_.op
 /**
  * A budget on the `FleetStore` in context.
  *
- * @throws InvalidOptions when `input` is not valid (when called, not when run)
+ * Fails with `InvalidOptions` when `input` is not valid.
+ *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (input?: Options | Options.Input): Effect.Effect<Service, never, FleetStore.FleetStore> => {
-  const settings = options(input)
-  const key = `budget:${settings.key}`
-  const windowMillis = Duration.toMillis(settings.window)
-  const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
-  const minimum = (settings.minPerSecond * windowMillis) / 1000
-  return Effect.map(FleetStore.FleetStore, (store) => {
-    const ask = (what: FleetStore.BudgetAsk) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => store.budget(key, now, window, what))
-    // Concurrent callers share one store operation: n first attempts at once, or n retries of which the first
-    // `granted` get theirs.
-    const firstAttempts = batching((batch: ReadonlyArray<void>) =>
-      Effect.as(ask({ _tag: "FirstAttempt", count: batch.length }), batch)
-    )
-    const retries = batching((batch: ReadonlyArray<void>) =>
-      Effect.map(
-        ask({ _tag: "Retry", count: batch.length, ratio: settings.ratio, minimum }),
-        ({ granted }) => batch.map((_, i) => i < granted)
+export const make = (
+  input?: Options | Options.Input
+): Effect.Effect<Service, InvalidOptions, FleetStore.FleetStore> =>
+  validated(() => {
+    const settings = options(input)
+    const key = `budget:${settings.key}`
+    const windowMillis = Duration.toMillis(settings.window)
+    const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
+    const minimum = (settings.minPerSecond * windowMillis) / 1000
+    return Effect.map(FleetStore.FleetStore, (store) => {
+      const ask = (what: FleetStore.BudgetAsk) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => store.budget(key, now, window, what))
+      // Concurrent callers share one store operation: n first attempts at once, or n retries of which the first
+      // `granted` get theirs.
+      const firstAttempts = batching((batch: ReadonlyArray<void>) =>
+        Effect.as(ask({ _tag: "FirstAttempt", count: batch.length }), batch)
       )
-    )
-    return {
-      key: settings.key,
-      options: settings,
-      firstAttempt: Effect.asVoid(firstAttempts(undefined)),
-      admit: (error) => isFree(error) ? Effect.succeed(true) : retries(undefined),
-      state: Effect.map(ask({ _tag: "Peek" }), ({ firstAttempts, retries }) => ({
-        firstAttempts,
-        retries,
-        available: Math.max(0, Math.floor(settings.ratio * firstAttempts + minimum + 1e-9 - retries))
-      }))
-    }
+      const retries = batching((batch: ReadonlyArray<void>) =>
+        Effect.map(
+          ask({ _tag: "Retry", count: batch.length, ratio: settings.ratio, minimum }),
+          ({ granted }) => batch.map((_, i) => i < granted)
+        )
+      )
+      return {
+        key: settings.key,
+        options: settings,
+        firstAttempt: Effect.asVoid(firstAttempts(undefined)),
+        admit: (error) => isFree(error) ? Effect.succeed(true) : retries(undefined),
+        state: Effect.map(ask({ _tag: "Peek" }), ({ firstAttempts, retries }) => ({
+          firstAttempts,
+          retries,
+          available: Math.max(0, Math.floor(settings.ratio * firstAttempts + minimum + 1e-9 - retries))
+        }))
+      }
+    })
   })
-}
 
 /**
  * Provides a {@link RetryBudget} on the `FleetStore` in context.
  *
- * @throws InvalidOptions when `input` is not valid
+ * Fails with `InvalidOptions`, when built, if `input` is not valid.
+ *
  * @category layers
  * @since 0.1.0
  */
-export const layer = (input?: Options | Options.Input): Layer.Layer<RetryBudget, never, FleetStore.FleetStore> =>
-  Layer.effect(RetryBudget, make(input))
+export const layer = (
+  input?: Options | Options.Input
+): Layer.Layer<RetryBudget, InvalidOptions, FleetStore.FleetStore> => Layer.effect(RetryBudget, make(input))
 
 /**
  * Retries that cost nothing: throttling, which the limiter paces, and an

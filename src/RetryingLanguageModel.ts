@@ -56,7 +56,8 @@ import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as HttpClassification from "./HttpClassification.js"
 import { Classified } from "./internal/classified.js"
 import { knownErrorTypes } from "./internal/errorTypes.js"
-import { check, checked } from "./internal/options.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { check, checked, validatedLayer } from "./internal/options.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
 import * as ModelError from "./ModelError.js"
 import * as Policy from "./Policy.js"
@@ -220,24 +221,31 @@ export const make = (
 /**
  * Decorates whatever `LanguageModel` the layer is provided with.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid; InvalidOptions when an option is unknown or of the wrong kind
+ * Fails, when built, with `InvalidRetryPolicy` if `policy` is not valid, `InvalidOptions` if an option is unknown
+ * or of the wrong kind.
+ *
  * @category layers
  * @since 0.3.0
  */
 export const layer = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
   options: Options = {}
-): Layer.Layer<LanguageModel.LanguageModel, never, LanguageModel.LanguageModel> => {
-  const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
-    "timeout",
-    "maxElapsed"
-  ])
-  checked("RetryingLanguageModel", options, fields)
-  return Layer.effect(
-    LanguageModel.LanguageModel,
-    Effect.map(LanguageModel.LanguageModel, (inner) => make(inner, validated, options))
-  )
-}
+): Layer.Layer<
+  LanguageModel.LanguageModel,
+  InvalidOptions | RetrySchedule.InvalidRetryPolicy,
+  LanguageModel.LanguageModel
+> =>
+  validatedLayer(() => {
+    const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
+      "timeout",
+      "maxElapsed"
+    ])
+    checked("RetryingLanguageModel", options, fields)
+    return Layer.effect(
+      LanguageModel.LanguageModel,
+      Effect.map(LanguageModel.LanguageModel, (inner) => make(inner, validated, options))
+    )
+  })
 
 /**
  * Retries below `@effect/ai`, at the HTTP level: a function to give as

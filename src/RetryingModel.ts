@@ -36,7 +36,8 @@ import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
-import { check, checked } from "./internal/options.js"
+import type { InvalidOptions } from "./internal/options.js"
+import { check, checked, validatedLayer } from "./internal/options.js"
 import type * as ModelError from "./ModelError.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -99,45 +100,55 @@ export const make = (
 /**
  * Decorates whatever `CompletionModel` the layer is provided with.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid, InvalidOptions when an option is unknown or of the wrong
- * kind (at construction, not when the layer is built)
+ * Fails, when built, with `InvalidRetryPolicy` if `policy` is not valid, `InvalidOptions` if an option is unknown
+ * or of the wrong kind.
+ *
  * @category layers
  * @since 0.1.0
  */
 export const layer = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
   options: Omit<Options, "budget"> = {}
-): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel> => {
-  const validated = RetrySchedule.policy(policy)
-  checked("RetryingModel", options, fields)
-  return Layer.effect(
-    CompletionModel.CompletionModel,
-    Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated, options))
-  )
-}
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  InvalidOptions | RetrySchedule.InvalidRetryPolicy,
+  CompletionModel.CompletionModel
+> =>
+  validatedLayer(() => {
+    const validated = RetrySchedule.policy(policy)
+    checked("RetryingModel", options, fields)
+    return Layer.effect(
+      CompletionModel.CompletionModel,
+      Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated, options))
+    )
+  })
 
 /**
- * {@link layer} with the {@link RetryBudget} in context admitting every retry.
+ * {@link layer} with the {@link RetryBudget} in context admitting every retry; it fails as {@link layer} does.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid
  * @category layers
  * @since 0.1.0
  */
 export const layerWithBudget = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
   options: Omit<Options, "budget"> = {}
-): Layer.Layer<CompletionModel.CompletionModel, never, CompletionModel.CompletionModel | RetryBudget.RetryBudget> => {
-  const validated = RetrySchedule.policy(policy)
-  checked("RetryingModel", options, fields)
-  return Layer.effect(
-    CompletionModel.CompletionModel,
-    Effect.zipWith(
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  InvalidOptions | RetrySchedule.InvalidRetryPolicy,
+  CompletionModel.CompletionModel | RetryBudget.RetryBudget
+> =>
+  validatedLayer(() => {
+    const validated = RetrySchedule.policy(policy)
+    checked("RetryingModel", options, fields)
+    return Layer.effect(
       CompletionModel.CompletionModel,
-      RetryBudget.RetryBudget,
-      (inner, budget) => make(inner, validated, { ...options, budget })
+      Effect.zipWith(
+        CompletionModel.CompletionModel,
+        RetryBudget.RetryBudget,
+        (inner, budget) => make(inner, validated, { ...options, budget })
+      )
     )
-  )
-}
+  })
 
 /**
  * Moves the commit point of an acquisition from "stream open" to "first chunk

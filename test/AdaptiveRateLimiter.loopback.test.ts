@@ -167,7 +167,7 @@ describe("AdaptiveRateLimiter over HTTP, paced by the provider's headers", () =>
 })
 
 /** Two runtimes (processes), each with its own layers on `store`, each sending a batch of 165 at once. */
-const twoRuntimes = (store: () => Layer.Layer<FleetStore.FleetStore>, options: ResilientModel.Options = {}) =>
+const twoRuntimes = (store: () => Layer.Layer<FleetStore.FleetStore, unknown>, options: ResilientModel.Options = {}) =>
   Effect.gen(function*() {
     const { counts, server } = yield* provider("anthropic")
     const runtime = () =>

@@ -23,7 +23,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { rateAt } from "../src/internal/sendRate.js"
 import { ledger } from "./support/ledger.js"
-import { thrown } from "./support/thrown.js"
+import { buildFailure, failureOf, thrown } from "./support/thrown.js"
 import { recordingCalls } from "./support/virtualTime.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
@@ -319,7 +319,7 @@ describe("AdaptiveRateLimiter", () => {
       expect(Exit.isInterrupted(yield* Effect.exit(model.chatStream(request)))).toBe(true)
     }).pipe(memory))
 
-  it("refuses bad options with an InvalidOptions that names each field", () => {
+  it("refuses bad options with an InvalidOptions that names each field", async () => {
     const attempt = (input: unknown) => thrown(AdaptiveRateLimiter.options)(input) as InvalidOptions | undefined
     for (
       const [input, field] of [
@@ -339,7 +339,10 @@ describe("AdaptiveRateLimiter", () => {
       expect(error?.message).toContain(field)
     }
     expect(attempt({ key: "ok", initialRate: 1, minRate: 1, maxRate: 3 })).toBeUndefined()
-    expect(() => AdaptiveRateLimiter.layer({ minRate: -1 })).toThrow(InvalidOptions)
+    // the layer and make fail when built, in the error channel
+    expect(await buildFailure(AdaptiveRateLimiter.layer({ minRate: -1 }))).toBeInstanceOf(InvalidOptions)
+    expect(await failureOf(AdaptiveRateLimiter.make({ minRate: -1 }))).toBeInstanceOf(InvalidOptions)
+    expect(await buildFailure(AdaptiveRateLimiter.layer({ minRate: 1 }))).toBeUndefined()
   })
 
   it.scoped("as a layer, decorates the model in context", () =>

@@ -30,7 +30,7 @@ import {
   redisStore,
   uniquePrefix
 } from "./support/redis.js"
-import { thrown } from "./support/thrown.js"
+import { failureOf } from "./support/thrown.js"
 
 const warnings: Array<string> = []
 const logger = Logger.replace(
@@ -478,17 +478,17 @@ describe("FleetStoreRedis", () => {
     30_000
   )
 
-  it("refuses bad options of its own with an InvalidOptions that names the field, and passes the rest to ioredis", () => {
+  it("refuses bad options of its own with an InvalidOptions that names the field, and passes the rest to ioredis", async () => {
     for (
       const [input, field] of [[{ timeout: "2 minutes" }, "timeout"], [{ coolDown: -1 }, "coolDown"], [
         { ttl: 0 },
         "ttl"
       ]] as const
     ) {
-      const error = thrown(FleetStoreRedis.make)(input)
+      const error = await failureOf(FleetStoreRedis.make(input))
       expect(error).toBeInstanceOf(InvalidOptions)
       expect((error as InvalidOptions).message).toContain(field)
     }
-    expect(thrown(FleetStoreRedis.make)({ host: "127.0.0.1", port: 1, lazyConnect: true })).toBeUndefined()
+    expect(await failureOf(FleetStoreRedis.make({ host: "127.0.0.1", port: 1, lazyConnect: true }))).toBeUndefined()
   })
 })

@@ -18,6 +18,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
 import { consume, failure } from "./support/chat.js"
+import { buildFailure } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const down = () => ScriptedModel.serverError({ message: "down" })
@@ -108,38 +109,45 @@ describe("ResilientModel", () => {
     60_000
   )
 
-  it("refuses a misspelled or ill-typed option of the layers, naming what was meant", () => {
-    const message = (f: () => unknown) => {
+  it("refuses a misspelled or ill-typed option of the layers, naming what was meant", async () => {
+    const message = async (f: () => unknown) => {
       try {
-        f()
+        const value = f()
+        const error = Layer.isLayer(value) ? await buildFailure(value as never) : undefined
+        if (error === undefined) return "accepted"
+        expect(error).toBeInstanceOf(InvalidOptions)
+        return (error as InvalidOptions).message
       } catch (error) {
         expect(error).toBeInstanceOf(InvalidOptions)
         return (error as InvalidOptions).message
       }
-      return "accepted"
     }
-    expect(message(() => ResilientModel.layer({ limitter: {} } as never))).toBe(
+    expect(await message(() => ResilientModel.layer({ limitter: {} } as never))).toBe(
       "Invalid ResilientModel options: limitter: unknown option; did you mean limiter?"
     )
-    expect(message(() => ResilientModel.layer({ secrets: ["sk-..."] } as never))).toContain(
+    expect(await message(() => ResilientModel.layer({ secrets: ["sk-..."] } as never))).toContain(
       "secrets: expected an array of Redacted values"
     )
-    expect(message(() => RetryingModel.layer({}, { onRetyr: () => Effect.void } as never))).toBe(
+    expect(await message(() => RetryingModel.layer({}, { onRetyr: () => Effect.void } as never))).toBe(
       "Invalid RetryingModel options: onRetyr: unknown option; did you mean onRetry?"
     )
-    expect(message(() => AdaptiveRateLimiter.options({ initalRate: 5 } as never))).toBe(
+    expect(await message(() => AdaptiveRateLimiter.options({ initalRate: 5 } as never))).toBe(
       "Invalid AdaptiveRateLimiter options: initalRate: unknown option; did you mean initialRate?"
     )
     // an unknown key with no near name lists the known ones
-    expect(message(() => RetryingModel.layer({}, { tracing: true } as never))).toBe(
+    expect(await message(() => RetryingModel.layer({}, { tracing: true } as never))).toBe(
       "Invalid RetryingModel options: tracing: unknown option; expected one of budget, onRetry, secrets"
     )
   })
 
-  it("refuses a bad option of any part where the layer is defined", () => {
-    expect(() => ResilientModel.layer({ limiter: { minRate: 0 } })).toThrow(InvalidOptions)
-    expect(() => ResilientModel.layer({ breaker: { halfOpenProbes: -1 } })).toThrow(InvalidOptions)
-    expect(() => ResilientModel.layer({ budget: { ratio: -1 } })).toThrow(InvalidOptions)
-    expect(() => ResilientModel.layer({ retry: { maxAttempts: 0 } })).toThrow(RetrySchedule.InvalidRetryPolicy)
+  it("refuses a bad option of any part when the layer is built, in the error channel (defining it throws nothing)", async () => {
+    expect(await buildFailure(ResilientModel.layer({ limiter: { minRate: 0 } }))).toBeInstanceOf(InvalidOptions)
+    expect(await buildFailure(ResilientModel.layer({ breaker: { halfOpenProbes: -1 } }))).toBeInstanceOf(InvalidOptions)
+    expect(await buildFailure(ResilientModel.layer({ budget: { ratio: -1 } }))).toBeInstanceOf(InvalidOptions)
+    expect(await buildFailure(ResilientModel.layer({ retry: { maxAttempts: 0 } }))).toBeInstanceOf(
+      RetrySchedule.InvalidRetryPolicy
+    )
+    expect(await buildFailure(ResilientModel.layer({ retry: { maxAttempts: 2 }, limiter: { minRate: 1 } })))
+      .toBeUndefined()
   })
 })

@@ -13,7 +13,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { failure } from "./support/chat.js"
 import { redisAvailable, redisServer, redisStore, uniquePrefix } from "./support/redis.js"
-import { thrown } from "./support/thrown.js"
+import { failureOf } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 const exact = { maxAttempts: 3, baseDelay: "10 millis", maxDelay: "100 millis", jitter: false } as const
@@ -126,16 +126,16 @@ describe("RetryBudget", () => {
       expect(state).toEqual({ firstAttempts: 1_000, retries: 510, available: 0 })
     }).pipe(memory))
 
-  it("refuses bad options with an InvalidOptions that names each field", () => {
-    const attempt = thrown(RetryBudget.make)
-    const bad = attempt({ ratio: -1, window: 0, minPerSecond: Number.NaN, retryRatio: 2 })
+  it("refuses bad options with an InvalidOptions that names each field", async () => {
+    const attempt = (input: unknown) => failureOf(RetryBudget.make(input as never))
+    const bad = await attempt({ ratio: -1, window: 0, minPerSecond: Number.NaN, retryRatio: 2 })
     expect(bad).toBeInstanceOf(InvalidOptions)
     const message = (bad as InvalidOptions).message
     expect(message).toContain("Invalid RetryBudget options")
     for (const field of ["ratio", "window", "minPerSecond", "retryRatio"]) expect(message).toContain(field)
-    expect(attempt(null)).toBeInstanceOf(InvalidOptions)
-    expect(attempt({ key: "" })).toBeInstanceOf(InvalidOptions)
-    expect(attempt({})).toBeUndefined()
+    expect(await attempt(null)).toBeInstanceOf(InvalidOptions)
+    expect(await attempt({ key: "" })).toBeInstanceOf(InvalidOptions)
+    expect(await attempt({})).toBeUndefined()
   })
 
   it.effect.skipIf(!redisAvailable)(

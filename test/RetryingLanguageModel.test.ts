@@ -4,7 +4,14 @@ import type * as Response from "@effect/ai/Response"
 import * as Tool from "@effect/ai/Tool"
 import * as Toolkit from "@effect/ai/Toolkit"
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveRateLimiter, CircuitBreaker, FleetStore, RateLimitHeaders, RetryBudget } from "effect-retry-layer"
+import {
+  AdaptiveRateLimiter,
+  CircuitBreaker,
+  FleetStore,
+  InvalidOptions,
+  RateLimitHeaders,
+  RetryBudget
+} from "effect-retry-layer"
 import { ResilientLanguageModel, RetryingLanguageModel } from "effect-retry-layer/ai"
 import { ScriptedLanguageModel as Scripted } from "effect-retry-layer/testing/ai"
 import * as Chunk from "effect/Chunk"
@@ -20,6 +27,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { ledger } from "./support/ledger.js"
 import { keys, leaked } from "./support/secrets.js"
+import { failureOf } from "./support/thrown.js"
 
 const collect = (model: LanguageModel.Service) =>
   Effect.map(Stream.runCollect(model.streamText({ prompt: "hi" })), Chunk.toReadonlyArray)
@@ -36,6 +44,10 @@ const overloadedPart = Scripted.errorPart("overloaded_error", "Overloaded")
 /** The times of the calls after the first, relative to it. */
 const offsets = (recorder: Scripted.Recorder) =>
   Effect.map(recorder.calls, (calls) => calls.map((call) => call.at - calls[0]!.at))
+
+// What building a layer over a scripted model (and a memory store) fails with, or undefined if it builds.
+const built = <A, E>(layer: Layer.Layer<A, E, LanguageModel.LanguageModel | FleetStore.FleetStore>) =>
+  failureOf(Layer.build(layer).pipe(Effect.provide(Layer.merge(Scripted.layer([]), FleetStore.layerMemory))))
 
 describe("RetryingLanguageModel.streamText", () => {
   it.effect("429 (retry-after-ms) -> 529 -> a 200 whose first event is overloaded_error -> the answer: 4 calls, hints kept", () =>
@@ -374,22 +386,29 @@ describe("the fleet pieces", () => {
       )
     ))
 
-  it("refuses a misspelled or ill-typed option where the model or the layer is made", () => {
+  it("refuses a misspelled or ill-typed option where the model is made, or when the layer is built", async () => {
     const [model] = Effect.runSync(Scripted.make([]))
     expect(() => RetryingLanguageModel.make(model, {}, { errorPartBeforeContent: "fial" } as never)).toThrow(
       "Invalid RetryingLanguageModel options: errorPartBeforeContent: expected \"part\" or \"fail\", got \"fial\""
     )
-    expect(() => RetryingLanguageModel.layer({}, { limitter: {} } as never)).toThrow(
+    expect(String(await built(RetryingLanguageModel.layer({}, { limitter: {} } as never)))).toContain(
       "limitter: unknown option; did you mean limiter?"
     )
-    expect(() => ResilientLanguageModel.layer({ retyr: { maxAttempts: 2 } } as never)).toThrow(
+    expect(String(await built(ResilientLanguageModel.layer({ retyr: { maxAttempts: 2 } } as never)))).toContain(
       "Invalid ResilientLanguageModel options: retyr: unknown option; did you mean retry?"
     )
   })
 
-  it("ResilientLanguageModel refuses bad options where the layer is defined", () => {
-    expect(() => ResilientLanguageModel.layer({ retry: { maxAttempt: 3 } as never })).toThrow(/maxAttempts/)
-    expect(() => ResilientLanguageModel.layer({ retry: { commitOn: "first-chunk" } })).toThrow(/commitOn/)
-    expect(() => ResilientLanguageModel.layer({ breaker: { resetTimeout: -1 } as never })).toThrow()
+  it("ResilientLanguageModel refuses bad options when the layer is built, in the error channel", async () => {
+    expect(String(await built(ResilientLanguageModel.layer({ retry: { maxAttempt: 3 } as never })))).toMatch(
+      /maxAttempts/
+    )
+    expect(String(await built(ResilientLanguageModel.layer({ retry: { commitOn: "first-chunk" } })))).toMatch(
+      /commitOn/
+    )
+    expect(await built(ResilientLanguageModel.layer({ breaker: { resetTimeout: -1 } as never }))).toBeInstanceOf(
+      InvalidOptions
+    )
+    expect(await built(ResilientLanguageModel.layer({ retry: { maxAttempts: 2 } }))).toBeUndefined()
   })
 })

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { buildFailure } from "./support/thrown.js"
 
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "Hi" }] }
 
@@ -187,9 +188,10 @@ describe("RetryingModel", () => {
       )
     }))
 
-  it("rejects an invalid policy when the layer is constructed", () => {
-    expect(() => RetryingModel.layer({ maxAttempts: 0 })).toThrow(RetrySchedule.InvalidRetryPolicy)
-    expect(() => RetryingModel.layer({ factor: 0.5 })).toThrow(/factor/)
+  it("rejects an invalid policy when the layer is built, in the error channel", async () => {
+    expect(await buildFailure(RetryingModel.layer({ maxAttempts: 0 }))).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
+    expect(String(await buildFailure(RetryingModel.layer({ factor: 0.5 })))).toMatch(/factor/)
+    expect(await buildFailure(RetryingModel.layer({ maxAttempts: 2 }))).toBeUndefined()
   })
 
   describe("commitOn: \"first-chunk\"", () => {

@@ -1,7 +1,10 @@
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+import type { InvalidRetryPolicy } from "../RetrySchedule.js"
 import { nearest } from "./spelling.js"
 
 /**
@@ -77,3 +80,45 @@ export const check = {
         typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value
       }`
 } as const
+
+// A build that reads its options with a validation that throws (`options`, `RetryPolicy.from`, `checked`), as an
+// Effect: the validation's error in the error channel, anything else a defect.
+const catching = <A, E, R, I>(build: () => Effect.Effect<A, E, R>): Effect.Effect<A, E | I, R> =>
+  Effect.suspend((): Effect.Effect<A, E | I, R> => {
+    try {
+      return build()
+    } catch (error) {
+      return Predicate.isTagged(error, "InvalidOptions") || Predicate.isTagged(error, "InvalidRetryPolicy")
+        ? Effect.fail(error as I)
+        : Effect.die(error)
+    }
+  })
+
+/**
+ * How every `make` and `layer` reads its options: inside the Effect it returns, so that a bad option fails the
+ * Effect (a layer, when it is built) with {@link InvalidOptions} rather than throwing where it is called.
+ *
+ * @internal
+ */
+export const validated: <A, E, R>(build: () => Effect.Effect<A, E, R>) => Effect.Effect<A, E | InvalidOptions, R> =
+  catching
+
+/**
+ * {@link validated}, for a build that also reads a retry policy.
+ *
+ * @internal
+ */
+export const validatedWithPolicy: <A, E, R>(
+  build: () => Effect.Effect<A, E, R>
+) => Effect.Effect<A, E | InvalidOptions | InvalidRetryPolicy, R> = catching
+
+/**
+ * A layer whose options (a retry policy among them) are read by `build`: {@link validatedWithPolicy}, for a
+ * layer.
+ *
+ * @internal
+ */
+export const validatedLayer = <A, E, R>(
+  build: () => Layer.Layer<A, E, R>
+): Layer.Layer<A, E | InvalidOptions | InvalidRetryPolicy, R> =>
+  Layer.unwrapEffect(validatedWithPolicy(() => Effect.succeed(build())))
