@@ -232,6 +232,41 @@ describe("AdaptiveRateLimiter", () => {
       expect(takes).toBeLessThanOrEqual(3)
     }).pipe(quiet))
 
+  it.scoped("once the provider's limits are known, slots are taken one at a time, as each call's charge goes", () =>
+    Effect.gen(function*() {
+      // Slots taken ahead would be held through each call's wait on the quota, and counted in the process's share
+      // of the fleet before they are used (four real processes' shares summed to 136% when the first to ask took
+      // the fleet's whole burst).
+      const memoryStore = FleetStore.makeMemory()
+      const counts: Array<number> = []
+      const store: FleetStore.Service = {
+        ...memoryStore,
+        take: (...args) => {
+          counts.push(args[5] ?? 1)
+          return Effect.zipLeft(memoryStore.take(...args), Effect.sleep("20 millis"))
+        }
+      }
+      const [provider] = yield* TokenLimitedModel.make({
+        limits: { requests: 600 },
+        headers: "anthropic",
+        latency: "10 millis"
+      })
+      const { model } = yield* limited(provider).pipe(Effect.provideService(FleetStore.FleetStore, store))
+      const first = yield* Effect.fork(Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain)))
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isSuccess(yield* Fiber.join(first))).toBe(true) // its headers told the limits
+      counts.length = 0
+      const fiber = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 50 }),
+        () => Effect.exit(Effect.flatMap(model.chatStream(request), Stream.runDrain)),
+        { concurrency: "unbounded" }
+      ))
+      yield* TestClock.adjust("1 minute")
+      expect((yield* Fiber.join(fiber)).every(Exit.isSuccess)).toBe(true)
+      expect(counts.length).toBeGreaterThan(0)
+      expect(counts.filter((count) => count !== 1)).toEqual([])
+    }).pipe(quiet))
+
   it.scoped("a long hint stretches the recovery up to a minute, and holds the fleet for at most maxHold", () =>
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()

@@ -99,16 +99,22 @@ export const make = (
 
     // Slots for the caller at the head of the line and those behind it are asked for at once, and the store
     // gives as many as it has: a process waiting with many calls is not paced at one send per store round trip.
-    // Each slot goes to the next in line, as a held slot does.
+    // Not once the provider's limits are known: each call then waits on its own charge against the quota (a round
+    // trip of its own), slots taken ahead would be held through those waits, and a process's share of the fleet
+    // (measured from its grants, see FleetStore.resilient) would count slots it has not used yet. Each slot goes
+    // to the next in line, as a held slot does; the slots left when the rate is cut are dropped: granted at the
+    // rate before the cut, they would go on sending into the throttle.
     const serveEach = (waiter: Waiter, grantedAt: number, slots: number): Effect.Effect<void> =>
       Effect.zipRight(
         serve(waiter, grantedAt),
-        slots > 1
-          ? Effect.flatMap(Queue.take(line), (next) => {
-            current = next
-            return serveEach(next, grantedAt, slots - 1)
-          })
-          : Effect.void
+        Effect.suspend(() =>
+          slots > 1 && rate.control().lastCut < grantedAt
+            ? Effect.flatMap(Queue.take(line), (next) => {
+              current = next
+              return serveEach(next, grantedAt, slots - 1)
+            })
+            : Effect.void
+        )
       )
     const waitingCount = () =>
       line.unsafeSize().pipe(Option.getOrElse(() =>
@@ -125,7 +131,7 @@ export const make = (
           Effect.zipRight(
             firstAnswer,
             rate.tokens(() =>
-              1 + waitingCount()
+              quota.limitsKnown() ? 1 : 1 + waitingCount()
             )
           ),
           ({ at, taken }) =>

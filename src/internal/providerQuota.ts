@@ -24,6 +24,8 @@ export interface ProviderQuota {
   readonly charging: (cost: FleetStore.Quota, reservation: FleetStore.Reservation) => AdaptiveRateLimiter.Charge
   /** Gives back what a charge was beyond `used`; only a charge's first settlement counts. */
   readonly settle: (charge: AdaptiveRateLimiter.Charge, used?: FleetStore.Quota) => Effect.Effect<void>
+  /** Whether this process knows the provider's limits (from a response's headers): each call is then charged. */
+  readonly limitsKnown: () => boolean
   /** What a response's headers said, for the call of `charge`. */
   readonly observe: (
     state: RateLimitHeaders.RateLimitState,
@@ -118,7 +120,7 @@ export const make = (
       ))
   }
 
-  return { reserveOnce, reserve, charging, settle, observe }
+  return { reserveOnce, reserve, charging, settle, observe, limitsKnown: () => limitsSeen }
 }
 
 /**
