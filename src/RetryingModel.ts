@@ -113,15 +113,7 @@ export const layer = (
   CompletionModel.CompletionModel,
   InvalidOptions | RetrySchedule.InvalidRetryPolicy,
   CompletionModel.CompletionModel
-> =>
-  validatedLayer(() => {
-    const validated = RetrySchedule.policy(policy)
-    checked("RetryingModel", options, fields)
-    return Layer.effect(
-      CompletionModel.CompletionModel,
-      Effect.map(CompletionModel.CompletionModel, (inner) => make(inner, validated, options))
-    )
-  })
+> => decorating(policy, options, Effect.succeed(undefined))
 
 /**
  * {@link layer} with the {@link RetryBudget} in context admitting every retry; it fails as {@link layer} does.
@@ -136,7 +128,14 @@ export const layerWithBudget = (
   CompletionModel.CompletionModel,
   InvalidOptions | RetrySchedule.InvalidRetryPolicy,
   CompletionModel.CompletionModel | RetryBudget.RetryBudget
-> =>
+> => decorating(policy, options, RetryBudget.RetryBudget)
+
+// Both layers: the model in context, decorated, with the budget `budget` gives (none: `undefined`).
+const decorating = <R>(
+  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input,
+  options: Omit<Options, "budget">,
+  budget: Effect.Effect<RetryBudget.Service | undefined, never, R>
+) =>
   validatedLayer(() => {
     const validated = RetrySchedule.policy(policy)
     checked("RetryingModel", options, fields)
@@ -144,8 +143,8 @@ export const layerWithBudget = (
       CompletionModel.CompletionModel,
       Effect.zipWith(
         CompletionModel.CompletionModel,
-        RetryBudget.RetryBudget,
-        (inner, budget) => make(inner, validated, { ...options, budget })
+        budget,
+        (inner, b) => make(inner, validated, b === undefined ? options : { ...options, budget: b })
       )
     )
   })
