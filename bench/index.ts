@@ -5,6 +5,7 @@
  */
 import * as Fleet from "./fleet.js"
 import * as Loopback from "./loopback.js"
+import * as Memory from "./memory.js"
 import * as Overhead from "./overhead.js"
 import * as Processes from "./processes.js"
 import * as Redis from "./redis.js"
@@ -16,6 +17,7 @@ const all = {
   overhead: Overhead.run,
   fleet: Fleet.run,
   loopback: Loopback.run,
+  memory: Memory.run,
   processes: Processes.run,
   redis: Redis.run,
   scale: Scale.run,

@@ -12,15 +12,22 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { ExponentialBackoff, handleAll, retry as cockatielRetry } from "cockatiel"
-import type { Duration } from "effect"
-import { Clock, Effect, Redacted, Runtime, Stream } from "effect"
-import { AdaptiveRateLimiter, CompletionModel, FleetStore, RetryingModel, RetrySchedule } from "effect-retry-layer"
+import { Effect, Layer, ManagedRuntime, Redacted, Runtime, Stream } from "effect"
+import {
+  AdaptiveRateLimiter,
+  CompletionModel,
+  FleetStore,
+  ResilientModel,
+  RetryingModel,
+  RetrySchedule
+} from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import pRetry from "p-retry"
 import { Bench } from "tinybench"
 import { report } from "./support/report.js"
+import { steppedClock } from "./support/steppedClock.js"
 
 const batch = 1_000
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "hi" }] }
@@ -129,23 +136,10 @@ const limiterCost = async () => {
   const rows: Array<Row> = []
   const perRate = 20_000
   for (const rate of [10, 1_000, 10_000, 50_000]) {
-    let now = 1_700_000_000_000
-    const clock: Clock.Clock = {
-      [Clock.ClockTypeId]: Clock.ClockTypeId,
-      unsafeCurrentTimeMillis: () => now,
-      unsafeCurrentTimeNanos: () => BigInt(Math.round(now * 1e6)),
-      currentTimeMillis: Effect.sync(() => now),
-      currentTimeNanos: Effect.sync(() => BigInt(Math.round(now * 1e6))),
-      sleep: (d: Duration.Duration) => Effect.sleep(d).pipe(Effect.withClock(Clock.make()))
-    }
+    const { advance, clock } = steppedClock()
     const elapsed = await Effect.gen(function*() {
       const limiter = yield* AdaptiveRateLimiter.make({ initialRate: Math.min(1e6, 4 * rate), burst: 1_000 })
-      const call = Effect.zipRight(
-        Effect.sync(() => {
-          now += 1000 / rate
-        }),
-        limiter.apply(Effect.void)
-      )
+      const call = Effect.zipRight(advance(1000 / rate), limiter.apply(Effect.void))
       for (let i = 0; i < 2_000; i++) yield* call // warm-up
       const started = performance.now()
       for (let i = 0; i < perRate; i++) yield* call
@@ -161,8 +155,47 @@ const limiterCost = async () => {
   return rows
 }
 
+/**
+ * The recommended stack (`ResilientModel.layer()`, defaults, on the in-memory store) over the bare model, each
+ * call's stream drained (so the limiter settles its turn): its CPU per call on the happy path, beside
+ * `RetryingModel` alone. The clock moves 100 ms a call (10 calls/s), so no call waits on the limiter's pace.
+ */
+const stack = async () => {
+  const { advance, clock } = steppedClock()
+  const drained = (model: CompletionModel.Service) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < batch; i++) {
+        yield* advance(100)
+        yield* Stream.runDrain(yield* model.chatStream(request))
+      }
+    })
+  const runtime = ManagedRuntime.make(
+    ResilientModel.layer().pipe(
+      Layer.provide(Layer.succeed(CompletionModel.CompletionModel, bare)),
+      Layer.provide(FleetStore.layerMemory)
+    )
+  )
+  const resilient = await runtime.runPromise(CompletionModel.CompletionModel)
+  const retrying = RetryingModel.make(bare)
+  const run = (effect: Effect.Effect<void, unknown>) => () => runtime.runPromise(Effect.withClock(effect, clock))
+  const rows = await measure("Effect, no I/O, the stream drained", "RetryingModel, tracing on", {
+    "RetryingModel, tracing on": run(drained(retrying)),
+    "ResilientModel.layer() defaults, tracing on": run(drained(resilient)),
+    "RetryingModel, tracing off": run(Effect.withTracerEnabled(drained(retrying), false)),
+    "ResilientModel.layer() defaults, tracing off": run(Effect.withTracerEnabled(drained(resilient), false))
+  }, batch)
+  await runtime.dispose()
+  return rows
+}
+
 export const run = async () => {
-  const rows = [...await effects(), ...await http(), ...await promiseBridge(), ...await limiterCost()]
+  const rows = [
+    ...await effects(),
+    ...await stack(),
+    ...await http(),
+    ...await promiseBridge(),
+    ...await limiterCost()
+  ]
   const baselines = new Map(rows.map((r) => [`${r.group}/${r.variant}`, r.nsPerCall]))
   report(
     "overhead",

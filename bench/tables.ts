@@ -112,6 +112,10 @@ export const tables = (): Record<string, string> => {
       ["store fall-backs", (r) => r.storeFallbacks],
       ["load average", (r) => r.loadAverage]
     ]),
+    memory: table(results("memory"), [
+      ["variant", (r) => r.variant],
+      ["bytes per waiting call", (r) => (r["bytes per waiting call"] as number).toLocaleString("en-US")]
+    ]),
     sse: table(results("sse"), [
       ["provider", (r) => r.provider],
       ["reads", (r) => r.reads],
