@@ -47,7 +47,7 @@ const response = (chunks: ReadonlyArray<Uint8Array>) =>
 
 // The adapter over an HttpClient that answers with the bytes; the time to run its stream to the end.
 const adapter = (
-  make: (client: HttpClient.HttpClient) => Effect.Effect<CompletionModel.Service>,
+  make: (client: HttpClient.HttpClient) => Effect.Effect<CompletionModel.Service, unknown>,
   chunks: ReadonlyArray<Uint8Array>
 ) =>
   Effect.gen(function*() {

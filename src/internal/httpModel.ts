@@ -21,6 +21,7 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ModelError from "../ModelError.js"
 import * as RateLimitHeaders from "../RateLimitHeaders.js"
+import { InvalidOptions } from "./options.js"
 
 /**
  * Turns the events of one response into chunks. A fresh decoder is made per
@@ -607,21 +608,34 @@ export const parseBaseUrl = (adapter: string, url: string): Either.Either<URL, s
  */
 export const credential = (adapter: string, field: string, value: unknown): Redacted.Redacted<string> => {
   if (Redacted.isRedacted(value)) return value as Redacted.Redacted<string>
-  throw new TypeError(
-    `${adapter}: ${field} must be a Redacted, e.g. Redacted.make(key), or Config.redacted("...") with layerConfig; got ${
+  throw invalid(
+    adapter,
+    field,
+    `must be a Redacted, e.g. Redacted.make(key), or Config.redacted("...") with layerConfig; got ${
       value === null ? "null" : typeof value
     }`
   )
 }
 
+// An adapter's option refused: read by `validated` into the error channel of the adapter's `make` and `layer`.
+const invalid = (adapter: string, field: string, problem: string) =>
+  new InvalidOptions({
+    of: adapter,
+    message: `${adapter}: ${field} ${problem}`,
+    issues: [{ _tag: "Type", path: field.split("."), message: problem }]
+  })
+
 /**
- * {@link parseBaseUrl} for options given in code: a bad URL is a programming
- * error, thrown where the layer is built.
+ * {@link parseBaseUrl} for options given in code: a bad URL is an
+ * `InvalidOptions`, thrown for the adapter's `make` to fail with.
  *
  * @internal
  */
-export const baseUrl = (adapter: string, url: string): URL =>
-  Either.getOrThrowWith(parseBaseUrl(adapter, url), (message) => new TypeError(message))
+export const baseUrl = (adapter: string, url: string, field = "baseUrl"): URL =>
+  Either.getOrThrowWith(
+    parseBaseUrl(adapter, url),
+    (message) => new InvalidOptions({ of: adapter, message, issues: [{ _tag: "Type", path: [field], message }] })
+  )
 
 /**
  * `layerConfig` for an adapter: the options read from `Config`, with a bad
@@ -629,12 +643,12 @@ export const baseUrl = (adapter: string, url: string): URL =>
  *
  * @internal
  */
-export const layerConfig = <Options, Out, R>(
+export const layerConfig = <Options, Out, E, R>(
   adapter: string,
   options: Config.Config.Wrap<Options>,
-  layer: (options: Options) => Layer.Layer<Out, never, R>,
+  layer: (options: Options) => Layer.Layer<Out, E, R>,
   urlOf: (options: Options) => readonly [field: string, url: string | undefined]
-): Layer.Layer<Out, ConfigError.ConfigError, R> =>
+): Layer.Layer<Out, ConfigError.ConfigError | E, R> =>
   Layer.unwrapEffect(
     Config.mapOrFail(Config.unwrap(options), (resolved) => {
       const [field, url] = urlOf(resolved)

@@ -42,6 +42,8 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
+import type { InvalidOptions } from "../internal/options.js"
+import { validated } from "../internal/options.js"
 import { defaultMaxTokens } from "../internal/tokens.js"
 
 /**
@@ -79,60 +81,62 @@ export interface Options {
 export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.anthropic
 
 /**
- * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
+ *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
-  const url = new URL("v1/messages", HttpModel.baseUrl("Anthropic", options.baseUrl ?? "https://api.anthropic.com"))
-  const headers = {
-    "x-api-key": Redacted.value(HttpModel.credential("Anthropic", "apiKey", options.apiKey)),
-    "anthropic-version": options.version ?? "2023-06-01",
-    accept: "text/event-stream"
-  }
-  return HttpModel.make({
-    provider: "anthropic",
-    model: options.model,
-    errorTypes,
-    timeout: options.timeout,
-    idleTimeout: options.idleTimeout,
-    contentTimeout: options.contentTimeout,
-    secretHeaders: ["x-api-key"],
-    secrets: [options.apiKey],
-    // Anthropic takes every block and tool choice there is, so nothing is refused here.
-    request: (request) =>
-      Either.right(
-        HttpClientRequest.post(url).pipe(
-          HttpClientRequest.setHeaders(headers),
-          HttpClientRequest.bodyUnsafeJson({
-            model: options.model,
-            max_tokens: request.maxTokens ?? options.maxTokens ?? defaultMaxTokens,
-            messages: request.messages.map((message) => ({
-              role: message.role,
-              content: typeof message.content === "string" ? message.content : message.content.map(block)
-            })),
-            ...(request.system === undefined ? {} : { system: request.system }),
-            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-            ...(request.stopSequences === undefined ? {} : { stop_sequences: request.stopSequences }),
-            ...(request.tools === undefined ? {} : {
-              tools: request.tools.map((tool) => ({
-                name: tool.name,
-                ...(tool.description === undefined ? {} : { description: tool.description }),
-                input_schema: tool.inputSchema
-              }))
-            }),
-            ...(request.toolChoice === undefined ? {} : {
-              tool_choice: typeof request.toolChoice === "string"
-                ? { type: request.toolChoice }
-                : { type: "tool", name: request.toolChoice.tool }
-            }),
-            stream: true
-          })
-        )
-      ),
-    decoder
+export const make = (options: Options): Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient> =>
+  validated(() => {
+    const url = new URL("v1/messages", HttpModel.baseUrl("Anthropic", options.baseUrl ?? "https://api.anthropic.com"))
+    const headers = {
+      "x-api-key": Redacted.value(HttpModel.credential("Anthropic", "apiKey", options.apiKey)),
+      "anthropic-version": options.version ?? "2023-06-01",
+      accept: "text/event-stream"
+    }
+    return HttpModel.make({
+      provider: "anthropic",
+      model: options.model,
+      errorTypes,
+      timeout: options.timeout,
+      idleTimeout: options.idleTimeout,
+      contentTimeout: options.contentTimeout,
+      secretHeaders: ["x-api-key"],
+      secrets: [options.apiKey],
+      // Anthropic takes every block and tool choice there is, so nothing is refused here.
+      request: (request) =>
+        Either.right(
+          HttpClientRequest.post(url).pipe(
+            HttpClientRequest.setHeaders(headers),
+            HttpClientRequest.bodyUnsafeJson({
+              model: options.model,
+              max_tokens: request.maxTokens ?? options.maxTokens ?? defaultMaxTokens,
+              messages: request.messages.map((message) => ({
+                role: message.role,
+                content: typeof message.content === "string" ? message.content : message.content.map(block)
+              })),
+              ...(request.system === undefined ? {} : { system: request.system }),
+              ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+              ...(request.stopSequences === undefined ? {} : { stop_sequences: request.stopSequences }),
+              ...(request.tools === undefined ? {} : {
+                tools: request.tools.map((tool) => ({
+                  name: tool.name,
+                  ...(tool.description === undefined ? {} : { description: tool.description }),
+                  input_schema: tool.inputSchema
+                }))
+              }),
+              ...(request.toolChoice === undefined ? {} : {
+                tool_choice: typeof request.toolChoice === "string"
+                  ? { type: request.toolChoice }
+                  : { type: "tool", name: request.toolChoice.tool }
+              }),
+              stream: true
+            })
+          )
+        ),
+      decoder
+    })
   })
-}
 
 /**
  * @category layers
@@ -140,7 +144,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, n
  */
 export const layer = (
   options: Options
-): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+): Layer.Layer<CompletionModel.CompletionModel, InvalidOptions, HttpClient.HttpClient> =>
   Layer.effect(CompletionModel.CompletionModel, make(options))
 
 /**
@@ -152,8 +156,11 @@ export const layer = (
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  HttpModel.layerConfig("Anthropic", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  ConfigError.ConfigError | InvalidOptions,
+  HttpClient.HttpClient
+> => HttpModel.layerConfig("Anthropic", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
 
 // Requests -------------------------------------------------------------------
 

@@ -46,6 +46,8 @@ import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as EventStream from "../internal/eventStream.js"
 import * as HttpModel from "../internal/httpModel.js"
+import type { InvalidOptions } from "../internal/options.js"
+import { validated } from "../internal/options.js"
 import { defaultMaxTokens } from "../internal/tokens.js"
 import * as ModelError from "../ModelError.js"
 import * as RetryAfter from "../RetryAfter.js"
@@ -91,98 +93,101 @@ export interface Options {
 /**
  * A `CompletionModel` over Bedrock's `ConverseStream`.
  *
- * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
+ *
  * @category constructors
  * @since 0.3.0
  */
-export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
-  const base = HttpModel.baseUrl(
-    "Bedrock",
-    options.baseUrl ?? `https://bedrock-runtime.${options.region}.amazonaws.com`
-  )
-  // The model id goes in the path encoded (`:` as `%3A`); SigV4 signs that path encoded once more, as the SDK does.
-  const url = new URL(`model/${encodeURIComponent(options.model)}/converse-stream`, base)
-  const given = options.credentials
-  const credentials = {
-    accessKeyId: HttpModel.credential("Bedrock", "credentials.accessKeyId", given?.accessKeyId),
-    secretAccessKey: HttpModel.credential("Bedrock", "credentials.secretAccessKey", given?.secretAccessKey),
-    ...(given?.sessionToken === undefined
-      ? {}
-      : { sessionToken: HttpModel.credential("Bedrock", "credentials.sessionToken", given.sessionToken) })
-  }
-  const signer = new SignatureV4({
-    service: "bedrock",
-    region: options.region,
-    sha256: Sha256,
-    credentials: () =>
-      Promise.resolve({
-        accessKeyId: Redacted.value(credentials.accessKeyId),
-        secretAccessKey: Redacted.value(credentials.secretAccessKey),
-        ...(credentials.sessionToken === undefined
-          ? {}
-          : { sessionToken: Redacted.value(credentials.sessionToken) })
-      })
+export const make = (options: Options): Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient> =>
+  validated(() => {
+    const base = HttpModel.baseUrl(
+      "Bedrock",
+      options.baseUrl ?? `https://bedrock-runtime.${options.region}.amazonaws.com`
+    )
+    // The model id goes in the path encoded (`:` as `%3A`); SigV4 signs that path encoded once more, as the SDK does.
+    const url = new URL(`model/${encodeURIComponent(options.model)}/converse-stream`, base)
+    const given = options.credentials
+    const credentials = {
+      accessKeyId: HttpModel.credential("Bedrock", "credentials.accessKeyId", given?.accessKeyId),
+      secretAccessKey: HttpModel.credential("Bedrock", "credentials.secretAccessKey", given?.secretAccessKey),
+      ...(given?.sessionToken === undefined
+        ? {}
+        : { sessionToken: HttpModel.credential("Bedrock", "credentials.sessionToken", given.sessionToken) })
+    }
+    const signer = new SignatureV4({
+      service: "bedrock",
+      region: options.region,
+      sha256: Sha256,
+      credentials: () =>
+        Promise.resolve({
+          accessKeyId: Redacted.value(credentials.accessKeyId),
+          secretAccessKey: Redacted.value(credentials.secretAccessKey),
+          ...(credentials.sessionToken === undefined
+            ? {}
+            : { sessionToken: Redacted.value(credentials.sessionToken) })
+        })
+    })
+    return HttpModel.make({
+      provider,
+      model: options.model,
+      errorTypes,
+      wire: { contentType: "application/vnd.amazon.eventstream", events: EventStream.messagesPerRead },
+      timeout: options.timeout,
+      idleTimeout: options.idleTimeout,
+      contentTimeout: options.contentTimeout,
+      secretHeaders: ["x-amz-security-token"],
+      secrets: [
+        credentials.accessKeyId,
+        credentials.secretAccessKey,
+        ...(credentials.sessionToken === undefined ? [] : [credentials.sessionToken])
+      ],
+      request: (request) =>
+        Effect.flatMap(converse(request, options.maxTokens ?? defaultMaxTokens), (body) =>
+          Effect.map(
+            Effect.tryPromise({
+              try: () =>
+                signer.sign({
+                  method: "POST",
+                  protocol: url.protocol,
+                  hostname: url.hostname,
+                  ...(url.port === "" ? {} : { port: Number(url.port) }),
+                  path: url.pathname,
+                  query: {},
+                  headers: {
+                    host: url.host,
+                    "content-type": "application/json",
+                    accept: "application/vnd.amazon.eventstream"
+                  },
+                  body
+                }),
+              catch: (error) =>
+                new ModelError.InvalidRequestError({
+                  provider,
+                  message: `bedrock: the request could not be signed (${error instanceof Error ? error.message : "?"})`
+                })
+            }),
+            (signed) => {
+              // The client sets `host` from the URL itself (the same value that was signed).
+              const { host: _host, ...headers } = signed.headers
+              return HttpClientRequest.post(url).pipe(
+                HttpClientRequest.setHeaders(headers),
+                HttpClientRequest.bodyText(body, "application/json")
+              )
+            }
+          )),
+      decoder
+    })
   })
-  return HttpModel.make({
-    provider,
-    model: options.model,
-    errorTypes,
-    wire: { contentType: "application/vnd.amazon.eventstream", events: EventStream.messagesPerRead },
-    timeout: options.timeout,
-    idleTimeout: options.idleTimeout,
-    contentTimeout: options.contentTimeout,
-    secretHeaders: ["x-amz-security-token"],
-    secrets: [
-      credentials.accessKeyId,
-      credentials.secretAccessKey,
-      ...(credentials.sessionToken === undefined ? [] : [credentials.sessionToken])
-    ],
-    request: (request) =>
-      Effect.flatMap(converse(request, options.maxTokens ?? defaultMaxTokens), (body) =>
-        Effect.map(
-          Effect.tryPromise({
-            try: () =>
-              signer.sign({
-                method: "POST",
-                protocol: url.protocol,
-                hostname: url.hostname,
-                ...(url.port === "" ? {} : { port: Number(url.port) }),
-                path: url.pathname,
-                query: {},
-                headers: {
-                  host: url.host,
-                  "content-type": "application/json",
-                  accept: "application/vnd.amazon.eventstream"
-                },
-                body
-              }),
-            catch: (error) =>
-              new ModelError.InvalidRequestError({
-                provider,
-                message: `bedrock: the request could not be signed (${error instanceof Error ? error.message : "?"})`
-              })
-          }),
-          (signed) => {
-            // The client sets `host` from the URL itself (the same value that was signed).
-            const { host: _host, ...headers } = signed.headers
-            return HttpClientRequest.post(url).pipe(
-              HttpClientRequest.setHeaders(headers),
-              HttpClientRequest.bodyText(body, "application/json")
-            )
-          }
-        )),
-    decoder
-  })
-}
 
 /**
- * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
+ *
  * @category layers
  * @since 0.3.0
  */
 export const layer = (
   options: Options
-): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+): Layer.Layer<CompletionModel.CompletionModel, InvalidOptions, HttpClient.HttpClient> =>
   Layer.effect(CompletionModel.CompletionModel, make(options))
 
 /**
@@ -195,8 +200,11 @@ export const layer = (
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  HttpModel.layerConfig("Bedrock", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  ConfigError.ConfigError | InvalidOptions,
+  HttpClient.HttpClient
+> => HttpModel.layerConfig("Bedrock", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
 
 const provider = "bedrock"
 

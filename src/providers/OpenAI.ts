@@ -46,6 +46,8 @@ import * as CompletionModel from "../CompletionModel.js"
 import * as HttpClassification from "../HttpClassification.js"
 import * as ErrorTypes from "../internal/errorTypes.js"
 import * as HttpModel from "../internal/httpModel.js"
+import type { InvalidOptions } from "../internal/options.js"
+import { validated } from "../internal/options.js"
 import type * as ModelError from "../ModelError.js"
 
 /**
@@ -104,51 +106,58 @@ export const errorTypes: HttpClassification.ErrorTypeTable = ErrorTypes.openai
 const provider = "openai"
 
 /**
- * @throws TypeError when `baseUrl` is not an absolute http(s) URL
+ * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
+ *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> =>
-  makeWith(options, {
-    model: options.model,
-    url: new URL("chat/completions", HttpModel.baseUrl("OpenAI", options.baseUrl ?? "https://api.openai.com/v1")),
-    headers: {
-      authorization: `Bearer ${Redacted.value(HttpModel.credential("OpenAI", "apiKey", options.apiKey))}`,
-      ...(options.organization === undefined ? {} : { "openai-organization": options.organization }),
-      ...(options.project === undefined ? {} : { "openai-project": options.project })
-    },
-    secretHeaders: []
-  })
+export const make = (options: Options): Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient> =>
+  validated(() =>
+    makeWith(options, {
+      model: options.model,
+      url: new URL("chat/completions", HttpModel.baseUrl("OpenAI", options.baseUrl ?? "https://api.openai.com/v1")),
+      headers: {
+        authorization: `Bearer ${Redacted.value(HttpModel.credential("OpenAI", "apiKey", options.apiKey))}`,
+        ...(options.organization === undefined ? {} : { "openai-organization": options.organization }),
+        ...(options.project === undefined ? {} : { "openai-project": options.project })
+      },
+      secretHeaders: []
+    })
+  )
 
 /**
  * An Azure OpenAI deployment: `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`
  * with the key in the `api-key` header.
  *
- * @throws TypeError when `endpoint` is not an absolute http(s) URL
+ * Fails with `InvalidOptions` when `endpoint` is not an absolute http(s) URL or a key is not a `Redacted`.
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const makeAzure = (
   options: AzureOptions
-): Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient> => {
-  const url = new URL(
-    `openai/deployments/${encodeURIComponent(options.deployment)}/chat/completions`,
-    HttpModel.baseUrl("Azure OpenAI", options.endpoint)
-  )
-  url.searchParams.set("api-version", options.apiVersion ?? "2024-10-21")
-  return makeWith(options, {
-    model: options.deployment,
-    url,
-    headers: { "api-key": Redacted.value(HttpModel.credential("Azure OpenAI", "apiKey", options.apiKey)) },
-    secretHeaders: ["api-key"]
+): Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient> =>
+  validated(() => {
+    const url = new URL(
+      `openai/deployments/${encodeURIComponent(options.deployment)}/chat/completions`,
+      HttpModel.baseUrl("Azure OpenAI", options.endpoint)
+    )
+    url.searchParams.set("api-version", options.apiVersion ?? "2024-10-21")
+    return makeWith(options, {
+      model: options.deployment,
+      url,
+      headers: { "api-key": Redacted.value(HttpModel.credential("Azure OpenAI", "apiKey", options.apiKey)) },
+      secretHeaders: ["api-key"]
+    })
   })
-}
 
 /**
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+export const layer = (
+  options: Options
+): Layer.Layer<CompletionModel.CompletionModel, InvalidOptions, HttpClient.HttpClient> =>
   Layer.effect(CompletionModel.CompletionModel, make(options))
 
 /**
@@ -157,7 +166,7 @@ export const layer = (options: Options): Layer.Layer<CompletionModel.CompletionM
  */
 export const layerAzure = (
   options: AzureOptions
-): Layer.Layer<CompletionModel.CompletionModel, never, HttpClient.HttpClient> =>
+): Layer.Layer<CompletionModel.CompletionModel, InvalidOptions, HttpClient.HttpClient> =>
   Layer.effect(CompletionModel.CompletionModel, makeAzure(options))
 
 /**
@@ -169,8 +178,11 @@ export const layerAzure = (
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
-): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  HttpModel.layerConfig("OpenAI", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  ConfigError.ConfigError | InvalidOptions,
+  HttpClient.HttpClient
+> => HttpModel.layerConfig("OpenAI", options, layer, (resolved) => ["baseUrl", resolved.baseUrl])
 
 /**
  * {@link layerAzure} with its options read from `Config`.
@@ -180,8 +192,11 @@ export const layerConfig = (
  */
 export const layerAzureConfig = (
   options: Config.Config.Wrap<AzureOptions>
-): Layer.Layer<CompletionModel.CompletionModel, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  HttpModel.layerConfig("Azure OpenAI", options, layerAzure, (resolved) => ["endpoint", resolved.endpoint])
+): Layer.Layer<
+  CompletionModel.CompletionModel,
+  ConfigError.ConfigError | InvalidOptions,
+  HttpClient.HttpClient
+> => HttpModel.layerConfig("Azure OpenAI", options, layerAzure, (resolved) => ["endpoint", resolved.endpoint])
 
 const makeWith = (
   options: CommonOptions,

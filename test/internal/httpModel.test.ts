@@ -4,6 +4,7 @@ import * as Client from "@effect/platform/HttpClient"
 import * as ClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
 import type { CompletionModel } from "effect-retry-layer"
+import { InvalidOptions } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { Bedrock } from "effect-retry-layer/bedrock"
 import { OpenAI } from "effect-retry-layer/openai"
@@ -14,11 +15,13 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as HttpModel from "../../src/internal/httpModel.js"
+import { adapterFailure } from "../support/thrown.js"
 import { pulled, sse } from "../support/transcripts.js"
 
 const parse = (pieces: ReadonlyArray<string>) =>
@@ -107,7 +110,7 @@ describe("bounded tool calls, on every adapter", () => {
   const piece = "x".repeat(64 * 1024)
   const adapters: ReadonlyArray<{
     readonly name: string
-    readonly make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>
+    readonly make: Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient>
     readonly contentType?: string
     /** The stream's start, then one tool call whose arguments never stop: call `n`'s opening. */
     readonly head: (calls: number) => Uint8Array
@@ -236,7 +239,7 @@ describe("bounded tool calls, on every adapter", () => {
 describe("a stream that delivers nothing", () => {
   // SSE text every 20 ms of virtual time (`items(i)` for the i-th write), through the adapter
   const every20ms = (
-    make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+    make: Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient>,
     items: (i: number) => string
   ) =>
     Effect.gen(function*() {
@@ -326,24 +329,30 @@ describe("a stream that delivers nothing", () => {
 })
 
 describe("credentials given in code", () => {
-  it("a plain string where a Redacted belongs is a TypeError saying what to pass, on every adapter", () => {
+  it("a plain string where a Redacted belongs fails the layer when built, saying what to pass, on every adapter", async () => {
     const says = (field: string) =>
       new RegExp(
         `${field} must be a Redacted, e\\.g\\. Redacted\\.make\\(key\\), or Config\\.redacted\\("\\.\\.\\."\\)`
       )
+    const refused = async <A, E>(layer: Layer.Layer<A, E, HttpClient.HttpClient>) => {
+      const error = await adapterFailure(layer)
+      expect(error).toBeInstanceOf(InvalidOptions)
+      return (error as InvalidOptions).message
+    }
     const key = "sk-ant-api03-plain" as never
-    expect(() => Anthropic.layer({ apiKey: key, model: "m" })).toThrow(says("Anthropic: apiKey"))
-    expect(() => OpenAI.layer({ apiKey: key, model: "m" })).toThrow(says("OpenAI: apiKey"))
-    expect(() => OpenAI.layerAzure({ apiKey: key, endpoint: "https://r.openai.azure.com", deployment: "d" }))
-      .toThrow(says("Azure OpenAI: apiKey"))
-    expect(() =>
-      Bedrock.layer({
+    expect(await refused(Anthropic.layer({ apiKey: key, model: "m" }))).toMatch(says("Anthropic: apiKey"))
+    expect(await refused(OpenAI.layer({ apiKey: key, model: "m" }))).toMatch(says("OpenAI: apiKey"))
+    expect(
+      await refused(OpenAI.layerAzure({ apiKey: key, endpoint: "https://r.openai.azure.com", deployment: "d" }))
+    ).toMatch(says("Azure OpenAI: apiKey"))
+    expect(
+      await refused(Bedrock.layer({
         region: "us-east-1",
         model: "m",
         credentials: { accessKeyId: Redacted.make("AKIDEXAMPLE"), secretAccessKey: "secret" as never }
-      })
-    ).toThrow(says("Bedrock: credentials.secretAccessKey"))
+      }))
+    ).toMatch(says("Bedrock: credentials.secretAccessKey"))
     // a Redacted passes
-    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m" })).not.toThrow()
+    expect(await adapterFailure(Anthropic.layer({ apiKey: Redacted.make("k"), model: "m" }))).toBeUndefined()
   })
 })

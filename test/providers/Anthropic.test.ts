@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, RetryingModel, type RetrySchedule } from "effect-retry-layer"
+import { CompletionModel, InvalidOptions, RetryingModel, type RetrySchedule } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Chunk from "effect/Chunk"
@@ -17,6 +17,7 @@ import * as Supervisor from "effect/Supervisor"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import * as Chat from "../support/chat.js"
+import { adapterFailure } from "../support/thrown.js"
 import { capturingTracer } from "../support/tracing.js"
 import { framings, served, sse } from "../support/transcripts.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
@@ -387,11 +388,17 @@ describe("Anthropic over loopback HTTP", () => {
       expect((yield* server.requests)[0]?.headers["x-api-key"]).toBe(apiKey)
     }).pipe(withHttp))
 
-  it("a base URL that is not absolute http(s) is refused where the layer is built", () => {
-    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "localhost:8080" })).toThrow(
+  it("a base URL that is not absolute http(s) fails the layer when built, with an InvalidOptions", async () => {
+    const refused = await adapterFailure(
+      Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "localhost:8080" })
+    )
+    expect(refused).toBeInstanceOf(InvalidOptions)
+    expect((refused as InvalidOptions).message).toBe(
       "Anthropic: the base URL must be an absolute http(s) URL, got \"localhost:8080\""
     )
-    expect(() => Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "ftp://host" })).toThrow(TypeError)
+    expect(await adapterFailure(Anthropic.layer({ apiKey: Redacted.make("k"), model: "m", baseUrl: "ftp://host" })))
+      .toBeInstanceOf(InvalidOptions)
+    expect(await adapterFailure(Anthropic.layer({ apiKey: Redacted.make("k"), model: "m" }))).toBeUndefined()
   })
 
   it.effect("layerConfig reads the key as a Redacted and reports a bad base URL as a ConfigError", () =>

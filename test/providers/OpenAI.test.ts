@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Chat from "../support/chat.js"
+import { adapterFailure } from "../support/thrown.js"
 import { capturingTracer } from "../support/tracing.js"
 import { framings, served, sse } from "../support/transcripts.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
@@ -202,10 +203,10 @@ describe("Azure OpenAI over loopback HTTP", () => {
       expect(JSON.stringify(attributes)).not.toContain(apiKey)
     }).pipe(withHttp))
 
-  it("an endpoint that is not absolute http(s) is refused", () => {
-    expect(() => OpenAI.layerAzure({ apiKey: Redacted.make("k"), endpoint: "my-resource", deployment: "d" })).toThrow(
-      "Azure OpenAI: the base URL must be an absolute http(s) URL"
-    )
+  it("an endpoint that is not absolute http(s) fails the layer when built", async () => {
+    expect(String(
+      await adapterFailure(OpenAI.layerAzure({ apiKey: Redacted.make("k"), endpoint: "my-resource", deployment: "d" }))
+    )).toContain("Azure OpenAI: the base URL must be an absolute http(s) URL")
   })
 })
 

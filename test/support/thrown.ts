@@ -1,3 +1,4 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import { CompletionModel, FleetStore } from "effect-retry-layer"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -38,3 +39,11 @@ export const failureOf = async (
 export const buildFailure = <A, E, R extends CompletionModel.CompletionModel | FleetStore.FleetStore>(
   layer: Layer.Layer<A, E, R>
 ): Promise<unknown> => failureOf(Layer.build(layer))
+
+/** What building an adapter's layer fails with (an HttpClient given, never called), or `undefined` if it builds. */
+export const adapterFailure = <A, E>(layer: Layer.Layer<A, E, HttpClient.HttpClient>): Promise<unknown> =>
+  failureOf(
+    Layer.build(layer).pipe(
+      Effect.provideService(HttpClient.HttpClient, HttpClient.make(() => Effect.die("not called")))
+    )
+  )

@@ -1,6 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type { CompletionModel } from "effect-retry-layer"
+import type { InvalidOptions } from "effect-retry-layer"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
@@ -24,7 +25,7 @@ export const served = (...args: Parameters<typeof servedUntilEnd>) =>
  * the stream gave, and how it ended.
  */
 export const servedUntilEnd = (
-  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  make: Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient>,
   transcript: string | Uint8Array,
   eol: string,
   size: number,
@@ -47,7 +48,7 @@ export const servedUntilEnd = (
 // One call through the adapter, over a client whose response is a 200 of `contentType` with `body`: every chunk
 // the stream gave, and how it ended.
 const oneCall = (
-  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  make: Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient>,
   body: ReadableStream<Uint8Array>,
   contentType: string
 ) => {
@@ -80,7 +81,7 @@ export const sse = (events: ReadonlyArray<readonly [string | undefined, unknown]
  * it. Returns the exit and how many bytes the adapter read.
  */
 export const pulled = (
-  make: Effect.Effect<CompletionModel.Service, never, HttpClient.HttpClient>,
+  make: Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient>,
   head: Uint8Array,
   piece: (i: number) => Uint8Array,
   total: number,
