@@ -171,16 +171,20 @@ export const make = (
         ))
 
     // With nobody waiting, a caller takes its slot itself, without a hand-over through the dispatcher; it queues
-    // only when there is no room, or others are already in line (who must go first), or another caller's ask is
-    // still out: then the dispatcher asks for the whole line at once, and calls starting together send a few asks
-    // of the store, not one each.
+    // only when there is no room, or others are already in line (who must go first), or (while the provider's
+    // limits are unknown) another caller's ask is still out: then the dispatcher asks for the whole line at once,
+    // and calls starting together send a few asks of the store, not one each. With the limits known each call
+    // charges the quota itself, a store operation of its own, and callers asking side by side keep their store
+    // operations in flight together (through the dispatcher one at a time, 32 callers on a real Redis made 540
+    // calls/s where they make 800).
     let asking = 0
     const acquire: Dispatcher["acquire"] = (cost, restore, probe) =>
       Effect.suspend((): Effect.Effect<Slot> => {
         if (closed) {
           return Effect.interrupt
         }
-        if (current !== undefined || waitingCount() > 0 || asking > 0 || (!answeredYet && !probe)) {
+        const behindAnAsk = asking > 0 && !quota.limitsKnown()
+        if (current !== undefined || waitingCount() > 0 || behindAnAsk || (!answeredYet && !probe)) {
           return restore(wait(cost))
         }
         asking++
