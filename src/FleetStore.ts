@@ -789,12 +789,12 @@ const budgetStep = (ring: Ring, now: number, window: Window, ask: BudgetAsk): Bu
   return { granted, firstAttempts, retries: retries + granted }
 }
 
-// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
 // With one token there (or within a microsecond of it), as many whole ones as are there, up to `count` (a count
 // that is not a number >= 1 asks for one): the Lua store's arithmetic, so that both take the same number.
 const takeable = (tokens: number, count: number): number =>
   Math.max(1, Math.min(count >= 1 ? Math.floor(count) : 1, Math.floor(tokens + 1e-9)))
 
+// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
 const refill = (state: LimiterState, now: number, rate: number, burst: number) => {
   if (now > state.at) {
     state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
