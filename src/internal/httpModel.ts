@@ -617,13 +617,10 @@ export const credential = (adapter: string, field: string, value: unknown): Reda
   )
 }
 
-// An adapter's option refused: read by `validated` into the error channel of the adapter's `make` and `layer`.
-const invalid = (adapter: string, field: string, problem: string) =>
-  new InvalidOptions({
-    of: adapter,
-    message: `${adapter}: ${field} ${problem}`,
-    issues: [{ _tag: "Type", path: field.split("."), message: problem }]
-  })
+// An adapter's option refused (`field` a dotted path): read by `validated` into the error channel of the adapter's
+// `make` and `layer`.
+const invalid = (adapter: string, field: string, problem: string, message = `${adapter}: ${field} ${problem}`) =>
+  new InvalidOptions({ of: adapter, message, issues: [{ _tag: "Type", path: field.split("."), message: problem }] })
 
 /**
  * {@link parseBaseUrl} for options given in code: a bad URL is an
@@ -632,10 +629,7 @@ const invalid = (adapter: string, field: string, problem: string) =>
  * @internal
  */
 export const baseUrl = (adapter: string, url: string, field = "baseUrl"): URL =>
-  Either.getOrThrowWith(
-    parseBaseUrl(adapter, url),
-    (message) => new InvalidOptions({ of: adapter, message, issues: [{ _tag: "Type", path: [field], message }] })
-  )
+  Either.getOrThrowWith(parseBaseUrl(adapter, url), (message) => invalid(adapter, field, message, message))
 
 /**
  * `layerConfig` for an adapter: the options read from `Config`, with a bad

@@ -140,7 +140,7 @@ export const makeAzure = (
   validated(() => {
     const url = new URL(
       `openai/deployments/${encodeURIComponent(options.deployment)}/chat/completions`,
-      HttpModel.baseUrl("Azure OpenAI", options.endpoint)
+      HttpModel.baseUrl("Azure OpenAI", options.endpoint, "endpoint")
     )
     url.searchParams.set("api-version", options.apiVersion ?? "2024-10-21")
     return makeWith(options, {

@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { CompletionModel, Retryable, RetryingModel, type RetrySchedule } from "effect-retry-layer"
+import { CompletionModel, type InvalidOptions, Retryable, RetryingModel, type RetrySchedule } from "effect-retry-layer"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Effect from "effect/Effect"
@@ -203,10 +203,12 @@ describe("Azure OpenAI over loopback HTTP", () => {
       expect(JSON.stringify(attributes)).not.toContain(apiKey)
     }).pipe(withHttp))
 
-  it("an endpoint that is not absolute http(s) fails the layer when built", async () => {
-    expect(String(
-      await adapterFailure(OpenAI.layerAzure({ apiKey: Redacted.make("k"), endpoint: "my-resource", deployment: "d" }))
-    )).toContain("Azure OpenAI: the base URL must be an absolute http(s) URL")
+  it("an endpoint that is not absolute http(s) fails the layer when built, naming the endpoint", async () => {
+    const refused = await adapterFailure(
+      OpenAI.layerAzure({ apiKey: Redacted.make("k"), endpoint: "my-resource", deployment: "d" })
+    )
+    expect(String(refused)).toContain("Azure OpenAI: the base URL must be an absolute http(s) URL")
+    expect((refused as InvalidOptions).issues.map((issue) => issue.path)).toEqual([["endpoint"]])
   })
 })
 
