@@ -3,7 +3,7 @@ import eslint from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist", "node_modules", "bench/results", "coverage"] },
+  { ignores: ["dist", "node_modules", "bench/results", "coverage", "src/internal/fleetSteps.lua.ts"] },
   eslint.configs.recommended,
   tseslint.configs.recommended,
   ...effectEslint.configs.dprint,

@@ -9,14 +9,14 @@
  *
  * - {@link layerMemory}: one process. The default.
  * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, one
- *   Lua script per operation over `ioredis`; every call has a timeout (50 ms
+ *   script per operation over `ioredis`; every call has a timeout (50 ms
  *   by default), and while Redis fails the store answers from process-local
  *   state for a cool-down, then tries Redis again (see {@link resilient}).
  *
  * The operations are the policies' primitives, not the policies: the budget's
  * ratio, the limiter's CUBIC curve and slow start are computed by the callers
- * from what the store returns, so the store stays small enough to write twice
- * (here and in Lua) and test for agreement.
+ * from what the store returns. Each operation is written once, as a step the
+ * memory store runs and Redis runs as Lua generated from it.
  *
  * @example
  * ```ts
@@ -35,6 +35,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Steps from "./internal/fleetSteps.js"
 import * as Keys from "./internal/keys.js"
 import { expiry } from "./internal/storeTimeout.js"
 import * as Tokens from "./internal/tokens.js"
@@ -304,118 +305,47 @@ export type Fallible = {
  */
 export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => memory(options).service
 
-// The memory store, and its send buckets and quotas for `resilient` to seed.
+// The memory store, and its send buckets and quotas for `resilient` to seed: the steps of internal/fleetSteps
+// (which FleetStoreRedis runs as Lua) over states kept in maps.
 const memory = (options: { readonly emptyBuckets?: boolean }) => {
-  const budgets = new Map<string, Ring>()
-  const limiters = new Map<string, LimiterState>()
-  const quotas = new Map<string, QuotaState>()
-  const quota = (key: string, now: number) => {
-    let state = quotas.get(key)
-    if (state === undefined) {
-      state = { at: now, buckets: {} }
-      quotas.set(key, state)
-    }
-    refillQuota(state, now)
-    return state
+  const budgets = new Map<string, Steps.Ring>()
+  const limiters = new Map<string, Steps.LimiterState>()
+  const quotas = new Map<string, Steps.QuotaState>()
+  const apply = <S, A, R>(
+    states: Map<string, S>,
+    step: (state: S | undefined, now: number, args: A) => Steps.Step<S, R>,
+    key: string,
+    now: number,
+    args: A,
+    found: S | undefined = states.get(key)
+  ): R => {
+    const { reply, state } = step(found, now, args)
+    if (state !== undefined) states.set(key, state)
+    return reply
   }
-  const limiter = (key: string, now: number, window: Window, burst: number) => {
-    let state = limiters.get(key)
-    if (state === undefined) {
-      state = newLimiter(now, window, options.emptyBuckets === true ? 0 : burst)
-      limiters.set(key, state)
-    }
-    return state
-  }
+  // A send bucket this store has not seen starts with no tokens when the buckets start empty.
+  const limiter = (key: string, now: number, window: Window) =>
+    limiters.get(key) ?? (options.emptyBuckets === true ? Steps.newLimiter(now, window, 0) : undefined)
   const service: Service = {
-    budget: (key, now, window, ask) =>
-      Effect.sync(() => {
-        let ring = budgets.get(key)
-        if (ring === undefined) {
-          ring = newRing(window.buckets)
-          budgets.set(key, ring)
-        }
-        return budgetStep(ring, now, window, ask)
-      }),
+    budget: (key, now, window, ask) => Effect.sync(() => apply(budgets, Steps.budget, key, now, { window, ask })),
     take: (key, now, window, rate, burst, count = 1) =>
+      Effect.sync(() =>
+        apply(limiters, Steps.take, key, now, { window, rate, burst, count }, limiter(key, now, window))
+      ),
+    delivered: (key, now, window, delivery) =>
       Effect.sync(() => {
-        const state = limiter(key, now, window, burst)
-        refill(state, now, rate, burst)
-        // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
-        const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
-        const taken = wait <= 1e-3 ? takeable(state.tokens, count) : 0
-        if (taken > 0) {
-          state.tokens -= taken
-          ringAdd(state.ring, now, window, 0, taken)
-        }
-        return { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) }
+        apply(limiters, Steps.delivered, key, now, { window, delivery })
       }),
-    delivered: (key, now, window, d) =>
-      Effect.sync(() => {
-        const state = limiters.get(key)
-        if (state === undefined) return
-        ringAdd(state.ring, now, window, d.count, 0)
-        if (state.mode === "slow-start") {
-          state.growth += d.growth
-        } else if (ringSums(state.ring, now, window)[0] / seconds(window) > d.restartAbove * state.wmax) {
-          state.mode = "slow-start"
-          state.growth = d.restartGrowth
-        }
-      }),
-    throttled: (key, now, window, t) =>
-      Effect.sync(() => {
-        const state = limiter(key, now, window, t.burst)
-        refill(state, now, t.rate, t.burst)
-        if (t.sentAt > state.lastCut) {
-          state.tokens = Math.min(state.tokens, 0)
-          const [delivered, sent] = ringSums(state.ring, now, window)
-          state.mode = "cubic"
-          state.wmax = Math.max(
-            t.minRate,
-            Math.min(t.rate, (delivered > 0 ? delivered : t.beta * sent) / seconds(window))
-          )
-          state.lastCut = now
-          state.recovery = t.recovery
-          if (t.holdUntil > state.at) state.at = t.holdUntil
-          state.holdUntil = Math.max(state.holdUntil, t.holdUntil)
-        }
-        return controlOf(state, now, window)
-      }),
-    reserve: (key, now, cost) => Effect.sync(() => reserveStep(quota(key, now), cost)),
+    throttled: (key, now, window, throttle) =>
+      Effect.sync(() => apply(limiters, Steps.throttled, key, now, { window, throttle }, limiter(key, now, window))),
+    reserve: (key, now, cost) => Effect.sync(() => apply(quotas, Steps.reserve, key, now, { cost })),
     settle: (key, now, delta) =>
       Effect.sync(() => {
-        const state = quota(key, now)
-        for (const d of Tokens.dimensions) {
-          const bucket = state.buckets[d]
-          const amount = delta[d]
-          if (bucket !== undefined && amount !== undefined) {
-            bucket.available = Math.min(bucket.limit, bucket.available + amount)
-          }
-        }
+        apply(quotas, Steps.settle, key, now, { delta })
       }),
     observe: (key, now, seen) =>
       Effect.sync(() => {
-        const state = quota(key, now)
-        for (const d of Tokens.dimensions) {
-          const sighting = seen[d]
-          if (sighting === undefined) continue
-          const { expected, limit, remaining } = sighting
-          const bucket = state.buckets[d]
-          if (bucket === undefined) {
-            state.buckets[d] = { limit, available: Math.min(limit, remaining ?? limit), counted: 0 }
-          } else {
-            const since = sighting.counted === undefined ? 0 : Math.max(0, bucket.counted - sighting.counted)
-            const shortfall = remaining !== undefined && expected !== undefined
-              ? Math.min(0, remaining - expected + since)
-              : 0
-            // A shortfall is a charge the fleet did not know of: counted, so that a sighting of a call charged
-            // before it (in flight meanwhile) does not take it again.
-            state.buckets[d] = {
-              limit,
-              available: Math.min(limit, bucket.available + shortfall),
-              counted: bucket.counted - shortfall
-            }
-          }
-        }
+        apply(quotas, Steps.observe, key, now, { seen })
       })
   }
   return { service, limiters, quotas }
@@ -536,7 +466,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   // sightings at.
   const buckets = new Map<
     string,
-    { rate: number; control: Control; own: Ring; at: number; ownRate: number; fleetRate: number }
+    { rate: number; control: Control; own: Steps.Ring; at: number; ownRate: number; fleetRate: number }
   >()
   const quotas = new Map<string, { limits: { -readonly [K in QuotaDimension]?: number }; left: Quota }>()
   const shared = new Set<string>()
@@ -556,9 +486,9 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   const remoteTake: Fallible["take"] = (key, now, window, rate, burst, count) =>
     Effect.map(primary.take(key, now, window, rate, burst, count), (take) => {
       const last = buckets.get(key)
-      const own = last?.own ?? newRing(window.buckets)
+      const own = last?.own ?? Steps.newRing(window.buckets)
       const decay = last === undefined ? 0 : Math.exp(-Math.max(0, now - last.at) / shareSpan)
-      if (take.taken > 0) ringAdd(own, now, window, 0, take.taken)
+      if (take.taken > 0) Steps.ringAdd(own, now, window, 0, take.taken)
       buckets.set(key, {
         rate,
         control: take.control,
@@ -581,7 +511,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       }
       const recovery = Math.max(1, last.control.recovery)
       local.limiters.set(key, {
-        ...newLimiter(Math.max(now, last.control.holdUntil), window, 0),
+        ...Steps.newLimiter(Math.max(now, last.control.holdUntil), window, 0),
         // its own sends as what it sent and had delivered: a cut measures from them, not from an empty window
         ring: { epochs: [...last.own.epochs], a: [...last.own.b], b: [...last.own.b] },
         mode: "cubic",
@@ -621,7 +551,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       local.quotas.delete(key)
       if (share === undefined || known === undefined) return Effect.void
       shares.set(key, share)
-      const buckets: QuotaState["buckets"] = {}
+      const buckets: Steps.QuotaState["buckets"] = {}
       for (const d of Tokens.dimensions) {
         const limit = known.limits[d]
         if (limit === undefined) continue
@@ -664,154 +594,5 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       observe: (key, now, seen) =>
         Effect.zipRight(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))
     } satisfies Pick<Service, "take" | "reserve" | "settle" | "observe">
-  }
-}
-
-// Internals: the in-memory semantics. `FleetStoreRedis` runs the same steps in Lua, and
-// test/FleetStore.test.ts checks that both give the same answers for random sequences.
-
-interface Ring {
-  readonly epochs: Array<number>
-  readonly a: Array<number>
-  readonly b: Array<number>
-}
-
-interface LimiterState {
-  readonly ring: Ring
-  tokens: number
-  at: number
-  mode: Control["mode"]
-  growth: number
-  wmax: number
-  lastCut: number
-  recovery: number
-  holdUntil: number
-}
-
-interface QuotaState {
-  at: number
-  buckets: { [K in QuotaDimension]?: { limit: number; available: number; counted: number } }
-}
-
-const perMinute = 60_000
-
-// Each known bucket refills at its limit per minute, up to the limit.
-const refillQuota = (state: QuotaState, now: number) => {
-  if (now <= state.at) return
-  for (const d of Tokens.dimensions) {
-    const bucket = state.buckets[d]
-    if (bucket !== undefined) {
-      bucket.available = Math.min(bucket.limit, bucket.available + ((now - state.at) * bucket.limit) / perMinute)
-    }
-  }
-  state.at = now
-}
-
-const reserveStep = (state: QuotaState, cost: Quota): Reservation => {
-  let wait = 0
-  for (const d of Tokens.dimensions) {
-    const bucket = state.buckets[d]
-    const amount = cost[d]
-    if (bucket === undefined || amount === undefined || amount <= 0) continue
-    const need = Math.min(amount, bucket.limit) - bucket.available
-    if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
-  }
-  if (wait > 1e-3) return { wait, charged: {}, left: {}, counted: {} }
-  const charged: { [K in QuotaDimension]?: number } = {}
-  const left: { [K in QuotaDimension]?: number } = {}
-  const counted: { [K in QuotaDimension]?: number } = {}
-  for (const d of Tokens.dimensions) {
-    const bucket = state.buckets[d]
-    const amount = cost[d]
-    if (bucket === undefined || amount === undefined || amount <= 0) continue
-    bucket.available -= amount
-    bucket.counted += amount
-    charged[d] = amount
-    left[d] = bucket.available
-    counted[d] = bucket.counted
-  }
-  return { wait: 0, charged, left, counted }
-}
-
-const newRing = (buckets: number): Ring => ({
-  epochs: new Array<number>(buckets).fill(Number.NEGATIVE_INFINITY),
-  a: new Array<number>(buckets).fill(0),
-  b: new Array<number>(buckets).fill(0)
-})
-
-const newLimiter = (now: number, window: Window, burst: number): LimiterState => ({
-  ring: newRing(window.buckets),
-  tokens: burst,
-  at: now,
-  mode: "slow-start",
-  growth: 0,
-  wmax: 0,
-  lastCut: -1,
-  recovery: 0,
-  holdUntil: 0
-})
-
-const seconds = (window: Window) => (window.buckets * window.bucketMillis) / 1000
-
-const ringAdd = (ring: Ring, now: number, window: Window, da: number, db: number) => {
-  const epoch = Math.floor(now / window.bucketMillis)
-  const i = epoch % window.buckets
-  if (ring.epochs[i] !== epoch) {
-    ring.epochs[i] = epoch
-    ring.a[i] = da
-    ring.b[i] = db
-  } else {
-    ring.a[i]! += da
-    ring.b[i]! += db
-  }
-}
-
-const ringSums = (ring: Ring, now: number, window: Window): readonly [number, number] => {
-  const epoch = Math.floor(now / window.bucketMillis)
-  let a = 0
-  let b = 0
-  for (let i = 0; i < window.buckets; i++) {
-    const e = ring.epochs[i]
-    if (e !== undefined && e > epoch - window.buckets && e <= epoch) {
-      a += ring.a[i]!
-      b += ring.b[i]!
-    }
-  }
-  return [a, b]
-}
-
-const budgetStep = (ring: Ring, now: number, window: Window, ask: BudgetAsk): BudgetReply => {
-  if (ask._tag === "FirstAttempt") ringAdd(ring, now, window, ask.count, 0)
-  const [firstAttempts, retries] = ringSums(ring, now, window)
-  if (ask._tag !== "Retry") return { granted: 0, firstAttempts, retries }
-  const granted = Math.max(0, Math.min(ask.count, Math.floor(ask.ratio * firstAttempts + ask.minimum + 1e-9 - retries)))
-  if (granted > 0) ringAdd(ring, now, window, 0, granted)
-  return { granted, firstAttempts, retries: retries + granted }
-}
-
-// With one token there (or within a microsecond of it), as many whole ones as are there, up to `count` (a count
-// that is not a number >= 1 asks for one): the Lua store's arithmetic, so that both take the same number.
-const takeable = (tokens: number, count: number): number =>
-  Math.max(1, Math.min(count >= 1 ? Math.floor(count) : 1, Math.floor(tokens + 1e-9)))
-
-// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
-const refill = (state: LimiterState, now: number, rate: number, burst: number) => {
-  if (now > state.at) {
-    state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
-    state.at = now
-  }
-}
-
-const controlOf = (state: LimiterState, now: number, window: Window): Control => {
-  const [delivered, sent] = ringSums(state.ring, now, window)
-  return {
-    mode: state.mode,
-    growth: state.growth,
-    wmax: state.wmax,
-    lastCut: state.lastCut,
-    recovery: state.recovery,
-    holdUntil: state.holdUntil,
-    delivered: delivered / seconds(window),
-    sent: sent / seconds(window)
   }
 }

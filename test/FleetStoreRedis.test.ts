@@ -241,7 +241,7 @@ describe("FleetStoreRedis", () => {
           Effect.sync(() => new Redis({ ...server })),
           (client) => Effect.promise(() => client.quit())
         )
-        return { store, client, key: (name: string) => `${prefix}:v2:${name}`, prefix }
+        return { store, client, key: (name: string) => `${prefix}:v3:${name}`, prefix }
       })
 
     it.live.skipIf(!redisAvailable)(
@@ -256,39 +256,72 @@ describe("FleetStoreRedis", () => {
           const take = (s: FleetStore.Service) => s.take("limiter:k", now, window, 10, 5)
           const budget = (s: FleetStore.Service) => s.budget("budget:k", now, window, { _tag: "Peek" })
           const reserve = (s: FleetStore.Service) => s.reserve("quota:k", now, { requests: 1, outputTokens: 10 })
-          const cases: ReadonlyArray<
-            readonly [string, Record<string, string>, (s: FleetStore.Service) => Effect.Effect<unknown>]
-          > = [
-            ["limiter:k", { tokens: "3", at: "inf", mode: "s" }, take],
-            ["limiter:k", { tokens: "1e300" }, take],
-            ["limiter:k", { tokens: "-1e300" }, take],
-            ["limiter:k", { holdUntil: String(now + 10 * 86_400_000) }, take],
-            ["limiter:k", { mode: "fast" }, take],
-            ["limiter:k", { e3: "abc", a3: "1" }, take],
-            ["budget:k", { [`e${slot}`]: String(epoch), [`a${slot}`]: "-1e300" }, budget],
-            ["budget:k", { [`e${slot}`]: String(epoch), [`b${slot}`]: "NaN" }, budget],
-            [
-              "quota:k",
-              { at: String(now), "l:outputTokens": "60", "v:outputTokens": "-1e300", "c:outputTokens": "0" },
-              reserve
-            ],
-            ["quota:k", { at: String(now), "l:requests": "10" }, reserve],
-            ["quota:k", { at: String(now), "l:requests": "10", "v:requests": "11" }, reserve],
-            ["quota:k", { at: String(now), "l:requests": "0", "v:requests": "0" }, reserve]
+          // the states this library writes, as JSON, each case changing one thing
+          const ring = (
+            change: (r: { epochs: Array<unknown>; a: Array<unknown>; b: Array<unknown> }) => void = () => {}
+          ) => {
+            const r = {
+              epochs: Array.from({ length: window.buckets }, (_, i) => i === slot ? epoch : -1),
+              a: Array<unknown>(window.buckets).fill(0),
+              b: Array<unknown>(window.buckets).fill(0)
+            }
+            change(r)
+            return r
+          }
+          const limiter = (fields: Record<string, unknown>) =>
+            JSON.stringify({
+              ring: ring(),
+              tokens: 3,
+              at: now,
+              mode: "slow-start",
+              growth: 0,
+              wmax: 0,
+              lastCut: -1,
+              recovery: 0,
+              holdUntil: 0,
+              ...fields
+            })
+          const quota = (buckets: Record<string, unknown>) => JSON.stringify({ at: now, buckets })
+          const cases: ReadonlyArray<readonly [string, string, (s: FleetStore.Service) => Effect.Effect<unknown>]> = [
+            ["limiter:k", limiter({}).replace(`"at":${now}`, `"at":1e999`), take], // inf
+            ["limiter:k", limiter({ tokens: 1e300 }), take],
+            ["limiter:k", limiter({ tokens: -1e300 }), take],
+            ["limiter:k", limiter({ tokens: "3" }), take],
+            ["limiter:k", limiter({ holdUntil: now + 10 * 86_400_000 }), take],
+            ["limiter:k", limiter({ mode: "fast" }), take],
+            ["limiter:k", limiter({ ring: ring((r) => r.epochs[3] = "abc") }), take],
+            ["limiter:k", limiter({ ring: ring((r) => r.a.pop()) }), take], // a ring of another window
+            ["limiter:k", limiter({ at: undefined }), take],
+            ["budget:k", JSON.stringify(ring((r) => r.a[slot] = -1e300)), budget],
+            ["budget:k", JSON.stringify(ring((r) => r.b[slot] = null)), budget],
+            ["budget:k", "not JSON", budget],
+            ["quota:k", quota({ outputTokens: { limit: 60, available: -1e300, counted: 0 } }), reserve],
+            ["quota:k", quota({ requests: { limit: 10, counted: 0 } }), reserve],
+            ["quota:k", quota({ requests: { limit: 10, available: 11, counted: 0 } }), reserve],
+            ["quota:k", quota({ requests: { limit: 0, available: 0, counted: 0 } }), reserve],
+            ["quota:k", "null", reserve]
           ]
-          for (const [name, fields, op] of cases) {
+          for (const [name, value, op] of cases) {
             warnings.length = 0
-            yield* Effect.promise(() => client.del(key(name)))
-            yield* Effect.promise(() => client.hset(key(name), fields))
+            yield* Effect.promise(() => client.set(key(name), value))
             const answer = yield* op(store)
             expect(answer).toEqual(yield* op(FleetStore.makeMemory()))
-            expect(warnings, JSON.stringify(fields)).toEqual([
+            expect(warnings, value).toEqual([
               expect.stringContaining(`${key(name)} held a value this library did not write`)
             ])
           }
+          // the same states unchanged are read as they are, without a warning
+          warnings.length = 0
+          yield* Effect.promise(() => client.set(key("limiter:k"), limiter({ tokens: 0.5 })))
+          expect((yield* take(store)).wait).toBeGreaterThan(0)
+          yield* Effect.promise(() =>
+            client.set(key("quota:k"), quota({ requests: { limit: 10, available: 0, counted: 0 } }))
+          )
+          expect((yield* reserve(store)).wait).toBeGreaterThan(0)
+          expect(warnings).toEqual([])
           // a key of another type
           warnings.length = 0
-          yield* Effect.promise(() => client.set(key("limiter:string"), "not a hash"))
+          yield* Effect.promise(() => client.hset(key("limiter:string"), { tokens: "3" }))
           expect((yield* store.take("limiter:string", now, window, 10, 5)).wait).toBe(0)
           expect(warnings).toHaveLength(1)
         }).pipe(Effect.provide(logger), Effect.scoped),
@@ -326,7 +359,9 @@ describe("FleetStoreRedis", () => {
             Effect.promise(() => client.info("commandstats")),
             (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0)
           )
-          yield* Effect.promise(() => client.hset(key("limiter:spin"), { at: "inf" }))
+          // the bucket's own state, its time made inf
+          const planted = (yield* Effect.promise(() => client.get(key("limiter:spin"))))!
+          yield* Effect.promise(() => client.set(key("limiter:spin"), planted.replace(/"at":[^,}]+/, `"at":1e999`)))
           const before = yield* evals
           const started = performance.now()
           yield* Effect.all(Array.from({ length: 10 }, () => limiter.apply(Effect.void)), { concurrency: "unbounded" })
@@ -423,7 +458,7 @@ describe("FleetStoreRedis", () => {
         const now = Date.now()
         // provider keys spread over the nodes: one per node at least
         const names = Array.from({ length: 12 }, (_, i) => `provider${i}`)
-        const nodeOf = (name: string) => cluster.nodeOf(`${prefix}v2:budget:${name}`)
+        const nodeOf = (name: string) => cluster.nodeOf(`${prefix}v3:budget:${name}`)
         const byNode = new Map(names.map((name) => [nodeOf(name), name]))
         expect(byNode.size).toBe(3)
         for (const name of byNode.values()) {

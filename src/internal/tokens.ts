@@ -1,12 +1,10 @@
 /**
  * The dimensions of a provider's limit (requests, all tokens, input tokens,
- * output tokens), in the order everything goes through them: the header
- * reader, the fleet's quota and the limiter's charges. (Not marked internal:
- * public types name them, and the published declarations keep this module.)
+ * output tokens), defined with the fleet store's steps (which the Redis
+ * store runs as generated Lua). (Not marked internal: public types name
+ * them, and the published declarations keep this module.)
  */
-export const dimensions = ["requests", "tokens", "inputTokens", "outputTokens"] as const
-
-export type Dimension = typeof dimensions[number]
+export { type Dimension, dimensions } from "./fleetSteps.js"
 
 /**
  * The output tokens a request that sets no `maxTokens` may produce, one

@@ -1,0 +1,391 @@
+/**
+ * The fleet store's algorithms, written once: each operation is a pure step over one key's state, which the
+ * memory store (`FleetStore.makeMemory`) calls as it is and `FleetStoreRedis` runs inside Redis as Lua
+ * generated from this file by TypeScriptToLua (`npm run lua` writes `fleetSteps.lua.ts`; a test fails when it
+ * is stale). The Redis side adds only what is Redis's: reading and writing the state (one JSON value per key),
+ * the reset of a key this library did not write, the expiry.
+ *
+ * Written in what JavaScript and Lua 5.1 run alike: numbers, strings, plain records and arrays, loops,
+ * `Math.floor` / `min` / `max`; never the truth of a number (0 is true in Lua), `undefined` only as a missing
+ * field, no spread. A step mutates the state it is given and returns the state to write (`undefined`: write
+ * nothing) and its reply.
+ */
+import type {
+  BudgetAsk,
+  BudgetReply,
+  Control,
+  Delivery,
+  Quota,
+  QuotaSighting,
+  Reservation,
+  Take,
+  Throttle,
+  Window
+} from "../FleetStore.js"
+
+/**
+ * The dimensions of a provider's limit (requests, all tokens, input tokens, output tokens), in the order
+ * everything goes through them: the header reader, the fleet's quota and the limiter's charges. (Here so that
+ * the generated Lua has them; `internal/tokens` re-exports them.)
+ */
+export const dimensions = ["requests", "tokens", "inputTokens", "outputTokens"] as const
+
+export type Dimension = typeof dimensions[number]
+
+/** A window of `buckets` counter pairs (`a`, `b`), bucket `i` holding epoch `epochs[i]` (-1: none yet). */
+export interface Ring {
+  readonly epochs: Array<number>
+  readonly a: Array<number>
+  readonly b: Array<number>
+}
+
+export interface LimiterState {
+  readonly ring: Ring
+  tokens: number
+  at: number
+  mode: Control["mode"]
+  growth: number
+  wmax: number
+  lastCut: number
+  recovery: number
+  holdUntil: number
+}
+
+export interface QuotaBucket {
+  limit: number
+  available: number
+  counted: number
+}
+
+export interface QuotaState {
+  at: number
+  buckets: { [K in Dimension]?: QuotaBucket }
+}
+
+/** What a step leaves: the state to write (`undefined`: nothing to write) and the operation's reply. */
+export interface Step<S, R> {
+  readonly state: S | undefined
+  readonly reply: R
+}
+
+export interface TakeArgs {
+  readonly window: Window
+  readonly rate: number
+  readonly burst: number
+  readonly count: number
+}
+
+export const newRing = (buckets: number): Ring => {
+  const ring: Ring = { epochs: [], a: [], b: [] }
+  for (let i = 0; i < buckets; i++) {
+    ring.epochs.push(-1)
+    ring.a.push(0)
+    ring.b.push(0)
+  }
+  return ring
+}
+
+export const newLimiter = (now: number, window: Window, tokens: number): LimiterState => ({
+  ring: newRing(window.buckets),
+  tokens,
+  at: now,
+  mode: "slow-start",
+  growth: 0,
+  wmax: 0,
+  lastCut: -1,
+  recovery: 0,
+  holdUntil: 0
+})
+
+export const ringAdd = (ring: Ring, now: number, window: Window, da: number, db: number): void => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  const i = epoch % window.buckets
+  if (ring.epochs[i] !== epoch) {
+    ring.epochs[i] = epoch
+    ring.a[i] = da
+    ring.b[i] = db
+  } else {
+    ring.a[i] = ring.a[i]! + da
+    ring.b[i] = ring.b[i]! + db
+  }
+}
+
+/** The retry budget: records first attempts, or grants retries within `ratio` x first attempts + `minimum`. */
+export const budget = (
+  found: Ring | undefined,
+  now: number,
+  args: { readonly window: Window; readonly ask: BudgetAsk }
+): Step<Ring, BudgetReply> => {
+  const { ask, window } = args
+  const ring = found === undefined ? newRing(window.buckets) : found
+  if (ask._tag === "FirstAttempt") ringAdd(ring, now, window, ask.count, 0)
+  const sums = ringSums(ring, now, window)
+  const firstAttempts = sums[0]
+  const retries = sums[1]
+  if (ask._tag !== "Retry") {
+    return { state: ask._tag === "Peek" ? undefined : ring, reply: { granted: 0, firstAttempts, retries } }
+  }
+  const granted = Math.max(0, Math.min(ask.count, Math.floor(ask.ratio * firstAttempts + ask.minimum + 1e-9 - retries)))
+  if (granted > 0) ringAdd(ring, now, window, 0, granted)
+  return { state: ring, reply: { granted, firstAttempts, retries: retries + granted } }
+}
+
+/** Takes up to `count` send tokens if one is there (within a microsecond), else says how long until one is. */
+export const take = (found: LimiterState | undefined, now: number, args: TakeArgs): Step<LimiterState, Take> => {
+  const { burst, rate, window } = args
+  const state = found === undefined ? newLimiter(now, window, burst) : found
+  refill(state, now, rate, burst)
+  // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
+  const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
+  // As many whole tokens as are there, up to `count` (a count that is not a number >= 1 asks for one).
+  const taken = wait <= 1e-3
+    ? Math.max(1, Math.min(args.count >= 1 ? Math.floor(args.count) : 1, Math.floor(state.tokens + 1e-9)))
+    : 0
+  if (taken > 0) {
+    state.tokens = state.tokens - taken
+    ringAdd(state.ring, now, window, 0, taken)
+  }
+  return { state, reply: { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) } }
+}
+
+/**
+ * Counts delivered responses: in slow start the rate grows; after a cut, once the delivered rate is above
+ * `restartAbove` x `wmax`, slow start begins again. A bucket nobody took from is left alone.
+ */
+export const delivered = (
+  state: LimiterState | undefined,
+  now: number,
+  args: { readonly window: Window; readonly delivery: Delivery }
+): Step<LimiterState, 0> => {
+  const { delivery, window } = args
+  if (state === undefined) return { state: undefined, reply: 0 }
+  ringAdd(state.ring, now, window, delivery.count, 0)
+  if (state.mode === "slow-start") {
+    state.growth = state.growth + delivery.growth
+  } else if (ringSums(state.ring, now, window)[0] / seconds(window) > delivery.restartAbove * state.wmax) {
+    state.mode = "slow-start"
+    state.growth = delivery.restartGrowth
+  }
+  return { state, reply: 0 }
+}
+
+/** A throttle: cuts the rate once per round trip (a request granted at or before the last cut cuts nothing). */
+export const throttled = (
+  found: LimiterState | undefined,
+  now: number,
+  args: { readonly window: Window; readonly throttle: Throttle }
+): Step<LimiterState, Control> => {
+  const t = args.throttle
+  const window = args.window
+  const state = found === undefined ? newLimiter(now, window, t.burst) : found
+  refill(state, now, t.rate, t.burst)
+  if (t.sentAt > state.lastCut) {
+    state.tokens = Math.min(state.tokens, 0)
+    const sums = ringSums(state.ring, now, window)
+    state.mode = "cubic"
+    state.wmax = Math.max(t.minRate, Math.min(t.rate, (sums[0] > 0 ? sums[0] : t.beta * sums[1]) / seconds(window)))
+    state.lastCut = now
+    state.recovery = t.recovery
+    if (t.holdUntil > state.at) state.at = t.holdUntil
+    state.holdUntil = Math.max(state.holdUntil, t.holdUntil)
+  }
+  return { state, reply: controlOf(state, now, window) }
+}
+
+/** Charges `cost` if every dimension whose limit is known has room for it, else says how long until they do. */
+export const reserve = (
+  found: QuotaState | undefined,
+  now: number,
+  args: { readonly cost: Quota }
+): Step<QuotaState, Reservation> => {
+  const state = quotaAt(found, now)
+  const cost = args.cost
+  let wait = 0
+  for (const d of dimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    const need = Math.min(amount, bucket.limit) - bucket.available
+    if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
+  }
+  if (wait > 1e-3) return { state, reply: { wait, charged: {}, left: {}, counted: {} } }
+  const charged: { [K in Dimension]?: number } = {}
+  const left: { [K in Dimension]?: number } = {}
+  const counted: { [K in Dimension]?: number } = {}
+  for (const d of dimensions) {
+    const bucket = state.buckets[d]
+    const amount = cost[d]
+    if (bucket === undefined || amount === undefined || amount <= 0) continue
+    bucket.available = bucket.available - amount
+    bucket.counted = bucket.counted + amount
+    charged[d] = amount
+    left[d] = bucket.available
+    counted[d] = bucket.counted
+  }
+  return { state, reply: { wait: 0, charged, left, counted } }
+}
+
+/** Gives back (positive) or charges (negative) an amount per dimension whose limit is known. */
+export const settle = (
+  found: QuotaState | undefined,
+  now: number,
+  args: { readonly delta: Quota }
+): Step<QuotaState, 0> => {
+  const state = quotaAt(found, now)
+  for (const d of dimensions) {
+    const bucket = state.buckets[d]
+    const amount = args.delta[d]
+    if (bucket !== undefined && amount !== undefined) {
+      bucket.available = Math.min(bucket.limit, bucket.available + amount)
+    }
+  }
+  return { state, reply: 0 }
+}
+
+/** Records what a provider's headers said (see `FleetStore.QuotaSighting`). */
+export const observe = (
+  found: QuotaState | undefined,
+  now: number,
+  args: { readonly seen: { readonly [K in Dimension]?: QuotaSighting } }
+): Step<QuotaState, 0> => {
+  const state = quotaAt(found, now)
+  for (const d of dimensions) {
+    const sighting = args.seen[d]
+    if (sighting === undefined) continue
+    const limit = sighting.limit
+    const remaining = sighting.remaining
+    const expected = sighting.expected
+    const bucket = state.buckets[d]
+    if (bucket === undefined) {
+      state.buckets[d] = { limit, available: Math.min(limit, remaining === undefined ? limit : remaining), counted: 0 }
+    } else {
+      const since = sighting.counted === undefined ? 0 : Math.max(0, bucket.counted - sighting.counted)
+      const shortfall = remaining !== undefined && expected !== undefined
+        ? Math.min(0, remaining - expected + since)
+        : 0
+      // A shortfall is a charge the fleet did not know of: counted, so that a sighting of a call charged
+      // before it (in flight meanwhile) does not take it again.
+      state.buckets[d] = {
+        limit,
+        available: Math.min(limit, bucket.available + shortfall),
+        counted: bucket.counted - shortfall
+      }
+    }
+  }
+  return { state, reply: 0 }
+}
+
+/**
+ * Whether a state read back from a shared store is one this library wrote: every field a finite number in its
+ * range (a time at most a day ahead), a mode it knows, a balance no higher than its limit. A store resets a key
+ * that is not, rather than hand a caller `inf`, `1e300` or text (the memory store never needs to ask).
+ */
+export const valid = {
+  budget: (state: unknown, _now: number, args: { readonly window: Window }): boolean => validRing(state, args.window),
+  take: (state: unknown, now: number, args: { readonly window: Window }): boolean =>
+    validLimiter(state, now, args.window),
+  delivered: (state: unknown, now: number, args: { readonly window: Window }): boolean =>
+    validLimiter(state, now, args.window),
+  throttled: (state: unknown, now: number, args: { readonly window: Window }): boolean =>
+    validLimiter(state, now, args.window),
+  reserve: (state: unknown, now: number): boolean => validQuota(state, now),
+  settle: (state: unknown, now: number): boolean => validQuota(state, now),
+  observe: (state: unknown, now: number): boolean => validQuota(state, now)
+}
+
+/** The operations by name, as the Redis script calls them. */
+export const steps = { budget, take, delivered, throttled, reserve, settle, observe }
+
+// Internals -------------------------------------------------------------------
+
+const perMinute = 60_000
+const big = 1e15
+const day = 86_400_000
+
+const seconds = (window: Window): number => (window.buckets * window.bucketMillis) / 1000
+
+const ringSums = (ring: Ring, now: number, window: Window): [number, number] => {
+  const epoch = Math.floor(now / window.bucketMillis)
+  let a = 0
+  let b = 0
+  for (let i = 0; i < window.buckets; i++) {
+    const e = ring.epochs[i]!
+    if (e > epoch - window.buckets && e <= epoch) {
+      a = a + ring.a[i]!
+      b = b + ring.b[i]!
+    }
+  }
+  return [a, b]
+}
+
+// The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
+const refill = (state: LimiterState, now: number, rate: number, burst: number): void => {
+  if (now > state.at) {
+    state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
+    state.at = now
+  }
+}
+
+const controlOf = (state: LimiterState, now: number, window: Window): Control => {
+  const sums = ringSums(state.ring, now, window)
+  return {
+    mode: state.mode,
+    growth: state.growth,
+    wmax: state.wmax,
+    lastCut: state.lastCut,
+    recovery: state.recovery,
+    holdUntil: state.holdUntil,
+    delivered: sums[0] / seconds(window),
+    sent: sums[1] / seconds(window)
+  }
+}
+
+// The quota as of now: each known bucket refills at its limit per minute, up to the limit.
+const quotaAt = (found: QuotaState | undefined, now: number): QuotaState => {
+  const state: QuotaState = found === undefined ? { at: now, buckets: {} } : found
+  if (now <= state.at) return state
+  for (const d of dimensions) {
+    const bucket = state.buckets[d]
+    if (bucket !== undefined) {
+      bucket.available = Math.min(bucket.limit, bucket.available + ((now - state.at) * bucket.limit) / perMinute)
+    }
+  }
+  state.at = now
+  return state
+}
+
+const within = (x: unknown, lo: number, hi: number): boolean => typeof x === "number" && x === x && x >= lo && x <= hi
+
+const validRing = (ring: unknown, window: Window): boolean => {
+  if (typeof ring !== "object" || ring === null) return false
+  const { a, b, epochs } = ring as Ring
+  if (typeof epochs !== "object" || typeof a !== "object" || typeof b !== "object") return false
+  if (epochs.length !== window.buckets || a.length !== window.buckets || b.length !== window.buckets) return false
+  for (let i = 0; i < window.buckets; i++) {
+    if (!within(epochs[i], -big, big) || !within(a[i], 0, big) || !within(b[i], 0, big)) return false
+  }
+  return true
+}
+
+const validLimiter = (state: unknown, now: number, window: Window): boolean => {
+  if (typeof state !== "object" || state === null) return false
+  const s = state as LimiterState
+  return validRing(s.ring, window) && within(s.tokens, -1, big) && within(s.at, -1, now + day) &&
+    (s.mode === "slow-start" || s.mode === "cubic") && within(s.growth, 0, big) && within(s.wmax, 0, big) &&
+    within(s.lastCut, -1, now + day) && within(s.recovery, 0, big) && within(s.holdUntil, -1, now + day)
+}
+
+const validQuota = (state: unknown, now: number): boolean => {
+  if (typeof state !== "object" || state === null) return false
+  const q = state as QuotaState
+  if (!within(q.at, -1, now + day) || typeof q.buckets !== "object") return false
+  for (const d of dimensions) {
+    const bucket: unknown = q.buckets[d]
+    if (bucket === undefined) continue
+    if (typeof bucket !== "object" || bucket === null) return false
+    const { available, counted, limit } = bucket as QuotaBucket
+    // What is left of a limit comes with it, and is never above it.
+    if (!within(limit, 1e-9, big) || !within(available, -big, limit) || !within(counted, 0, big)) return false
+  }
+  return true
+}
