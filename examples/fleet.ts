@@ -20,6 +20,10 @@ const program = Effect.gen(function*() {
   const stream = yield* model.chatStream({ messages: [{ role: "user", content: "Hi" }] })
   const text = yield* Stream.runFold(stream, "", (acc, chunk) => chunk._tag === "TextDelta" ? acc + chunk.text : acc)
   console.log(`${text} (store: ${url === undefined ? "memory" : "redis"})`)
+  // The stack's policies, for a dashboard: the 529 cut the limiter's rate, and the breaker did not count it.
+  const { breaker, limiter } = yield* ResilientModel.Policies
+  const pace = yield* limiter!.state
+  console.log(`limiter: ${pace.mode} at ${pace.rate.toFixed(2)}/s; circuit: ${(yield* breaker!.state)._tag}`)
 })
 
 Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(Model))))

@@ -33,16 +33,15 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
-import * as CircuitBreaker from "./CircuitBreaker.js"
 import type * as FleetStore from "./FleetStore.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { check, checked, validatedLayer } from "./internal/options.js"
+import * as Stack from "./internal/stack.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
-import type * as ResilientModel from "./ResilientModel.js"
-import * as RetryBudget from "./RetryBudget.js"
+import * as ResilientModel from "./ResilientModel.js"
 import * as RetryingLanguageModel from "./RetryingLanguageModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -59,7 +58,8 @@ export interface Options extends ResilientModel.Options {
 }
 
 /**
- * The recommended stack over whatever `LanguageModel` the layer is provided with. Fails, when built, with
+ * The recommended stack over whatever `LanguageModel` the layer is provided with, and its policies
+ * (`ResilientModel.Policies`). Fails, when built, with
  * `InvalidRetryPolicy` or `InvalidOptions` if an option is not valid.
  *
  * @category layers
@@ -68,7 +68,7 @@ export interface Options extends ResilientModel.Options {
 export const layer = (
   options: Options = {}
 ): Layer.Layer<
-  LanguageModel.LanguageModel,
+  LanguageModel.LanguageModel | ResilientModel.Policies,
   InvalidOptions | RetrySchedule.InvalidRetryPolicy,
   LanguageModel.LanguageModel | FleetStore.FleetStore
 > =>
@@ -87,22 +87,19 @@ export const layer = (
       "maxElapsed"
     ])
     const name = options.name ?? "languageModel"
-    const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
-    const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
-    const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
-    return Layer.scoped(
-      LanguageModel.LanguageModel,
+    const parts = Stack.parts(options)
+    return Layer.scopedContext(
       Effect.gen(function*() {
         const inner = yield* LanguageModel.LanguageModel
-        return RetryingLanguageModel.make(inner, policy, {
+        const policies = yield* Stack.make(parts, { name })
+        const model = RetryingLanguageModel.make(inner, policy, {
           name,
           ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
-          ...(limiter === undefined ? {} : { limiter: yield* AdaptiveRateLimiter.make(limiter) }),
-          ...(breaker === undefined ? {} : {
-            breaker: yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, { name }))
-          }),
-          ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+          ...(policies.limiter === undefined ? {} : { limiter: policies.limiter }),
+          ...(policies.breaker === undefined ? {} : { breaker: policies.breaker }),
+          ...(policies.budget === undefined ? {} : { budget: policies.budget })
         })
+        return Context.make(LanguageModel.LanguageModel, model).pipe(Context.add(ResilientModel.Policies, policies))
       })
     )
   })

@@ -46,17 +46,19 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
-import * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
-import * as CircuitBreaker from "./CircuitBreaker.js"
+import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
 import type * as FleetStore from "./FleetStore.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { check, checked, validatedWithPolicy } from "./internal/options.js"
+import * as Stack from "./internal/stack.js"
 import * as Policy from "./Policy.js"
-import * as RetryBudget from "./RetryBudget.js"
+import type * as RetryBudget from "./RetryBudget.js"
 import * as RetryingModel from "./RetryingModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -77,7 +79,41 @@ export interface Options {
 }
 
 /**
- * Fails with `InvalidOptions` or `InvalidRetryPolicy`, when built, if an option is not valid.
+ * The policies of a stack, for dashboards and tests: each one's `state` (and the
+ * rest of its interface), `undefined` where the stack's option turned it off.
+ * Provided by {@link layer} and `ResilientLanguageModel.layer` beside the model.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ResilientModel } from "effect-retry-layer"
+ *
+ * const dashboard = Effect.gen(function*() {
+ *   const { breaker, limiter } = yield* ResilientModel.Policies
+ *   return { circuit: yield* breaker!.state, pace: yield* limiter!.state }
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.4.0
+ */
+export interface Policies {
+  readonly budget: RetryBudget.Service | undefined
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  readonly limiter: AdaptiveRateLimiter.AdaptiveRateLimiter | undefined
+}
+
+/**
+ * @category tags
+ * @since 0.4.0
+ */
+export const Policies: Context.Tag<Policies, Policies> = Context.GenericTag<Policies>(
+  "effect-retry-layer/ResilientModel/Policies"
+)
+
+/**
+ * Provides the stack over the model in context, and its {@link Policies}. Fails with `InvalidOptions` or
+ * `InvalidRetryPolicy`, when built, if an option is not valid.
  *
  * @category layers
  * @since 0.1.0
@@ -85,28 +121,24 @@ export interface Options {
 export const layer = (
   options: Options = {}
 ): Layer.Layer<
-  CompletionModel.CompletionModel,
+  CompletionModel.CompletionModel | Policies,
   InvalidOptions | RetrySchedule.InvalidRetryPolicy,
   CompletionModel.CompletionModel | FleetStore.FleetStore
 > =>
-  Layer.scoped(
-    CompletionModel.CompletionModel,
+  Layer.scopedContext(
     validatedWithPolicy(() => {
       checked("ResilientModel", options, fields)
       const policy = RetrySchedule.policy(options.retry)
-      const budget = options.budget === false ? undefined : RetryBudget.options(options.budget)
-      const breaker = options.breaker === false ? undefined : CircuitBreaker.options(options.breaker)
-      const limiter = options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
+      const parts = Stack.parts(options)
       return Effect.gen(function*() {
         const inner = yield* CompletionModel.CompletionModel
-        const limited = limiter === undefined ? [] : [yield* AdaptiveRateLimiter.make(limiter)]
-        const guarded = breaker === undefined ? [] : [yield* CircuitBreaker.make(CircuitBreaker.keyed(breaker, inner))]
+        const policies = yield* Stack.make(parts, inner)
         // Each attempt: the breaker outside the limiter.
-        const attempt = Policy.compose(...guarded, ...limited)
-        return RetryingModel.make(Policy.decorate(inner, attempt), policy, {
+        const model = RetryingModel.make(Policy.decorate(inner, Stack.attempt(policies)), policy, {
           ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
-          ...(budget === undefined ? {} : { budget: yield* RetryBudget.make(budget) })
+          ...(policies.budget === undefined ? {} : { budget: policies.budget })
         })
+        return Context.make(CompletionModel.CompletionModel, model).pipe(Context.add(Policies, policies))
       })
     })
   )

@@ -60,6 +60,29 @@ describe("ResilientModel", () => {
       Logger.withMinimumLogLevel(LogLevel.None)
     ))
 
+  it.effect("provides its policies beside the model: each one's state is the state the calls went through", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(chat)
+      yield* TestClock.adjust("2 seconds") // the call ends at 1 s, well within the budget's window
+      expect((yield* Fiber.join(fiber)).exit).toStrictEqual(Exit.void)
+      const { breaker, budget, limiter } = yield* ResilientModel.Policies
+      // the 429 cut the limiter's rate; the budget counted the call's first attempt; the breaker counted both
+      // attempts, neither a failure (a throttle is the limiter's business)
+      expect(yield* limiter!.state).toMatchObject({ mode: "cubic", lastMaxRate: 1 })
+      expect(yield* budget!.state).toMatchObject({ firstAttempts: 1 })
+      expect(yield* breaker!.state).toEqual({ _tag: "Closed", consecutive: 0, calls: 2, failures: 0 })
+    }).pipe(Effect.provide(stack([ScriptedModel.rateLimited(), ScriptedModel.reply("ok")], {
+      retry: { jitter: false }
+    }))))
+
+  it.effect("a part turned off is undefined among its policies", () =>
+    Effect.gen(function*() {
+      const policies = yield* ResilientModel.Policies
+      expect(policies.budget).toBeUndefined()
+      expect(policies.limiter).toBeUndefined()
+      expect(yield* policies.breaker!.state).toMatchObject({ _tag: "Closed" })
+    }).pipe(Effect.provide(stack([], { budget: false, limiter: false }))))
+
   it.effect("parts can be turned off", () =>
     Effect.gen(function*() {
       const { exit } = yield* chat

@@ -10,6 +10,7 @@ import {
   FleetStore,
   InvalidOptions,
   RateLimitHeaders,
+  ResilientModel,
   RetryBudget
 } from "effect-retry-layer"
 import { ResilientLanguageModel, RetryingLanguageModel } from "effect-retry-layer/ai"
@@ -377,6 +378,13 @@ describe("the fleet pieces", () => {
       const parts = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
       expect(types(parts)).toEqual(["response-metadata", "text-start", "text:fine", "text-end", "finish"])
       expect(yield* Effect.flatMap(Scripted.ScriptedLanguageModel, (recorder) => recorder.count)).toBe(3)
+      // its policies, beside the model: the circuit named after it, and the two overloads (529s: throttling) cut
+      // the limiter's rate, not the breaker's count of failures
+      const { breaker, budget, limiter } = yield* ResilientModel.Policies
+      expect(breaker!.key).toBe("languageModel")
+      expect(yield* breaker!.state).toMatchObject({ _tag: "Closed", failures: 0 })
+      expect((yield* limiter!.state).mode).toBe("cubic")
+      expect(budget).toBeDefined()
     }).pipe(
       Effect.provide(
         ResilientLanguageModel.layer({ retry: { maxAttempts: 4 } }).pipe(

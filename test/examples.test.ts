@@ -17,7 +17,7 @@ const examples = [
   ["examples/budget.ts", "with the retry budget: 320 calls for 200 requests"],
   ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
   ["examples/breaker.ts", "answered after"],
-  ["examples/fleet.ts", "Hello from the stack"],
+  ["examples/fleet.ts", "limiter: cubic at"],
   ["examples/generic.ts", "stock {\"items\":3} after 2 requests; connection 3 after 3 tries"],
   ["examples/promise.ts", "ok after 3 calls; widgets: 3 left"],
   ["examples/opentelemetry.ts", "chatStream.attempt"],
