@@ -34,18 +34,10 @@
  *
  * @since 0.3.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Clock from "effect/Clock"
-import * as Effect from "effect/Effect"
-import * as HttpClassification from "./HttpClassification.js"
-import { Classified } from "./internal/classified.js"
-import { knownErrorTypes } from "./internal/errorTypes.js"
-import { boundedText } from "./internal/httpModel.js"
-import * as ModelError from "./ModelError.js"
-import * as Retryable from "./Retryable.js"
-import * as RetryAcquisition from "./RetryAcquisition.js"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClassification from "./HttpClassification.js"
+import * as HttpRetry from "./internal/httpRetry.js"
+import type * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
@@ -74,63 +66,5 @@ export const transformClient = (
     "timeout",
     "maxElapsed"
   ])
-  const { errorTypes = knownErrorTypes, provider: named, ...acquisition } = options
-  return (client) =>
-    HttpClient.transform(client, (execute, request) => {
-      const provider = named ?? hostOf(request.url)
-      const attempt = Effect.flatMap(execute, (response) => {
-        if (response.status < 400) return Effect.succeed(response)
-        return Effect.flatMap(Effect.zip(boundedText(response), Clock.currentTimeMillis), ([body, now]) => {
-          const error = HttpClassification.fromResponseAt(
-            { provider, status: response.status, headers: response.headers, body, errorTypes },
-            now
-          )
-          // The response again, for the caller, with the body already read.
-          const again = HttpClientResponse.fromWeb(
-            request,
-            new Response(body, { status: response.status, headers: response.headers })
-          )
-          // Classified as its error is; the response is what the caller gets back when retries end.
-          return Effect.fail(
-            new Classified(again, Retryable.classify(error), {
-              _tag: error._tag,
-              message: error.message,
-              status: response.status
-            })
-          )
-        })
-      })
-      return RetryAcquisition.retryAcquisition(attempt, validated, {
-        name: "http.request",
-        ...acquisition,
-        provider
-      }).pipe(
-        Effect.catchAll((failure) => {
-          if (failure instanceof Classified) {
-            return Effect.succeed(failure.value as HttpClientResponse.HttpClientResponse)
-          }
-          if (ModelError.isModelError(failure)) {
-            return Effect.fail(
-              new HttpClientError.RequestError({
-                request,
-                reason: "Transport",
-                cause: failure,
-                description: failure.message
-              })
-            )
-          }
-          return Effect.fail(failure)
-        })
-      )
-    })
-}
-
-// Internals -------------------------------------------------------------------
-
-const hostOf = (url: string): string => {
-  try {
-    return new URL(url).host
-  } catch {
-    return "http"
-  }
+  return HttpRetry.retrying(validated, options)
 }

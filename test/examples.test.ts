@@ -18,6 +18,7 @@ const examples = [
   ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
   ["examples/breaker.ts", "answered after"],
   ["examples/fleet.ts", "limiter: cubic at"],
+  ["examples/resilient-http.ts", "stock {\"items\":3} after 2 requests; limiter: cubic"],
   ["examples/generic.ts", "stock {\"items\":3} after 2 requests; connection 3 after 3 tries"],
   ["examples/promise.ts", "ok after 3 calls; widgets: 3 left"],
   ["examples/opentelemetry.ts", "chatStream.attempt"],
