@@ -90,13 +90,5 @@ export const layer = (
     })
   )
 
-// The keys of `Options`; each part's own options are checked by that part.
-const fields = {
-  provider: check.string,
-  errorTypes: check.any,
-  retry: check.any,
-  budget: check.any,
-  breaker: check.any,
-  limiter: check.any,
-  secrets: check.secrets
-} as const
+// The keys of `Options`: the stack's, and the client's own.
+const fields = { ...Stack.fields, provider: check.string, errorTypes: check.any } as const

@@ -74,14 +74,7 @@ export const layer = (
 > =>
   validatedLayer(() => {
     // Validated here, so that a bad option throws where the layer is defined.
-    checked("ResilientLanguageModel", options, {
-      name: check.string,
-      retry: check.any,
-      budget: check.any,
-      breaker: check.any,
-      limiter: check.any,
-      secrets: check.secrets
-    })
+    checked("ResilientLanguageModel", options, { ...Stack.fields, name: check.string })
     const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
       "timeout",
       "maxElapsed"

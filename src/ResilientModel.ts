@@ -55,7 +55,7 @@ import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
 import type * as FleetStore from "./FleetStore.js"
 import type { InvalidOptions } from "./internal/options.js"
-import { check, checked, validatedWithPolicy } from "./internal/options.js"
+import { checked, validatedWithPolicy } from "./internal/options.js"
 import * as Stack from "./internal/stack.js"
 import * as Policy from "./Policy.js"
 import type * as RetryBudget from "./RetryBudget.js"
@@ -127,7 +127,7 @@ export const layer = (
 > =>
   Layer.scopedContext(
     validatedWithPolicy(() => {
-      checked("ResilientModel", options, fields)
+      checked("ResilientModel", options, Stack.fields)
       const policy = RetrySchedule.policy(options.retry)
       const parts = Stack.parts(options)
       return Effect.gen(function*() {
@@ -142,12 +142,3 @@ export const layer = (
       })
     })
   )
-
-// The keys of `Options`; each part's own options are checked by that part.
-const fields = {
-  retry: check.any,
-  budget: check.any,
-  breaker: check.any,
-  limiter: check.any,
-  secrets: check.secrets
-} as const

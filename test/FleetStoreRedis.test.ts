@@ -21,6 +21,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { Cluster, Redis } from "ioredis"
+import * as Steps from "../src/internal/fleetSteps.js"
 import {
   ownCluster,
   ownRedis,
@@ -269,18 +270,7 @@ describe("FleetStoreRedis", () => {
             return r
           }
           const limiter = (fields: Record<string, unknown>) =>
-            JSON.stringify({
-              ring: ring(),
-              tokens: 3,
-              at: now,
-              mode: "slow-start",
-              growth: 0,
-              wmax: 0,
-              lastCut: -1,
-              recovery: 0,
-              holdUntil: 0,
-              ...fields
-            })
+            JSON.stringify({ ...Steps.newLimiter(now, window, 3), ring: ring(), ...fields })
           const quota = (buckets: Record<string, unknown>) => JSON.stringify({ at: now, buckets })
           const cases: ReadonlyArray<readonly [string, string, (s: FleetStore.Service) => Effect.Effect<unknown>]> = [
             ["limiter:k", limiter({}).replace(`"at":${now}`, `"at":1e999`), take], // inf

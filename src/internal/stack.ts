@@ -13,6 +13,21 @@ import * as Policy from "../Policy.js"
 import type * as ResilientModel from "../ResilientModel.js"
 import * as RetryBudget from "../RetryBudget.js"
 import type { InvalidOptions } from "./options.js"
+import { check } from "./options.js"
+
+/**
+ * The keys of `ResilientModel.Options`, which every layer of the stack takes (each part's own options are checked
+ * by that part).
+ *
+ * @internal
+ */
+export const fields = {
+  retry: check.any,
+  budget: check.any,
+  breaker: check.any,
+  limiter: check.any,
+  secrets: check.secrets
+} as const
 
 /** @internal */
 export interface Parts {
