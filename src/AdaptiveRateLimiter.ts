@@ -34,12 +34,7 @@
  * `FleetStore` in context: processes with the same `key` on one Redis share
  * one send rate, one cut and one hold, so k processes behave as one limiter.
  * In each process one dispatcher hands out slots in arrival order; closing
- * the limiter's scope interrupts every caller still waiting. A call waits for
- * the store only for what it must have before it sends (its charge against
- * the provider's limits, its send slot); what it reports afterwards (the
- * headers' counts, delivered or throttled, its settlement) goes to the store
- * in the background, in the limiter's scope, and lands a moment after the
- * call returns.
+ * the limiter's scope interrupts every caller still waiting.
  *
  * @example
  * ```ts
@@ -231,12 +226,6 @@ export const make = (
       const rate = SendRate.make(store, settings, window)
       const quota = ProviderQuota.make(store, settings, rate.pause)
       const line = yield* Dispatcher.make(settings, rate, quota)
-      // What a call tells the store once it has its answer (the headers' counts, delivered or throttled, the
-      // settlement of its charge) goes in the background, in the limiter's scope: the caller needs no reply, and
-      // waiting for one put a store round trip each on every call's path (with the store 20 ms away, a call took
-      // 6 round trips longer than its provider; now 2: the charge and the send slot it must have before sending).
-      const scope = yield* Effect.scope
-      const report = (effect: Effect.Effect<void>): Effect.Effect<void> => Effect.asVoid(Effect.forkIn(effect, scope))
 
       const applyWithCost = <A, E, R>(
         cost: FleetStore.Quota,
@@ -254,14 +243,14 @@ export const make = (
                   return Effect.locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
                     if (reported) return Effect.void
                     reported = true
-                    return report(quota.observe(state, charge))
+                    return quota.observe(state, charge)
                   })
                 })).pipe(
                   Effect.onExit((exit) =>
-                    report(Effect.zipRight(
+                    Effect.zipRight(
                       rate.outcome(grantedAt, sentAt, exit),
                       Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
-                    ))
+                    )
                   )
                 )))
             return probe ? Effect.ensuring(call, line.answered) : call
@@ -274,7 +263,7 @@ export const make = (
         // A call of unknown size still is one request: charged against the provider's request limit (once known)
         // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
         apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-          applyWithCost(oneRequest, (charge) => Effect.tap(self, () => report(quota.settle(charge, charge.cost)))),
+          applyWithCost(oneRequest, (charge) => Effect.tap(self, () => quota.settle(charge, charge.cost))),
         applyWithCost,
         // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
         // charged).
@@ -283,14 +272,14 @@ export const make = (
             call.size === undefined ? oneRequest : costOf(call.size.chars, call.size.maxTokens, settings),
             (charge) =>
               call.run((usage) =>
-                report(quota.settle(
+                quota.settle(
                   charge,
                   usage === undefined ? undefined : used({
                     inputTokens: usage.inputTokens ?? charge.cost.inputTokens ?? 0,
                     outputTokens: usage.outputTokens ?? charge.cost.outputTokens ?? 0,
                     ...(usage.cacheWriteTokens === undefined ? {} : { cacheWriteTokens: usage.cacheWriteTokens })
                   })
-                ))
+                )
               )
           ),
         settles: true,

@@ -42,7 +42,6 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
@@ -167,9 +166,7 @@ export const retrying = <E>(
         delayMillis: 0,
         start: 0,
         refused: false,
-        span: undefined as Tracer.Span | undefined,
-        // The record of the first attempt in the budget, awaited before a retry's admission.
-        recorded: Effect.void as Effect.Effect<void>
+        span: undefined as Tracer.Span | undefined
       }
 
       const timedOut = (why: string) =>
@@ -218,13 +215,10 @@ export const retrying = <E>(
           budget === undefined ?
             (s) => s :
             Schedule.checkEffect((error: Failure<E>) =>
-              Effect.zipRight(
-                call.recorded,
-                Effect.map(budget.admit(error), (granted) => {
-                  call.refused = !granted
-                  return granted
-                })
-              )
+              Effect.map(budget.admit(error), (granted) => {
+                call.refused = !granted
+                return granted
+              })
             )
         )
         return Schedule.onDecision(checked, (step, decision) => {
@@ -240,22 +234,13 @@ export const retrying = <E>(
       }
 
       const retried = retryLazily(attempt, retries)
-      // The first attempt is recorded beside the attempt, not before it: a store round trip off the call's path
-      // (with the store 20 ms away, a call waited 20 ms more). A retry's admission, and the call's end, wait for
-      // the record, so that every first attempt is counted before anything is decided on it.
-      const budgeted = budget === undefined ?
-        retried :
-        Effect.flatMap(Effect.fork(budget.firstAttempt), (recording) => {
-          call.recorded = Fiber.join(recording)
-          return Effect.catchAll(
-            Effect.zipLeft(retried, call.recorded),
-            (error) =>
-              Effect.zipRight(
-                call.recorded,
-                Effect.fail(call.refused ? exhausted(label, budget, error, secrets) : error)
-              )
-          )
-        })
+      const budgeted = budget === undefined ? retried : Effect.zipRight(
+        budget.firstAttempt,
+        Effect.catchAll(
+          retried,
+          (error) => Effect.fail(call.refused ? exhausted(label, budget, error, secrets) : error)
+        )
+      )
       // Counted once the call settles; an interrupted call is not counted. `Effect.onExit` would count it too,
       // at ~0.5 us on every call for its uninterruptible region.
       const settled = () => {

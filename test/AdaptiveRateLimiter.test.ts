@@ -276,7 +276,6 @@ describe("AdaptiveRateLimiter", () => {
       yield* Effect.exit(model.chatStream(request))
       yield* TestClock.adjust("10 millis")
       yield* Effect.exit(model.chatStream(request))
-      yield* Effect.yieldNow() // the call's report goes to the store in the background, after it returns
       const { control } = yield* store.take("limiter:default", 10, { bucketMillis: 100, buckets: 10 }, 1, 100)
       expect(control).toMatchObject({ mode: "cubic", recovery: 60_000, holdUntil: 10 + 250 })
     }).pipe(quiet))

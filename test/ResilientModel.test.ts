@@ -8,7 +8,7 @@ import {
   RetryingModel,
   RetrySchedule
 } from "effect-retry-layer"
-import { ScriptedModel, ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
+import { ScriptedModel, ThrottledModel } from "effect-retry-layer/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -16,7 +16,6 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { consume, failure } from "./support/chat.js"
 import { buildFailure } from "./support/thrown.js"
@@ -75,53 +74,6 @@ describe("ResilientModel", () => {
     }).pipe(Effect.provide(stack([ScriptedModel.rateLimited(), ScriptedModel.reply("ok")], {
       retry: { jitter: false }
     }))))
-
-  it.effect("with the store 20 ms away a call waits 2 store round trips (its charge, its send slot), not one per report", () =>
-    Effect.gen(function*() {
-      const [provider] = yield* TokenLimitedModel.make({
-        limits: { requests: 1e6, inputTokens: 1e9, outputTokens: 1e9 },
-        headers: "anthropic",
-        latency: 100
-      })
-      // every store operation 20 ms away (10 ms each way)
-      const memory = FleetStore.makeMemory()
-      const away = Object.fromEntries(
-        Object.entries(memory).map(([name, operation]) => [name, (...args: ReadonlyArray<unknown>) =>
-          Effect.delay(
-            Effect.zipLeft(
-              (operation as (...a: ReadonlyArray<unknown>) => Effect.Effect<unknown>)(...args),
-              Effect.sleep("10 millis")
-            ),
-            "10 millis"
-          )]
-        )
-      ) as unknown as FleetStore.Fallible
-      const store = FleetStore.resilient(away, { label: "distant", timeout: "1 second", coolDown: "2 seconds" })
-      const fiber = yield* Effect.fork(
-        Effect.gen(function*() {
-          const model = yield* CompletionModel.CompletionModel
-          const took: Array<number> = []
-          for (let i = 0; i < 4; i++) {
-            const started = yield* Clock.currentTimeMillis
-            yield* Effect.flatMap(model.chatStream({ ...request, maxTokens: 16 }), Stream.runDrain)
-            took.push((yield* Clock.currentTimeMillis) - started)
-          }
-          return took
-        }).pipe(
-          Effect.provide(
-            ResilientModel.layer().pipe(
-              Layer.provide(Layer.succeed(CompletionModel.CompletionModel, provider)),
-              Layer.provide(Layer.succeed(FleetStore.FleetStore, store))
-            )
-          )
-        )
-      )
-      for (let ms = 0; ms < 2_000 && (yield* Fiber.poll(fiber))._tag === "None"; ms++) yield* TestClock.adjust(1)
-      // the first call sends before the limits are known (no charge); the others charge the quota, then take a
-      // slot: 100 ms of provider and 40 of store (the record in the budget, the headers, the delivery and the
-      // settlement go beside or after; each waited its round trip before: 220 ms a call)
-      expect(yield* Fiber.join(fiber)).toEqual([120, 140, 140, 140])
-    }))
 
   it.effect("a part turned off is undefined among its policies", () =>
     Effect.gen(function*() {

@@ -307,7 +307,6 @@ describe("the fleet pieces", () => {
         const model = RetryingLanguageModel.make(reporting, {}, { limiter })
         if (method === "streamText") yield* collect(model)
         else yield* model.generateText({ prompt: "hi" })
-        yield* Effect.yieldNow() // the settlement goes to the store in the background, after the call returns
         expect(net).toEqual(expected)
       }
     }).pipe(Effect.scoped))
