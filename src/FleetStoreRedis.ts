@@ -80,9 +80,9 @@ export interface Options extends RedisOptions {
 /**
  * The store on a Redis server; the connection lives as long as the scope.
  * If Redis does not answer at start-up the store begins in its local mode
- * and keeps trying, as after any failure. (Long for one reason: the seven
- * operations, each the arguments of its script and the decoding of its
- * reply, over one connection and one `run`.)
+ * and keeps trying, as after any failure. (Long for one reason: the
+ * connection it opens or borrows, and the one `run` through which the
+ * seven operations reach the script.)
  *
  * Fails with `InvalidOptions` when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid.
  *
