@@ -155,7 +155,17 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
               )
               : Effect.void
           ),
-          Effect.map(([, reply]) => JSON.parse(reply) as A)
+          // A reply that does not parse is a store failure (answered locally), never a defect of the caller.
+          Effect.flatMap(([, reply]) =>
+            Effect.try({
+              try: () => JSON.parse(reply) as A,
+              catch: (cause) =>
+                new FleetStore.FleetStoreError({
+                  message: `${op}: a reply that is not JSON: ${String(reply).slice(0, 40)}`,
+                  cause
+                })
+            })
+          )
         )
       }
 

@@ -73,7 +73,6 @@ export const layer = (
   LanguageModel.LanguageModel | FleetStore.FleetStore
 > =>
   validatedLayer(() => {
-    // Validated here, so that a bad option throws where the layer is defined.
     checked("ResilientLanguageModel", options, { ...Stack.fields, name: check.string })
     const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
       "timeout",

@@ -81,7 +81,8 @@ export interface Options {
 /**
  * The policies of a stack, for dashboards and tests: each one's `state` (and the
  * rest of its interface), `undefined` where the stack's option turned it off.
- * Provided by {@link layer} and `ResilientLanguageModel.layer` beside the model.
+ * Provided by {@link layer}, `ResilientLanguageModel.layer` and
+ * `ResilientHttpClient.layer` beside what they decorate.
  *
  * @example
  * ```ts
@@ -133,7 +134,6 @@ export const layer = (
       return Effect.gen(function*() {
         const inner = yield* CompletionModel.CompletionModel
         const policies = yield* Stack.make(parts, inner)
-        // Each attempt: the breaker outside the limiter.
         const model = RetryingModel.make(Policy.decorate(inner, Stack.attempt(policies)), policy, {
           ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
           ...(policies.budget === undefined ? {} : { budget: policies.budget })

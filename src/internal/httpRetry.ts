@@ -5,6 +5,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -82,7 +83,7 @@ export const retrying = (
 // A failed status, classified as its error is, from the body's first 64 KiB; the response again (body already
 // read) is what the caller gets back when retries end.
 const failed = (
-  request: Parameters<typeof HttpClientResponse.fromWeb>[0],
+  request: HttpClientRequest.HttpClientRequest,
   response: HttpClientResponse.HttpClientResponse,
   settings: { readonly provider: string; readonly errorTypes: HttpClassification.ErrorTypeTable }
 ) =>

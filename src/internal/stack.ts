@@ -1,6 +1,6 @@
 /**
- * The recommended stack's policies, built one way for both model services
- * (`ResilientModel` and `ResilientLanguageModel`): the options of each part
+ * The recommended stack's policies, built one way for its three layers
+ * (`ResilientModel`, `ResilientLanguageModel`, `ResilientHttpClient`): the options of each part
  * read (`false` turns it off), then the limiter, the breaker and the budget
  * made, and the attempt policy they compose to.
  */
