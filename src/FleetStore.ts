@@ -35,6 +35,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Ops from "./internal/fleetOps.js"
 import * as Steps from "./internal/fleetSteps.js"
 import * as Keys from "./internal/keys.js"
 import { expiry } from "./internal/storeTimeout.js"
@@ -311,43 +312,28 @@ const memory = (options: { readonly emptyBuckets?: boolean }) => {
   const budgets = new Map<string, Steps.Ring>()
   const limiters = new Map<string, Steps.LimiterState>()
   const quotas = new Map<string, Steps.QuotaState>()
-  const apply = <S, A, R>(
-    states: Map<string, S>,
-    step: (state: S | undefined, now: number, args: A) => Steps.Step<S, R>,
-    key: string,
-    now: number,
-    args: A,
-    found: S | undefined = states.get(key)
-  ): R => {
-    const { reply, state } = step(found, now, args)
-    if (state !== undefined) states.set(key, state)
-    return reply
+  const states: { readonly [K in Ops.Op]: Map<string, unknown> } = {
+    budget: budgets,
+    take: limiters,
+    delivered: limiters,
+    throttled: limiters,
+    reserve: quotas,
+    settle: quotas,
+    observe: quotas
   }
-  // A send bucket this store has not seen starts with no tokens when the buckets start empty.
-  const limiter = (key: string, now: number, window: Window) =>
-    limiters.get(key) ?? (options.emptyBuckets === true ? Steps.newLimiter(now, window, 0) : undefined)
-  const service: Service = {
-    budget: (key, now, window, ask) => Effect.sync(() => apply(budgets, Steps.budget, key, now, { window, ask })),
-    take: (key, now, window, rate, burst, count = 1) =>
-      Effect.sync(() =>
-        apply(limiters, Steps.take, key, now, { window, rate, burst, count }, limiter(key, now, window))
-      ),
-    delivered: (key, now, window, delivery) =>
-      Effect.sync(() => {
-        apply(limiters, Steps.delivered, key, now, { window, delivery })
-      }),
-    throttled: (key, now, window, throttle) =>
-      Effect.sync(() => apply(limiters, Steps.throttled, key, now, { window, throttle }, limiter(key, now, window))),
-    reserve: (key, now, cost) => Effect.sync(() => apply(quotas, Steps.reserve, key, now, { cost })),
-    settle: (key, now, delta) =>
-      Effect.sync(() => {
-        apply(quotas, Steps.settle, key, now, { delta })
-      }),
-    observe: (key, now, seen) =>
-      Effect.sync(() => {
-        apply(quotas, Steps.observe, key, now, { seen })
-      })
-  }
+  const run: Ops.RunStep<never> = (op, key, now, args) =>
+    Effect.sync(() => {
+      const found = states[op].get(key) ??
+        // A send bucket this store has not seen starts with no tokens when the buckets start empty.
+        (options.emptyBuckets === true && (op === "take" || op === "throttled")
+          ? Steps.newLimiter(now, (args as Ops.Args<"take">).window, 0)
+          : undefined)
+      const step = Steps.steps[op] as (state: unknown, now: number, args: unknown) => Steps.Step<unknown, never>
+      const { reply, state } = step(found, now, args)
+      if (state !== undefined) states[op].set(key, state)
+      return reply
+    })
+  const service: Service = Ops.operations(run)
   return { service, limiters, quotas }
 }
 

@@ -49,7 +49,7 @@ import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
 import * as FleetStore from "./FleetStore.js"
-import type * as Steps from "./internal/fleetSteps.js"
+import * as Ops from "./internal/fleetOps.js"
 import { lua } from "./internal/fleetSteps.lua.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { validated } from "./internal/options.js"
@@ -134,10 +134,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
       const redis = connection as unknown as Scripted
       // One operation: the script runs the step on the key's state; its reply is the "reset" flag (warned of
       // once per reset) and the step's reply as JSON (every number finite: the script refuses to write others).
-      const run = <A>(op: keyof typeof Steps.steps, key: string, now: number, args: object): Effect.Effect<
-        A,
-        FleetStore.FleetStoreError
-      > => {
+      const run: Ops.RunStep<FleetStore.FleetStoreError> = (op, key, now, args) => {
         const redisKey = `${own.prefix}${keyVersion}:${key}`
         return Effect.tryPromise({
           try: () => redis.erlStep(redisKey, op, now, ttlMillis, JSON.stringify(args)),
@@ -158,7 +155,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
           // A reply that does not parse is a store failure (answered locally), never a defect of the caller.
           Effect.flatMap(([, reply]) =>
             Effect.try({
-              try: () => JSON.parse(reply) as A,
+              try: () => JSON.parse(reply) as Ops.Reply<typeof op>,
               catch: (cause) =>
                 new FleetStore.FleetStoreError({
                   message: `${op}: a reply that is not JSON: ${String(reply).slice(0, 40)}`,
@@ -169,15 +166,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
         )
       }
 
-      const primary: FleetStore.Fallible = {
-        budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
-        take: (key, now, window, rate, burst, count = 1) => run("take", key, now, { window, rate, burst, count }),
-        delivered: (key, now, window, delivery) => Effect.asVoid(run("delivered", key, now, { window, delivery })),
-        throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
-        reserve: (key, now, cost) => run("reserve", key, now, { cost }),
-        settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
-        observe: (key, now, seen) => Effect.asVoid(run("observe", key, now, { seen }))
-      }
+      const primary: FleetStore.Fallible = Ops.operations(run)
       return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
     })
   })

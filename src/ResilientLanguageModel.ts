@@ -87,9 +87,9 @@ export const layer = (
         const model = RetryingLanguageModel.make(inner, policy, {
           name,
           ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
-          ...(policies.limiter === undefined ? {} : { limiter: policies.limiter }),
-          ...(policies.breaker === undefined ? {} : { breaker: policies.breaker }),
-          ...(policies.budget === undefined ? {} : { budget: policies.budget })
+          limiter: policies.limiter,
+          breaker: policies.breaker,
+          budget: policies.budget
         })
         return Context.make(LanguageModel.LanguageModel, model).pipe(Context.add(ResilientModel.Policies, policies))
       })

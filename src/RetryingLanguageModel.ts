@@ -74,16 +74,16 @@ import * as RetrySchedule from "./RetrySchedule.js"
 export interface Options {
   /** Names the spans, metrics and log lines. Default `"languageModel"`. */
   readonly name?: string
-  readonly budget?: RetryAcquisition.Options<unknown>["budget"]
+  readonly budget?: RetryAcquisition.Options<unknown>["budget"] | undefined
   /** Every attempt goes through this breaker (its state shared with whoever else uses it). */
-  readonly breaker?: CircuitBreaker.CircuitBreaker
+  readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
   /**
    * Every attempt is paced by this limiter, inside the breaker; it learns from the attempt's throttling and
    * from the rate-limit headers of its failed response (of every response, with the provider's client built
    * with `ResilientLanguageModel.transformClient`). Each attempt is charged one request, its prompt's size in
    * tokens and the limiter's `maxTokens` of output, settled with the response's usage.
    */
-  readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter
+  readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter | undefined
   /** Called once per retry, before its wait, with the original error (or error part). */
   readonly onRetry?: (step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>
   /**

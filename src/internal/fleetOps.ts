@@ -1,0 +1,38 @@
+/**
+ * The fleet store's operations over its one primitive: run a step of `internal/fleetSteps` on one key's state,
+ * atomically. The memory store runs a step on a map; `FleetStoreRedis` runs it in Redis as generated Lua. Both
+ * get their seven operations from here, so an operation's arguments are mapped onto its step once. (Not in
+ * `fleetSteps.ts`, which must stay free of Effect for TypeScriptToLua.)
+ */
+import * as Effect from "effect/Effect"
+import type { Service } from "../FleetStore.js"
+import type * as Steps from "./fleetSteps.js"
+
+/** The name of an operation, which is the name of its step. */
+export type Op = keyof typeof Steps.steps
+
+/** The arguments of an operation's step. */
+export type Args<K extends Op> = Parameters<typeof Steps.steps[K]>[2]
+
+/** The reply of an operation's step. */
+export type Reply<K extends Op> = ReturnType<typeof Steps.steps[K]>["reply"]
+
+/** Runs step `op` on the state at `key` atomically and answers its reply: a store's one primitive. */
+export type RunStep<E> = <K extends Op>(op: K, key: string, now: number, args: Args<K>) => Effect.Effect<Reply<K>, E>
+
+/** The store's operations, failing with `E` (the memory store: `never`). */
+export type Operations<E> = {
+  readonly [K in keyof Service]: (
+    ...args: Parameters<Service[K]>
+  ) => Effect.Effect<Effect.Effect.Success<ReturnType<Service[K]>>, E>
+}
+
+export const operations = <E>(run: RunStep<E>): Operations<E> => ({
+  budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
+  take: (key, now, window, rate, burst, count = 1) => run("take", key, now, { window, rate, burst, count }),
+  delivered: (key, now, window, delivery) => Effect.asVoid(run("delivered", key, now, { window, delivery })),
+  throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
+  reserve: (key, now, cost) => run("reserve", key, now, { cost }),
+  settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
+  observe: (key, now, seen) => Effect.asVoid(run("observe", key, now, { seen }))
+})
