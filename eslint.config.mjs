@@ -3,7 +3,18 @@ import eslint from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist", "node_modules", "bench/results", "coverage", "src/internal/fleetSteps.lua.ts"] },
+  {
+    ignores: [
+      "dist",
+      "node_modules",
+      "bench/results",
+      "coverage",
+      "src/core/internal/fleetSteps.lua.ts",
+      // The Effect 4 line links to src/core, linted here once.
+      "effect4/src/core",
+      "effect4/dist"
+    ]
+  },
   eslint.configs.recommended,
   tseslint.configs.recommended,
   ...effectEslint.configs.dprint,

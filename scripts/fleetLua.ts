@@ -1,15 +1,15 @@
 /**
- * Generates `src/internal/fleetSteps.lua.ts`: the fleet store's steps (`src/internal/fleetSteps.ts`) as Lua 5.1
+ * Generates `src/core/internal/fleetSteps.lua.ts`: the fleet store's steps (`src/core/internal/fleetSteps.ts`) as Lua 5.1
  * for Redis, by TypeScriptToLua, so that each algorithm is written once. `npm run lua` writes it;
- * test/internal/fleetSteps.test.ts fails when the committed file is not what this generates.
+ * test/core/internal/fleetSteps.test.ts fails when the committed file is not what this generates.
  */
 import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import ts from "typescript"
 import * as tstl from "typescript-to-lua"
 
-const source = fileURLToPath(new URL("../src/internal/fleetSteps.ts", import.meta.url))
-const target = fileURLToPath(new URL("../src/internal/fleetSteps.lua.ts", import.meta.url))
+const source = fileURLToPath(new URL("../src/core/internal/fleetSteps.ts", import.meta.url))
+const target = fileURLToPath(new URL("../src/core/internal/fleetSteps.lua.ts", import.meta.url))
 
 /** The Lua of the steps: a chunk that returns the module's exports. */
 export const generate = (): string => {

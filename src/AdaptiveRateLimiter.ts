@@ -57,6 +57,8 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as CompletionModel from "./CompletionModel.js"
+import { defaultMaxTokens } from "./core/internal/tokens.js"
+import * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 import * as FleetStore from "./FleetStore.js"
 import * as Dispatcher from "./internal/dispatcher.js"
 import type { InvalidOptions } from "./internal/options.js"
@@ -64,9 +66,7 @@ import { validated } from "./internal/options.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
 import * as Options_ from "./internal/schema.js"
 import * as SendRate from "./internal/sendRate.js"
-import { defaultMaxTokens } from "./internal/tokens.js"
 import * as Policy from "./Policy.js"
-import * as RateLimitHeaders from "./RateLimitHeaders.js"
 
 const Rate = Options_.number({ min: 0, exclusiveMin: true, max: 1e6 })
 

@@ -26,8 +26,8 @@ import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Stream from "effect/Stream"
-import type { ModelError } from "./ModelError.js"
-import type * as RateLimitHeaders from "./RateLimitHeaders.js"
+import type { ModelError } from "./core/ModelError.js"
+import type * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 
 /**
  * A message: plain text, or content blocks (text, images, tool calls the

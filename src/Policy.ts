@@ -32,8 +32,8 @@
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as CompletionModel from "./CompletionModel.js"
+import type * as ModelError from "./core/ModelError.js"
 import { settleOnce } from "./internal/providerQuota.js"
-import type * as ModelError from "./ModelError.js"
 
 /**
  * What a turn used, as far as the provider said (a count left out stays as

@@ -44,12 +44,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as ModelError from "./core/ModelError.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { validated } from "./internal/options.js"
 import * as Options_ from "./internal/schema.js"
-import * as ModelError from "./ModelError.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**

@@ -35,7 +35,7 @@
  * @since 0.3.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClassification from "./HttpClassification.js"
+import type * as HttpClassification from "./core/HttpClassification.js"
 import * as HttpRetry from "./internal/httpRetry.js"
 import type * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"

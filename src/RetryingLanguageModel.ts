@@ -53,16 +53,17 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
-import * as HttpClassification from "./HttpClassification.js"
-import { Classified } from "./internal/classified.js"
-import { knownErrorTypes } from "./internal/errorTypes.js"
+import * as HttpClassification from "./core/HttpClassification.js"
+import { Classified } from "./core/internal/classified.js"
+import { knownErrorTypes } from "./core/internal/errorTypes.js"
+import * as Shared from "./core/internal/languageModel.js"
+import * as ModelError from "./core/ModelError.js"
+import * as RateLimitHeaders from "./core/RateLimitHeaders.js"
+import * as Retryable from "./core/Retryable.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { check, checked, validatedLayer } from "./internal/options.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
-import * as ModelError from "./ModelError.js"
 import * as Policy from "./Policy.js"
-import * as RateLimitHeaders from "./RateLimitHeaders.js"
-import * as Retryable from "./Retryable.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetryingHttpClient from "./RetryingHttpClient.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -128,13 +129,13 @@ export const make = (
   )
   const failErrorPart = options.errorPartBeforeContent === "fail"
   const secrets = options.secrets ?? []
-  const retry = RetryAcquisition.retrying<Attempt>(validated, {
+  const retry = RetryAcquisition.retrying<Shared.Attempt>(validated, {
     name,
     provider: name,
     secrets,
     ...(options.budget === undefined ? {} : { budget: options.budget }),
     ...(options.onRetry === undefined ? {} : {
-      onRetry: (step) => options.onRetry!({ ...step, error: original(step.error) })
+      onRetry: (step) => options.onRetry!({ ...step, error: Shared.original(step.error) })
     })
   })
   // One attempt through the policies, its failures classified for the schedule (and the limiter and the breaker,
@@ -143,13 +144,13 @@ export const make = (
   const guarded = <A, E, R>(
     prompt: unknown,
     call: (settle: Policy.Settle) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, Attempt | ModelError.ModelError, R> =>
+  ): Effect.Effect<A, Shared.Attempt | ModelError.ModelError, R> =>
     attempt.applyCall({
-      size: { chars: promptChars(prompt), maxTokens: undefined },
+      size: { chars: Shared.promptChars(prompt), maxTokens: undefined },
       run: (settle) =>
         Effect.catchAll(call(settle), (error) =>
           error instanceof Classified
-            ? Effect.fail(error as Attempt)
+            ? Effect.fail(error as Shared.Attempt)
             : Effect.zipRight(
               error instanceof AiError.HttpResponseError
                 ? RateLimitHeaders.reportHeaders(error.response.headers)
@@ -163,7 +164,7 @@ export const make = (
     prompt: unknown,
     call: (settle: Policy.Settle) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E, R> =>
-    retry(guarded(prompt, call) as Effect.Effect<A, Attempt, R>).pipe(
+    retry(guarded(prompt, call) as Effect.Effect<A, Shared.Attempt, R>).pipe(
       Effect.catchAll((failure) =>
         Effect.fail(failure instanceof Classified ? failure.value as E : ours(method, failure))
       )
@@ -200,18 +201,21 @@ export const make = (
               )
           )
             .pipe(
-              Effect.catchIf(isErrorPart, (error) =>
-                failErrorPart
-                  ? Effect.fail(
-                    new AiError.UnknownError({
-                      module: "RetryingLanguageModel",
-                      method: "streamText",
-                      description: `an error part before any content, after the last attempt: ${error.message}`,
-                      cause: error.part
-                    })
-                  )
-                  // Delivered as @effect/ai delivers it: the held parts and the error part, then the end.
-                  : Effect.succeed(Stream.fromIterable(error.parts)))
+              Effect.catchIf(
+                (error): error is Shared.ErrorPart<Response.AnyPart> => Shared.isErrorPart(error),
+                (error) =>
+                  failErrorPart
+                    ? Effect.fail(
+                      new AiError.UnknownError({
+                        module: "RetryingLanguageModel",
+                        method: "streamText",
+                        description: `an error part before any content, after the last attempt: ${error.message}`,
+                        cause: error.part
+                      })
+                    )
+                    // Delivered as @effect/ai delivers it: the held parts and the error part, then the end.
+                    : Effect.succeed(Stream.fromIterable(error.parts))
+              )
             ))
       )) as LanguageModel.Service["streamText"]
   }
@@ -287,19 +291,6 @@ const fields = {
   secrets: check.secrets
 } as const
 
-// A prompt's size in characters, as it is sent (a string, messages or a Prompt); 0 for what will not serialize.
-const promptChars = (prompt: unknown): number => {
-  if (typeof prompt === "string") return prompt.length
-  try {
-    return JSON.stringify(prompt)?.length ?? 0
-  } catch {
-    return 0
-  }
-}
-
-/** A failure of the inner model (or an error part), classified for the schedule; the caller gets it back. */
-type Attempt = Classified<unknown>
-
 /**
  * The error of this library an `@effect/ai` failure amounts to (whose tag the limiter and the breaker read), or
  * `undefined` for one that is never retried.
@@ -343,56 +334,8 @@ const amountsTo = (
   return undefined
 }
 
-const classifiedAttempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Attempt => {
-  const seen = amountsTo(error, now, secrets)
-  return new Classified(error, seen === undefined ? Retryable.permanent : Retryable.classify(seen), {
-    _tag: seen?._tag ??
-      (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError"),
-    message: seen?.message ??
-      (Predicate.hasProperty(error, "message") && Predicate.isString(error.message)
-        ? HttpClassification.safeText(error.message, secrets)
-        : ""),
-    status: seen?.status
-  })
-}
-
-const original = (error: unknown): unknown =>
-  error instanceof Classified ? (error.value instanceof ErrorPart ? error.value.part : error.value) : error
-
-/** An `error` part before the first content part: the parts held so far and the error part itself. */
-class ErrorPart {
-  constructor(
-    readonly parts: ReadonlyArray<Response.AnyPart>,
-    readonly part: Response.AnyPart,
-    readonly message: string
-  ) {}
-}
-
-const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
-
-// An in-band error reads as the adapters read the same event: by its provider type (Anthropic's `{type, message}`,
-// OpenAI's event with a `code`); a type no table knows is a permanent `StreamError`.
-const errorPartAttempt = (
-  name: string,
-  parts: ReadonlyArray<Response.AnyPart>,
-  part: Response.AnyPart,
-  secrets: ReadonlyArray<Redacted.Redacted>
-): Attempt => {
-  let data = "null"
-  try {
-    data = JSON.stringify((part as { readonly error?: unknown }).error) ?? "null"
-  } catch {
-    // Not JSON (a scripted part, a cycle): no provider type to read.
-  }
-  const seen = HttpClassification.fromErrorEvent({ provider: name, data, errorTypes: knownErrorTypes, secrets })
-  return new Classified(new ErrorPart(parts, part, seen.message), Retryable.classify(seen), {
-    _tag: seen._tag,
-    message: seen.message
-  })
-}
-
-// Parts that carry nothing yet; what comes after them is the first content.
-const holding = new Set(["response-metadata", "text-start", "reasoning-start", "tool-params-start"])
+const classifiedAttempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Shared.Attempt =>
+  Shared.attempt(error, amountsTo(error, now, secrets), secrets)
 
 /**
  * Opens the stream and reads it up to the first content part, in a scope of its own that is closed if this
@@ -419,14 +362,16 @@ const opened = (
           return yield* Effect.fail(failure.value.value)
         }
         const parts = Chunk.toReadonlyArray(exit.value)
-        const first = parts.findIndex((part) => !holding.has(part.type))
+        const first = parts.findIndex((part) => !Shared.holding.has(part.type))
         if (first === -1) {
           held.push(...parts)
           continue
         }
         const part = parts[first]!
         if (part.type === "error") {
-          return yield* Effect.fail(errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets))
+          return yield* Effect.fail(
+            Shared.errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets)
+          )
         }
         // Committed: the held parts, this read's rest, then every later read as it comes.
         return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(

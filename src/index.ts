@@ -6,19 +6,19 @@ export * as CompletionModel from "./CompletionModel.js"
 /**
  * @since 0.1.0
  */
-export * as ModelError from "./ModelError.js"
+export * as ModelError from "./core/ModelError.js"
 
 /**
  * @since 0.1.0
  */
-export * as Retryable from "./Retryable.js"
+export * as Retryable from "./core/Retryable.js"
 
 /**
  * The one place errors this library did not make are recognised.
  *
  * @since 0.3.0
  */
-export * as ForeignError from "./ForeignError.js"
+export * as ForeignError from "./core/ForeignError.js"
 
 /**
  * @since 0.1.0
@@ -38,19 +38,19 @@ export * as RetryingModel from "./RetryingModel.js"
 /**
  * @since 0.1.0
  */
-export * as RetryAfter from "./RetryAfter.js"
+export * as RetryAfter from "./core/RetryAfter.js"
 
 /**
  * The providers' rate-limit headers, read into one state.
  *
  * @since 0.3.0
  */
-export * as RateLimitHeaders from "./RateLimitHeaders.js"
+export * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 
 /**
  * @since 0.1.0
  */
-export * as HttpClassification from "./HttpClassification.js"
+export * as HttpClassification from "./core/HttpClassification.js"
 
 /**
  * @since 0.2.0

@@ -8,7 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
-import { dimensions } from "../src/internal/tokens.js"
+import { dimensions } from "../src/core/internal/tokens.js"
 import { redisAvailable, redisServer, uniquePrefix } from "./support/redis.js"
 
 const budgetWindow: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }

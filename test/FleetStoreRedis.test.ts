@@ -21,7 +21,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { Cluster, Redis } from "ioredis"
-import * as Steps from "../src/internal/fleetSteps.js"
+import * as Steps from "../src/core/internal/fleetSteps.js"
 import {
   ownCluster,
   ownRedis,

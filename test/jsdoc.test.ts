@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL("..", import.meta.url))
 /** Every `@example` of the public API: the module it documents, and its code. */
 const examples = (): ReadonlyArray<{ readonly name: string; readonly code: string }> => {
   const files = readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ts") && !file.startsWith("internal"))
+    .filter((file) => file.endsWith(".ts") && !file.split("/").includes("internal"))
   return files.flatMap((file) => {
     const text = readFileSync(join(root, "src", file), "utf8")
     const codes = [...text.matchAll(/\/\*\*[\s\S]*?\*\//g)].flatMap((comment) => {
@@ -47,7 +47,7 @@ const categories = new Set([
 /** Every exported declaration of the public modules (namespace members included), with its JSDoc tags. */
 const exported = () =>
   readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ts") && !file.startsWith("internal"))
+    .filter((file) => file.endsWith(".ts") && !file.split("/").includes("internal"))
     .flatMap((file) => {
       const source = ts.createSourceFile(
         file,

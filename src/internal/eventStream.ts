@@ -2,7 +2,7 @@ import type * as Sse from "@effect/experimental/Sse"
 import { EventStreamCodec } from "@smithy/eventstream-codec"
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8"
 import * as Stream from "effect/Stream"
-import * as ModelError from "../ModelError.js"
+import * as ModelError from "../core/ModelError.js"
 
 /**
  * The largest AWS event-stream message accepted: 4 MiB (the format's own

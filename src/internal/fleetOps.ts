@@ -5,8 +5,8 @@
  * `fleetSteps.ts`, which must stay free of Effect for TypeScriptToLua.)
  */
 import * as Effect from "effect/Effect"
+import type * as Steps from "../core/internal/fleetSteps.js"
 import type { Service } from "../FleetStore.js"
-import type * as Steps from "./fleetSteps.js"
 
 /** The name of an operation, which is the name of its step. */
 export type Op = keyof typeof Steps.steps

@@ -18,9 +18,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
-import * as HttpClassification from "../HttpClassification.js"
-import * as ModelError from "../ModelError.js"
-import * as RateLimitHeaders from "../RateLimitHeaders.js"
+import * as HttpClassification from "../core/HttpClassification.js"
+import * as ModelError from "../core/ModelError.js"
+import * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import { InvalidOptions } from "./options.js"
 
 /**

@@ -4,8 +4,8 @@ import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+import { nearest } from "../core/internal/spelling.js"
 import type { InvalidRetryPolicy } from "../RetrySchedule.js"
-import { nearest } from "./spelling.js"
 
 /**
  * Options of a fleet piece or a layer that failed validation: which piece,

@@ -2,10 +2,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
+import { dimensions } from "../core/internal/tokens.js"
+import type * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import type * as FleetStore from "../FleetStore.js"
-import type * as RateLimitHeaders from "../RateLimitHeaders.js"
 import * as Keys from "./keys.js"
-import { dimensions } from "./tokens.js"
 
 /**
  * The limiter's share of the provider's limits, as the fleet knows them from

@@ -1,10 +1,9 @@
-import * as Duration from "effect/Duration"
-import { identity } from "effect/Function"
-import * as Option from "effect/Option"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
-import type * as Retryable from "../Retryable.js"
-import type { RetryPolicy, RetryStep } from "../RetrySchedule.js"
-import { backoff, classifyUnder } from "../RetrySchedule.js"
+import type * as Retryable from "../core/Retryable.js"
+import type { RetryPolicy, RetryStep } from "../core/RetryPolicy.js"
+import { allows, classifyUnder, delayFor } from "../core/RetryPolicy.js"
 
 /**
  * The schedule of a policy whose call-level fields the caller honours itself.
@@ -13,17 +12,13 @@ import { backoff, classifyUnder } from "../RetrySchedule.js"
  */
 export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E> => {
   const delays = Schedule.recurs(p.maxAttempts - 1).pipe(
-    Schedule.addDelay((retries) => backoff(p, retries + 1)),
     Schedule.intersect(Schedule.identity<Judged<E>>()),
     Schedule.whileInput(({ classification }: Judged<E>) => allows(p, classification)),
-    // The hint goes on after the cap: a server's hint is honoured even past `maxDelay`.
-    Schedule.modifyDelay(([, { classification }], delay) => {
-      if (classification._tag === "Permanent" || Option.isNone(classification.retryAfter)) return delay
-      return p.retryAfter === "exact"
-        ? classification.retryAfter.value
-        : Duration.max(delay, classification.retryAfter.value)
-    }),
-    p.jitter === "additive" ? Schedule.jitteredWith({ min: 1, max: 1.1 }) : identity
+    Schedule.addDelayEffect(([retries, { classification }]) =>
+      p.jitter === "none"
+        ? Effect.succeed(delayFor(p, retries + 1, classification, 0))
+        : Effect.map(Random.next, (random) => delayFor(p, retries + 1, classification, random))
+    )
   )
   // `delays` reads the final (floored, jittered) wait back out of the decision.
   return Schedule.delays(delays).pipe(
@@ -38,20 +33,6 @@ export const fromPolicy = <E>(p: RetryPolicy): Schedule.Schedule<RetryStep<E>, E
     // Each failure is classified once, as it comes in; every step of the schedule reads that.
     Schedule.mapInput((error: E): Judged<E> => ({ error, classification: classifyUnder(p, error) }))
   )
-}
-
-/**
- * Whether a policy allows another attempt after a failure so classified, ignoring the attempt count.
- *
- * @internal
- */
-export const allows = (policy: RetryPolicy, classification: Retryable.RetryClassification): boolean => {
-  if (classification._tag === "Permanent") return false
-  const max = policy.maxRetryAfter
-  return max === undefined || Option.match(classification.retryAfter, {
-    onNone: () => true,
-    onSome: (hint) => Duration.lessThanOrEqualTo(hint, max)
-  })
 }
 
 interface Judged<E> {

@@ -5,9 +5,9 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { describeDuration, readDuration } from "./duration.js"
+import { describeDuration, readDuration } from "../core/internal/duration.js"
+import { nearest } from "../core/internal/spelling.js"
 import { InvalidOptions } from "./options.js"
-import { nearest } from "./spelling.js"
 
 /**
  * Schemas and decoding shared by the options of every fleet piece, so each

@@ -39,12 +39,12 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as CompletionModel from "../CompletionModel.js"
-import * as HttpClassification from "../HttpClassification.js"
-import * as ErrorTypes from "../internal/errorTypes.js"
+import * as HttpClassification from "../core/HttpClassification.js"
+import * as ErrorTypes from "../core/internal/errorTypes.js"
+import { defaultMaxTokens } from "../core/internal/tokens.js"
 import * as HttpModel from "../internal/httpModel.js"
 import type { InvalidOptions } from "../internal/options.js"
 import { validated } from "../internal/options.js"
-import { defaultMaxTokens } from "../internal/tokens.js"
 
 /**
  * @category models

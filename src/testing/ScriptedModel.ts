@@ -30,7 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
-import * as ModelError from "../ModelError.js"
+import * as ModelError from "../core/ModelError.js"
 
 /**
  * One scripted call: fail the acquisition, or stream these items in order.

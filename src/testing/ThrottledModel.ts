@@ -30,7 +30,7 @@ import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
-import * as ModelError from "../ModelError.js"
+import * as ModelError from "../core/ModelError.js"
 import * as ScriptedModel from "./ScriptedModel.js"
 
 /**

@@ -39,9 +39,9 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
-import { defaultMaxTokens } from "../internal/tokens.js"
-import * as ModelError from "../ModelError.js"
-import * as RateLimitHeaders from "../RateLimitHeaders.js"
+import { defaultMaxTokens } from "../core/internal/tokens.js"
+import * as ModelError from "../core/ModelError.js"
+import * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 
 /**
  * Limits per minute; a dimension left out is not limited.

@@ -7,7 +7,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { keys, leaked } from "./support/secrets.js"
+import { keys, leaked } from "../support/secrets.js"
 
 const classify = (status: number, options: Partial<HttpClassification.FailedResponse> = {}) =>
   HttpClassification.fromResponseAt({ provider: "p", status, headers: {}, body: "", ...options }, 0)

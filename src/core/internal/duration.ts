@@ -1,5 +1,6 @@
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import { decodeDuration, type DurationInput } from "../../internal/compat.js"
 
 /**
  * How every option that takes a duration reads its input, without Schema (the
@@ -20,20 +21,20 @@ export const readDuration = (
   input: unknown,
   require: { readonly finite?: boolean; readonly positive?: boolean } = {}
 ): { readonly duration: Duration.Duration } | { readonly problem: string } => {
-  const decoded = Duration.decodeUnknown(input)
+  const decoded = decodeDuration(input)
   if (Option.isNone(decoded)) return { problem: `expected ${describeDuration}, got ${show(input)}` }
-  if (isNegativeOrNaN(input as Duration.DurationInput)) {
+  if (isNegativeOrNaN(input as DurationInput)) {
     return { problem: `expected a non-negative duration, got ${show(input)}` }
   }
   const duration = decoded.value
   if (require.finite === true && !Duration.isFinite(duration)) return { problem: "expected a finite duration" }
-  if (require.positive === true && !Duration.greaterThan(duration, Duration.zero)) {
+  if (require.positive === true && !(Duration.toMillis(duration) > 0)) {
     return { problem: "expected a positive duration" }
   }
   return { duration }
 }
 
-const isNegativeOrNaN = (input: Duration.DurationInput): boolean => {
+const isNegativeOrNaN = (input: DurationInput): boolean => {
   if (typeof input === "number") return !(input >= 0)
   if (typeof input === "bigint") return input < BigInt(0)
   if (typeof input === "string") return input.startsWith("-")

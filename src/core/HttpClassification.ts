@@ -35,7 +35,6 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import * as Text from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
@@ -93,27 +92,44 @@ export interface ErrorDetails {
   readonly message: string | undefined
 }
 
-const OptionalString = Schema.optional(Schema.String)
-
 // The shapes providers use: Anthropic `{type:"error", error:{type,message}}`, OpenAI
 // `{error:{message,type,code}}`, AWS `{message}` / `{Message}` / `{__type}`.
-const ErrorBody = Schema.parseJson(Schema.Struct({
-  error: Schema.optional(Schema.Union(
-    Schema.String,
-    Schema.Struct({
-      type: Schema.optional(Schema.NullOr(Schema.String)),
-      code: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Number))),
-      message: Schema.optional(Schema.NullOr(Schema.String))
-    })
-  )),
-  type: OptionalString,
-  code: OptionalString,
-  __type: OptionalString,
-  message: OptionalString,
-  Message: OptionalString
-}))
+interface ErrorBody {
+  readonly error?: string | {
+    readonly type?: string | null
+    readonly code?: string | number | null
+    readonly message?: string | null
+  }
+  readonly type?: string
+  readonly code?: string
+  readonly __type?: string
+  readonly message?: string
+  readonly Message?: string
+}
 
-const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+// By hand rather than with Schema: this module is shared by both Effect lines, whose Schema APIs differ. As the
+// Schema it replaces did, a field of the wrong type rejects the whole body.
+const readErrorBody = (body: string): Option.Option<ErrorBody> => {
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch {
+    return Option.none()
+  }
+  if (!isRecord(json)) return Option.none()
+  const { error } = json
+  const fields = [json.type, json.code, json.__type, json.message, json.Message]
+  const nested = error === undefined || typeof error === "string" ||
+    isRecord(error) && nullOr(error.type, isString) && nullOr(error.message, isString) &&
+      nullOr(error.code, (code) => isString(code) || typeof code === "number")
+  return nested && fields.every((field) => field === undefined || isString(field))
+    ? Option.some(json as ErrorBody)
+    : Option.none()
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const isString = (u: unknown): u is string => typeof u === "string"
+const nullOr = (u: unknown, ok: (u: unknown) => boolean): boolean => u === undefined || u === null || ok(u)
 
 const present = <A>(values: ReadonlyArray<A | null | undefined>): Array<A> =>
   values.filter((value): value is A => value !== null && value !== undefined && value !== "")
@@ -128,7 +144,7 @@ const present = <A>(values: ReadonlyArray<A | null | undefined>): Array<A> =>
  */
 export const errorDetails = (body: string, headers: RetryAfter.HeaderRecord = {}): ErrorDetails => {
   const amzn = RetryAfter.header(headers, "x-amzn-errortype")?.split(":")[0]
-  return Option.match(decodeErrorBody(body), {
+  return Option.match(readErrorBody(body), {
     onNone: () => ({ errorTypes: present([amzn]), message: undefined }),
     onSome: (json) => {
       const nested = typeof json.error === "object" ? json.error : undefined

@@ -28,9 +28,8 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
+import { getReference, type Reference, reference } from "../internal/compat.js"
 import * as Tokens from "./internal/tokens.js"
 import * as RetryAfter from "./RetryAfter.js"
 
@@ -97,9 +96,11 @@ export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Opt
  * @category reporting
  * @since 0.3.0
  */
-export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effect.Effect<void>> = globalValue(
-  Symbol.for("effect-retry-layer/RateLimitHeaders/currentReporter"),
-  () => FiberRef.unsafeMake<(state: RateLimitState) => Effect.Effect<void>>(() => Effect.void)
+export const currentReporter: Reference<(state: RateLimitState) => Effect.Effect<void>> = reference<
+  (state: RateLimitState) => Effect.Effect<void>
+>(
+  "effect-retry-layer/RateLimitHeaders/currentReporter",
+  () => () => Effect.void
 )
 
 /**
@@ -111,7 +112,7 @@ export const currentReporter: FiberRef.FiberRef<(state: RateLimitState) => Effec
  * @since 0.3.0
  */
 export const report = (state: RateLimitState): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(currentReporter), (reporter) => reporter(state))
+  Effect.flatMap(getReference(currentReporter), (reporter) => reporter(state))
 
 /**
  * Reads a response's headers against the `Clock` and reports what they say

@@ -10,18 +10,6 @@
  * field, no spread. A step mutates the state it is given and returns the state to write (`undefined`: write
  * nothing) and its reply.
  */
-import type {
-  BudgetAsk,
-  BudgetReply,
-  Control,
-  Delivery,
-  Quota,
-  QuotaSighting,
-  Reservation,
-  Take,
-  Throttle,
-  Window
-} from "../FleetStore.js"
 
 /**
  * The dimensions of a provider's limit (requests, all tokens, input tokens, output tokens), in the order
@@ -31,6 +19,186 @@ import type {
 export const dimensions = ["requests", "tokens", "inputTokens", "outputTokens"] as const
 
 export type Dimension = typeof dimensions[number]
+
+/**
+ * A window of counters in `buckets` buckets of `bucketMillis` each.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Window {
+  readonly bucketMillis: number
+  readonly buckets: number
+}
+
+/**
+ * What the retry budget asks: to record `count` first attempts, to spend up
+ * to `count` retries while retries in the window stay within `ratio` x first
+ * attempts + `minimum`, or only to read the window. Counts let a process send
+ * what its concurrent callers asked as one operation.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type BudgetAsk =
+  | { readonly _tag: "FirstAttempt"; readonly count: number }
+  | { readonly _tag: "Peek" }
+  | { readonly _tag: "Retry"; readonly count: number; readonly ratio: number; readonly minimum: number }
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface BudgetReply {
+  /** Retries granted (of `count`); 0 for the other asks. */
+  readonly granted: number
+  /** First attempts in the window. */
+  readonly firstAttempts: number
+  /** Retries in the window, these included. */
+  readonly retries: number
+}
+
+/**
+ * The limiter's shared rate control. The rate itself is computed from it by
+ * each process (`AdaptiveRateLimiter`), so the curve is written once.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Control {
+  readonly mode: "slow-start" | "cubic"
+  /** Slow start: requests per second added to the initial rate so far. */
+  readonly growth: number
+  /** Cubic: the rate at the last cut (the fleet's last measured capacity). */
+  readonly wmax: number
+  /** When the last cut happened, in epoch milliseconds (-1: never). */
+  readonly lastCut: number
+  /** Milliseconds the rate takes to regrow to `wmax` after the cut. */
+  readonly recovery: number
+  /** No send before this time (a server's Retry-After), in epoch milliseconds. */
+  readonly holdUntil: number
+  /** Responses delivered per second over the goodput window, fleet-wide. */
+  readonly delivered: number
+  /** Requests sent per second over the same window. */
+  readonly sent: number
+}
+
+/**
+ * The answer to a take: `wait` 0 when tokens were taken (`taken` of them, at
+ * least one), else the milliseconds until one will be there (nothing was
+ * taken); and the control as of now.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Take {
+  readonly wait: number
+  readonly taken: number
+  readonly control: Control
+}
+
+/**
+ * A delivered response reported to the store.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Delivery {
+  /** Responses delivered. */
+  readonly count: number
+  /** Requests per second to add in slow start, for all of them. */
+  readonly growth: number
+  readonly restartAbove: number
+  readonly restartGrowth: number
+}
+
+/**
+ * A throttle reported to the store.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Throttle {
+  /**
+   * When the throttled request's send slot was granted (at the rate of then): a throttle of a request granted
+   * before (or at) the last cut cuts nothing.
+   */
+  readonly sentAt: number
+  /**
+   * The reporting process's current rate. The cut starts from the lower of it and the delivered rate; with
+   * nothing delivered in the window (the first round trip, or after an idle spell) from `beta` x the send
+   * rate instead, since a throttle may be counted before the answers of the same moment.
+   */
+  readonly rate: number
+  readonly beta: number
+  readonly burst: number
+  readonly minRate: number
+  /** Milliseconds to regrow to the cut rate. */
+  readonly recovery: number
+  /** Hold every send until then (0: no hold). */
+  readonly holdUntil: number
+}
+
+/**
+ * An amount per dimension of a provider's limit (requests, all tokens, input
+ * tokens, output tokens), as `RateLimitHeaders` names them: a call's cost, what
+ * was charged for it, or a correction. A dimension left out is not involved.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export type Quota = { readonly [K in QuotaDimension]?: number }
+
+/**
+ * @category models
+ * @since 0.3.0
+ */
+export type QuotaDimension = Dimension
+
+/**
+ * What a provider said about one dimension: its limit per minute and what
+ * remains of it.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface QuotaSighting {
+  readonly limit: number
+  readonly remaining?: number | undefined
+  /**
+   * What the fleet thought was left when the provider counted (the `left` of the reservation of the call
+   * whose response this is). A provider's count lags: it is as of the request's admission, before what was
+   * sent or given back since; so it is compared with the fleet's count of the same moment, and only a
+   * shortfall (the provider saw more spent: estimates too low, another client of the key) lowers what is
+   * left now. Without it, the count sets a dimension seen for the first time and is otherwise not used.
+   */
+  readonly expected?: number | undefined
+  /**
+   * The fleet's running total of charges when that call was charged (its reservation's `counted`). What the
+   * fleet charged since may have reached the provider first and be in its count too (requests sent at once
+   * arrive in any order), and a shortfall taken since (from another call's count) is already taken: a
+   * shortfall counts only beyond them, so neither a reordering nor a second sighting of the same spending
+   * lowers what is left again. (A shortfall taken counts as a charge in the total.)
+   */
+  readonly counted?: number | undefined
+}
+
+/**
+ * The answer to a reservation: `wait` 0 when the cost was charged (`charged`
+ * says what, per dimension whose limit is known), else the milliseconds until
+ * every dimension has room (nothing was charged).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Reservation {
+  readonly wait: number
+  readonly charged: Quota
+  /** What is left in each charged dimension after the charge. */
+  readonly left: Quota
+  /** The running total of what the key was ever charged in each charged dimension, this charge included. */
+  readonly counted: Quota
+}
 
 /** A window of `buckets` counter pairs (`a`, `b`), bucket `i` holding epoch `epochs[i]` (-1: none yet). */
 export interface Ring {

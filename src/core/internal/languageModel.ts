@@ -1,0 +1,137 @@
+/**
+ * What both lines' `RetryingLanguageModel` share, written once: where an `effect/ai` stream commits, how an
+ * `error` part before that point classifies, and how a failure that amounts to one of this library's errors
+ * (or to none) is handed to the schedule. Each line reads its own `AiError` classes into a `ModelError`; the
+ * parts of a stream have the same `type`s on both lines.
+ */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as HttpClassification from "../HttpClassification.js"
+import type * as ModelError from "../ModelError.js"
+import * as Retryable from "../Retryable.js"
+import { Classified } from "./classified.js"
+import { knownErrorTypes } from "./errorTypes.js"
+
+/**
+ * A stream part, as far as the commit point reads it.
+ *
+ * @internal
+ */
+export interface Part {
+  readonly type: string
+}
+
+/**
+ * Parts that carry nothing yet: what comes after them is the first content, the stream's commit point.
+ *
+ * @internal
+ */
+export const holding: ReadonlySet<string> = new Set([
+  "response-metadata",
+  "text-start",
+  "reasoning-start",
+  "tool-params-start"
+])
+
+/**
+ * A failure of the inner model (or an error part), classified for the schedule; the caller gets it back.
+ *
+ * @internal
+ */
+export type Attempt = Classified<unknown>
+
+/**
+ * An `error` part before the first content part: the parts held so far and the error part itself.
+ *
+ * @internal
+ */
+export class ErrorPart<P extends Part = Part> {
+  constructor(
+    readonly parts: ReadonlyArray<P>,
+    readonly part: P,
+    readonly message: string
+  ) {}
+}
+
+/** @internal */
+export const isErrorPart = (u: unknown): u is ErrorPart => u instanceof ErrorPart
+
+/**
+ * An in-band error reads as the adapters read the same event: by its provider type (Anthropic's
+ * `{type, message}`, OpenAI's event with a `code`); a type no table knows is a permanent `StreamError`.
+ *
+ * @internal
+ */
+export const errorPartAttempt = <P extends Part>(
+  name: string,
+  parts: ReadonlyArray<P>,
+  part: P,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): Attempt => {
+  let data = "null"
+  try {
+    data = JSON.stringify((part as { readonly error?: unknown }).error) ?? "null"
+  } catch {
+    // Not JSON (a scripted part, a cycle): no provider type to read.
+  }
+  const seen = HttpClassification.fromErrorEvent({ provider: name, data, errorTypes: knownErrorTypes, secrets })
+  return new Classified(new ErrorPart(parts, part, seen.message), Retryable.classify(seen), {
+    _tag: seen._tag,
+    message: seen.message
+  })
+}
+
+/**
+ * A failure of the inner model, as the schedule sees it: what it amounts to (`seen`) or, if nothing, permanent.
+ *
+ * @internal
+ */
+export const attempt = (
+  error: unknown,
+  seen: ModelError.ModelError | undefined,
+  secrets: ReadonlyArray<Redacted.Redacted>,
+  floor?: Duration.Duration
+): Attempt =>
+  new Classified(error, floored(seen === undefined ? Retryable.permanent : Retryable.classify(seen), floor), {
+    _tag: seen?._tag ?? (hasString(error, "_tag") ? error._tag : "AiError"),
+    message: seen?.message ?? (hasString(error, "message") ? HttpClassification.safeText(error.message, secrets) : ""),
+    status: seen?.status
+  })
+
+// A hint the error gives besides the response's (Effect 4's `RateLimitError.retryAfter`) is a floor too.
+const floored = (
+  classification: Retryable.RetryClassification,
+  floor: Duration.Duration | undefined
+): Retryable.RetryClassification =>
+  floor === undefined || classification._tag === "Permanent"
+    ? classification
+    : Retryable.transient(Option.match(classification.retryAfter, {
+      onNone: () => floor,
+      onSome: (hint) => Duration.max(hint, floor)
+    }))
+
+/**
+ * What the caller gets back: the inner model's own failure, or the error part.
+ *
+ * @internal
+ */
+export const original = (error: unknown): unknown =>
+  error instanceof Classified ? (error.value instanceof ErrorPart ? error.value.part : error.value) : error
+
+/**
+ * A prompt's size in characters, as it is sent (a string, messages or a Prompt); 0 for what will not serialize.
+ *
+ * @internal
+ */
+export const promptChars = (prompt: unknown): number => {
+  if (typeof prompt === "string") return prompt.length
+  try {
+    return JSON.stringify(prompt)?.length ?? 0
+  } catch {
+    return 0
+  }
+}
+
+const hasString = <K extends string>(u: unknown, key: K): u is { readonly [k in K]: string } =>
+  typeof u === "object" && u !== null && key in u && typeof (u as Record<K, unknown>)[key] === "string"
