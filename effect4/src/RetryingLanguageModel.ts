@@ -1,0 +1,281 @@
+/**
+ * The retry layer for Effect 4's `effect/ai` `LanguageModel`: the same policy, classification, Retry-After floor
+ * and acquisition-only retries as the Effect 3 line's, for whatever `LanguageModel` is in context (a provider's,
+ * or one you wrote).
+ *
+ * - `generateText`, `generateObject`: the whole call is the acquisition.
+ * - `streamText`: retried until the first content part (text, reasoning, a tool call's parameters or the call,
+ *   a file or source, or the finish) reaches the caller. Parts before it (`response-metadata`, `text-start`,
+ *   ...) are held and delivered with it; an `error` part before it is classified by the provider's error type
+ *   and retried like a failed request; from the first content part on nothing is replayed.
+ * - Which `AiError`s are retried: the reasons about getting an answer, when their `isRetryable` says so:
+ *   `RateLimitError` (its `retryAfter` a floor under the backoff), `InternalProviderError`, `NetworkError` of
+ *   reason `TransportError`. Where the reason carries the HTTP response, its status and headers are read as the
+ *   adapters read a response (`x-should-retry`, `retry-after-ms`, `retry-after`, the provider's error type in
+ *   the body). Reasons about the answer or the tools (`InvalidOutputError`, `StructuredOutputError`, the tool
+ *   errors) are never retried here: the model answered, and tool handlers may already have run.
+ *   `QuotaExhaustedError`, `AuthenticationError`, `InvalidRequestError`, `ContentPolicyError` are permanent.
+ * - The caller gets the original `AiError` (or error part) when retries end.
+ *
+ * Not yet on this line (the Effect 3 line has them): per-attempt `timeout` and `maxElapsed` (a policy that sets
+ * them is refused with `InvalidRetryPolicy`), and the budget, breaker and limiter of the recommended stack.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { LanguageModel } from "effect/ai"
+ * import { RetryingLanguageModel } from "effect-retry-layer"
+ *
+ * declare const Provider: Layer.Layer<LanguageModel.LanguageModel>
+ * const Model = RetryingLanguageModel.layer({ maxAttempts: 4 }).pipe(Layer.provide(Provider))
+ * const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
+ * ```
+ *
+ * @since 1.0.0
+ */
+import * as AiError from "effect/ai/AiError"
+import * as LanguageModel from "effect/ai/LanguageModel"
+import type * as Response from "effect/ai/Response"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Pull from "effect/Pull"
+import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as HttpClassification from "./core/HttpClassification.js"
+import { Classified } from "./core/internal/classified.js"
+import { knownErrorTypes } from "./core/internal/errorTypes.js"
+import * as Shared from "./core/internal/languageModel.js"
+import * as ModelError from "./core/ModelError.js"
+import type * as Retryable from "./core/Retryable.js"
+import * as Schedules from "./internal/schedule.js"
+import * as RetrySchedule from "./RetrySchedule.js"
+
+/**
+ * @category models
+ * @since 1.0.0
+ */
+export interface Options {
+  /** Names the log lines. Default `"languageModel"`. */
+  readonly name?: string | undefined
+  /** Called once per retry, before its wait, with the original error (or error part). */
+  readonly onRetry?: ((step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>) | undefined
+  /**
+   * What the caller gets when an `error` part before the first content part is still there after the last
+   * attempt: `"part"` (default) the parts as `effect/ai` delivers them, the error part last, in a stream that
+   * ends without failing; `"fail"` no part, and a stream that fails with an `AiError` (reason `UnknownError`)
+   * whose description quotes the error part.
+   */
+  readonly errorPartBeforeContent?: "part" | "fail" | undefined
+  /** Credentials to scrub from every message this layer quotes, should a response echo them. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted> | undefined
+}
+
+/**
+ * `inner` with every call retried.
+ *
+ * @throws InvalidRetryPolicy when `policy` is not valid, or sets a field this line does not honour yet
+ * (`timeout`, `maxElapsed`) or `commitOn` (the commit point here is the first content part)
+ * @category constructors
+ * @since 1.0.0
+ */
+export const make = (
+  inner: LanguageModel.LanguageModel,
+  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
+  options: Options = {}
+): LanguageModel.LanguageModel => {
+  const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [])
+  const name = options.name ?? "languageModel"
+  const secrets = options.secrets ?? []
+  const schedule = Schedules.fromPolicy<Shared.Attempt>(validated).pipe(
+    Schedule.tap(({ output }) =>
+      Effect.andThen(
+        Effect.logWarning(retryLine(name, validated, output)),
+        options.onRetry === undefined
+          ? Effect.void
+          : options.onRetry({ ...output, error: Shared.original(output.error) })
+      )
+    )
+  )
+  // One call: each failure classified as it comes (`now` reads an HTTP-date Retry-After), retried, and the
+  // original failure given back.
+  const retried = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    // A stream's error part comes classified already.
+    const attempt: Effect.Effect<A, Shared.Attempt, R> = Effect.catch(call, (error: E) =>
+      error instanceof Classified
+        ? Effect.fail(error as Shared.Attempt)
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classified(error, now, secrets))))
+    return Effect.mapError(Effect.retry(attempt, schedule), (failure) => failure.value as E)
+  }
+  const service: LanguageModel.LanguageModel = {
+    ...inner,
+    generateText:
+      ((options: Parameters<LanguageModel.LanguageModel["generateText"]>[0]) =>
+        retried(inner.generateText(options))) as LanguageModel.LanguageModel["generateText"],
+    generateObject:
+      ((options: Parameters<LanguageModel.LanguageModel["generateObject"]>[0]) =>
+        retried(inner.generateObject(options))) as LanguageModel.LanguageModel["generateObject"],
+    streamText: ((options: Parameters<LanguageModel.LanguageModel["streamText"]>[0]) =>
+      Stream.unwrap(
+        retried(opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, name, secrets)).pipe(
+          Effect.catchIf(
+            (error): error is Shared.ErrorPart<Response.AnyPart> => Shared.isErrorPart(error),
+            (error) =>
+              options.errorPartBeforeContent === "fail"
+                ? Effect.fail(
+                  AiError.make({
+                    module: "RetryingLanguageModel",
+                    method: "streamText",
+                    reason: new AiError.UnknownError({
+                      description: `an error part before any content, after the last attempt: ${error.message}`
+                    })
+                  })
+                )
+                // Delivered as effect/ai delivers it: the held parts and the error part, then the end.
+                : Effect.succeed(Stream.fromIterable(error.parts))
+          )
+        )
+      )) as LanguageModel.LanguageModel["streamText"]
+  }
+  return service
+}
+
+/**
+ * Decorates whatever `LanguageModel` the layer is provided with. Fails, when built, with `InvalidRetryPolicy` if
+ * `policy` is not valid.
+ *
+ * @category layers
+ * @since 1.0.0
+ */
+export const layer = (
+  policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
+  options: Options = {}
+): Layer.Layer<LanguageModel.LanguageModel, RetrySchedule.InvalidRetryPolicy, LanguageModel.LanguageModel> =>
+  Layer.effect(
+    LanguageModel.LanguageModel,
+    Effect.flatMap(
+      Effect.try({
+        try: () => RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", []),
+        catch: (error) => error as RetrySchedule.InvalidRetryPolicy
+      }),
+      (validated) => Effect.map(Effect.service(LanguageModel.LanguageModel), (inner) => make(inner, validated, options))
+    )
+  )
+
+/**
+ * How a failure of `effect/ai` classifies (see the module's description). `now` (milliseconds since the epoch,
+ * as `Clock` gives it) is what an HTTP-date `Retry-After` is read against.
+ *
+ * @category classification
+ * @since 1.0.0
+ */
+export const classify = (error: unknown, now: number): Retryable.RetryClassification =>
+  classified(error, now, []).classification
+
+// Internals -------------------------------------------------------------------
+
+const classified = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Shared.Attempt =>
+  Shared.attempt(error, amountsTo(error, now, secrets), secrets, hintOf(error))
+
+// The error of this library an effect/ai failure amounts to, or `undefined` for one that is never retried.
+const amountsTo = (
+  error: unknown,
+  now: number,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): ModelError.ModelError | undefined => {
+  if (!AiError.isAiError(error)) return undefined
+  const reason = error.reason
+  // What the reason says of itself is respected: a 429 that is a `QuotaExhaustedError` is not retried.
+  if (!reason.isRetryable) return undefined
+  const provider = error.module
+  const message = HttpClassification.safeText(reason.message, secrets)
+  switch (reason._tag) {
+    case "NetworkError":
+      return new ModelError.ConnectionError({ provider, message })
+    case "RateLimitError":
+    case "InternalProviderError": {
+      const response = reason.http?.response
+      // The status and headers, where the reason kept them, say the most (x-should-retry, the hints).
+      if (response !== undefined && response.status >= 400) {
+        return HttpClassification.fromResponseAt({
+          provider,
+          status: response.status,
+          headers: plainHeaders(response.headers),
+          body: reason.http?.body ?? "",
+          errorTypes: knownErrorTypes,
+          secrets
+        }, now)
+      }
+      return reason._tag === "RateLimitError"
+        ? new ModelError.RateLimitError({ provider, message })
+        : new ModelError.ServerError({ provider, message })
+    }
+    default:
+      return undefined
+  }
+}
+
+// A `RateLimitError`'s own `retryAfter`: a floor beside the response's hint.
+const hintOf = (error: unknown): Duration.Duration | undefined =>
+  AiError.isAiError(error) && error.reason._tag === "RateLimitError" ? error.reason.retryAfter : undefined
+
+const plainHeaders = (headers: { readonly [name: string]: string | Redacted.Redacted<string> }) => {
+  const plain: Record<string, string> = {}
+  // A redacted header is a credential, never a hint.
+  for (const name in headers) {
+    const value = headers[name]
+    if (typeof value === "string") plain[name] = value
+  }
+  return plain
+}
+
+const retryLine = (name: string, policy: RetrySchedule.RetryPolicy, step: RetrySchedule.RetryStep<unknown>) =>
+  `${name}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${
+    (step.error as Shared.Attempt)._tag ?? "AiError"
+  }; retrying in ${Math.round(Duration.toMillis(step.delay))} ms`
+
+/**
+ * Opens the stream and reads it up to the first content part, in a scope of its own that is closed if this
+ * attempt fails (its request is then abandoned) and otherwise when the caller's stream ends.
+ */
+const opened = (
+  stream: Stream.Stream<Response.AnyPart, unknown>,
+  name: string,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): Effect.Effect<Stream.Stream<Response.AnyPart, unknown>, unknown> =>
+  Effect.flatMap(Scope.make(), (scope) => {
+    const read = Effect.gen(function*() {
+      const pull = yield* Scope.provide(Stream.toPull(stream), scope)
+      const held: Array<Response.AnyPart> = []
+      for (;;) {
+        const parts = yield* Pull.matchEffect(pull, {
+          onSuccess: (parts) => Effect.succeed<ReadonlyArray<Response.AnyPart> | undefined>(parts),
+          // A defect or an interruption is not an answer: it goes on as it is.
+          onFailure: Effect.failCause,
+          onDone: () => Effect.succeed(undefined)
+        })
+        // The end of the stream before any content: the held parts are the whole answer.
+        if (parts === undefined) return Stream.fromIterable(held)
+        const first = parts.findIndex((part) => !Shared.holding.has(part.type))
+        if (first === -1) {
+          held.push(...parts)
+          continue
+        }
+        const part = parts[first]!
+        if (part.type === "error") {
+          return yield* Effect.fail(
+            Shared.errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets)
+          )
+        }
+        // Committed: the held parts, this read's rest, then every later read as it comes.
+        return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.fromPull(Effect.succeed(pull))).pipe(
+          Stream.ensuring(Scope.close(scope, Exit.void))
+        )
+      }
+    })
+    return Effect.onExit(read, (exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+  })

@@ -1,0 +1,69 @@
+/**
+ * effect-retry-layer on Effect 4: the same retry policy, classification and provider error model as the
+ * Effect 3 line (shared source), with Effect 4's `Schedule`, services and `effect/ai`.
+ *
+ * @since 1.0.0
+ */
+
+/**
+ * The errors of a model call, each classifying itself as permanent or transient.
+ *
+ * @since 1.0.0
+ */
+export * as ModelError from "./core/ModelError.js"
+
+/**
+ * The protocol by which an error says whether it is worth retrying.
+ *
+ * @since 1.0.0
+ */
+export * as Retryable from "./core/Retryable.js"
+
+/**
+ * Classification of errors this library did not make (HTTP client, network, SDK errors).
+ *
+ * @since 1.0.0
+ */
+export * as ForeignError from "./core/ForeignError.js"
+
+/**
+ * The retry policy and the Effect 4 `Schedule` it builds.
+ *
+ * @since 1.0.0
+ */
+export * as RetrySchedule from "./RetrySchedule.js"
+
+/**
+ * A validated retry policy.
+ *
+ * @since 1.0.0
+ */
+export { RetryPolicy } from "./RetrySchedule.js"
+
+/**
+ * Parsing of `Retry-After` and the providers' own hints.
+ *
+ * @since 1.0.0
+ */
+export * as RetryAfter from "./core/RetryAfter.js"
+
+/**
+ * The providers' rate-limit headers.
+ *
+ * @since 1.0.0
+ */
+export * as RateLimitHeaders from "./core/RateLimitHeaders.js"
+
+/**
+ * An HTTP status, headers and body read as a tagged `ModelError`.
+ *
+ * @since 1.0.0
+ */
+export * as HttpClassification from "./core/HttpClassification.js"
+
+/**
+ * The retry layer for `effect/ai`'s `LanguageModel`.
+ *
+ * @since 1.0.0
+ */
+export * as RetryingLanguageModel from "./RetryingLanguageModel.js"

@@ -1,0 +1,212 @@
+import { assert, describe, it } from "@effect/vitest"
+import { RetryingLanguageModel } from "effect-retry-layer"
+import * as AiError from "effect/ai/AiError"
+import * as LanguageModel from "effect/ai/LanguageModel"
+import type * as Response from "effect/ai/Response"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
+
+const usage = { inputTokens: { total: 3 }, outputTokens: { total: 2 } }
+const answer: Array<Response.PartEncoded> = [
+  { type: "text", text: "hello" },
+  { type: "finish", reason: "stop", usage }
+]
+const streamed: Array<Response.StreamPartEncoded> = [
+  { type: "response-metadata" } as Response.StreamPartEncoded,
+  { type: "text-start", id: "t" },
+  { type: "text-delta", id: "t", delta: "hel" },
+  { type: "text-delta", id: "t", delta: "lo" },
+  { type: "text-end", id: "t" },
+  { type: "finish", reason: "stop", usage }
+]
+
+const failure = (reason: AiError.AiErrorReason) => AiError.make({ module: "Scripted", method: "generateText", reason })
+const rateLimited = (retryAfter?: Duration.Duration, headers: Record<string, string> = {}) =>
+  failure(
+    new AiError.RateLimitError({
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+      http: { response: { status: 429, headers } }
+    })
+  )
+const overloaded = failure(
+  new AiError.InternalProviderError({
+    description: "Overloaded",
+    http: {
+      response: { status: 529, headers: {} },
+      body: "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}"
+    }
+  })
+)
+const quota = failure(new AiError.QuotaExhaustedError({ http: { response: { status: 429, headers: {} } } }))
+const network = (reason: "TransportError" | "EncodeError") =>
+  failure(new AiError.NetworkError({ reason, method: "POST", url: "http://127.0.0.1/v1/messages" }))
+const output = failure(new AiError.InvalidOutputError({ description: "not the schema" }))
+
+/**
+ * A provider that answers each call with its script's next entry (an error, or the answer) and records the
+ * virtual time of each request; streams may fail after some parts.
+ */
+const scripted = (
+  script: ReadonlyArray<
+    AiError.AiError | "ok" | { readonly parts: number; readonly then: AiError.AiError | "error-part" }
+  >
+) => {
+  const requests: Array<number> = []
+  const next = Effect.suspend(() => {
+    const entry = script[requests.length] ?? "ok"
+    return Effect.as(
+      Effect.flatMap(
+        Effect.clockWith((clock) => Effect.sync(() => clock.currentTimeMillisUnsafe())),
+        (now) => Effect.sync(() => requests.push(now))
+      ),
+      entry
+    )
+  })
+  const model = LanguageModel.make({
+    generateText: () =>
+      Effect.flatMap(
+        next,
+        (entry) =>
+          entry === "ok"
+            ? Effect.succeed(answer)
+            : typeof entry === "object" && "reason" in entry
+            ? Effect.fail(entry)
+            : Effect.die("not a text entry")
+      ),
+    streamText: () =>
+      Stream.unwrap(Effect.map(next, (entry) => {
+        if (entry === "ok") return Stream.fromIterable(streamed)
+        if ("reason" in entry) return Stream.fail(entry)
+        const head = Stream.fromIterable(streamed.slice(0, entry.parts))
+        return entry.then === "error-part"
+          ? Stream.concat(
+            head,
+            Stream.make(
+              {
+                type: "error",
+                error: { type: "overloaded_error", message: "Overloaded" }
+              } as Response.StreamPartEncoded
+            )
+          )
+          : Stream.concat(head, Stream.fail(entry.then))
+      }))
+  })
+  return { requests, layer: Layer.effect(LanguageModel.LanguageModel, model) }
+}
+
+/** Runs `effect` forked and moves the test clock on until it ends. */
+const settle = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let i = 0; i < 120 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 second")
+    return yield* Fiber.await(fiber)
+  })
+
+const text = (
+  script: Parameters<typeof scripted>[0],
+  policy: Parameters<typeof RetryingLanguageModel.layer>[0] = {}
+) => {
+  const provider = scripted(script)
+  const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(
+    Effect.map((response) => response.text),
+    Effect.provide(RetryingLanguageModel.layer(policy).pipe(Layer.provide(provider.layer)))
+  )
+  return Effect.map(settle(program), (exit) => ({ exit, requests: provider.requests }))
+}
+
+const stream = (script: Parameters<typeof scripted>[0], options: RetryingLanguageModel.Options = {}) => {
+  const provider = scripted(script)
+  const program = LanguageModel.streamText({ prompt: "Hi" }).pipe(
+    Stream.runCollect,
+    Effect.map((parts) => Array.from(parts, (part) => part.type === "text-delta" ? part.delta : part.type)),
+    Effect.provide(RetryingLanguageModel.layer({}, options).pipe(Layer.provide(provider.layer)))
+  )
+  return Effect.map(settle(program), (exit) => ({ exit, requests: provider.requests }))
+}
+
+describe("RetryingLanguageModel (Effect 4)", () => {
+  it.effect("retries a 429 after its retry-after-ms header, the hint a floor under the backoff", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* text([rateLimited(undefined, { "retry-after-ms": "4000" }), "ok"], {
+        jitter: "none"
+      })
+      assert.deepStrictEqual(exit, Exit.succeed("hello"))
+      assert.deepStrictEqual(requests, [0, 4_000])
+    }))
+
+  it.effect("a RateLimitError's own retryAfter is a floor too, and a 529 overloaded is retried", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* text([rateLimited(Duration.seconds(7)), overloaded, "ok"], { jitter: "none" })
+      assert.deepStrictEqual(exit, Exit.succeed("hello"))
+      // 7 s (the reason's hint over the 1 s backoff), then the 2 s backoff.
+      assert.deepStrictEqual(requests, [0, 7_000, 9_000])
+    }))
+
+  it.effect("respects isRetryable: a QuotaExhaustedError (a 429) is not retried, nor is an answer that did not parse", () =>
+    Effect.gen(function*() {
+      const exhausted = yield* text([quota])
+      assert.deepStrictEqual(exhausted.exit, Exit.fail(quota))
+      assert.strictEqual(exhausted.requests.length, 1)
+      const unparsed = yield* text([output])
+      assert.deepStrictEqual(unparsed.exit, Exit.fail(output))
+      assert.strictEqual(unparsed.requests.length, 1)
+    }))
+
+  it.effect("a dropped connection is retried; a request that could not be encoded is not", () =>
+    Effect.gen(function*() {
+      const dropped = yield* text([network("TransportError"), "ok"])
+      assert.deepStrictEqual(dropped.exit, Exit.succeed("hello"))
+      assert.strictEqual(dropped.requests.length, 2)
+      const encode = network("EncodeError")
+      const unencodable = yield* text([encode, "ok"])
+      assert.deepStrictEqual(unencodable.exit, Exit.fail(encode))
+      assert.strictEqual(unencodable.requests.length, 1)
+    }))
+
+  it.effect("gives the original error back after the last attempt", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* text([overloaded, overloaded, overloaded, "ok"], { maxAttempts: 3 })
+      assert.deepStrictEqual(exit, Exit.fail(overloaded))
+      assert.strictEqual(requests.length, 3)
+    }))
+
+  it.effect("a stream that fails before its first content part is retried; the caller sees one clean answer", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* stream([{ parts: 2, then: overloaded }, "ok"])
+      assert.deepStrictEqual(exit, Exit.succeed(["response-metadata", "text-start", "hel", "lo", "text-end", "finish"]))
+      assert.strictEqual(requests.length, 2)
+    }))
+
+  it.effect("an error part before the first content part is retried like a failed request", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* stream([{ parts: 1, then: "error-part" }, "ok"])
+      assert.deepStrictEqual(exit, Exit.succeed(["response-metadata", "text-start", "hel", "lo", "text-end", "finish"]))
+      assert.strictEqual(requests.length, 2)
+    }))
+
+  it.effect("a stream broken after its first content part is not replayed", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* stream([{ parts: 3, then: overloaded }, "ok"])
+      assert.deepStrictEqual(exit, Exit.fail(overloaded))
+      assert.strictEqual(requests.length, 1)
+    }))
+
+  it.effect("interrupted while it waits to retry, it sends no further request", () =>
+    Effect.gen(function*() {
+      const provider = scripted([rateLimited(Duration.seconds(30)), "ok"])
+      const fiber = yield* Effect.forkChild(
+        LanguageModel.generateText({ prompt: "Hi" }).pipe(
+          Effect.provide(RetryingLanguageModel.layer().pipe(Layer.provide(provider.layer)))
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.interrupt(fiber)
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(provider.requests, [0])
+    }))
+})
