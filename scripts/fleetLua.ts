@@ -1,7 +1,7 @@
 /**
  * Generates `src/core/internal/fleetSteps.lua.ts`: the fleet store's steps (`src/core/internal/fleetSteps.ts`) as Lua 5.1
  * for Redis, by TypeScriptToLua, so that each algorithm is written once. `npm run lua` writes it;
- * test/core/internal/fleetSteps.test.ts fails when the committed file is not what this generates.
+ * test/scripts/fleetLua.test.ts fails when the committed file is not what this generates.
  */
 import { writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"

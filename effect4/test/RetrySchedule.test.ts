@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ModelError, RetrySchedule } from "effect-retry-layer"
+import { ModelError, RetryPolicy, RetrySchedule } from "effect-retry-layer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -37,6 +37,27 @@ const settle = <A, E>(effect: Effect.Effect<A, E>) =>
     for (let i = 0; i < 100 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 second")
     return yield* Fiber.await(fiber)
   })
+
+describe("RetryPolicy on Effect 4", () => {
+  it("reads options as the Effect 3 line does: an object of duration parts is refused, not read as zero", () => {
+    // Effect 4's Duration.fromInput reads `{}` as zero and `{ seconds: 1 }` as a second; Effect 3 reads neither.
+    for (const baseDelay of [{}, { seconds: 1 }]) {
+      assert.throws(
+        () => RetryPolicy.from({ baseDelay } as unknown as RetryPolicy.Input),
+        /baseDelay: expected a Duration/
+      )
+    }
+    assert.throws(() => RetryPolicy.from({ baseDelay: "-1 seconds" }), /non-negative/)
+    assert.throws(() => RetryPolicy.from({ retyr: 3 } as RetryPolicy.Input), /retyr: unknown option/)
+    assert.strictEqual(Duration.toMillis(RetryPolicy.from({ baseDelay: "250 millis" }).baseDelay), 250)
+  })
+
+  it.effect("decode fails in the error channel", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(RetryPolicy.decode({ maxAttempts: "three" }))
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+})
 
 describe("RetrySchedule (Effect 4)", () => {
   it.effect("waits the backoff, exactly, without jitter", () =>

@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { RetryAfter } from "effect-retry-layer"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
+import * as fc from "fast-check"
+import { TestClock } from "../support/line.js"
 
 const now = Date.UTC(2026, 10, 24, 12, 0, 0) // Tue, 24 Nov 2026 12:00:00 GMT
 const ms = (o: Option.Option<Duration.Duration>) => Option.map(o, Duration.toMillis)
@@ -48,35 +48,34 @@ describe("RetryAfter.parse", () => {
     expect(ms(RetryAfter.parse(headers, now))).toStrictEqual(expected)
   })
 
-  it.prop("never throws and never gives a negative, NaN or over-a-day wait", [
-    FastCheck.dictionary(
-      FastCheck.constantFrom("retry-after", "retry-after-ms", "x-other"),
-      FastCheck.oneof(
-        FastCheck.string(),
-        FastCheck.double().map(String),
-        FastCheck.integer().map(String),
-        FastCheck.date({ noInvalidDate: true }).map((d) => d.toUTCString())
-      )
-    ),
-    FastCheck.integer({ min: 0, max: 4_102_444_800_000 })
-  ], ([headers, at]) => {
-    const result = RetryAfter.parse(headers, at)
-    if (Option.isSome(result)) {
-      const millis = Duration.toMillis(result.value)
-      expect(Number.isNaN(millis)).toBe(false)
-      expect(millis).toBeGreaterThanOrEqual(0)
-      expect(millis).toBeLessThanOrEqual(Duration.toMillis(RetryAfter.maxHint))
-    }
-  })
+  it("never throws and never gives a negative, NaN or over-a-day wait", () =>
+    fc.assert(fc.property(
+      fc.dictionary(
+        fc.constantFrom("retry-after", "retry-after-ms", "x-other"),
+        fc.oneof(
+          fc.string(),
+          fc.double().map(String),
+          fc.integer().map(String),
+          fc.date({ noInvalidDate: true }).map((d) => d.toUTCString())
+        )
+      ),
+      fc.integer({ min: 0, max: 4_102_444_800_000 }),
+      (headers, at) => {
+        const result = RetryAfter.parse(headers, at)
+        if (Option.isSome(result)) {
+          const millis = Duration.toMillis(result.value)
+          expect(Number.isNaN(millis)).toBe(false)
+          expect(millis).toBeGreaterThanOrEqual(0)
+          expect(millis).toBeLessThanOrEqual(Duration.toMillis(RetryAfter.maxHint))
+        }
+      }
+    )))
 
-  it.prop(
-    "an HTTP-date round-trips to the wait until it",
-    [FastCheck.integer({ min: 0, max: 86_400 })],
-    ([seconds]) => {
+  it("an HTTP-date round-trips to the wait until it", () =>
+    fc.assert(fc.property(fc.integer({ min: 0, max: 86_400 }), (seconds) => {
       const date = new Date(now + seconds * 1000).toUTCString()
       expect(ms(RetryAfter.parse({ "retry-after": date }, now))).toStrictEqual(Option.some(seconds * 1000))
-    }
-  )
+    })))
 
   it.effect("fromHeaders measures dates against Clock (virtual time here)", () =>
     Effect.gen(function*() {
