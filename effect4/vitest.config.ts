@@ -14,8 +14,9 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // test/core is the Effect 3 line's, linked: the shared code's tests run on both lines. Not yet this one:
-    // ForeignError recognises @effect/platform's (Effect 3) HTTP errors; effect/http's are not read yet.
+    // test/core is the Effect 3 line's, linked: the shared code's tests run on both lines, but for one:
+    // ForeignError's own tests build @effect/platform's (Effect 3) HTTP errors; test/ForeignError.test.ts builds
+    // effect/http's.
     exclude: ["test/core/ForeignError.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000

@@ -7,10 +7,11 @@
  * never retried.
  *
  * Recognised, in order:
- * 1. `@effect/platform` `HttpClientError`: a `ResponseError` for a status by
- *    the status (and its `retry-after-ms`, `retry-after` and
- *    `x-should-retry` headers), a `RequestError` of reason `Transport` as a
- *    connection error; decode, encode and URL errors are permanent.
+ * 1. An HTTP client's error, Effect 3's (`@effect/platform`) or Effect 4's
+ *    (`effect/http`): a response's status by the status (and its
+ *    `retry-after-ms`, `retry-after` and `x-should-retry` headers), a
+ *    transport failure as a connection error; decode, encode and URL errors
+ *    are permanent.
  * 2. Network errors: Node's `fetch` (`TypeError: fetch failed`, whatever its
  *    cause except a name that does not resolve) and any error whose `code`
  *    (or its cause's) is a connection failure: `ECONNRESET`, `ECONNREFUSED`,
@@ -119,16 +120,27 @@ const safely = <A>(f: () => A): A | undefined => {
 }
 
 const httpClientErrorTypeId = Symbol.for("@effect/platform/HttpClientError")
+const httpClientErrorTypeIdV4 = "~effect/http/HttpClientError"
 
+// Effect 3: `RequestError` / `ResponseError` with a `reason` string. Effect 4: one `HttpClientError` whose
+// `reason` is an object tagged `TransportError`, `StatusCodeError`, ... and carries the response.
 const httpClientError = (error: object): Recognized | undefined => {
-  if (!(httpClientErrorTypeId in error)) return undefined
-  const tag = field(error, "_tag")
-  const reason = field(error, "reason")
-  if (tag === "RequestError") return { tag: reason === "Transport" ? "ConnectionError" : "InvalidRequestError" }
-  if (tag !== "ResponseError") return undefined
-  const response = field(error, "response")
+  if (httpClientErrorTypeId in error) {
+    const tag = field(error, "_tag")
+    const reason = field(error, "reason")
+    if (tag === "RequestError") return { tag: reason === "Transport" ? "ConnectionError" : "InvalidRequestError" }
+    if (tag !== "ResponseError") return undefined
+    return fromResponse(reason === "StatusCode", field(error, "response"))
+  }
+  if (!(httpClientErrorTypeIdV4 in error)) return undefined
+  const reason = field(field(error, "reason"), "_tag")
+  if (reason === "TransportError") return { tag: "ConnectionError" }
+  return fromResponse(reason === "StatusCodeError", field(field(error, "reason"), "response"))
+}
+
+const fromResponse = (byStatus: boolean, response: unknown): Recognized => {
   const status = statusOf(field(response, "status"))
-  if (reason !== "StatusCode" || status === undefined) return { tag: "InvalidRequestError", status }
+  if (!byStatus || status === undefined) return { tag: "InvalidRequestError", status }
   return withHints({ tag: ModelError.tagForStatus(status), status }, field(response, "headers"))
 }
 
