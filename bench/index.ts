@@ -4,6 +4,7 @@
  * `npm run bench -- fleet overhead` runs only those.
  */
 import * as Fleet from "./fleet.js"
+import * as Lines from "./lines.js"
 import * as Loopback from "./loopback.js"
 import * as Memory from "./memory.js"
 import * as Overhead from "./overhead.js"
@@ -16,6 +17,7 @@ import * as Sse from "./sse.js"
 const all = {
   overhead: Overhead.run,
   fleet: Fleet.run,
+  lines: Lines.run,
   loopback: Loopback.run,
   memory: Memory.run,
   processes: Processes.run,

@@ -25,7 +25,7 @@ import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import pRetry from "p-retry"
-import { Bench } from "tinybench"
+import { measure, type Row } from "./support/perCall.js"
 import { report } from "./support/report.js"
 import { steppedClock } from "./support/steppedClock.js"
 
@@ -41,30 +41,6 @@ const calls = (chatStream: CompletionModel.Service["chatStream"]) =>
 
 const promises = async (call: () => Promise<unknown>) => {
   for (let i = 0; i < batch; i++) await call()
-}
-
-interface Row {
-  readonly group: string
-  readonly variant: string
-  readonly baseline: string
-  readonly nsPerCall: number
-}
-
-const measure = async (
-  group: string,
-  baseline: string,
-  tasks: Record<string, () => unknown>,
-  perSample: number,
-  time = 2_000
-): Promise<Array<Row>> => {
-  const bench = new Bench({ time, warmup: true })
-  for (const [name, task] of Object.entries(tasks)) bench.add(name, task)
-  await bench.run()
-  return Object.keys(tasks).map((variant) => {
-    const result = bench.getTask(variant)?.result
-    if (result?.state !== "completed") throw new Error(`benchmark ${variant} did not complete`)
-    return { group, variant, baseline, nsPerCall: (result.latency.mean * 1e6) / perSample }
-  })
 }
 
 const effects = () => {

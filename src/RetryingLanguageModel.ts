@@ -39,17 +39,11 @@
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Response from "@effect/ai/Response"
-import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
@@ -60,6 +54,7 @@ import * as Shared from "./core/internal/languageModel.js"
 import * as ModelError from "./core/ModelError.js"
 import * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 import * as Retryable from "./core/Retryable.js"
+import { readToCommit } from "./internal/commit.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { check, checked, validatedLayer } from "./internal/options.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
@@ -190,7 +185,11 @@ export const make = (
             options.prompt,
             (settle) =>
               Effect.map(
-                opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, outer, name, secrets),
+                readToCommit(
+                  inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
+                  Shared.firstContent<Response.AnyPart>(name, secrets),
+                  outer
+                ),
                 // A committed stream settles its attempt's charge at its `finish` part, or gives it back.
                 (stream) =>
                   !attempt.settles ? stream : ProviderQuota.settleOnce(
@@ -336,51 +335,6 @@ const amountsTo = (
 
 const classifiedAttempt = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Shared.Attempt =>
   Shared.attempt(error, amountsTo(error, now, secrets), secrets)
-
-/**
- * Opens the stream and reads it up to the first content part, in a scope of its own that is closed if this
- * attempt fails (its request is then abandoned) and otherwise when the caller's stream ends.
- */
-const opened = (
-  stream: Stream.Stream<Response.AnyPart, unknown>,
-  outer: Scope.Scope,
-  name: string,
-  secrets: ReadonlyArray<Redacted.Redacted>
-): Effect.Effect<Stream.Stream<Response.AnyPart, unknown>, unknown> =>
-  Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) => {
-    const read = Effect.gen(function*() {
-      const pull = yield* Scope.extend(Stream.toPull(stream), scope)
-      const held: Array<Response.AnyPart> = []
-      for (;;) {
-        const exit = yield* Effect.exit(pull)
-        if (Exit.isFailure(exit)) {
-          const failure = Cause.failureOption(exit.cause)
-          // A defect or an interruption is not an answer: it goes on as it is.
-          if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-          // The end of the stream before any content: the held parts are the whole answer.
-          if (Option.isNone(failure.value)) return Stream.fromIterable(held)
-          return yield* Effect.fail(failure.value.value)
-        }
-        const parts = Chunk.toReadonlyArray(exit.value)
-        const first = parts.findIndex((part) => !Shared.holding.has(part.type))
-        if (first === -1) {
-          held.push(...parts)
-          continue
-        }
-        const part = parts[first]!
-        if (part.type === "error") {
-          return yield* Effect.fail(
-            Shared.errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets)
-          )
-        }
-        // Committed: the held parts, this read's rest, then every later read as it comes.
-        return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.repeatEffectChunkOption(pull)).pipe(
-          Stream.ensuring(Scope.close(scope, Exit.void))
-        )
-      }
-    })
-    return Effect.onExit(read, (exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
-  })
 
 const ours = (method: string, failure: unknown): AiError.AiError =>
   new AiError.UnknownError({

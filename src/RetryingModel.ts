@@ -27,16 +27,14 @@
  *
  * @since 0.1.0
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as CompletionModel from "./CompletionModel.js"
+import { firstItem } from "./core/internal/commit.js"
 import type * as ModelError from "./core/ModelError.js"
+import { readToCommit } from "./internal/commit.js"
 import type { InvalidOptions } from "./internal/options.js"
 import { check, checked, validatedLayer } from "./internal/options.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
@@ -163,23 +161,8 @@ const decorating = <R>(
 export const commitOnFirstChunk = <A, E, R>(
   acquire: Effect.Effect<Stream.Stream<A, E>, E, R>
 ): Effect.Effect<Stream.Stream<A, E>, E, R> =>
-  Effect.flatMap(acquire, (stream) =>
-    Effect.flatMap(Scope.make(), (scope) =>
-      Effect.gen(function*() {
-        const pull = yield* Scope.extend(Stream.toPull(stream), scope)
-        // A pull may give an empty chunk; the commit waits for a real one, or the end.
-        const first = yield* Effect.repeat(pull, { until: Chunk.isNonEmpty }).pipe(
-          Effect.map(Option.some),
-          Effect.catchAll((end) => Option.match(end, { onNone: () => Effect.succeedNone, onSome: Effect.fail }))
-        )
-        if (Option.isNone(first)) {
-          yield* Scope.close(scope, Exit.void)
-          return Stream.empty
-        }
-        return Stream.concat(Stream.fromChunk(first.value), Stream.repeatEffectChunkOption(pull)).pipe(
-          Stream.ensuring(Scope.close(scope, Exit.void))
-        )
-      }).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))))
+  // A pull may give an empty chunk; the commit waits for a real one, or the end.
+  Effect.flatMap(acquire, (stream) => readToCommit(stream, firstItem))
 
 // The keys of `Options`, checked where the model or the layer is made.
 const fields = { budget: check.any, onRetry: check.function, secrets: check.secrets } as const

@@ -39,12 +39,9 @@ import type * as Response from "effect/ai/Response"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Pull from "effect/Pull"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as HttpClassification from "./core/HttpClassification.js"
 import { Classified } from "./core/internal/classified.js"
@@ -52,6 +49,7 @@ import { knownErrorTypes } from "./core/internal/errorTypes.js"
 import * as Shared from "./core/internal/languageModel.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as Retryable from "./core/Retryable.js"
+import { readToCommit } from "./internal/commit.js"
 import * as Schedules from "./internal/schedule.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -121,7 +119,10 @@ export const make = (
         retried(inner.generateObject(options))) as LanguageModel.LanguageModel["generateObject"],
     streamText: ((options: Parameters<LanguageModel.LanguageModel["streamText"]>[0]) =>
       Stream.unwrap(
-        retried(opened(inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>, name, secrets)).pipe(
+        retried(readToCommit(
+          inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
+          Shared.firstContent<Response.AnyPart>(name, secrets)
+        )).pipe(
           Effect.catchIf(
             (error): error is Shared.ErrorPart<Response.AnyPart> => Shared.isErrorPart(error),
             (error) =>
@@ -237,45 +238,3 @@ const retryLine = (name: string, policy: RetrySchedule.RetryPolicy, step: RetryS
   `${name}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${
     (step.error as Shared.Attempt)._tag ?? "AiError"
   }; retrying in ${Math.round(Duration.toMillis(step.delay))} ms`
-
-/**
- * Opens the stream and reads it up to the first content part, in a scope of its own that is closed if this
- * attempt fails (its request is then abandoned) and otherwise when the caller's stream ends.
- */
-const opened = (
-  stream: Stream.Stream<Response.AnyPart, unknown>,
-  name: string,
-  secrets: ReadonlyArray<Redacted.Redacted>
-): Effect.Effect<Stream.Stream<Response.AnyPart, unknown>, unknown> =>
-  Effect.flatMap(Scope.make(), (scope) => {
-    const read = Effect.gen(function*() {
-      const pull = yield* Scope.provide(Stream.toPull(stream), scope)
-      const held: Array<Response.AnyPart> = []
-      for (;;) {
-        const parts = yield* Pull.matchEffect(pull, {
-          onSuccess: (parts) => Effect.succeed<ReadonlyArray<Response.AnyPart> | undefined>(parts),
-          // A defect or an interruption is not an answer: it goes on as it is.
-          onFailure: Effect.failCause,
-          onDone: () => Effect.succeed(undefined)
-        })
-        // The end of the stream before any content: the held parts are the whole answer.
-        if (parts === undefined) return Stream.fromIterable(held)
-        const first = parts.findIndex((part) => !Shared.holding.has(part.type))
-        if (first === -1) {
-          held.push(...parts)
-          continue
-        }
-        const part = parts[first]!
-        if (part.type === "error") {
-          return yield* Effect.fail(
-            Shared.errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets)
-          )
-        }
-        // Committed: the held parts, this read's rest, then every later read as it comes.
-        return Stream.concat(Stream.fromIterable([...held, ...parts]), Stream.fromPull(Effect.succeed(pull))).pipe(
-          Stream.ensuring(Scope.close(scope, Exit.void))
-        )
-      }
-    })
-    return Effect.onExit(read, (exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
-  })

@@ -11,6 +11,7 @@ import * as HttpClassification from "../HttpClassification.js"
 import type * as ModelError from "../ModelError.js"
 import * as Retryable from "../Retryable.js"
 import { Classified } from "./classified.js"
+import type { Judge } from "./commit.js"
 import { knownErrorTypes } from "./errorTypes.js"
 
 /**
@@ -81,6 +82,22 @@ export const errorPartAttempt = <P extends Part>(
     message: seen.message
   })
 }
+
+/**
+ * The commit point of an `effect/ai` stream: its first content part. Parts before it are held; an `error` part
+ * before it fails the attempt, classified (with the parts held so far, for the caller should retries end).
+ *
+ * @internal
+ */
+export const firstContent =
+  <P extends Part>(name: string, secrets: ReadonlyArray<Redacted.Redacted>): Judge<P, Attempt> => (parts, held) => {
+    const first = parts.findIndex((part) => !holding.has(part.type))
+    if (first === -1) return -1
+    const part = parts[first]!
+    return part.type === "error"
+      ? { fail: errorPartAttempt(name, [...held, ...parts.slice(0, first + 1)], part, secrets) }
+      : first
+  }
 
 /**
  * A failure of the inner model, as the schedule sees it: what it amounts to (`seen`) or, if nothing, permanent.
