@@ -88,6 +88,13 @@ export const tables = (): Record<string, string> => {
       ["ns/call", (r) => (r["ns/call"] as number).toLocaleString("en-US")],
       ["× baseline", (r) => r["x baseline"]]
     ]),
+    lines: table(results("lines"), [
+      ["group", (r) => r.group],
+      ["variant", (r) => r.variant],
+      ["µs per call", (r) => r["us/call"]],
+      ["added µs per call", (r) => r["added us/call"]],
+      ["× bare", (r) => r["x bare"]]
+    ]),
     loopback: table(results("loopback"), [
       ["strategy", (r) => r.strategy],
       ["run", (r) => r.run],
