@@ -46,12 +46,10 @@ import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import * as ForeignError from "./core/ForeignError.js"
-import { quoted } from "./core/internal/text.js"
+import { errorTag, messageOf, retryLine, statusOf } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import { check, checked } from "./internal/options.js"
 import { retryLazily } from "./internal/retry.js"
@@ -323,17 +321,6 @@ const annotate = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<
     }
   })
 
-const errorTag = (error: unknown): string =>
-  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)
-    ? error._tag
-    : error instanceof Error && error.name.length <= 64
-    ? error.name
-    : "UnknownError"
-
-// A model error's status, or the one a foreign error carries (`status`, `statusCode`, AWS `$metadata`, ...).
-const statusOf = (error: unknown): number | undefined =>
-  ModelError.isModelError(error) ? error.status : ForeignError.recognize(error)?.status
-
 const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): Record<string, unknown> => {
   const status = statusOf(error)
   return {
@@ -343,47 +330,14 @@ const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): R
   }
 }
 
-const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
-
 const logRetry = (
   label: string,
   policy: RetrySchedule.RetryPolicy,
   step: RetrySchedule.RetryStep<unknown>,
   secrets: ReadonlyArray<Redacted.Redacted>
 ) => {
-  const tag = errorTag(step.error)
-  const status = statusOf(step.error)
-  const classification = step.classification
-  const facts = [
-    status === undefined ? [] : [`status ${status}`],
-    classification._tag === "Transient" && classification.retryAfter._tag === "Some"
-      ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
-      : []
-  ].flat()
-  const why = messageOf(step.error, secrets)
-  return Effect.logWarning(
-    `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
-      (facts.length > 0 ? ` (${facts.join(", ")})` : "") + `${why}; retrying in ${roundedMillis(step.delay)} ms`
-  ).pipe(
-    Effect.annotateLogs({
-      attempt: step.attempt,
-      delayMillis: roundedMillis(step.delay),
-      error: tag,
-      ...(status === undefined ? {} : { status })
-    })
-  )
-}
-
-// ": message" of any thrown value, or nothing for none or an empty one; a `message` that throws or is not text
-// must not break a retry, and a huge one is cut to 2 KiB so that it is not written into every retry's log line
-// (scrubbed of secrets first).
-const messageOf = (error: unknown, secrets: ReadonlyArray<Redacted.Redacted>): string => {
-  try {
-    const message = Predicate.hasProperty(error, "message") ? String(error.message) : ""
-    return message === "" ? "" : `: ${quoted(message, secrets)}`
-  } catch {
-    return ": (the error's message could not be read)"
-  }
+  const { annotations, message } = retryLine(label, policy, step, secrets)
+  return Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
 }
 
 const exhausted = (

@@ -37,7 +37,7 @@ import * as AiError from "effect/ai/AiError"
 import * as LanguageModel from "effect/ai/LanguageModel"
 import type * as Response from "effect/ai/Response"
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -47,6 +47,7 @@ import * as HttpClassification from "./core/HttpClassification.js"
 import { Classified } from "./core/internal/classified.js"
 import { knownErrorTypes } from "./core/internal/errorTypes.js"
 import * as Shared from "./core/internal/languageModel.js"
+import { retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as Retryable from "./core/Retryable.js"
 import { readToCommit } from "./internal/commit.js"
@@ -92,7 +93,10 @@ export const make = (
   const schedule = Schedules.fromPolicy<Shared.Attempt>(validated).pipe(
     Schedule.tap(({ output }) =>
       Effect.andThen(
-        Effect.logWarning(retryLine(name, validated, output)),
+        Effect.suspend(() => {
+          const { annotations, message } = retryLine(name, validated, output, secrets)
+          return Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
+        }),
         options.onRetry === undefined
           ? Effect.void
           : options.onRetry({ ...output, error: Shared.original(output.error) })
@@ -233,8 +237,3 @@ const plainHeaders = (headers: { readonly [name: string]: string | Redacted.Reda
   }
   return plain
 }
-
-const retryLine = (name: string, policy: RetrySchedule.RetryPolicy, step: RetrySchedule.RetryStep<unknown>) =>
-  `${name}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${
-    (step.error as Shared.Attempt)._tag ?? "AiError"
-  }; retrying in ${Math.round(Duration.toMillis(step.delay))} ms`

@@ -8,6 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 
@@ -194,6 +196,35 @@ describe("RetryingLanguageModel (Effect 4)", () => {
       const { exit, requests } = yield* stream([{ parts: 3, then: overloaded }, "ok"])
       assert.deepStrictEqual(exit, Exit.fail(overloaded))
       assert.strictEqual(requests.length, 1)
+    }))
+
+  it.effect("logs each retry as the Effect 3 line does: the failure's tag, status, hint and message, the wait", () =>
+    Effect.gen(function*() {
+      const logs: Array<{ level: string; message: string; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ fiber, logLevel, message }) => {
+        logs.push({
+          level: logLevel,
+          message: Array.isArray(message) ? message.join(" ") : String(message),
+          annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+        })
+      })
+      const { exit } = yield* text([rateLimited(undefined, { "retry-after-ms": "4000" }), "ok"], { jitter: "none" })
+        .pipe(
+          Effect.provide(Logger.layer([capture]))
+        )
+      assert.deepStrictEqual(exit, Exit.succeed("hello"))
+      assert.deepStrictEqual(logs.map((log) => log.level), ["Warn"])
+      assert.strictEqual(
+        logs[0]!.message,
+        "languageModel: attempt 1 of 3 failed with RateLimitError (status 429, retry-after 4000 ms): Scripted " +
+          "responded 429: no body; retrying in 4000 ms"
+      )
+      assert.deepStrictEqual(logs[0]!.annotations, {
+        attempt: 1,
+        delayMillis: 4000,
+        error: "RateLimitError",
+        status: 429
+      })
     }))
 
   it.effect("interrupted while it waits to retry, it sends no further request", () =>

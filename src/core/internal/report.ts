@@ -1,0 +1,81 @@
+/**
+ * What a retry says about itself, the same on both lines: the failure's tag, status and message as the log line,
+ * the span and the metrics give them, and the line logged before each retry's wait.
+ */
+import * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+import * as ForeignError from "../ForeignError.js"
+import * as ModelError from "../ModelError.js"
+import type { RetryPolicy, RetryStep } from "../RetryPolicy.js"
+import { quoted } from "./text.js"
+
+/** @internal */
+export const errorTag = (error: unknown): string =>
+  hasString(error, "_tag")
+    ? error._tag
+    : error instanceof Error && error.name.length <= 64
+    ? error.name
+    : "UnknownError"
+
+/**
+ * A model error's status, or the one a foreign error carries (`status`, `statusCode`, AWS `$metadata`, ...).
+ *
+ * @internal
+ */
+export const statusOf = (error: unknown): number | undefined =>
+  ModelError.isModelError(error) ? error.status : ForeignError.recognize(error)?.status
+
+/** @internal */
+export const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
+
+/**
+ * ": message" of any thrown value, or nothing for none or an empty one; a `message` that throws or is not text
+ * must not break a retry, and a huge one is cut to 2 KiB so that it is not written into every retry's log line
+ * (scrubbed of secrets first).
+ *
+ * @internal
+ */
+export const messageOf = (error: unknown, secrets: ReadonlyArray<Redacted.Redacted>): string => {
+  try {
+    const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : ""
+    return message === "" ? "" : `: ${quoted(message, secrets)}`
+  } catch {
+    return ": (the error's message could not be read)"
+  }
+}
+
+/**
+ * The warning logged before a retry's wait, and its annotations.
+ *
+ * @internal
+ */
+export const retryLine = (
+  label: string,
+  policy: RetryPolicy,
+  step: RetryStep<unknown>,
+  secrets: ReadonlyArray<Redacted.Redacted>
+): { readonly message: string; readonly annotations: Record<string, unknown> } => {
+  const tag = errorTag(step.error)
+  const status = statusOf(step.error)
+  const classification = step.classification
+  const facts = [
+    status === undefined ? [] : [`status ${status}`],
+    classification._tag === "Transient" && classification.retryAfter._tag === "Some"
+      ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
+      : []
+  ].flat()
+  return {
+    message: `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
+      (facts.length > 0 ? ` (${facts.join(", ")})` : "") +
+      `${messageOf(step.error, secrets)}; retrying in ${roundedMillis(step.delay)} ms`,
+    annotations: {
+      attempt: step.attempt,
+      delayMillis: roundedMillis(step.delay),
+      error: tag,
+      ...(status === undefined ? {} : { status })
+    }
+  }
+}
+
+const hasString = <K extends string>(u: unknown, key: K): u is { readonly [k in K]: string } =>
+  typeof u === "object" && u !== null && key in u && typeof (u as Record<K, unknown>)[key] === "string"
