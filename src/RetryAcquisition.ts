@@ -49,7 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import { errorTag, messageOf, retryLine, statusOf } from "./core/internal/report.js"
+import { errorTag, failureAttributes, messageOf, retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import { check, checked } from "./internal/options.js"
 import { retryLazily } from "./internal/retry.js"
@@ -320,15 +320,6 @@ const annotate = (attributes: Readonly<Record<string, unknown>>): Effect.Effect<
       for (const key in attributes) span.value.attribute(key, attributes[key])
     }
   })
-
-const failureAttributes = (policy: RetrySchedule.RetryPolicy, error: unknown): Record<string, unknown> => {
-  const status = statusOf(error)
-  return {
-    "retry.classification": RetrySchedule.classifyUnder(policy, error)._tag,
-    "error.type": errorTag(error),
-    ...(status === undefined ? {} : { "http.response.status_code": status })
-  }
-}
 
 const logRetry = (
   label: string,

@@ -17,8 +17,10 @@
  *   `QuotaExhaustedError`, `AuthenticationError`, `InvalidRequestError`, `ContentPolicyError` are permanent.
  * - The caller gets the original `AiError` (or error part) when retries end.
  *
- * Not yet on this line (the Effect 3 line has them): per-attempt `timeout` and `maxElapsed` (a policy that sets
- * them is refused with `InvalidRetryPolicy`), and the budget, breaker and limiter of the recommended stack.
+ * - A per-attempt timeout (`timeout`) or the call's deadline (`maxElapsed`) reached is an `AiError` (reason
+ *   `UnknownError`) that says which.
+ *
+ * Not yet on this line (the Effect 3 line has them): the budget, breaker and limiter of the recommended stack.
  *
  * @example
  * ```ts
@@ -41,17 +43,15 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as HttpClassification from "./core/HttpClassification.js"
 import { Classified } from "./core/internal/classified.js"
 import { knownErrorTypes } from "./core/internal/errorTypes.js"
 import * as Shared from "./core/internal/languageModel.js"
-import { retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as Retryable from "./core/Retryable.js"
 import { readToCommit } from "./internal/commit.js"
-import * as Schedules from "./internal/schedule.js"
+import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
@@ -77,8 +77,8 @@ export interface Options {
 /**
  * `inner` with every call retried.
  *
- * @throws InvalidRetryPolicy when `policy` is not valid, or sets a field this line does not honour yet
- * (`timeout`, `maxElapsed`) or `commitOn` (the commit point here is the first content part)
+ * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn` (the commit point here is the first
+ * content part)
  * @category constructors
  * @since 1.0.0
  */
@@ -87,46 +87,50 @@ export const make = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
   options: Options = {}
 ): LanguageModel.LanguageModel => {
-  const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [])
+  const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
+    "timeout",
+    "maxElapsed"
+  ])
   const name = options.name ?? "languageModel"
   const secrets = options.secrets ?? []
-  const schedule = Schedules.fromPolicy<Shared.Attempt>(validated).pipe(
-    Schedule.tap(({ output }) =>
-      Effect.andThen(
-        Effect.suspend(() => {
-          const { annotations, message } = retryLine(name, validated, output, secrets)
-          return Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
-        }),
-        options.onRetry === undefined
-          ? Effect.void
-          : options.onRetry({ ...output, error: Shared.original(output.error) })
-      )
-    )
-  )
+  const retry = RetryAcquisition.retrying<Shared.Attempt>(validated, {
+    name,
+    provider: name,
+    secrets,
+    onRetry: options.onRetry === undefined
+      ? undefined
+      : (step) => options.onRetry!({ ...step, error: Shared.original(step.error) })
+  })
   // One call: each failure classified as it comes (`now` reads an HTTP-date Retry-After), retried, and the
-  // original failure given back.
-  const retried = <A, E, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  // original failure given back (a timeout of this layer's, an AiError that says so).
+  const retried = <A, E, R>(method: string, call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     // A stream's error part comes classified already.
     const attempt: Effect.Effect<A, Shared.Attempt, R> = Effect.catch(call, (error: E) =>
       error instanceof Classified
         ? Effect.fail(error as Shared.Attempt)
         : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classified(error, now, secrets))))
-    return Effect.mapError(Effect.retry(attempt, schedule), (failure) => failure.value as E)
+    return Effect.mapError(
+      retry(attempt),
+      (failure) => (failure instanceof Classified ? failure.value : ours(method, failure)) as E
+    )
   }
   const service: LanguageModel.LanguageModel = {
     ...inner,
     generateText:
       ((options: Parameters<LanguageModel.LanguageModel["generateText"]>[0]) =>
-        retried(inner.generateText(options))) as LanguageModel.LanguageModel["generateText"],
+        retried("generateText", inner.generateText(options))) as LanguageModel.LanguageModel["generateText"],
     generateObject:
       ((options: Parameters<LanguageModel.LanguageModel["generateObject"]>[0]) =>
-        retried(inner.generateObject(options))) as LanguageModel.LanguageModel["generateObject"],
+        retried("generateObject", inner.generateObject(options))) as LanguageModel.LanguageModel["generateObject"],
     streamText: ((options: Parameters<LanguageModel.LanguageModel["streamText"]>[0]) =>
       Stream.unwrap(
-        retried(readToCommit(
-          inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
-          Shared.firstContent<Response.AnyPart>(name, secrets)
-        )).pipe(
+        retried(
+          "streamText",
+          readToCommit(
+            inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
+            Shared.firstContent<Response.AnyPart>(name, secrets)
+          )
+        ).pipe(
           Effect.catchIf(
             (error): error is Shared.ErrorPart<Response.AnyPart> => Shared.isErrorPart(error),
             (error) =>
@@ -164,7 +168,8 @@ export const layer = (
     LanguageModel.LanguageModel,
     Effect.flatMap(
       Effect.try({
-        try: () => RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", []),
+        try: () =>
+          RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", ["timeout", "maxElapsed"]),
         catch: (error) => error as RetrySchedule.InvalidRetryPolicy
       }),
       (validated) => Effect.map(Effect.service(LanguageModel.LanguageModel), (inner) => make(inner, validated, options))
@@ -182,6 +187,18 @@ export const classify = (error: unknown, now: number): Retryable.RetryClassifica
   classified(error, now, []).classification
 
 // Internals -------------------------------------------------------------------
+
+// A failure of this layer's own (a timeout), as an AiError whose description says which.
+const ours = (method: string, failure: unknown): AiError.AiError =>
+  AiError.make({
+    module: "RetryingLanguageModel",
+    method,
+    reason: new AiError.UnknownError({
+      description: ModelError.isModelError(failure)
+        ? `${failure._tag}: ${failure.message}`
+        : "the retry layer failed the call"
+    })
+  })
 
 const classified = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Shared.Attempt =>
   Shared.attempt(error, amountsTo(error, now, secrets), secrets, hintOf(error))

@@ -67,3 +67,10 @@ export * as HttpClassification from "./core/HttpClassification.js"
  * @since 1.0.0
  */
 export * as RetryingLanguageModel from "./RetryingLanguageModel.js"
+
+/**
+ * Retries the acquisition of any resource with a policy: the driver every retry of this line goes through.
+ *
+ * @since 1.0.0
+ */
+export * as RetryAcquisition from "./RetryAcquisition.js"

@@ -3,12 +3,14 @@ import { RetryingLanguageModel } from "effect-retry-layer"
 import * as AiError from "effect/ai/AiError"
 import * as LanguageModel from "effect/ai/LanguageModel"
 import type * as Response from "effect/ai/Response"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
@@ -27,15 +29,15 @@ const streamed: Array<Response.StreamPartEncoded> = [
   { type: "finish", reason: "stop", usage }
 ]
 
-const failure = (reason: AiError.AiErrorReason) => AiError.make({ module: "Scripted", method: "generateText", reason })
+const aiError = (reason: AiError.AiErrorReason) => AiError.make({ module: "Scripted", method: "generateText", reason })
 const rateLimited = (retryAfter?: Duration.Duration, headers: Record<string, string> = {}) =>
-  failure(
+  aiError(
     new AiError.RateLimitError({
       ...(retryAfter === undefined ? {} : { retryAfter }),
       http: { response: { status: 429, headers } }
     })
   )
-const overloaded = failure(
+const overloaded = aiError(
   new AiError.InternalProviderError({
     description: "Overloaded",
     http: {
@@ -44,10 +46,10 @@ const overloaded = failure(
     }
   })
 )
-const quota = failure(new AiError.QuotaExhaustedError({ http: { response: { status: 429, headers: {} } } }))
+const quota = aiError(new AiError.QuotaExhaustedError({ http: { response: { status: 429, headers: {} } } }))
 const network = (reason: "TransportError" | "EncodeError") =>
-  failure(new AiError.NetworkError({ reason, method: "POST", url: "http://127.0.0.1/v1/messages" }))
-const output = failure(new AiError.InvalidOutputError({ description: "not the schema" }))
+  aiError(new AiError.NetworkError({ reason, method: "POST", url: "http://127.0.0.1/v1/messages" }))
+const output = aiError(new AiError.InvalidOutputError({ description: "not the schema" }))
 
 /**
  * A provider that answers each call with its script's next entry (an error, or the answer) and records the
@@ -55,7 +57,7 @@ const output = failure(new AiError.InvalidOutputError({ description: "not the sc
  */
 const scripted = (
   script: ReadonlyArray<
-    AiError.AiError | "ok" | { readonly parts: number; readonly then: AiError.AiError | "error-part" }
+    AiError.AiError | "ok" | "hang" | { readonly parts: number; readonly then: AiError.AiError | "error-part" }
   >
 ) => {
   const requests: Array<number> = []
@@ -76,6 +78,8 @@ const scripted = (
         (entry) =>
           entry === "ok"
             ? Effect.succeed(answer)
+            : entry === "hang"
+            ? Effect.never
             : typeof entry === "object" && "reason" in entry
             ? Effect.fail(entry)
             : Effect.die("not a text entry")
@@ -83,6 +87,7 @@ const scripted = (
     streamText: () =>
       Stream.unwrap(Effect.map(next, (entry) => {
         if (entry === "ok") return Stream.fromIterable(streamed)
+        if (entry === "hang") return Stream.never
         if ("reason" in entry) return Stream.fail(entry)
         const head = Stream.fromIterable(streamed.slice(0, entry.parts))
         return entry.then === "error-part"
@@ -100,6 +105,10 @@ const scripted = (
   })
   return { requests, layer: Layer.effect(LanguageModel.LanguageModel, model) }
 }
+
+/** The error a call failed with (its cause also records the spans it went through). */
+const failure = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
 
 /** Runs `effect` forked and moves the test clock on until it ends. */
 const settle = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -152,10 +161,10 @@ describe("RetryingLanguageModel (Effect 4)", () => {
   it.effect("respects isRetryable: a QuotaExhaustedError (a 429) is not retried, nor is an answer that did not parse", () =>
     Effect.gen(function*() {
       const exhausted = yield* text([quota])
-      assert.deepStrictEqual(exhausted.exit, Exit.fail(quota))
+      assert.strictEqual(failure(exhausted.exit), quota)
       assert.strictEqual(exhausted.requests.length, 1)
       const unparsed = yield* text([output])
-      assert.deepStrictEqual(unparsed.exit, Exit.fail(output))
+      assert.strictEqual(failure(unparsed.exit), output)
       assert.strictEqual(unparsed.requests.length, 1)
     }))
 
@@ -166,14 +175,14 @@ describe("RetryingLanguageModel (Effect 4)", () => {
       assert.strictEqual(dropped.requests.length, 2)
       const encode = network("EncodeError")
       const unencodable = yield* text([encode, "ok"])
-      assert.deepStrictEqual(unencodable.exit, Exit.fail(encode))
+      assert.strictEqual(failure(unencodable.exit), encode)
       assert.strictEqual(unencodable.requests.length, 1)
     }))
 
   it.effect("gives the original error back after the last attempt", () =>
     Effect.gen(function*() {
       const { exit, requests } = yield* text([overloaded, overloaded, overloaded, "ok"], { maxAttempts: 3 })
-      assert.deepStrictEqual(exit, Exit.fail(overloaded))
+      assert.strictEqual(failure(exit), overloaded)
       assert.strictEqual(requests.length, 3)
     }))
 
@@ -194,7 +203,7 @@ describe("RetryingLanguageModel (Effect 4)", () => {
   it.effect("a stream broken after its first content part is not replayed", () =>
     Effect.gen(function*() {
       const { exit, requests } = yield* stream([{ parts: 3, then: overloaded }, "ok"])
-      assert.deepStrictEqual(exit, Exit.fail(overloaded))
+      assert.strictEqual(failure(exit), overloaded)
       assert.strictEqual(requests.length, 1)
     }))
 
@@ -225,6 +234,30 @@ describe("RetryingLanguageModel (Effect 4)", () => {
         error: "RateLimitError",
         status: 429
       })
+    }))
+
+  it.effect("an attempt that hangs is cut off by timeout and retried; a wait past maxElapsed is not started", () =>
+    Effect.gen(function*() {
+      const hung = yield* text(["hang", "ok"], { timeout: "2 seconds", jitter: "none" })
+      assert.deepStrictEqual(hung.exit, Exit.succeed("hello"))
+      // Cut off at 2 s, then the 1 s backoff.
+      assert.deepStrictEqual(hung.requests, [0, 3_000])
+      const late = yield* text([overloaded, overloaded, "ok"], { maxElapsed: "2500 millis", jitter: "none" })
+      // Retry 1 at 1 s; retry 2 would start at 3 s, past the deadline: the last error comes back at once.
+      assert.strictEqual(failure(late.exit), overloaded)
+      assert.deepStrictEqual(late.requests.map((at) => at - late.requests[0]!), [0, 1_000])
+    }))
+
+  it.effect("a timeout on the last attempt is an AiError that says so", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* text(["hang", "hang"], { timeout: "2 seconds", maxAttempts: 2 })
+      const error = failure(exit)
+      assert.strictEqual(requests.length, 2)
+      assert.isTrue(AiError.isAiError(error) && error.reason._tag === "UnknownError")
+      assert.match(
+        String((error as AiError.AiError).reason.message),
+        /TimeoutError: languageModel: attempt 2 timed out after 2000 ms/
+      )
     }))
 
   it.effect("interrupted while it waits to retry, it sends no further request", () =>

@@ -6,7 +6,7 @@ import * as Duration from "effect/Duration"
 import type * as Redacted from "effect/Redacted"
 import * as ForeignError from "../ForeignError.js"
 import * as ModelError from "../ModelError.js"
-import type { RetryPolicy, RetryStep } from "../RetryPolicy.js"
+import { classifyUnder, type RetryPolicy, type RetryStep } from "../RetryPolicy.js"
 import { quoted } from "./text.js"
 
 /** @internal */
@@ -24,6 +24,20 @@ export const errorTag = (error: unknown): string =>
  */
 export const statusOf = (error: unknown): number | undefined =>
   ModelError.isModelError(error) ? error.status : ForeignError.recognize(error)?.status
+
+/**
+ * What an attempt's span says of its failure.
+ *
+ * @internal
+ */
+export const failureAttributes = (policy: RetryPolicy, error: unknown): Record<string, unknown> => {
+  const status = statusOf(error)
+  return {
+    "retry.classification": classifyUnder(policy, error)._tag,
+    "error.type": errorTag(error),
+    ...(status === undefined ? {} : { "http.response.status_code": status })
+  }
+}
 
 /** @internal */
 export const roundedMillis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
