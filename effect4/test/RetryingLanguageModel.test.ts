@@ -61,6 +61,8 @@ const scripted = (
   >
 ) => {
   const requests: Array<number> = []
+  // Each response stream's release (the socket it would hold), counted.
+  const released = { count: 0 }
   const next = Effect.suspend(() => {
     const entry = script[requests.length] ?? "ok"
     return Effect.as(
@@ -101,9 +103,9 @@ const scripted = (
             )
           )
           : Stream.concat(head, Stream.fail(entry.then))
-      }))
+      })).pipe(Stream.ensuring(Effect.sync(() => released.count++)))
   })
-  return { requests, layer: Layer.effect(LanguageModel.LanguageModel, model) }
+  return { requests, released, layer: Layer.effect(LanguageModel.LanguageModel, model) }
 }
 
 /** The error a call failed with (its cause also records the spans it went through). */
@@ -191,6 +193,20 @@ describe("RetryingLanguageModel (Effect 4)", () => {
       const { exit, requests } = yield* stream([{ parts: 2, then: overloaded }, "ok"])
       assert.deepStrictEqual(exit, Exit.succeed(["response-metadata", "text-start", "hel", "lo", "text-end", "finish"]))
       assert.strictEqual(requests.length, 2)
+    }))
+
+  it.effect("every response stream is released: the attempt given up, and the answer a caller stops reading", () =>
+    Effect.gen(function*() {
+      const provider = scripted([{ parts: 2, then: overloaded }, "ok"])
+      const program = LanguageModel.streamText({ prompt: "Hi" }).pipe(
+        Stream.take(3),
+        Stream.runCollect,
+        Effect.provide(RetryingLanguageModel.layer().pipe(Layer.provide(provider.layer)))
+      )
+      const exit = yield* settle(program)
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(provider.requests.length, 2)
+      assert.strictEqual(provider.released.count, 2)
     }))
 
   it.effect("an error part before the first content part is retried like a failed request", () =>
