@@ -7,15 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 
-/** What `f(input)` throws, or `undefined` if it returns: for checking how options are refused. */
-export const thrown = <I>(f: (input: I) => unknown) => (input: unknown): unknown => {
-  try {
-    f(input as I)
-    return undefined
-  } catch (error) {
-    return error
-  }
-}
+export { thrown } from "./throws.js"
 
 // What a layer of this library may need to be built: a model and a store (neither is called).
 const requirements = Layer.mergeAll(
