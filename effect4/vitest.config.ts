@@ -14,10 +14,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // test/core is the Effect 3 line's, linked: the shared code's tests run on both lines, but for one:
-    // ForeignError's own tests build @effect/platform's (Effect 3) HTTP errors; test/ForeignError.test.ts builds
-    // effect/http's.
-    exclude: ["test/core/ForeignError.test.ts"],
+    // test/core is the Effect 3 line's, linked: the shared code's tests run on both lines.
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -1,59 +1,13 @@
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+// ForeignError on both lines: what it recognises whatever the Effect (fetch, AWS SDK, codes, statuses). Each line's
+// own HTTP client errors are read in its test/ForeignError.test.ts.
 import { describe, expect, it } from "@effect/vitest"
-import { ForeignError, RetryAcquisition, RetrySchedule } from "effect-retry-layer"
-import { retry } from "effect-retry-layer/promise"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
-
-const request = HttpClientRequest.get("http://127.0.0.1/v1")
-
-const responseError = (status: number, headers: Record<string, string> = {}) =>
-  new HttpClientError.ResponseError({
-    request,
-    response: HttpClientResponse.fromWeb(request, new Response("", { status, headers })),
-    reason: "StatusCode"
-  })
+import { ForeignError, RetrySchedule } from "effect-retry-layer"
+import { hint, tagOf } from "../support/foreign.js"
 
 const fetchFailed = (code?: string) =>
   new TypeError("fetch failed", code === undefined ? {} : { cause: Object.assign(new Error(code), { code }) })
 
-const hint = (error: unknown) =>
-  Option.getOrUndefined(
-    Option.flatMap(ForeignError.classify(error), (c) =>
-      c._tag === "Transient" ? Option.map(c.retryAfter, Duration.toMillis) : Option.none())
-  )
-
-const tagOf = (error: unknown) => ForeignError.recognize(error)?.tag
-
 describe("ForeignError.recognize", () => {
-  it("reads an @effect/platform response error by its status and headers", () => {
-    expect(tagOf(responseError(503))).toBe("ServerError")
-    expect(tagOf(responseError(529))).toBe("OverloadedError")
-    expect(tagOf(responseError(400))).toBe("InvalidRequestError")
-    expect(hint(responseError(429, { "retry-after": "2" }))).toBe(2000)
-    expect(hint(responseError(503, { "retry-after-ms": "300" }))).toBe(300)
-    // the server's explicit word wins over the status
-    expect(Option.map(ForeignError.classify(responseError(503, { "x-should-retry": "false" })), (c) => c._tag))
-      .toStrictEqual(Option.some("Permanent"))
-  })
-
-  it("a transport failure is a connection error; a bad URL or a decode failure is permanent", () => {
-    expect(tagOf(new HttpClientError.RequestError({ request, reason: "Transport", cause: new Error("reset") }))).toBe(
-      "ConnectionError"
-    )
-    expect(tagOf(new HttpClientError.RequestError({ request, reason: "InvalidUrl" }))).toBe("InvalidRequestError")
-    const decode = new HttpClientError.ResponseError({
-      request,
-      response: HttpClientResponse.fromWeb(request, new Response("", { status: 200 })),
-      reason: "Decode"
-    })
-    expect(ForeignError.classify(decode).pipe(Option.map((c) => c._tag))).toStrictEqual(Option.some("Permanent"))
-  })
-
   it("Node's fetch failures are connection errors, except a host that does not resolve", () => {
     expect(tagOf(fetchFailed())).toBe("ConnectionError")
     for (const code of ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT"]) {
@@ -102,52 +56,4 @@ describe("ForeignError.recognize", () => {
     })
     expect(tagOf(hostile)).toBeUndefined()
   })
-})
-
-describe("every consumer classifies foreign errors alike", () => {
-  it("retry(fn) retries Node's fetch failure, and still makes one call for a programming error", async () => {
-    let calls = 0
-    await expect(retry(async () => {
-      calls++
-      throw new TypeError("fetch failed")
-    }, { maxAttempts: 3, baseDelay: 0 })).rejects.toThrow("fetch failed")
-    expect(calls).toBe(3)
-    calls = 0
-    await expect(retry(async () => {
-      calls++
-      throw new TypeError("undefined is not a function")
-    }, { maxAttempts: 3, baseDelay: 0 })).rejects.toThrow(TypeError)
-    expect(calls).toBe(1)
-  })
-
-  it.effect("Effect.retry with RetrySchedule.make retries a platform 503, waiting its Retry-After", () =>
-    Effect.gen(function*() {
-      let calls = 0
-      const call = Effect.suspend(() => {
-        calls++
-        return calls < 3 ? Effect.fail(responseError(503, { "retry-after": "5" })) : Effect.succeed("ok")
-      })
-      const fiber = yield* Effect.fork(Effect.retry(call, RetrySchedule.make({ jitter: false })))
-      yield* TestClock.adjust("4999 millis")
-      expect(calls).toBe(1)
-      yield* TestClock.adjust("1 millis")
-      expect(calls).toBe(2)
-      yield* TestClock.adjust("5 seconds")
-      expect(yield* fiber.await.pipe(Effect.flatten)).toBe("ok")
-    }))
-
-  it.effect("RetryAcquisition retries a transport failure", () =>
-    Effect.gen(function*() {
-      let calls = 0
-      const call = Effect.suspend(() => {
-        calls++
-        return calls < 2
-          ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport" }))
-          : Effect.succeed("ok")
-      })
-      const fiber = yield* Effect.fork(RetryAcquisition.retryAcquisition(call, { baseDelay: "10 millis" }))
-      yield* TestClock.adjust("1 second")
-      expect(yield* fiber.await.pipe(Effect.flatten)).toBe("ok")
-      expect(calls).toBe(2)
-    }))
 })
