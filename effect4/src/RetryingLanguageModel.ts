@@ -15,10 +15,8 @@
  *   the body). Reasons about the answer or the tools (`InvalidOutputError`, `StructuredOutputError`, the tool
  *   errors) are never retried here: the model answered, and tool handlers may already have run.
  *   `QuotaExhaustedError`, `AuthenticationError`, `InvalidRequestError`, `ContentPolicyError` are permanent.
- * - The caller gets the original `AiError` (or error part) when retries end.
- *
- * - A per-attempt timeout (`timeout`) or the call's deadline (`maxElapsed`) reached is an `AiError` (reason
- *   `UnknownError`) that says which.
+ * - The caller gets the original `AiError` (or error part) when retries end; a per-attempt timeout (`timeout`) or
+ *   the call's deadline (`maxElapsed`) reached is an `AiError` (reason `UnknownError`) that says which.
  *
  * Not yet on this line (the Effect 3 line has them): the budget, breaker and limiter of the recommended stack.
  *
