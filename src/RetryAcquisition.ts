@@ -49,6 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
+import { attemptLimit } from "./core/internal/deadline.js"
 import { errorTag, failureAttributes, messageOf, retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import { check, checked } from "./internal/options.js"
@@ -174,14 +175,13 @@ export const retrying = <E>(
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const left = maxElapsed === undefined ? Infinity : call.start + maxElapsed - now
-          if (left <= 0) return Effect.fail(timedOut(`not started: the deadline of ${maxElapsed} ms passed`))
-          const byDeadline = timeout === undefined || left < timeout
-          return Effect.timeoutFail(self, {
-            duration: Duration.millis(byDeadline ? left : timeout),
-            onTimeout: () =>
-              timedOut(byDeadline ? `cut off by the deadline of ${maxElapsed} ms` : `timed out after ${timeout} ms`)
-          })
+          const limit = attemptLimit(timeout, maxElapsed, call.start, now)
+          return limit._tag === "Expired"
+            ? Effect.fail(timedOut(limit.why))
+            : Effect.timeoutFail(self, {
+              duration: Duration.millis(limit.millis),
+              onTimeout: () => timedOut(limit.why)
+            })
         })
 
       // The attempt's span is the parent of whatever the acquisition traces (an HTTP client's span, say).

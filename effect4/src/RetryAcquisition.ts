@@ -41,6 +41,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import { attemptLimit } from "./core/internal/deadline.js"
 import { errorTag, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import * as Schedules from "./internal/schedule.js"
@@ -128,16 +129,13 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const left = maxElapsed === undefined ? Infinity : call.start + maxElapsed - now
-          if (left <= 0) return Effect.fail(timedOut(`not started: the deadline of ${maxElapsed} ms passed`))
-          const byDeadline = timeout === undefined || left < timeout
-          return Effect.timeoutOrElse(self, {
-            duration: Duration.millis(byDeadline ? left : timeout),
-            orElse: () =>
-              Effect.fail(
-                timedOut(byDeadline ? `cut off by the deadline of ${maxElapsed} ms` : `timed out after ${timeout} ms`)
-              )
-          })
+          const limit = attemptLimit(timeout, maxElapsed, call.start, now)
+          return limit._tag === "Expired"
+            ? Effect.fail(timedOut(limit.why))
+            : Effect.timeoutOrElse(self, {
+              duration: Duration.millis(limit.millis),
+              orElse: () => Effect.fail(timedOut(limit.why))
+            })
         })
 
       // The attempt's span is the parent of whatever the acquisition traces (an HTTP client's span, say).

@@ -1,0 +1,28 @@
+/**
+ * An attempt's own limit, the same on both lines: its `timeout`, and whatever is left of the call's deadline
+ * (`maxElapsed` from the call's `start`), with what the attempt's `TimeoutError` says when it is reached.
+ */
+
+/** @internal */
+export type AttemptLimit =
+  | { readonly _tag: "Expired"; readonly why: string }
+  | { readonly _tag: "Limit"; readonly millis: number; readonly why: string }
+
+/**
+ * The limit of an attempt starting at `now`; only called when `timeout` or `maxElapsed` is set.
+ *
+ * @internal
+ */
+export const attemptLimit = (
+  timeout: number | undefined,
+  maxElapsed: number | undefined,
+  start: number,
+  now: number
+): AttemptLimit => {
+  const left = maxElapsed === undefined ? Infinity : start + maxElapsed - now
+  if (left <= 0) return { _tag: "Expired", why: `not started: the deadline of ${maxElapsed} ms passed` }
+  const byDeadline = timeout === undefined || left < timeout
+  return byDeadline
+    ? { _tag: "Limit", millis: left, why: `cut off by the deadline of ${maxElapsed} ms` }
+    : { _tag: "Limit", millis: timeout, why: `timed out after ${timeout} ms` }
+}
