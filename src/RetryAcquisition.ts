@@ -49,7 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import { attemptLimit } from "./core/internal/deadline.js"
+import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
 import { errorTag, failureAttributes, messageOf, retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import { check, checked } from "./internal/options.js"
@@ -138,13 +138,8 @@ export const retrying = <E>(
     onRetry: check.function,
     secrets: check.secrets
   })
-  const name = options.name ?? "retryAcquisition"
-  const label = options.label ?? name
-  const provider = options.provider ?? name
-  const attributes = options.attributes ?? {}
+  const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
   const { budget, onRetry, secrets = [] } = options
-  const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
-  const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
   const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
   )

@@ -41,7 +41,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { attemptLimit } from "./core/internal/deadline.js"
+import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
 import { errorTag, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import * as Schedules from "./internal/schedule.js"
@@ -106,13 +106,8 @@ export const retryAcquisition: {
  * @since 1.0.0
  */
 export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<Failure<E>> = {}) => {
-  const name = options.name ?? "retryAcquisition"
-  const label = options.label ?? name
-  const provider = options.provider ?? name
-  const attributes = options.attributes ?? {}
+  const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
   const { onRetry, secrets = [] } = options
-  const timeout = policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout)
-  const maxElapsed = policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
   const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
   )

@@ -1,7 +1,9 @@
 /**
- * An attempt's own limit, the same on both lines: its `timeout`, and whatever is left of the call's deadline
- * (`maxElapsed` from the call's `start`), with what the attempt's `TimeoutError` says when it is reached.
+ * A retried acquisition's settings and an attempt's own limit, the same on both lines: its `timeout`, and whatever
+ * is left of the call's deadline (`maxElapsed` from the call's `start`), with what the attempt's `TimeoutError` says
+ * when it is reached.
  */
+import * as Duration from "effect/Duration"
 
 /** @internal */
 export type AttemptLimit =
@@ -25,4 +27,30 @@ export const attemptLimit = (
   return byDeadline
     ? { _tag: "Limit", millis: left, why: `cut off by the deadline of ${maxElapsed} ms` }
     : { _tag: "Limit", millis: timeout, why: `timed out after ${timeout} ms` }
+}
+
+/**
+ * What a retried acquisition reads of its options and policy, with their defaults: its names (the spans' and
+ * metrics' `name`, the log lines' `label`, the errors' `provider`), and its limits in milliseconds.
+ *
+ * @internal
+ */
+export const acquisitionSettings = (
+  policy: { readonly timeout?: Duration.Duration | undefined; readonly maxElapsed?: Duration.Duration | undefined },
+  options: {
+    readonly name?: string | undefined
+    readonly label?: string | undefined
+    readonly provider?: string | undefined
+    readonly attributes?: Readonly<Record<string, unknown>> | undefined
+  }
+) => {
+  const name = options.name ?? "retryAcquisition"
+  return {
+    name,
+    label: options.label ?? name,
+    provider: options.provider ?? name,
+    attributes: options.attributes ?? {},
+    timeout: policy.timeout === undefined ? undefined : Duration.toMillis(policy.timeout),
+    maxElapsed: policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
+  }
 }
