@@ -340,8 +340,6 @@ const ours = (method: string, failure: unknown): AiError.AiError =>
   new AiError.UnknownError({
     module: "RetryingLanguageModel",
     method,
-    description: ModelError.isModelError(failure)
-      ? `${failure._tag}: ${failure.message}`
-      : "the retry layer failed the call",
+    description: Shared.ownFailure(failure),
     cause: failure
   })

@@ -191,11 +191,7 @@ const ours = (method: string, failure: unknown): AiError.AiError =>
   AiError.make({
     module: "RetryingLanguageModel",
     method,
-    reason: new AiError.UnknownError({
-      description: ModelError.isModelError(failure)
-        ? `${failure._tag}: ${failure.message}`
-        : "the retry layer failed the call"
-    })
+    reason: new AiError.UnknownError({ description: Shared.ownFailure(failure) })
   })
 
 const classified = (error: unknown, now: number, secrets: ReadonlyArray<Redacted.Redacted>): Shared.Attempt =>

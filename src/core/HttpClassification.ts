@@ -34,7 +34,9 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
+import { isRecord } from "../internal/compat.js"
 import * as Text from "./internal/text.js"
 import * as ModelError from "./ModelError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
@@ -120,15 +122,13 @@ const readErrorBody = (body: string): Option.Option<ErrorBody> => {
   const { error } = json
   const fields = [json.type, json.code, json.__type, json.message, json.Message]
   const nested = error === undefined || typeof error === "string" ||
-    isRecord(error) && nullOr(error.type, isString) && nullOr(error.message, isString) &&
-      nullOr(error.code, (code) => isString(code) || typeof code === "number")
-  return nested && fields.every((field) => field === undefined || isString(field))
+    isRecord(error) && nullOr(error.type, Predicate.isString) && nullOr(error.message, Predicate.isString) &&
+      nullOr(error.code, (code) => Predicate.isString(code) || typeof code === "number")
+  return nested && fields.every((field) => field === undefined || Predicate.isString(field))
     ? Option.some(json as ErrorBody)
     : Option.none()
 }
 
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const isString = (u: unknown): u is string => typeof u === "string"
 const nullOr = (u: unknown, ok: (u: unknown) => boolean): boolean => u === undefined || u === null || ok(u)
 
 const present = <A>(values: ReadonlyArray<A | null | undefined>): Array<A> =>

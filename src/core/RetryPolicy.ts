@@ -8,7 +8,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { DurationInput } from "../internal/compat.js"
+import * as Predicate from "effect/Predicate"
+import { type DurationInput, isRecord } from "../internal/compat.js"
 import * as ForeignError from "./ForeignError.js"
 import { Classified } from "./internal/classified.js"
 import { readDuration, show } from "./internal/duration.js"
@@ -165,8 +166,6 @@ const read = (input: unknown): RetryPolicy.Fields | InvalidRetryPolicy => {
     detectRateLimits
   }
 }
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 // Comparisons both Effect lines spell alike (Effect 4 renamed `lessThan` and friends).
 const millis = Duration.toMillis
@@ -524,10 +523,8 @@ const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
  */
 export const readsLikeRateLimit = (error: unknown): boolean => {
   try {
-    const message = (typeof error === "object" || typeof error === "function") && error !== null && "message" in error
-      ? error.message
-      : undefined
-    return typeof message === "string" && rateLimitMessage.test(message.slice(0, maxMessageChars))
+    const message = Predicate.hasProperty(error, "message") ? error.message : undefined
+    return Predicate.isString(message) && rateLimitMessage.test(message.slice(0, maxMessageChars))
   } catch {
     return false
   }

@@ -8,12 +8,16 @@ import type * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import type * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 
 /** What a duration option accepts: a `Duration`, milliseconds, or text such as `"500 millis"`. */
 export type DurationInput = Duration.DurationInput
 
 /** A duration input decoded, if it is one. */
 export const decodeDuration = (input: unknown): Option.Option<Duration.Duration> => Duration.decodeUnknown(input)
+
+/** An object that is not an array (Effect 3's `Predicate.isRecord`, Effect 4's `Predicate.isObject`). */
+export const isRecord: (u: unknown) => u is { readonly [x: string | symbol]: unknown } = Predicate.isRecord
 
 /** A value each fiber sees, set around an effect with {@link locally}. */
 export type Reference<A> = FiberRef.FiberRef<A>

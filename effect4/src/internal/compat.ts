@@ -6,6 +6,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 
 /** What a duration option accepts: a `Duration`, milliseconds, or text such as `"500 millis"`. */
 export type DurationInput = Duration.Input
@@ -18,6 +19,9 @@ export const decodeDuration = (input: unknown): Option.Option<Duration.Duration>
   Duration.isDuration(input) || typeof input !== "object" || Array.isArray(input)
     ? Duration.fromInput(input as Duration.Input)
     : Option.none()
+
+/** An object that is not an array (Effect 3's `Predicate.isRecord`, Effect 4's `Predicate.isObject`). */
+export const isRecord: (u: unknown) => u is { readonly [x: string | symbol]: unknown } = Predicate.isObject
 
 /** A value each fiber sees, set around an effect with `Effect.provideService`. */
 export type Reference<A> = Context.Reference<A>

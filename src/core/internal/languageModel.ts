@@ -6,9 +6,10 @@
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as HttpClassification from "../HttpClassification.js"
-import type * as ModelError from "../ModelError.js"
+import * as ModelError from "../ModelError.js"
 import * as Retryable from "../Retryable.js"
 import { Classified } from "./classified.js"
 import type { Judge } from "./commit.js"
@@ -111,8 +112,12 @@ export const attempt = (
   floor?: Duration.Duration
 ): Attempt =>
   new Classified(error, floored(seen === undefined ? Retryable.permanent : Retryable.classify(seen), floor), {
-    _tag: seen?._tag ?? (hasString(error, "_tag") ? error._tag : "AiError"),
-    message: seen?.message ?? (hasString(error, "message") ? HttpClassification.safeText(error.message, secrets) : ""),
+    _tag: seen?._tag ??
+      (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : "AiError"),
+    message: seen?.message ??
+      (Predicate.hasProperty(error, "message") && Predicate.isString(error.message)
+        ? HttpClassification.safeText(error.message, secrets)
+        : ""),
     status: seen?.status
   })
 
@@ -137,6 +142,15 @@ export const original = (error: unknown): unknown =>
   error instanceof Classified ? (error.value instanceof ErrorPart ? error.value.part : error.value) : error
 
 /**
+ * What the caller is told of a failure of the layer's own (a timeout, a budget's refusal), as an `AiError`'s
+ * description.
+ *
+ * @internal
+ */
+export const ownFailure = (failure: unknown): string =>
+  ModelError.isModelError(failure) ? `${failure._tag}: ${failure.message}` : "the retry layer failed the call"
+
+/**
  * A prompt's size in characters, as it is sent (a string, messages or a Prompt); 0 for what will not serialize.
  *
  * @internal
@@ -149,6 +163,3 @@ export const promptChars = (prompt: unknown): number => {
     return 0
   }
 }
-
-const hasString = <K extends string>(u: unknown, key: K): u is { readonly [k in K]: string } =>
-  typeof u === "object" && u !== null && key in u && typeof (u as Record<K, unknown>)[key] === "string"

@@ -3,6 +3,7 @@
  * the span and the metrics give them, and the line logged before each retry's wait.
  */
 import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
 import * as ForeignError from "../ForeignError.js"
 import * as ModelError from "../ModelError.js"
@@ -11,7 +12,7 @@ import { quoted } from "./text.js"
 
 /** @internal */
 export const errorTag = (error: unknown): string =>
-  hasString(error, "_tag")
+  Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)
     ? error._tag
     : error instanceof Error && error.name.length <= 64
     ? error.name
@@ -51,7 +52,7 @@ export const roundedMillis = (d: Duration.Duration): number => Math.round(Durati
  */
 export const messageOf = (error: unknown, secrets: ReadonlyArray<Redacted.Redacted>): string => {
   try {
-    const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : ""
+    const message = Predicate.hasProperty(error, "message") ? String(error.message) : ""
     return message === "" ? "" : `: ${quoted(message, secrets)}`
   } catch {
     return ": (the error's message could not be read)"
@@ -90,6 +91,3 @@ export const retryLine = (
     }
   }
 }
-
-const hasString = <K extends string>(u: unknown, key: K): u is { readonly [k in K]: string } =>
-  typeof u === "object" && u !== null && key in u && typeof (u as Record<K, unknown>)[key] === "string"
