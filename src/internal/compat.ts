@@ -4,7 +4,7 @@
  * in `src/core/` is written against what the two lines have in common.
  */
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import type * as Option from "effect/Option"
@@ -28,3 +28,8 @@ export const reference = <A>(key: string, initial: () => A): Reference<A> =>
 
 /** The value of a reference in the current fiber. */
 export const getReference = <A>(ref: Reference<A>): Effect.Effect<A> => FiberRef.get(ref)
+
+/** An effect completed by a callback; the effect `register` returns, if any, runs when it is interrupted. */
+export const async = <A>(
+  register: (resume: (effect: Effect.Effect<A>) => void) => void | Effect.Effect<void>
+): Effect.Effect<A> => Effect.async<A>((resume) => register(resume))

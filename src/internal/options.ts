@@ -1,23 +1,13 @@
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+import type { Issue } from "../core/internal/invalidOptions.js"
+import { InvalidOptions } from "../core/internal/invalidOptions.js"
 import { nearest } from "../core/internal/spelling.js"
 import type { InvalidRetryPolicy } from "../RetrySchedule.js"
 
-/**
- * Options of a fleet piece or a layer that failed validation: which piece,
- * and each field with what was wrong with it.
- *
- * @since 0.2.0
- */
-export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
-  readonly of: string
-  readonly message: string
-  readonly issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
-}> {}
+export { InvalidOptions }
 
 /**
  * The options of a layer that holds services and functions (a budget, a breaker, `onRetry`), which no schema
@@ -32,7 +22,7 @@ export const checked = <A extends object>(
   input: A,
   fields: { readonly [K in keyof Required<A>]: (value: unknown) => string | undefined }
 ): A => {
-  const issues: Array<ParseResult.ArrayFormatterIssue> = []
+  const issues: Array<Issue> = []
   if (!Predicate.isRecord(input)) {
     issues.push({ _tag: "Type", path: [], message: `expected an object of options, got ${typeof input}` })
   } else {

@@ -10,7 +10,6 @@ import { Bedrock } from "effect-retry-layer/bedrock"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -20,17 +19,22 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as HttpModel from "../../src/internal/httpModel.js"
+import * as Wire from "../../src/core/internal/wire.js"
 import { adapterFailure } from "../support/thrown.js"
 import { pulled, sse } from "../support/transcripts.js"
 
+// The events of text read in pieces, or the failure that stopped them.
 const parse = (pieces: ReadonlyArray<string>) =>
-  Stream.fromIterable(pieces).pipe(
-    HttpModel.events({ provider: "test" }),
-    Stream.map(({ data, event }) => ({ event, data })),
-    Stream.runCollect,
-    Effect.map(Chunk.toReadonlyArray)
-  )
+  Effect.suspend(() => {
+    const frame = Wire.sse({ provider: "test" })
+    const events: Array<{ event: string; data: string }> = []
+    for (const piece of pieces) {
+      const read = frame(piece)
+      events.push(...read.events.map(({ data, event }) => ({ event, data })))
+      if (read.failure !== undefined) return Effect.fail(read.failure)
+    }
+    return Effect.succeed(events)
+  })
 
 /** Cuts `text` at the given offsets. */
 const split = (text: string, cuts: ReadonlyArray<number>) => {
@@ -200,38 +204,38 @@ describe("bounded tool calls, on every adapter", () => {
         const error = exit._tag === "Failure" ? Cause.failureOption(exit.cause) : undefined
         expect(error?._tag === "Some" && error.value._tag).toBe("StreamError")
         expect(error?._tag === "Some" && error.value.message).toMatch(
-          new RegExp(`tool call \\S+_0 \\(f\\) has over ${HttpModel.maxToolArgumentChars} characters of arguments`)
+          new RegExp(`tool call \\S+_0 \\(f\\) has over ${Wire.maxToolArgumentChars} characters of arguments`)
         )
-        expect(read).toBeLessThan(2 * HttpModel.maxToolArgumentChars)
+        expect(read).toBeLessThan(2 * Wire.maxToolArgumentChars)
       }))
 
-    it.effect(`${adapter.name}: call ${HttpModel.maxToolCalls + 1} of a turn is a StreamError naming the bound`, () =>
+    it.effect(`${adapter.name}: call ${Wire.maxToolCalls + 1} of a turn is a StreamError naming the bound`, () =>
       Effect.gen(function*() {
         const { exit } = yield* pulled(
           adapter.make,
-          adapter.head(HttpModel.maxToolCalls + 1),
+          adapter.head(Wire.maxToolCalls + 1),
           () => new Uint8Array(0),
           0,
           adapter.contentType
         )
         const error = exit._tag === "Failure" ? Cause.failureOption(exit.cause) : undefined
         expect(error?._tag === "Some" && error.value.message).toContain(
-          `is call ${HttpModel.maxToolCalls + 1} of the turn, over the bound of ${HttpModel.maxToolCalls} calls a turn`
+          `is call ${Wire.maxToolCalls + 1} of the turn, over the bound of ${Wire.maxToolCalls} calls a turn`
         )
       }))
   }
 
   it("a turn's calls together are bounded too: four calls of 1 MiB each, then one more character", () => {
-    const calls = HttpModel.toolCalls({ provider: "p", requestId: undefined, secrets: [] })
-    const mebi = "x".repeat(HttpModel.maxToolArgumentChars)
+    const calls = Wire.toolCalls({ provider: "p", requestId: undefined, secrets: [] })
+    const mebi = "x".repeat(Wire.maxToolArgumentChars)
     for (let i = 0; i < 4; i++) {
       calls.start(i, `c${i}`, "f")
-      expect(calls.delta(i, mebi)._tag).toBe("Right")
+      expect(Wire.isFailure(calls.delta(i, mebi))).toBe(false)
     }
     calls.start(4, "c4", "f")
     const over = calls.delta(4, "x")
-    expect(over._tag === "Left" && over.left.message).toContain(
-      `tool call c4 (f) takes the turn's tool-call arguments over ${HttpModel.maxTurnToolArgumentChars} characters`
+    expect(Wire.isFailure(over) && over.message).toContain(
+      `tool call c4 (f) takes the turn's tool-call arguments over ${Wire.maxTurnToolArgumentChars} characters`
     )
   })
 })
