@@ -32,3 +32,8 @@ export const reference = <A>(key: string, initial: () => A): Reference<A> =>
 
 /** The value of a reference in the current fiber. */
 export const getReference = <A>(ref: Reference<A>): Effect.Effect<A> => Effect.service(ref)
+
+/** An effect completed by a callback; the effect `register` returns, if any, runs when it is interrupted. */
+export const async = <A>(
+  register: (resume: (effect: Effect.Effect<A>) => void) => void | Effect.Effect<void>
+): Effect.Effect<A> => Effect.callback<A>((resume) => register(resume))

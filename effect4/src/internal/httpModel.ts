@@ -1,0 +1,221 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Headers from "effect/http/Headers"
+import type * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as Chat from "../core/Chat.js"
+import * as HttpClassification from "../core/HttpClassification.js"
+import * as Wire from "../core/internal/wire.js"
+import type * as ModelError from "../core/ModelError.js"
+import * as RateLimitHeaders from "../core/RateLimitHeaders.js"
+
+/**
+ * An adapter's limits on time.
+ *
+ * @internal
+ */
+export interface Limits {
+  /** Limit on the acquisition: sending, the status line and, for a failure, its body. Default 10 minutes. */
+  readonly timeout?: Duration.Input
+  /** Limit on the wait for each piece of an open stream. Default 5 minutes. */
+  readonly idleTimeout?: Duration.Input
+  /** Limit on the time an open stream goes without content (comments and pings do not count). Default 10 minutes. */
+  readonly contentTimeout?: Duration.Input
+}
+
+/**
+ * One call of an adapter: the request sent, its status read and its stream opened (the acquisition), or the
+ * `ModelError` that stopped it.
+ *
+ * @internal
+ */
+export type ChatStream = (
+  request: Chat.ChatRequest
+) => Effect.Effect<Stream.Stream<Chat.StreamChunk, ModelError.ModelError>, ModelError.ModelError>
+
+/**
+ * An adapter (`core/internal/wire`) run over `effect/http`'s `HttpClient`.
+ *
+ * @internal
+ */
+export const make = (adapter: Wire.Adapter, limits: Limits, client: HttpClient.HttpClient): ChatStream => {
+  // The official SDKs' default for a request; an open stream may idle for half that.
+  const timeout = Duration.fromInputUnsafe(limits.timeout ?? "10 minutes")
+  const stream = {
+    idleTimeout: Duration.fromInputUnsafe(limits.idleTimeout ?? "5 minutes"),
+    contentTimeout: Duration.fromInputUnsafe(limits.contentTimeout ?? "10 minutes")
+  }
+  const redactSecrets = Effect.updateService(
+    Headers.CurrentRedactedNames,
+    (names) => [...names, ...adapter.secretHeaders]
+  )
+  return (request) =>
+    Effect.flatMap(
+      httpRequest(adapter, request),
+      (httpRequest) => Effect.mapError(client.execute(httpRequest), (error) => fromClientError(adapter.provider, error))
+    ).pipe(
+      Effect.flatMap((response) => open(adapter, stream, response)),
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () => Effect.fail(Wire.timedOut(adapter.provider, `no response within ${Duration.format(timeout)}`))
+      }),
+      redactSecrets
+    )
+}
+
+const httpRequest = (
+  adapter: Wire.Adapter,
+  request: Chat.ChatRequest
+): Effect.Effect<HttpClientRequest.HttpClientRequest, ModelError.ModelError> => {
+  const call = adapter.request(request)
+  if (Wire.isFailure(call)) return Effect.fail(call)
+  const sign = adapter.sign
+  const signed = sign === undefined
+    ? Effect.succeed(call)
+    : Effect.tryPromise({ try: () => sign(call), catch: (error) => Wire.notSigned(adapter, error) })
+  return Effect.map(signed, (call) =>
+    HttpClientRequest.post(call.url).pipe(
+      HttpClientRequest.setHeaders(call.headers),
+      HttpClientRequest.bodyText(call.body, "application/json")
+    ))
+}
+
+interface StreamLimits {
+  readonly idleTimeout: Duration.Duration
+  readonly contentTimeout: Duration.Duration
+}
+
+// Every response's rate-limit headers go to whoever paces the call, as they arrive; a stream's go with its turn too.
+const open = (
+  adapter: Wire.Adapter,
+  limits: StreamLimits,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<Stream.Stream<Chat.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (openedAt) => {
+    const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
+    return Effect.andThen(
+      rateLimit === undefined ? Effect.void : RateLimitHeaders.report(rateLimit),
+      opened(adapter, limits, response, rateLimit)
+    )
+  })
+
+const opened = (
+  adapter: Wire.Adapter,
+  limits: StreamLimits,
+  response: HttpClientResponse.HttpClientResponse,
+  rateLimit: RateLimitHeaders.RateLimitState | undefined
+): Effect.Effect<Stream.Stream<Chat.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
+  if (response.status < 200 || response.status >= 300) {
+    // A body we cannot read still leaves the status to classify by.
+    return Effect.flatMap(
+      boundedText(response),
+      (body) =>
+        Effect.flip(HttpClassification.fromResponse({
+          provider: adapter.provider,
+          status: response.status,
+          headers: response.headers,
+          body,
+          errorTypes: adapter.errorTypes,
+          secrets: adapter.secrets
+        }))
+    )
+  }
+  const requestId = HttpClassification.requestId(response.headers)
+  const contentType = response.headers["content-type"] ?? ""
+  if (!contentType.includes(Wire.contentType(adapter))) {
+    return Effect.flatMap(
+      boundedText(response),
+      (body) => Effect.fail(Wire.notAStream(adapter, { status: response.status, contentType, body, requestId }))
+    )
+  }
+  return Effect.succeed(chunks(adapter, limits, response, requestId, rateLimit))
+}
+
+// The start of a body as text, up to `Wire.maxErrorBodyBytes`; a body that cannot be read is empty. The rest is
+// never read.
+const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+  Effect.suspend(() => {
+    const reads: Array<Uint8Array> = []
+    let length = 0
+    return response.stream.pipe(
+      Stream.takeUntil((read) => {
+        reads.push(read)
+        length += read.length
+        return length >= Wire.maxErrorBodyBytes
+      }),
+      Stream.runDrain,
+      Effect.map(() => Wire.boundedText(reads)),
+      Effect.orElseSucceed(() => "")
+    )
+  })
+
+const chunks = (
+  adapter: Wire.Adapter,
+  limits: StreamLimits,
+  response: HttpClientResponse.HttpClientResponse,
+  requestId: string | undefined,
+  rateLimit: RateLimitHeaders.RateLimitState | undefined
+): Stream.Stream<Chat.StreamChunk, ModelError.ModelError> =>
+  Stream.unwrap(Clock.clockWith((clock) => {
+    const turn = Wire.turn(adapter, {
+      requestId,
+      rateLimit,
+      contentTimeoutMillis: Duration.toMillis(limits.contentTimeout),
+      describeContentTimeout: Duration.format(limits.contentTimeout),
+      // The clock is read as the read arrives (no effect per read).
+      now: () => clock.currentTimeMillisUnsafe()
+    })
+    const bytes = Stream.mapError(
+      response.stream,
+      (error) => fromClientError(adapter.provider, error, requestId, "response")
+    ).pipe(
+      Stream.timeoutOrElse({
+        duration: limits.idleTimeout,
+        orElse: () =>
+          Stream.fail(
+            Wire.timedOut(
+              adapter.provider,
+              `the stream sent nothing for ${Duration.format(limits.idleTimeout)}`,
+              requestId
+            )
+          )
+      })
+    )
+    return Effect.succeed(bytes.pipe(
+      Stream.map(turn.read),
+      Stream.flattenIterable,
+      Stream.takeUntil(turn.isLast),
+      Stream.filter(turn.isChunk),
+      Stream.concat(Stream.suspend(() => {
+        const failure = turn.end()
+        return failure === undefined ? Stream.empty : Stream.fail(failure)
+      }))
+    ))
+  }))
+
+// A failure of `effect/http`'s client (`Wire.transportFailure`): one that reading the body met is the response
+// breaking off.
+const fromClientError = (
+  provider: string,
+  error: HttpClientError.HttpClientError,
+  requestId?: string,
+  during: "request" | "response" = "request"
+): ModelError.ModelError => {
+  const reason = error.reason
+  return Wire.transportFailure(provider, {
+    kind: during === "response"
+      ? "response"
+      : reason._tag === "TransportError"
+      ? "transport"
+      : reason._tag === "EncodeError" || reason._tag === "InvalidUrlError"
+      ? "request"
+      : "response",
+    reason: reason._tag,
+    cause: "cause" in reason ? reason.cause : undefined
+  }, requestId)
+}

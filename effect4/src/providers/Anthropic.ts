@@ -1,0 +1,76 @@
+/**
+ * An `effect/ai` `LanguageModel` over Anthropic's Messages API (streamed): text, tool calls (run by `effect/ai`'s
+ * `Toolkit` handlers), reasoning with its signature kept for the next turn, usage, and structured output
+ * (`generateObject`, through a tool the model must call). Each call's acquisition (the request, the status, and
+ * the stream up to its first chunk) is retried on Anthropic's own errors: a 429's `retry-after` is a floor, a 529
+ * is retried, a 200 whose first event is an error too; nothing after the first chunk is replayed. What still fails
+ * is an `AiError` whose reason says why (`RateLimitError` with its `retryAfter`, `QuotaExhaustedError`, ...).
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ * import { Anthropic } from "effect-retry-layer/anthropic"
+ *
+ * const Model = Anthropic.layerConfig({
+ *   apiKey: Config.redacted("ANTHROPIC_API_KEY"),
+ *   model: Config.succeed("claude-sonnet-4-5")
+ * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 1.0.0
+ */
+import type * as LanguageModel from "effect/ai/LanguageModel"
+import type * as Config from "effect/Config"
+import type * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
+import type * as Layer from "effect/Layer"
+import * as Wire from "../core/internal/anthropic.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
+import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
+import * as ProviderModel from "../internal/providerModel.js"
+
+/**
+ * The adapter's options (key, model, base URL, version, limits on time) and the model's (`retry`, `maxTokens`,
+ * `temperature`).
+ *
+ * @category models
+ * @since 1.0.0
+ */
+export interface Options extends Wire.Options, ProviderModel.Options {}
+
+/**
+ * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or the key is not a `Redacted`, and
+ * with `InvalidRetryPolicy` for a bad `retry`.
+ *
+ * @category constructors
+ * @since 1.0.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+  ProviderModel.make("Anthropic", () => Wire.adapter(options), options)
+
+/**
+ * @category layers
+ * @since 1.0.0
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+  ProviderModel.layer(make(options))
+
+/**
+ * {@link layer} with its options read from `Config`, e.g.
+ * `{ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: Config.succeed("claude-sonnet-4-5") }`.
+ *
+ * @category layers
+ * @since 1.0.0
+ */
+export const layerConfig = (
+  options: Config.Wrap<Options>
+): Layer.Layer<
+  LanguageModel.LanguageModel,
+  Config.ConfigError | InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient
+> => ProviderModel.layerConfig(options, layer)
