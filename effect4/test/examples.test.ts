@@ -6,13 +6,39 @@ import { promisify } from "node:util"
 const line = fileURLToPath(new URL("..", import.meta.url))
 const tsx = fileURLToPath(new URL("../../node_modules/tsx/dist/cli.mjs", import.meta.url))
 
+// Examples run from source: the shared core is a link, read through it (as the build does) so that its imports
+// find this line's Effect.
+const run = (file: string) =>
+  promisify(execFile)(process.execPath, [tsx, file], {
+    cwd: line,
+    // Not this suite's NODE_OPTIONS (its Node 20 shim is a path relative to this line's directory).
+    env: { ...process.env, NODE_OPTIONS: "--preserve-symlinks" }
+  })
+
 describe("examples", () => {
+  it("examples/providers.ts: an agent loop with a tool over each provider, each one's 429 retried", async () => {
+    const { stdout } = await run("examples/providers.ts")
+    const answers = stdout.trim().split("\n").filter((line) => !line.includes("WARN"))
+    expect(answers).toEqual(
+      ["anthropic", "openai", "bedrock"].map((name) =>
+        `${name}: It is sunny in Paris, 21 C. (3 requests: the 429 retried, then the tool call, then the answer)`
+      )
+    )
+    expect(stdout).toMatch(/bedrock\/anthropic\.claude-demo: attempt 1 of 3 failed with RateLimitError \(status 429/)
+  }, 60_000)
+
+  it("examples/demo.ts (npm run demo): a 429 and a 529 retried, then the answer streamed", async () => {
+    const { stdout } = await run("examples/demo.ts")
+    expect(stdout).toMatch(/attempt 1 of 4 failed with RateLimitError \(status 429, retry-after 1000 ms\)/)
+    expect(stdout).toMatch(/attempt 2 of 4 failed with OverloadedError \(status 529\)/)
+    expect(stdout).toContain(
+      "Retries that honour Retry-After, skip what must not be retried, and never replay a stream."
+    )
+    expect(stdout).toContain("[finished: stop; 10 input, 15 output tokens]")
+  }, 60_000)
+
   it("examples/agent.ts: an agent loop with a tool, its model's 429 retried once, the tool run once", async () => {
-    // Without this suite's NODE_OPTIONS (its Node 20 shim is a path relative to this line's directory).
-    const { stdout } = await promisify(execFile)(process.execPath, [tsx, "examples/agent.ts"], {
-      cwd: line,
-      env: { ...process.env, NODE_OPTIONS: "" }
-    })
+    const { stdout } = await run("examples/agent.ts")
     const lines = stdout.trim().split("\n")
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(

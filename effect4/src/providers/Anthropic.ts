@@ -13,7 +13,7 @@
  * import { Anthropic } from "effect-retry-layer/anthropic"
  *
  * const Model = Anthropic.layerConfig({
- *   apiKey: Config.redacted("ANTHROPIC_API_KEY"),
+ *   apiKey: Config.Redacted("ANTHROPIC_API_KEY"),
  *   model: Config.succeed("claude-sonnet-4-5")
  * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
  * ```
@@ -62,7 +62,7 @@ export const layer = (
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `{ apiKey: Config.redacted("ANTHROPIC_API_KEY"), model: Config.succeed("claude-sonnet-4-5") }`.
+ * `{ apiKey: Config.Redacted("ANTHROPIC_API_KEY"), model: Config.succeed("claude-sonnet-4-5") }`.
  *
  * @category layers
  * @since 1.0.0

@@ -13,11 +13,11 @@
  * import { Bedrock } from "effect-retry-layer/bedrock"
  *
  * const Model = Bedrock.layerConfig({
- *   region: Config.string("AWS_REGION"),
+ *   region: Config.String("AWS_REGION"),
  *   model: Config.succeed("anthropic.claude-3-5-sonnet-20240620-v1:0"),
  *   credentials: {
- *     accessKeyId: Config.redacted("AWS_ACCESS_KEY_ID"),
- *     secretAccessKey: Config.redacted("AWS_SECRET_ACCESS_KEY")
+ *     accessKeyId: Config.Redacted("AWS_ACCESS_KEY_ID"),
+ *     secretAccessKey: Config.Redacted("AWS_SECRET_ACCESS_KEY")
  *   }
  * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
  * ```

@@ -13,7 +13,7 @@
  * import { OpenAI } from "effect-retry-layer/openai"
  *
  * const Model = OpenAI.layerConfig({
- *   apiKey: Config.redacted("OPENAI_API_KEY"),
+ *   apiKey: Config.Redacted("OPENAI_API_KEY"),
  *   model: Config.succeed("gpt-4o-mini")
  * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
  * ```
@@ -62,7 +62,7 @@ export const layer = (
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `{ apiKey: Config.redacted("OPENAI_API_KEY"), model: Config.succeed("gpt-4o-mini") }`.
+ * `{ apiKey: Config.Redacted("OPENAI_API_KEY"), model: Config.succeed("gpt-4o-mini") }`.
  *
  * @category layers
  * @since 1.0.0
