@@ -13,14 +13,23 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string) =>
   promisify(execFile)(command, args, { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: "" } })
 
 // What an Effect 4 user writes: the layer over effect/ai's LanguageModel, and the schedule on its own.
-const consumer = `import { Effect, Layer } from "effect"
+const consumer = `import { Config, Effect, Layer } from "effect"
 import { LanguageModel } from "effect/ai"
+import { FetchHttpClient } from "effect/http"
 import { ModelError, RetryingLanguageModel, RetrySchedule } from "effect-retry-layer"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { Bedrock } from "effect-retry-layer/bedrock"
+import { OpenAI } from "effect-retry-layer/openai"
 
 declare const Provider: Layer.Layer<LanguageModel.LanguageModel>
 export const Model = RetryingLanguageModel.layer({ maxAttempts: 4 }).pipe(Layer.provide(Provider))
 export const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
 export const schedule = RetrySchedule.make<ModelError.ModelError>({ baseDelay: "200 millis" })
+export const Claude = Anthropic.layerConfig({
+  apiKey: Config.Redacted("ANTHROPIC_API_KEY"),
+  model: Config.succeed("claude-sonnet-4-5")
+}).pipe(Layer.provide(FetchHttpClient.layer))
+export const models = [OpenAI.layerAzure, OpenAI.layer, Bedrock.layer] as const
 `
 
 // And that it runs on the Effect it was installed next to: two overloaded answers retried, then the third call.
@@ -31,6 +40,28 @@ const call = Effect.suspend(() =>
   ++calls < 3 ? Effect.fail(new ModelError.OverloadedError({ provider: "p", message: "busy" })) : Effect.succeed(calls)
 )
 console.log(await Effect.runPromise(Effect.retry(call, RetrySchedule.make({ baseDelay: "1 millis", jitter: "none" }))))
+`
+
+// And that an installed project calls Anthropic through effect/ai (the loopback server standing in for it), with
+// the optional peers of the Bedrock adapter not installed: its 429 retried, then the answer.
+const calls = `import { Effect, Layer, Redacted } from "effect"
+import { LanguageModel } from "effect/ai"
+import { FetchHttpClient } from "effect/http"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { FaultServer } from "effect-retry-layer/testing/server"
+const program = Effect.gen(function*() {
+  const server = yield* FaultServer.make()
+  yield* server.enqueue(
+    FaultServer.anthropicError(429, "rate_limit_error", "slow down", { "retry-after-ms": "10" }),
+    FaultServer.anthropicStream(["Hello", " from Claude"])
+  )
+  const model = Anthropic.layer({ apiKey: Redacted.make("sk-ant"), model: "claude", baseUrl: server.url })
+  const response = yield* LanguageModel.generateText({ prompt: "Hi" }).pipe(
+    Effect.provide(model.pipe(Layer.provide(FetchHttpClient.layer)))
+  )
+  return response.text + " (" + (yield* server.requests).length + " requests)"
+})
+console.log(await Effect.runPromise(Effect.scoped(program)))
 `
 
 const tsconfig = (moduleResolution: "NodeNext" | "Bundler") =>
@@ -76,6 +107,9 @@ describe("the Effect 4 line as a package", () => {
         writeFileSync(join(app, "runs.mjs"), runs)
         const { stdout } = await run(process.execPath, ["runs.mjs"], app)
         expect(stdout.trim()).toBe("3")
+        writeFileSync(join(app, "calls.mjs"), calls)
+        const { stdout: called } = await run(process.execPath, ["calls.mjs"], app)
+        expect(called.trim().split("\n").at(-1)).toBe("Hello from Claude (2 requests)")
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }

@@ -24,7 +24,7 @@ import * as HttpModel from "./httpModel.js"
 /**
  * What every provider's `LanguageModel` takes besides its adapter's options.
  *
- * @internal
+ * @since 1.0.0
  */
 export interface Options {
   /**
