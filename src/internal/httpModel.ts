@@ -3,20 +3,18 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
-import * as HttpClassification from "../core/HttpClassification.js"
+import * as HttpRead from "../core/internal/httpRead.js"
 import * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
-import * as RateLimitHeaders from "../core/RateLimitHeaders.js"
+import type * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import type { InvalidOptions } from "./options.js"
 import { validated } from "./options.js"
 
@@ -70,101 +68,31 @@ const service = (adapter: Wire.Adapter, limits: Limits, client: HttpClient.HttpC
         (httpRequest) =>
           Effect.mapError(client.execute(httpRequest), (error) => fromClientError(adapter.provider, error))
       ).pipe(
-        Effect.flatMap((response) => open(adapter, stream, response)),
+        Effect.flatMap((response) =>
+          HttpRead.open(adapter, response, (requestId, rateLimit) =>
+            chunks(adapter, stream, response, requestId, rateLimit))
+        ),
         Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
         redactSecrets
       )
   }
 }
 
+// The adapter's call as this line's request.
 const httpRequest = (
   adapter: Wire.Adapter,
   request: CompletionModel.ChatRequest
-): Effect.Effect<HttpClientRequest.HttpClientRequest, ModelError.ModelError> => {
-  const call = adapter.request(request)
-  if (Wire.isFailure(call)) return Effect.fail(call)
-  const sign = adapter.sign
-  const signed = sign === undefined
-    ? Effect.succeed(call)
-    : Effect.tryPromise({ try: () => sign(call), catch: (error) => Wire.notSigned(adapter, error) })
-  return Effect.map(signed, (call) =>
+): Effect.Effect<HttpClientRequest.HttpClientRequest, ModelError.ModelError> =>
+  Effect.map(HttpRead.call(adapter, request), (call) =>
     HttpClientRequest.post(call.url).pipe(
       HttpClientRequest.setHeaders(call.headers),
       HttpClientRequest.bodyText(call.body, "application/json")
     ))
-}
 
 interface StreamLimits {
   readonly idleTimeout: Duration.Duration
   readonly contentTimeout: Duration.Duration
 }
-
-// Every response's rate-limit headers go to whoever paces the call, as they arrive; a stream's go with its turn too.
-const open = (
-  adapter: Wire.Adapter,
-  limits: StreamLimits,
-  response: HttpClientResponse.HttpClientResponse
-): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (openedAt) => {
-    const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(response.headers, openedAt))
-    return Effect.zipRight(
-      rateLimit === undefined ? Effect.void : RateLimitHeaders.report(rateLimit),
-      opened(adapter, limits, response, rateLimit)
-    )
-  })
-
-const opened = (
-  adapter: Wire.Adapter,
-  limits: StreamLimits,
-  response: HttpClientResponse.HttpClientResponse,
-  rateLimit: RateLimitHeaders.RateLimitState | undefined
-): Effect.Effect<Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError>, ModelError.ModelError> => {
-  if (response.status < 200 || response.status >= 300) {
-    // A body we cannot read still leaves the status to classify by.
-    return Effect.flatMap(
-      boundedText(response),
-      (body) =>
-        Effect.flip(HttpClassification.fromResponse({
-          provider: adapter.provider,
-          status: response.status,
-          headers: response.headers,
-          body,
-          errorTypes: adapter.errorTypes,
-          secrets: adapter.secrets
-        }))
-    )
-  }
-  const requestId = HttpClassification.requestId(response.headers)
-  const contentType = response.headers["content-type"] ?? ""
-  if (!contentType.includes(Wire.contentType(adapter))) {
-    return Effect.flatMap(
-      boundedText(response),
-      (body) => Effect.fail(Wire.notAStream(adapter, { status: response.status, contentType, body, requestId }))
-    )
-  }
-  return Effect.succeed(chunks(adapter, limits, response, requestId, rateLimit))
-}
-
-/**
- * The start of a body as text, up to `Wire.maxErrorBodyBytes`; a body that cannot be read is empty. The rest is
- * never read.
- *
- * @internal
- */
-export const boundedText = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
-  response.stream.pipe(
-    Stream.runFoldWhile(
-      { reads: [] as Array<Uint8Array>, length: 0 },
-      (read) => read.length < Wire.maxErrorBodyBytes,
-      (read, chunk) => {
-        read.reads.push(chunk)
-        read.length += chunk.length
-        return read
-      }
-    ),
-    Effect.map(({ reads }) => Wire.boundedText(reads)),
-    Effect.orElseSucceed(() => "")
-  )
 
 const chunks = (
   adapter: Wire.Adapter,

@@ -12,13 +12,13 @@ import * as Effect from "effect/Effect"
 import * as HttpClassification from "../core/HttpClassification.js"
 import { Classified } from "../core/internal/classified.js"
 import { knownErrorTypes } from "../core/internal/errorTypes.js"
+import { boundedText } from "../core/internal/httpRead.js"
 import * as ModelError from "../core/ModelError.js"
 import * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import * as Retryable from "../core/Retryable.js"
 import type * as Policy from "../Policy.js"
 import * as RetryAcquisition from "../RetryAcquisition.js"
 import type * as RetrySchedule from "../RetrySchedule.js"
-import { boundedText } from "./httpModel.js"
 
 /** @internal */
 export interface Options extends Omit<RetryAcquisition.Options<unknown>, "provider" | "onRetry"> {
