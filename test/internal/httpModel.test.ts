@@ -21,7 +21,8 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Wire from "../../src/core/internal/wire.js"
 import { adapterFailure } from "../support/thrown.js"
-import { pulled, sse } from "../support/transcripts.js"
+import { pulled } from "../support/transcripts.js"
+import { sse } from "../support/wire.js"
 
 // The events of text read in pieces, or the failure that stopped them.
 const parse = (pieces: ReadonlyArray<string>) =>

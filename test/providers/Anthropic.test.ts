@@ -19,7 +19,6 @@ import type * as Net from "node:net"
 import * as Chat from "../support/chat.js"
 import { adapterFailure } from "../support/thrown.js"
 import { capturingTracer } from "../support/tracing.js"
-import { framings, served, sse } from "../support/transcripts.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
 
 const apiKey = "sk-ant-test-SECRET-4f1c9a"
@@ -513,125 +512,7 @@ describe("bounded input over loopback HTTP", () => {
     }).pipe(withHttp))
 })
 
-describe("Anthropic's published stream, the whole wire", () => {
-  const signature = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
-  const transcript = sse([
-    ["message_start", {
-      type: "message_start",
-      message: {
-        id: "msg_01",
-        type: "message",
-        role: "assistant",
-        content: [],
-        model: "claude-sonnet-4-5",
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 472, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000, output_tokens: 2 }
-      }
-    }],
-    ["content_block_start", {
-      type: "content_block_start",
-      index: 0,
-      content_block: { type: "thinking", thinking: "" }
-    }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 0,
-      delta: { type: "thinking_delta", thinking: "Weather, then time." }
-    }],
-    ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature } }],
-    ["content_block_stop", { type: "content_block_stop", index: 0 }],
-    ["content_block_start", {
-      type: "content_block_start",
-      index: 1,
-      content_block: { type: "redacted_thinking", data: "EmwKAhgBEgy3va3pzix" }
-    }],
-    ["content_block_stop", { type: "content_block_stop", index: 1 }],
-    ["ping", { type: "ping" }],
-    ["content_block_start", { type: "content_block_start", index: 2, content_block: { type: "text", text: "" } }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 2,
-      delta: { type: "text_delta", text: "Checking San Francisco:" }
-    }],
-    ["content_block_stop", { type: "content_block_stop", index: 2 }],
-    ["content_block_start", {
-      type: "content_block_start",
-      index: 3,
-      content_block: { type: "tool_use", id: "toolu_01", name: "get_weather", input: {} }
-    }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 3,
-      delta: { type: "input_json_delta", partial_json: "" }
-    }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 3,
-      delta: { type: "input_json_delta", partial_json: "{\"location\":" }
-    }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 3,
-      delta: { type: "input_json_delta", partial_json: " \"San Francisco, CA\"}" }
-    }],
-    ["content_block_stop", { type: "content_block_stop", index: 3 }],
-    ["content_block_start", {
-      type: "content_block_start",
-      index: 4,
-      content_block: { type: "tool_use", id: "toolu_02", name: "get_time", input: {} }
-    }],
-    ["content_block_delta", {
-      type: "content_block_delta",
-      index: 4,
-      delta: { type: "input_json_delta", partial_json: "{\"tz\": \"America/Los_Angeles\"}" }
-    }],
-    ["content_block_stop", { type: "content_block_stop", index: 4 }],
-    ["message_delta", {
-      type: "message_delta",
-      delta: { stop_reason: "tool_use", stop_sequence: null },
-      usage: { output_tokens: 89 }
-    }],
-    ["message_stop", { type: "message_stop" }]
-  ])
-  const C = CompletionModel.StreamChunk
-  const expected = [
-    C.ThinkingDelta({ thinking: "Weather, then time." }),
-    C.ThinkingSignature({ signature }),
-    C.RedactedThinking({ data: "EmwKAhgBEgy3va3pzix" }),
-    C.TextDelta({ text: "Checking San Francisco:" }),
-    C.ToolCallStart({ id: "toolu_01", name: "get_weather" }),
-    C.ToolCallDelta({ id: "toolu_01", argumentsDelta: "{\"location\":" }),
-    C.ToolCallDelta({ id: "toolu_01", argumentsDelta: " \"San Francisco, CA\"}" }),
-    C.ToolCallEnd({ id: "toolu_01", name: "get_weather", arguments: { location: "San Francisco, CA" } }),
-    C.ToolCallStart({ id: "toolu_02", name: "get_time" }),
-    C.ToolCallDelta({ id: "toolu_02", argumentsDelta: "{\"tz\": \"America/Los_Angeles\"}" }),
-    C.ToolCallEnd({ id: "toolu_02", name: "get_time", arguments: { tz: "America/Los_Angeles" } }),
-    C.TurnFinished({
-      reason: "tool_use",
-      stopReason: "tool_use",
-      usage: { inputTokens: 472, outputTokens: 89, cacheReadTokens: 2000, cacheWriteTokens: 100 }
-    })
-  ]
-  const adapter = Anthropic.make({ apiKey: Redacted.make(apiKey), model: "m", baseUrl: "http://127.0.0.1:1" })
-
-  it.each(framings)(
-    "thinking, a signature, redacted thinking, two tool calls and cache usage (%s)",
-    (_, eol, size) =>
-      Effect.runPromise(Effect.map(served(adapter, transcript, eol, size), (chunks) => {
-        expect(chunks).toStrictEqual(expected)
-      }))
-  )
-
-  it.effect("a tool call whose arguments are not JSON is a StreamError naming the call", () =>
-    Effect.gen(function*() {
-      const broken = transcript.replace("\\\"San Francisco, CA\\\"}", "\\\"San Fr")
-      const exit = yield* Effect.exit(served(adapter, broken, "\n", Infinity))
-      expect(exit._tag === "Failure" && JSON.stringify(exit.cause)).toContain(
-        "the arguments of tool call toolu_01 (get_weather) are not JSON"
-      )
-    }))
-
+describe("Anthropic's requests, the whole wire", () => {
   it.scoped("a request with tools, a tool choice, tool use and results, thinking and an image is sent as documented", () =>
     Effect.gen(function*() {
       const { model, server } = yield* setup()

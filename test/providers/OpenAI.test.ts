@@ -10,7 +10,6 @@ import * as Redacted from "effect/Redacted"
 import * as Chat from "../support/chat.js"
 import { adapterFailure } from "../support/thrown.js"
 import { capturingTracer } from "../support/tracing.js"
-import { framings, served, sse } from "../support/transcripts.js"
 import { advanceTo, recordingCalls } from "../support/virtualTime.js"
 
 const apiKey = "sk-proj-test-SECRET-77ab"
@@ -212,70 +211,7 @@ describe("Azure OpenAI over loopback HTTP", () => {
   })
 })
 
-describe("OpenAI's published stream, the whole wire", () => {
-  const base = { id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o" }
-  const delta = (d: unknown, finish: string | null = null) => ({
-    ...base,
-    choices: [{ index: 0, delta: d, finish_reason: finish }],
-    usage: null
-  })
-  const transcript = sse([
-    [
-      undefined,
-      delta({
-        role: "assistant",
-        content: null,
-        tool_calls: [{ index: 0, id: "call_abc", type: "function", function: { name: "get_weather", arguments: "" } }]
-      })
-    ],
-    [undefined, delta({ tool_calls: [{ index: 0, function: { arguments: "{\"location\":" } }] })],
-    [
-      undefined,
-      delta({
-        tool_calls: [{ index: 1, id: "call_def", type: "function", function: { name: "get_time", arguments: "" } }]
-      })
-    ],
-    [undefined, delta({ tool_calls: [{ index: 0, function: { arguments: " \"Paris\"}" } }] })],
-    [undefined, delta({ tool_calls: [{ index: 1, function: { arguments: "{\"tz\": \"Europe/Paris\"}" } }] })],
-    [undefined, delta({}, "tool_calls")],
-    [undefined, {
-      ...base,
-      choices: [],
-      usage: {
-        prompt_tokens: 82,
-        completion_tokens: 36,
-        total_tokens: 118,
-        prompt_tokens_details: { cached_tokens: 64, audio_tokens: 0 },
-        completion_tokens_details: { reasoning_tokens: 12, audio_tokens: 0 }
-      }
-    }],
-    [undefined, "[DONE]"]
-  ])
-  const C = CompletionModel.StreamChunk
-  const expected = [
-    C.ToolCallStart({ id: "call_abc", name: "get_weather" }),
-    C.ToolCallDelta({ id: "call_abc", argumentsDelta: "{\"location\":" }),
-    C.ToolCallStart({ id: "call_def", name: "get_time" }),
-    C.ToolCallDelta({ id: "call_abc", argumentsDelta: " \"Paris\"}" }),
-    C.ToolCallDelta({ id: "call_def", argumentsDelta: "{\"tz\": \"Europe/Paris\"}" }),
-    C.ToolCallEnd({ id: "call_abc", name: "get_weather", arguments: { location: "Paris" } }),
-    C.ToolCallEnd({ id: "call_def", name: "get_time", arguments: { tz: "Europe/Paris" } }),
-    C.TurnFinished({
-      reason: "tool_use",
-      stopReason: "tool_calls",
-      usage: { inputTokens: 82, outputTokens: 36, cacheReadTokens: 64, reasoningTokens: 12 }
-    })
-  ]
-  const adapter = OpenAI.make({ apiKey: Redacted.make(apiKey), model: "m", baseUrl: "http://127.0.0.1:1/v1" })
-
-  it.each(framings)(
-    "two parallel tool calls and the usage chunk with cached and reasoning tokens (%s)",
-    (_, eol, size) =>
-      Effect.runPromise(Effect.map(served(adapter, transcript, eol, size), (chunks) => {
-        expect(chunks).toStrictEqual(expected)
-      }))
-  )
-
+describe("OpenAI's requests, the whole wire", () => {
   it.scoped("a request with tools, tool calls and tool results is sent as Chat Completions documents it", () =>
     Effect.gen(function*() {
       const { model, server } = yield* openAi()
