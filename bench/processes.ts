@@ -61,10 +61,15 @@ interface Outcome {
   readonly finishedAt: number
 }
 
-const child = (args: ReadonlyArray<string>) => {
-  const script = fileURLToPath(new URL("./support/fleetProcess.ts", import.meta.url))
-  const tsconfig = fileURLToPath(new URL("./tsconfig.json", import.meta.url))
+// A process of the Effect 3 line (`bench/support/fleetProcess.ts`), or of the Effect 4 line
+// (`effect4/bench/fleetProcess.ts`, on effect4/dist with its own Effect).
+const child = (args: ReadonlyArray<string>, line: "effect3" | "effect4" = "effect3") => {
+  const path = (file: string) => fileURLToPath(new URL(file, import.meta.url))
+  const [script, tsconfig, cwd] = line === "effect3"
+    ? [path("./support/fleetProcess.ts"), path("./tsconfig.json"), path("../")]
+    : [path("../effect4/bench/fleetProcess.ts"), path("../effect4/bench/tsconfig.json"), path("../effect4/")]
   const proc: ChildProcess = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd,
     env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig },
     stdio: ["pipe", "pipe", "inherit"]
   })
@@ -85,14 +90,18 @@ const row = (
   name: string,
   store: (prefix: string) => string,
   mode: "steady" | "stalls",
-  meanwhile: Effect.Effect<void> = Effect.void
+  meanwhile: Effect.Effect<void> = Effect.void,
+  effect4?: "provider" | "builtins" | "builtins-times-3"
 ) =>
   Effect.gen(function*() {
     const server = yield* provider()
     const prefix = `bench-processes-${Date.now()}:`
     const children = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        Array.from({ length: processes }, () => child([server.url, store(prefix), prefix, String(callsEach), mode]))
+        Array.from({ length: processes }, () =>
+          effect4 === undefined
+            ? child([server.url, store(prefix), prefix, String(callsEach), mode])
+            : child([server.url, effect4, String(callsEach)], "effect4"))
       ),
       (children) => Effect.forEach(children, (c) => c.stop)
     )
@@ -137,7 +146,29 @@ export const run = () =>
         Effect.delay(redis.kill, "10 seconds")
       ),
       yield* row("4 processes, each its own memory store (no sharing)", () => "memory", "steady"),
-      yield* row("4 processes, plain retries (retry(fetch) from effect-retry-layer/promise)", () => "plain", "steady")
+      yield* row("4 processes, plain retries (retry(fetch) from effect-retry-layer/promise)", () => "plain", "steady"),
+      yield* row(
+        "Effect 4: 4 processes, this line's Anthropic provider, its own retry (defaults; no fleet stack yet)",
+        () => "",
+        "steady",
+        Effect.void,
+        "provider"
+      ),
+      yield* row(
+        "Effect 4 built-ins: withRateLimiter (token bucket, 300/min, memory store, times unset), retryTransient, " +
+          "withCircuitBreaker",
+        () => "",
+        "steady",
+        Effect.void,
+        "builtins"
+      ),
+      yield* row(
+        "Effect 4 built-ins, withRateLimiter with times: 3",
+        () => "",
+        "steady",
+        Effect.void,
+        "builtins-times-3"
+      )
     ]
     report(
       "processes",

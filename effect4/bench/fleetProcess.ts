@@ -1,0 +1,89 @@
+/**
+ * One process of the real-process fleet bench (`bench/processes.ts`) on the Effect 4 line: this line's Anthropic
+ * provider (an `effect/ai` `LanguageModel`) over `effect/http`'s fetch client, either with its own retry
+ * (`provider`, defaults) or with Effect 4's own pieces around the client in the order their docs recommend
+ * (`builtins`: `withRateLimiter` on a memory store, token bucket, 300 a minute, `times` unset as its default;
+ * `builtins-times-3` the same with `times: 3`; then `retryTransient({ times: 2 })`, then `withCircuitBreaker`,
+ * 5 consecutive failures, 30 s open), the provider's own retry off. The same protocol as the Effect 3 line's
+ * `bench/support/fleetProcess.ts`: `ready`, wait for `go`, all calls at once, one JSON line.
+ *
+ * Arguments: `<server url> <provider | builtins | builtins-times-3> <calls>`.
+ */
+import { Effect, Exit, Layer, Redacted, Schedule, Stream } from "effect"
+import { Anthropic } from "effect-retry-layer/anthropic"
+import { LanguageModel } from "effect/ai"
+import { FetchHttpClient, HttpClient } from "effect/http"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { createInterface } from "node:readline"
+
+const [url, mode, callsArg] = process.argv.slice(2)
+const calls = Number(callsArg)
+if (url === undefined || mode === undefined || !(calls > 0)) {
+  throw new Error("usage: fleetProcess <url> <provider | builtins | builtins-times-3> <calls>")
+}
+
+// Effect 4's pieces around the client, in their docs' order: the rate limiter, then retryTransient, then the breaker.
+const Builtins = (times: number | undefined) =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const limiter = yield* RateLimiter.RateLimiter
+      const breaker = yield* CircuitBreaker.make({
+        tripPolicy: CircuitBreaker.consecutive(5),
+        openDuration: "30 seconds"
+      })
+      // Their errors (RateLimiterError, CircuitBreakerError) are not HttpClientErrors; the provider reads any
+      // failure of its client as a transport failure (a ConnectionError), so they reach the caller as such.
+      const limited = client.pipe(
+        HttpClient.withRateLimiter({
+          limiter,
+          key: "anthropic",
+          limit: 300,
+          window: "1 minute",
+          algorithm: "token-bucket",
+          ...(times === undefined ? {} : { times })
+        }),
+        HttpClient.retryTransient({ times: 2, schedule: Schedule.exponential("500 millis") })
+      ) as unknown as HttpClient.HttpClient
+      return limited.pipe(HttpClient.withCircuitBreaker({ breaker })) as unknown as HttpClient.HttpClient
+    })
+  ).pipe(
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provide(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))),
+    Layer.provide(CircuitBreaker.layerStoreMemory())
+  )
+
+const model = mode === "provider"
+  ? Anthropic.layer({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url }).pipe(
+    Layer.provide(FetchHttpClient.layer)
+  )
+  : Anthropic.layer({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url, retry: false }).pipe(
+    Layer.provide(Builtins(mode === "builtins-times-3" ? 3 : undefined))
+  )
+
+const call = Stream.runDrain(LanguageModel.streamText({ prompt: "hi" }))
+const services = await Effect.runPromise(Layer.build(model).pipe(Effect.scoped))
+const callOnce = () => Effect.runPromiseExit(Effect.provideContext(call, services))
+
+console.log("ready")
+await new Promise<void>((resolve) => {
+  const lines = createInterface({ input: process.stdin })
+  lines.on("line", (line) => {
+    if (line.trim() === "go") {
+      lines.close()
+      process.stdin.destroy()
+      resolve()
+    }
+  })
+})
+
+const exits = await Promise.all(Array.from({ length: calls }, callOnce))
+const finishedAt = Date.now()
+console.log(JSON.stringify({
+  done: exits.filter(Exit.isSuccess).length,
+  failed: exits.filter(Exit.isFailure).length,
+  fallbacks: 0,
+  finishedAt
+}))
+process.exit(0)
