@@ -115,6 +115,45 @@ describe("the providers as effect/ai LanguageModels", () => {
         }).pipe(Effect.provide(ToolsLive))))
   }
 
+  for (const provider of ["anthropic", "openai", "bedrock"] as const) {
+    it.live(`${provider}: generateObject asks for one tool the model must call, and its input is the object`, () =>
+      withServer(provider, (server) =>
+        Effect.gen(function*() {
+          const Weather = Schema.Struct({ city: Schema.String, celsius: Schema.Number })
+          const call = [{ id: "call_o", name: "weather", input: { city: "Paris", celsius: 21 } }]
+          yield* server.enqueue(
+            provider === "anthropic"
+              ? FaultServer.anthropicStream([], { toolCalls: call })
+              : provider === "openai"
+              ? FaultServer.openAiStream([], { toolCalls: call })
+              : FaultServer.bedrockStream([], { toolCalls: call })
+          )
+          const response = yield* LanguageModel.generateObject({
+            prompt: "The weather in Paris?",
+            schema: Weather,
+            objectName: "weather"
+          })
+          assert.deepStrictEqual(response.value, { city: "Paris", celsius: 21 })
+          assert.strictEqual(response.finishReason, "stop")
+          const sent = JSON.stringify((yield* server.requests)[0]!.json)
+          assert.include(sent, "\"weather\"")
+          assert.include(sent, "celsius")
+        })))
+  }
+
+  it.live("a prompt a provider cannot take (a file by URL) fails with an InvalidRequestError, nothing sent", () =>
+    withServer("anthropic", (server) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(LanguageModel.generateText({
+          prompt: [{
+            role: "user",
+            content: [{ type: "file", mediaType: "application/pdf", data: new URL("https://example.com/a.pdf") }]
+          }]
+        }))
+        assert.strictEqual(error.reason._tag, "InvalidRequestError")
+        assert.strictEqual((yield* server.requests).length, 0)
+      })))
+
   it.live("anthropic: reasoning arrives as reasoning parts, its signature kept for the next turn", () =>
     withServer("anthropic", (server) =>
       Effect.gen(function*() {
@@ -221,7 +260,9 @@ describe("the providers as effect/ai LanguageModels", () => {
         const fiber = yield* Effect.forkChild(LanguageModel.generateText({ prompt: "Hi" }))
         yield* server.awaitRequests(1)
         yield* Fiber.interrupt(fiber)
-        yield* TestClock.adjust("1 hour")
+        yield* advance(60_000, 10_000)
         assert.strictEqual((yield* server.requests).length, 1)
+        // Nothing left in flight: the 429's response was read and finished, not held by the interrupted call.
+        assert.strictEqual(yield* server.inFlight, 0)
       })))
 })
