@@ -5,7 +5,9 @@ import { tables } from "../bench/tables.js"
 const root = new URL("..", import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), "utf8")
 const pages = ["README.md", ...readdirSync(new URL("docs/", root)).map((name) => `docs/${name}`)]
-const examples = readdirSync(new URL("examples/", root)).map((name) => read(`examples/${name}`))
+const examples = ["examples/", "effect4/examples/"].flatMap((dir) =>
+  readdirSync(new URL(dir, root)).map((name) => read(`${dir}${name}`))
+)
 
 describe("README and docs", () => {
   it("the README stays a newcomer's page: at most 250 lines", () => {
