@@ -4,9 +4,12 @@
  * `effect/Schema` or the SSE parser.
  */
 import * as Sse from "@effect/experimental/Sse"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 
 /** A schema of JSON data that needs no services. */
 // The encoded side is whatever JSON the struct reads; schemas are invariant in it, so it cannot be `unknown`.
@@ -34,3 +37,19 @@ export const makeSseParser: (
   onParse: (event: Sse.AnyEvent) => void,
   options: { readonly maxEventSize: number }
 ) => { readonly feed: (chunk: string) => unknown } = Sse.makeParser
+
+/** The clock, read without an effect per reading (as a stream's reads arrive). */
+export const clockReader: Effect.Effect<() => number> = Effect.map(
+  Effect.clock,
+  (clock) => () => clock.unsafeCurrentTimeMillis()
+)
+
+/** Each element of a stream as the elements `f` gives for it. */
+export const mapConcat = <A, B>(f: (a: A) => Iterable<B>) => <E, R>(self: Stream.Stream<A, E, R>) =>
+  Stream.mapConcat(self, f)
+
+/** A stream that fails with `onTimeout()` when it gives nothing for `duration`. */
+export const idleTimeout = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
+<A, E, R>(
+  self: Stream.Stream<A, E, R>
+): Stream.Stream<A, E | E2, R> => Stream.timeoutFail(self, onTimeout, duration)

@@ -2,7 +2,6 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -14,7 +13,6 @@ import type * as CompletionModel from "../CompletionModel.js"
 import * as HttpRead from "../core/internal/httpRead.js"
 import * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
-import type * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import type { InvalidOptions } from "./options.js"
 import { validated } from "./options.js"
 
@@ -70,7 +68,13 @@ const service = (adapter: Wire.Adapter, limits: Limits, client: HttpClient.HttpC
       ).pipe(
         Effect.flatMap((response) =>
           HttpRead.open(adapter, response, (requestId, rateLimit) =>
-            chunks(adapter, stream, response, requestId, rateLimit))
+            HttpRead.turnStream(
+              adapter,
+              stream,
+              Stream.mapError(response.stream, (error) => fromClientError(adapter.provider, error, requestId)),
+              requestId,
+              rateLimit
+            ))
         ),
         Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }),
         redactSecrets
@@ -88,49 +92,6 @@ const httpRequest = (
       HttpClientRequest.setHeaders(call.headers),
       HttpClientRequest.bodyText(call.body, "application/json")
     ))
-
-interface StreamLimits {
-  readonly idleTimeout: Duration.Duration
-  readonly contentTimeout: Duration.Duration
-}
-
-const chunks = (
-  adapter: Wire.Adapter,
-  limits: StreamLimits,
-  response: HttpClientResponse.HttpClientResponse,
-  requestId: string | undefined,
-  rateLimit: RateLimitHeaders.RateLimitState | undefined
-): Stream.Stream<CompletionModel.StreamChunk, ModelError.ModelError> =>
-  Stream.unwrap(Effect.map(Effect.clock, (clock) => {
-    const turn = Wire.turn(adapter, {
-      requestId,
-      rateLimit,
-      contentTimeoutMillis: Duration.toMillis(limits.contentTimeout),
-      describeContentTimeout: Duration.format(limits.contentTimeout),
-      // The clock is read as the read arrives (the sleep-free `unsafe` reading: no effect per read).
-      now: () => clock.unsafeCurrentTimeMillis()
-    })
-    const bytes = Stream.mapError(response.stream, (error) => fromClientError(adapter.provider, error, requestId)).pipe(
-      Stream.timeoutFail(
-        () =>
-          Wire.timedOut(
-            adapter.provider,
-            `the stream sent nothing for ${Duration.format(limits.idleTimeout)}`,
-            requestId
-          ),
-        limits.idleTimeout
-      )
-    )
-    return bytes.pipe(
-      Stream.mapConcat(turn.read),
-      Stream.takeUntil(turn.isLast),
-      Stream.filter(turn.isChunk),
-      Stream.concat(Stream.suspend(() => {
-        const failure = turn.end()
-        return failure === undefined ? Stream.empty : Stream.fail(failure)
-      }))
-    )
-  }))
 
 /**
  * A transport failure of `@effect/platform`'s client, as a `ModelError` (`Wire.transportFailure`).

@@ -4,12 +4,16 @@
  * SSE parser.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Sse from "effect/encoding/Sse"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import * as Stream from "effect/Stream"
 
 /** A schema of JSON data that needs no services. */
 // The encoded side is whatever JSON the struct reads; schemas are invariant in it, so it cannot be `unknown`.
@@ -39,3 +43,18 @@ export const makeSseParser: (
   onParse: (event: Sse.AnyEvent) => void,
   options: { readonly maxEventSize: number }
 ) => { readonly feed: (chunk: string) => unknown } = Sse.makeParser
+
+/** The clock, read without an effect per reading (as a stream's reads arrive). */
+export const clockReader: Effect.Effect<() => number> = Clock.clockWith((clock) =>
+  Effect.succeed(() => clock.currentTimeMillisUnsafe())
+)
+
+/** Each element of a stream as the elements `f` gives for it. */
+export const mapConcat = <A, B>(f: (a: A) => Iterable<B>) => <E, R>(self: Stream.Stream<A, E, R>) =>
+  Stream.flattenIterable(Stream.map(self, f))
+
+/** A stream that fails with `onTimeout()` when it gives nothing for `duration`. */
+export const idleTimeout = <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
+<A, E, R>(
+  self: Stream.Stream<A, E, R>
+): Stream.Stream<A, E | E2, R> => Stream.timeoutOrElse(self, { duration, orElse: () => Stream.fail(onTimeout()) })

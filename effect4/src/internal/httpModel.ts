@@ -1,17 +1,14 @@
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Headers from "effect/http/Headers"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Stream from "effect/Stream"
 import type * as Chat from "../core/Chat.js"
 import * as HttpRead from "../core/internal/httpRead.js"
 import * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
-import type * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 
 /**
  * An adapter's limits on time.
@@ -60,12 +57,20 @@ export const make = (adapter: Wire.Adapter, limits: Limits, client: HttpClient.H
     ).pipe(
       Effect.flatMap((response) =>
         HttpRead.open(adapter, response, (requestId, rateLimit) =>
-          chunks(adapter, stream, response, requestId, rateLimit))
+          HttpRead.turnStream(
+            adapter,
+            stream,
+            Stream.mapError(
+              response.stream,
+              (error) => fromClientError(adapter.provider, error, requestId, "response")
+            ),
+            requestId,
+            rateLimit
+          ))
       ),
       Effect.timeoutOrElse({
         duration: timeout,
-        orElse: () =>
-          Effect.fail(Wire.timedOut(adapter.provider, `no response within ${Duration.format(timeout)}`))
+        orElse: () => Effect.fail(Wire.timedOut(adapter.provider, `no response within ${Duration.format(timeout)}`))
       }),
       redactSecrets
     )
@@ -81,55 +86,6 @@ const httpRequest = (
       HttpClientRequest.setHeaders(call.headers),
       HttpClientRequest.bodyText(call.body, "application/json")
     ))
-
-interface StreamLimits {
-  readonly idleTimeout: Duration.Duration
-  readonly contentTimeout: Duration.Duration
-}
-
-const chunks = (
-  adapter: Wire.Adapter,
-  limits: StreamLimits,
-  response: HttpClientResponse.HttpClientResponse,
-  requestId: string | undefined,
-  rateLimit: RateLimitHeaders.RateLimitState | undefined
-): Stream.Stream<Chat.StreamChunk, ModelError.ModelError> =>
-  Stream.unwrap(Clock.clockWith((clock) => {
-    const turn = Wire.turn(adapter, {
-      requestId,
-      rateLimit,
-      contentTimeoutMillis: Duration.toMillis(limits.contentTimeout),
-      describeContentTimeout: Duration.format(limits.contentTimeout),
-      // The clock is read as the read arrives (no effect per read).
-      now: () => clock.currentTimeMillisUnsafe()
-    })
-    const bytes = Stream.mapError(
-      response.stream,
-      (error) => fromClientError(adapter.provider, error, requestId, "response")
-    ).pipe(
-      Stream.timeoutOrElse({
-        duration: limits.idleTimeout,
-        orElse: () =>
-          Stream.fail(
-            Wire.timedOut(
-              adapter.provider,
-              `the stream sent nothing for ${Duration.format(limits.idleTimeout)}`,
-              requestId
-            )
-          )
-      })
-    )
-    return Effect.succeed(bytes.pipe(
-      Stream.map(turn.read),
-      Stream.flattenIterable,
-      Stream.takeUntil(turn.isLast),
-      Stream.filter(turn.isChunk),
-      Stream.concat(Stream.suspend(() => {
-        const failure = turn.end()
-        return failure === undefined ? Stream.empty : Stream.fail(failure)
-      }))
-    ))
-  }))
 
 // A failure of `effect/http`'s client (`Wire.transportFailure`): one that reading the body met is the response
 // breaking off.

@@ -4,9 +4,11 @@
  * stream refused. Each line's `internal/httpModel.ts` sends the call and reads the open stream.
  */
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { clockReader, idleTimeout, mapConcat } from "../../internal/compatWire.js"
 import type * as Chat from "../Chat.js"
 import * as HttpClassification from "../HttpClassification.js"
 import type * as ModelError from "../ModelError.js"
@@ -111,3 +113,51 @@ export const boundedText = <E>(response: Response<E>): Effect.Effect<string> =>
       Effect.orElseSucceed(() => "")
     )
   })
+
+/** An adapter's limits on an open stream. */
+export interface StreamLimits {
+  /** Limit on the wait for each piece of the body. */
+  readonly idleTimeout: Duration.Duration
+  /** Limit on the time the stream goes without content (comments and pings do not count). */
+  readonly contentTimeout: Duration.Duration
+}
+
+/**
+ * The chunks of an open stream, from its body's reads (their failures already `ModelError`s): the idle bound,
+ * then the adapter's turn (`Wire.turn`) read by reads, the clock read as each read arrives (no effect per read),
+ * the stream stopped at the turn's end or its failure, and failed with what `Wire.turn` says it ends with.
+ */
+export const turnStream = (
+  adapter: Wire.Adapter,
+  limits: StreamLimits,
+  body: Stream.Stream<Uint8Array, ModelError.ModelError>,
+  requestId: string | undefined,
+  rateLimit: RateLimitHeaders.RateLimitState | undefined
+): Stream.Stream<Chat.StreamChunk, ModelError.ModelError> =>
+  Stream.unwrap(Effect.map(clockReader, (now) => {
+    const turn = Wire.turn(adapter, {
+      requestId,
+      rateLimit,
+      contentTimeoutMillis: Duration.toMillis(limits.contentTimeout),
+      describeContentTimeout: Duration.format(limits.contentTimeout),
+      now
+    })
+    return body.pipe(
+      idleTimeout(
+        limits.idleTimeout,
+        () =>
+          Wire.timedOut(
+            adapter.provider,
+            `the stream sent nothing for ${Duration.format(limits.idleTimeout)}`,
+            requestId
+          )
+      ),
+      mapConcat(turn.read),
+      Stream.takeUntil(turn.isLast),
+      Stream.filter(turn.isChunk),
+      Stream.concat(Stream.suspend(() => {
+        const failure = turn.end()
+        return failure === undefined ? Stream.empty : Stream.fail(failure)
+      }))
+    )
+  }))
