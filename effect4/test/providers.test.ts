@@ -8,12 +8,16 @@ import * as LanguageModel from "effect/ai/LanguageModel"
 import * as Tool from "effect/ai/Tool"
 import * as Toolkit from "effect/ai/Toolkit"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -252,6 +256,39 @@ describe("the providers as effect/ai LanguageModels", () => {
         yield* advance(60_000, 1_000)
         assert.strictEqual((yield* server.requests).length, 2)
       })))
+
+  it.effect("over a client in Effect 4's withCircuitBreaker: an open circuit is a CircuitOpenError, waited out", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      yield* server.enqueue(replies.anthropic.text(["after the circuit"]))
+      let refusals = 0
+      // The first request meets the breaker open for 2 s (as `HttpClient.withCircuitBreaker` fails), the next goes on.
+      const Guarded = Layer.effect(
+        HttpClient.HttpClient,
+        Effect.map(HttpClient.HttpClient, (client) =>
+          HttpClient.make((request) =>
+            refusals++ === 0
+              ? Effect.fail(
+                new CircuitBreaker.CircuitBreakerError({
+                  reason: new CircuitBreaker.CircuitOpen({ key: "anthropic", retryAfter: Duration.seconds(2) })
+                }) as unknown as HttpClientError.HttpClientError
+              )
+              : client.execute(request)
+          ))
+      ).pipe(Layer.provide(FetchHttpClient.layer))
+      const Model = Anthropic.layer({ apiKey: Redacted.make("sk"), model: "m", baseUrl: server.url }).pipe(
+        Layer.provide(Guarded),
+        Layer.orDie
+      )
+      const fiber = yield* Effect.forkChild(LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model)))
+      yield* advance(1_900)
+      assert.strictEqual(refusals, 1)
+      assert.strictEqual((yield* server.requests).length, 0)
+      yield* advance(60_000, 1_000)
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.text, "after the circuit")
+      assert.strictEqual((yield* server.requests).length, 1)
+    })))
 
   it.effect("anthropic: interrupted while it waits to retry, no further request is sent", () =>
     withServer("anthropic", (server) =>

@@ -4,11 +4,14 @@ import * as Headers from "effect/http/Headers"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import type * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Stream from "effect/Stream"
 import type * as Chat from "../core/Chat.js"
 import * as HttpRead from "../core/internal/httpRead.js"
 import * as Wire from "../core/internal/wire.js"
-import type * as ModelError from "../core/ModelError.js"
+import * as ModelError from "../core/ModelError.js"
 
 /**
  * An adapter's limits on time.
@@ -53,7 +56,14 @@ export const make = (adapter: Wire.Adapter, limits: Limits, client: HttpClient.H
   return (request) =>
     Effect.flatMap(
       httpRequest(adapter, request),
-      (httpRequest) => Effect.mapError(client.execute(httpRequest), (error) => fromClientError(adapter.provider, error))
+      (httpRequest) =>
+        Effect.mapError(
+          client.execute(httpRequest) as Effect.Effect<
+            HttpClientResponse.HttpClientResponse,
+            HttpClientError.HttpClientError | CircuitBreaker.CircuitBreakerError | RateLimiter.RateLimiterError
+          >,
+          (error) => fromClientError(adapter.provider, error)
+        )
     ).pipe(
       Effect.flatMap((response) =>
         HttpRead.open(adapter, response, (requestId, rateLimit) =>
@@ -88,13 +98,15 @@ const httpRequest = (
     ))
 
 // A failure of `effect/http`'s client (`Wire.transportFailure`): one that reading the body met is the response
-// breaking off.
+// breaking off. A client wrapped in Effect 4's own `withCircuitBreaker` or `withRateLimiter` also fails with their
+// refusals, which say what they are: an open circuit (transient, its wait the hint), a limiter that refused.
 const fromClientError = (
   provider: string,
-  error: HttpClientError.HttpClientError,
+  error: HttpClientError.HttpClientError | CircuitBreaker.CircuitBreakerError | RateLimiter.RateLimiterError,
   requestId?: string,
   during: "request" | "response" = "request"
 ): ModelError.ModelError => {
+  if (error._tag !== "HttpClientError") return refusal(provider, error)
   const reason = error.reason
   return Wire.transportFailure(provider, {
     kind: during === "response"
@@ -107,4 +119,25 @@ const fromClientError = (
     reason: reason._tag,
     cause: "cause" in reason ? reason.cause : undefined
   }, requestId)
+}
+
+const refusal = (
+  provider: string,
+  error: CircuitBreaker.CircuitBreakerError | RateLimiter.RateLimiterError
+): ModelError.ModelError => {
+  const reason = error.reason
+  const message = `${provider}: the client's ${
+    error._tag === "CircuitBreakerError" ? "circuit breaker" : "rate limiter"
+  } refused the request (${reason._tag})`
+  switch (reason._tag) {
+    case "CircuitOpen":
+      return new ModelError.CircuitOpenError({ provider, message, retryAfter: reason.retryAfter })
+    case "CircuitHalfOpen":
+      return new ModelError.CircuitOpenError({ provider, message })
+    case "RateLimitExceeded":
+      return new ModelError.RateLimitError({ provider, message, retryAfter: reason.retryAfter })
+    default:
+      // The breaker's or the limiter's store failed: nothing was sent; worth another try.
+      return new ModelError.ConnectionError({ provider, message: `${message}: ${reason.message}`, cause: error })
+  }
 }
