@@ -57,21 +57,20 @@ const withServer = <A, E>(
     )
   }))
 
+type Calls = FaultServer.StreamShape["toolCalls"]
+const weather: Calls = [{ id: "call_1", name: "GetWeather", input: { city: "Paris" } }]
 const replies = {
   anthropic: {
     text: (pieces: ReadonlyArray<string>) => FaultServer.anthropicStream(pieces, { inputTokens: 7, outputTokens: 3 }),
-    tool: () =>
-      FaultServer.anthropicStream([], { toolCalls: [{ id: "call_1", name: "GetWeather", input: { city: "Paris" } }] })
+    tool: (toolCalls: Calls = weather) => FaultServer.anthropicStream([], { toolCalls })
   },
   openai: {
     text: (pieces: ReadonlyArray<string>) => FaultServer.openAiStream(pieces, { inputTokens: 7, outputTokens: 3 }),
-    tool: () =>
-      FaultServer.openAiStream([], { toolCalls: [{ id: "call_1", name: "GetWeather", input: { city: "Paris" } }] })
+    tool: (toolCalls: Calls = weather) => FaultServer.openAiStream([], { toolCalls })
   },
   bedrock: {
     text: (pieces: ReadonlyArray<string>) => FaultServer.bedrockStream(pieces, { inputTokens: 7, outputTokens: 3 }),
-    tool: () =>
-      FaultServer.bedrockStream([], { toolCalls: [{ id: "call_1", name: "GetWeather", input: { city: "Paris" } }] })
+    tool: (toolCalls: Calls = weather) => FaultServer.bedrockStream([], { toolCalls })
   }
 } as const
 
@@ -125,13 +124,7 @@ describe("the providers as effect/ai LanguageModels", () => {
         Effect.gen(function*() {
           const Weather = Schema.Struct({ city: Schema.String, celsius: Schema.Number })
           const call = [{ id: "call_o", name: "weather", input: { city: "Paris", celsius: 21 } }]
-          yield* server.enqueue(
-            provider === "anthropic"
-              ? FaultServer.anthropicStream([], { toolCalls: call })
-              : provider === "openai"
-              ? FaultServer.openAiStream([], { toolCalls: call })
-              : FaultServer.bedrockStream([], { toolCalls: call })
-          )
+          yield* server.enqueue(replies[provider].tool(call))
           const response = yield* LanguageModel.generateObject({
             prompt: "The weather in Paris?",
             schema: Weather,

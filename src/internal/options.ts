@@ -3,7 +3,7 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type { Issue } from "../core/internal/invalidOptions.js"
-import { InvalidOptions } from "../core/internal/invalidOptions.js"
+import { catching, InvalidOptions } from "../core/internal/invalidOptions.js"
 import { nearest } from "../core/internal/spelling.js"
 import type { InvalidRetryPolicy } from "../RetrySchedule.js"
 
@@ -70,19 +70,6 @@ export const check = {
         typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value
       }`
 } as const
-
-// A build that reads its options with a validation that throws (`options`, `RetryPolicy.from`, `checked`), as an
-// Effect: the validation's error in the error channel, anything else a defect.
-const catching = <A, E, R, I>(build: () => Effect.Effect<A, E, R>): Effect.Effect<A, E | I, R> =>
-  Effect.suspend((): Effect.Effect<A, E | I, R> => {
-    try {
-      return build()
-    } catch (error) {
-      return Predicate.isTagged(error, "InvalidOptions") || Predicate.isTagged(error, "InvalidRetryPolicy")
-        ? Effect.fail(error as I)
-        : Effect.die(error)
-    }
-  })
 
 /**
  * How every `make` and `layer` reads its options: inside the Effect it returns, so that a bad option fails the

@@ -8,11 +8,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as Chat from "../core/Chat.js"
 import { firstItem } from "../core/internal/commit.js"
-import { InvalidOptions } from "../core/internal/invalidOptions.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
+import { catching } from "../core/internal/invalidOptions.js"
 import type * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
@@ -54,21 +54,17 @@ export const make = (
   options: Options & HttpModel.Limits
 ): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
   Effect.gen(function*() {
-    const built = yield* Effect.try({
-      try: () => {
-        const adapter = build()
-        const retry = options.retry === false ? undefined : RetrySchedule.policy(options.retry ?? {})
-        return { adapter, retry }
-      },
-      catch: (error) => error
-    }).pipe(
-      Effect.catch((error) =>
-        error instanceof InvalidOptions || Predicate.isTagged(error, "InvalidRetryPolicy")
-          ? Effect.fail(error as InvalidOptions | InvalidRetryPolicy)
-          : Effect.die(error)
-      )
+    const { adapter, retry } = yield* catching<
+      { readonly adapter: Wire.Adapter; readonly retry: RetrySchedule.RetryPolicy | undefined },
+      never,
+      never,
+      InvalidOptions | InvalidRetryPolicy
+    >(() =>
+      Effect.succeed({
+        adapter: build(),
+        retry: options.retry === false ? undefined : RetrySchedule.policy(options.retry ?? {})
+      })
     )
-    const { adapter, retry } = built
     const client = yield* HttpClient.HttpClient
     const chat = HttpModel.make(adapter, options, client)
     const label = `${adapter.provider}/${adapter.model}`
@@ -85,8 +81,8 @@ export const make = (
       return Stream.unwrap(Effect.map(
         toRequest(module, "streamText", provider, options),
         (request) =>
-          Stream.unwrap(Effect.mapError(call(request), failed("streamText"))).pipe(
-            Stream.mapError((error) => AiError.isAiError(error) ? error : failed("streamText")(error)),
+          Stream.unwrap(call(request)).pipe(
+            Stream.mapError(failed("streamText")),
             Stream.mapAccum(() => parts(json), (state, chunk) => [state, state.next(chunk)] as const)
           )
       ))
@@ -187,11 +183,14 @@ const toRequest = (
         }
       }
     }
-    const tools: Array<Chat.Tool> = provider.tools.filter(Tool.isUserDefined).map((tool) => ({
-      name: tool.name,
-      ...(Tool.getDescription(tool) === undefined ? {} : { description: Tool.getDescription(tool)! }),
-      inputSchema: Tool.getJsonSchema(tool) as Record<string, unknown>
-    }))
+    const tools: Array<Chat.Tool> = provider.tools.filter(Tool.isUserDefined).map((tool) => {
+      const description = Tool.getDescription(tool)
+      return {
+        name: tool.name,
+        ...(description === undefined ? {} : { description }),
+        inputSchema: Tool.getJsonSchema(tool) as Record<string, unknown>
+      }
+    })
     let choice: Chat.ToolChoice | undefined = tools.length === 0 ? undefined : toolChoice(provider.toolChoice)
     let offered = tools
     const oneOf = typeof provider.toolChoice === "object" && "oneOf" in provider.toolChoice

@@ -23,12 +23,12 @@ export const call = (
   adapter: Wire.Adapter,
   request: Chat.ChatRequest
 ): Effect.Effect<Wire.HttpCall, ModelError.ModelError> => {
-  const call = adapter.request(request)
-  if (Wire.isFailure(call)) return Effect.fail(call)
+  const built = adapter.request(request)
+  if (Wire.isFailure(built)) return Effect.fail(built)
   const sign = adapter.sign
   return sign === undefined
-    ? Effect.succeed(call)
-    : Effect.tryPromise({ try: () => sign(call), catch: (error) => Wire.notSigned(adapter, error) })
+    ? Effect.succeed(built)
+    : Effect.tryPromise({ try: () => sign(built), catch: (error) => Wire.notSigned(adapter, error) })
 }
 
 /** What both lines' HTTP responses have. */
