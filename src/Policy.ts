@@ -29,94 +29,11 @@
  *
  * @since 0.4.0
  */
-import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as CompletionModel from "./CompletionModel.js"
-import type * as ModelError from "./core/ModelError.js"
-import { settleOnce } from "./internal/providerQuota.js"
+import { guardChat, type Policy } from "./core/Policy.js"
 
-/**
- * What a turn used, as far as the provider said (a count left out stays as
- * it was charged).
- *
- * @category models
- * @since 0.4.0
- */
-export interface Usage {
-  readonly inputTokens?: number | undefined
-  readonly outputTokens?: number | undefined
-  /** Input tokens written to the provider's prompt cache: counted as input, as providers count them. */
-  readonly cacheWriteTokens?: number | undefined
-}
-
-/**
- * Settles an attempt: with the turn's usage when it ends, or with nothing to
- * give back all it was charged (a failure, an abandoned stream). Only the
- * first settlement of an attempt counts.
- *
- * @category models
- * @since 0.4.0
- */
-export type Settle = (usage?: Usage) => Effect.Effect<void>
-
-/**
- * One attempt of a call, as a policy sees it.
- *
- * @category models
- * @since 0.4.0
- */
-export interface Call<A, E, R> {
-  /**
-   * The request's size: the characters the model reads and the output tokens the request allows (the
-   * `maxTokens` sent; `undefined` when it sets none). Without a size the call costs one send and nothing of the
-   * provider's token limits.
-   */
-  readonly size?: { readonly chars: number; readonly maxTokens: number | undefined } | undefined
-  /** The acquisition; it calls `settle` when the turn ends (after it returned, for a stream). */
-  readonly run: (settle: Settle) => Effect.Effect<A, E, R>
-}
-
-/**
- * A policy over attempts: `applyCall` runs one attempt under it.
- * `settles` says whether it charges what a call uses (then a stream is
- * watched for the end of its turn).
- *
- * @category models
- * @since 0.4.0
- */
-export interface Policy {
-  readonly applyCall: <A, E, R>(call: Call<A, E, R>) => Effect.Effect<A, E | ModelError.CircuitOpenError, R>
-  readonly settles: boolean
-}
-
-/**
- * The policies in one, the first outermost: `compose(breaker, limiter)` is
- * the breaker around the limiter around the attempt. Each policy's `settle`
- * hears the attempt's usage. With no policy, the attempt as it is.
- *
- * @category combinators
- * @since 0.4.0
- */
-export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
-  policies.reduceRight<Policy>((inner, outer) => ({
-    settles: outer.settles || inner.settles,
-    applyCall: (call) =>
-      outer.applyCall({
-        size: call.size,
-        run: (outerSettle) =>
-          inner.applyCall({
-            size: call.size,
-            run: (innerSettle) =>
-              call.run(
-                !outer.settles ?
-                  innerSettle :
-                  !inner.settles ?
-                  outerSettle :
-                  (usage) => Effect.zipRight(outerSettle(usage), innerSettle(usage))
-              )
-          })
-      })
-  }), identity)
+export * from "./core/Policy.js"
 
 /**
  * A `CompletionModel` whose every call goes through `policy`: each
@@ -132,55 +49,5 @@ export const decorate: {
 } = dual(2, (inner: CompletionModel.Service, policy: Policy): CompletionModel.Service => ({
   name: inner.name,
   model: inner.model,
-  chatStream: (request) =>
-    policy.applyCall({
-      size: { chars: requestChars(request), maxTokens: request.maxTokens },
-      run: (settle) =>
-        policy.settles
-          ? Effect.map(inner.chatStream(request), (stream) =>
-            settleOnce(
-              stream,
-              (chunk) => chunk._tag === "TurnFinished" ? settle(chunk.usage) : undefined,
-              settle()
-            ))
-          : inner.chatStream(request)
-    })
+  chatStream: guardChat(policy, inner.chatStream)
 }))
-
-/**
- * A request's size in characters: the text the model reads, tool
- * definitions and arguments included; an image counts as what a large one
- * costs (about 1,600 tokens at Anthropic's rate).
- *
- * @category costs
- * @since 0.4.0
- */
-export const requestChars = (request: CompletionModel.ChatRequest): number => {
-  const image = 1600 * 3
-  const blocks = (content: CompletionModel.Message["content"] | CompletionModel.ContentBlock): number => {
-    if (typeof content === "string") return content.length
-    if (Array.isArray(content)) {
-      return (content as ReadonlyArray<CompletionModel.ContentBlock>).reduce((n, b) => n + blocks(b), 0)
-    }
-    const block = content as CompletionModel.ContentBlock
-    switch (block.type) {
-      case "text":
-        return block.text.length
-      case "image":
-        return image
-      case "tool_use":
-        return block.name.length + (JSON.stringify(block.input) ?? "").length
-      case "tool_result":
-        return blocks(block.content as CompletionModel.Message["content"])
-      case "thinking":
-        return block.thinking.length
-      case "redacted_thinking":
-        return block.data.length
-    }
-  }
-  return (request.system?.length ?? 0) +
-    request.messages.reduce((n, message) => n + blocks(message.content), 0) +
-    (request.tools === undefined ? 0 : JSON.stringify(request.tools).length)
-}
-
-const identity: Policy = { settles: false, applyCall: (call) => call.run(() => Effect.void) }

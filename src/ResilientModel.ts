@@ -49,34 +49,23 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
-import type * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
-import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as CompletionModel from "./CompletionModel.js"
-import type * as FleetStore from "./FleetStore.js"
-import type { InvalidOptions } from "./internal/options.js"
-import { checked, validatedWithPolicy } from "./internal/options.js"
-import * as Stack from "./internal/stack.js"
+import type * as FleetStore from "./core/FleetStore.js"
+import type { InvalidOptions } from "./core/internal/invalidOptions.js"
+import { checked, validatedWithPolicy } from "./core/internal/invalidOptions.js"
+import * as Stack from "./core/internal/stack.js"
 import * as Policy from "./Policy.js"
-import type * as RetryBudget from "./RetryBudget.js"
 import * as RetryingModel from "./RetryingModel.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
+ * What every layer of the stack takes: `retry` (the policy), `budget`, `breaker` and `limiter` (each part's
+ * options, `false` to turn it off) and `secrets` (values scrubbed from every message the stack quotes).
+ *
  * @category models
  * @since 0.1.0
  */
-export interface Options {
-  readonly retry?: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input
-  readonly budget?: RetryBudget.Options | RetryBudget.Options.Input | false
-  readonly breaker?: CircuitBreaker.Options | CircuitBreaker.Options.Input | false
-  readonly limiter?: AdaptiveRateLimiter.Options | AdaptiveRateLimiter.Options.Input | false
-  /**
-   * Values scrubbed from every message the stack quotes (log lines, its own errors), should an error echo
-   * them; the providers' key formats are always scrubbed.
-   */
-  readonly secrets?: ReadonlyArray<Redacted.Redacted>
-}
+export type Options = Stack.Options
 
 /**
  * The policies of a stack, for dashboards and tests: each one's `state` (and the
@@ -98,19 +87,13 @@ export interface Options {
  * @category models
  * @since 0.4.0
  */
-export interface Policies {
-  readonly budget: RetryBudget.Service | undefined
-  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
-  readonly limiter: AdaptiveRateLimiter.AdaptiveRateLimiter | undefined
-}
+export type Policies = Stack.Policies
 
 /**
  * @category tags
  * @since 0.4.0
  */
-export const Policies: Context.Tag<Policies, Policies> = Context.GenericTag<Policies>(
-  "effect-retry-layer/ResilientModel/Policies"
-)
+export const Policies = Stack.Policies
 
 /**
  * Provides the stack over the model in context, and its {@link Policies}. Fails with `InvalidOptions` or

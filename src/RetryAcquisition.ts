@@ -50,12 +50,12 @@ import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
 import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
-import { errorTag, failureAttributes, messageOf, retryLine } from "./core/internal/report.js"
+import { check, checked } from "./core/internal/invalidOptions.js"
+import { errorTag, exhausted, failureAttributes, retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
-import { check, checked } from "./internal/options.js"
+import type * as RetryBudget from "./core/RetryBudget.js"
 import { retryLazily } from "./internal/retry.js"
 import * as Schedules from "./internal/schedule.js"
-import type * as RetryBudget from "./RetryBudget.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
@@ -324,23 +324,4 @@ const logRetry = (
 ) => {
   const { annotations, message } = retryLine(label, policy, step, secrets)
   return Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
-}
-
-const exhausted = (
-  label: string,
-  budget: RetryBudget.Service,
-  error: unknown,
-  secrets: ReadonlyArray<Redacted.Redacted>
-) => {
-  const facts = ModelError.isModelError(error) ? error : undefined
-  return new ModelError.RetryBudgetExhaustedError({
-    provider: facts?.provider ?? label,
-    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${
-      messageOf(error, secrets)
-    }`,
-    ...(facts?.status === undefined ? {} : { status: facts.status }),
-    ...(facts?.requestId === undefined ? {} : { requestId: facts.requestId }),
-    ...(facts?.retryAfter === undefined ? {} : { retryAfter: facts.retryAfter }),
-    cause: error
-  })
 }

@@ -55,12 +55,12 @@ export * as HttpClassification from "./core/HttpClassification.js"
 /**
  * @since 0.2.0
  */
-export * as FleetStore from "./FleetStore.js"
+export * as FleetStore from "./core/FleetStore.js"
 
 /**
  * @since 0.2.0
  */
-export { InvalidOptions } from "./internal/options.js"
+export { InvalidOptions } from "./core/internal/invalidOptions.js"
 
 /**
  * The shape of a policy over attempts, the call it applies to, and `compose`.
@@ -72,7 +72,7 @@ export * as Policy from "./Policy.js"
 /**
  * @since 0.1.0
  */
-export * as RetryBudget from "./RetryBudget.js"
+export * as RetryBudget from "./core/RetryBudget.js"
 
 /**
  * @since 0.1.0

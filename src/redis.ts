@@ -1,4 +1,4 @@
 /**
  * @since 0.2.0
  */
-export * as FleetStoreRedis from "./FleetStoreRedis.js"
+export * as FleetStoreRedis from "./core/FleetStoreRedis.js"

@@ -11,10 +11,10 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
 import * as HttpRead from "../core/internal/httpRead.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
+import { validated } from "../core/internal/invalidOptions.js"
 import * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
-import type { InvalidOptions } from "./options.js"
-import { validated } from "./options.js"
 
 /**
  * An adapter's limits on time.

@@ -37,8 +37,8 @@ import * as CompletionModel from "../CompletionModel.js"
 import type * as HttpClassification from "../core/HttpClassification.js"
 import * as Wire from "../core/internal/anthropic.js"
 import * as ErrorTypes from "../core/internal/errorTypes.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import * as HttpModel from "../internal/httpModel.js"
-import type { InvalidOptions } from "../internal/options.js"
 
 /**
  * @category models

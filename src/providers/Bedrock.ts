@@ -38,10 +38,10 @@ import * as ForeignError from "../core/ForeignError.js"
 import * as HttpClassification from "../core/HttpClassification.js"
 import * as Wire from "../core/internal/bedrock.js"
 import * as ErrorTypes from "../core/internal/errorTypes.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import * as ModelError from "../core/ModelError.js"
 import * as RetryAfter from "../core/RetryAfter.js"
 import * as HttpModel from "../internal/httpModel.js"
-import type { InvalidOptions } from "../internal/options.js"
 
 /**
  * AWS credentials, each a `Redacted`.

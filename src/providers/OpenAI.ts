@@ -40,9 +40,9 @@ import * as Layer from "effect/Layer"
 import * as CompletionModel from "../CompletionModel.js"
 import type * as HttpClassification from "../core/HttpClassification.js"
 import * as ErrorTypes from "../core/internal/errorTypes.js"
+import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import * as Wire from "../core/internal/openai.js"
 import * as HttpModel from "../internal/httpModel.js"
-import type { InvalidOptions } from "../internal/options.js"
 
 /**
  * Settings shared by OpenAI and Azure OpenAI.

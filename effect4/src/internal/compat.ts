@@ -2,11 +2,16 @@
  * What the code both Effect lines share (`src/core/`, linked here as `core/`) needs that Effect 3 and Effect 4
  * spell differently, in Effect 4's spelling. The Effect 3 line's `src/internal/compat.ts` has the same names.
  */
+import * as Cause from "effect/Cause"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 
 /** What a duration option accepts: a `Duration`, milliseconds, or text such as `"500 millis"`. */
 export type DurationInput = Duration.Input
@@ -37,3 +42,42 @@ export const getReference = <A>(ref: Reference<A>): Effect.Effect<A> => Effect.s
 export const async = <A>(
   register: (resume: (effect: Effect.Effect<A>) => void) => void | Effect.Effect<void>
 ): Effect.Effect<A> => Effect.callback<A>((resume) => register(resume))
+
+/** A service's key, the identifier type `I` and the service `S`: a `Context.Service` on Effect 4. */
+export type Tag<I, S> = Context.Service<I, S>
+
+/** The key of a service, by its unique name. */
+export const tag = <I, S = I>(key: string): Tag<I, S> => Context.Service<I, S>(key)
+
+/** A layer of one service built in a scope that lives as long as the layer (Effect 4's `Layer.effect`). */
+export const layerScoped = <I, S, E, R>(
+  key: Tag<I, S>,
+  build: Effect.Effect<S, E, R>
+): Layer.Layer<I, E, Exclude<R, Scope.Scope>> => Layer.effect(key, build)
+
+/** A layer built by an effect that makes it (Effect 4's `Layer.unwrap`). */
+export const unwrapLayer = <A, E1, R1, E, R>(
+  self: Effect.Effect<Layer.Layer<A, E1, R1>, E, R>
+): Layer.Layer<A, E | E1, Exclude<R, Scope.Scope> | R1> => Layer.unwrap(self)
+
+/** `self` with `ref` set to `value` while it runs. */
+export const locally = <A, E, R, V>(
+  self: Effect.Effect<A, E, R>,
+  ref: Reference<V>,
+  value: V
+): Effect.Effect<A, E, R> => Effect.provideService(self, ref, value)
+
+/** Whether a cause is only interruptions. */
+export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.hasInterruptsOnly
+
+/** The first failure of a cause, if it has one. */
+export const failureOption: <E>(cause: Cause.Cause<E>) => Option.Option<E> = Cause.findErrorOption
+
+/** How many are in a queue now. */
+export const queueSize = <A>(queue: Queue.Queue<A>): number => Queue.sizeUnsafe(queue)
+
+/** Everything in a queue now (none: an empty array), taken out. */
+export const queueDrain = <A>(queue: Queue.Queue<A>): Effect.Effect<ReadonlyArray<A>> => Queue.clear(queue)
+
+/** What reading a `Config` fails with. */
+export type ConfigError = Config.ConfigError

@@ -91,3 +91,23 @@ export const retryLine = (
     }
   }
 }
+
+/** A retry the budget refused: the last failure, with its facts, in a `RetryBudgetExhaustedError`. */
+export const exhausted = (
+  label: string,
+  budget: { readonly key: string },
+  error: unknown,
+  secrets: ReadonlyArray<Redacted.Redacted>
+) => {
+  const facts = ModelError.isModelError(error) ? error : undefined
+  return new ModelError.RetryBudgetExhaustedError({
+    provider: facts?.provider ?? label,
+    message: `${label}: retry budget "${budget.key}" exhausted; not retrying ${errorTag(error)}${
+      messageOf(error, secrets)
+    }`,
+    ...(facts?.status === undefined ? {} : { status: facts.status }),
+    ...(facts?.requestId === undefined ? {} : { requestId: facts.requestId }),
+    ...(facts?.retryAfter === undefined ? {} : { retryAfter: facts.retryAfter }),
+    cause: error
+  })
+}

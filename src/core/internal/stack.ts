@@ -10,13 +10,45 @@ import * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as FleetStore from "../FleetStore.js"
 import * as Policy from "../Policy.js"
-import type * as ResilientModel from "../ResilientModel.js"
+
+import type * as Redacted from "effect/Redacted"
+import { type Tag, tag } from "../../internal/compat.js"
 import * as RetryBudget from "../RetryBudget.js"
-import type { InvalidOptions } from "./options.js"
-import { check } from "./options.js"
+import type { RetryPolicy } from "../RetryPolicy.js"
+import type { InvalidOptions } from "./invalidOptions.js"
+import { check } from "./invalidOptions.js"
 
 /**
- * The keys of `ResilientModel.Options`, which every layer of the stack takes (each part's own options are checked
+ * The options of every layer of the stack: the retry's policy and each part's options (`false` turns it off).
+ * (Public: the stack's layers declare their options and policies as these.)
+ */
+export interface Options {
+  readonly retry?: RetryPolicy | RetryPolicy.Input
+  readonly budget?: RetryBudget.Options | RetryBudget.Options.Input | false
+  readonly breaker?: CircuitBreaker.Options | CircuitBreaker.Options.Input | false
+  readonly limiter?: AdaptiveRateLimiter.Options | AdaptiveRateLimiter.Options.Input | false
+  /**
+   * Values scrubbed from every message the stack quotes (log lines, its own errors), should an error echo
+   * them; the providers' key formats are always scrubbed.
+   */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted>
+}
+
+/**
+ * The policies of a stack: each one's `state` (and the rest of its interface), `undefined` where the stack's
+ * option turned it off.
+ */
+export interface Policies {
+  readonly budget: RetryBudget.Service | undefined
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  readonly limiter: AdaptiveRateLimiter.AdaptiveRateLimiter | undefined
+}
+
+/** The key of a stack's policies. */
+export const Policies: Tag<Policies, Policies> = tag<Policies>("effect-retry-layer/ResilientModel/Policies")
+
+/**
+ * The keys of `Options`, which every layer of the stack takes (each part's own options are checked
  * by that part).
  *
  * @internal
@@ -41,7 +73,7 @@ export interface Parts {
  *
  * @internal
  */
-export const parts = (options: ResilientModel.Options): Parts => ({
+export const parts = (options: Pick<Options, "budget" | "breaker" | "limiter">): Parts => ({
   budget: options.budget === false ? undefined : RetryBudget.options(options.budget),
   breaker: options.breaker === false ? undefined : CircuitBreaker.options(options.breaker),
   limiter: options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
@@ -55,7 +87,7 @@ export const parts = (options: ResilientModel.Options): Parts => ({
 export const make = (
   parts: Parts,
   guarded: { readonly name: string; readonly model?: string }
-): Effect.Effect<ResilientModel.Policies, InvalidOptions, FleetStore.FleetStore | Scope.Scope> =>
+): Effect.Effect<Policies, InvalidOptions, FleetStore.FleetStore | Scope.Scope> =>
   Effect.gen(function*() {
     const limiter = parts.limiter === undefined ? undefined : yield* AdaptiveRateLimiter.make(parts.limiter)
     const breaker = parts.breaker === undefined
@@ -71,7 +103,7 @@ export const make = (
  *
  * @internal
  */
-export const attempt = (policies: ResilientModel.Policies): Policy.Policy =>
+export const attempt = (policies: Policies): Policy.Policy =>
   Policy.compose(
     ...(policies.breaker === undefined ? [] : [policies.breaker]),
     ...(policies.limiter === undefined ? [] : [policies.limiter])

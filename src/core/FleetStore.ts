@@ -30,11 +30,12 @@
  *
  * @since 0.2.0
  */
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { type DurationInput, type Tag, tag } from "../internal/compat.js"
+import * as Ops from "./internal/fleetOps.js"
 import type {
   BudgetAsk,
   BudgetReply,
@@ -47,12 +48,11 @@ import type {
   Take,
   Throttle,
   Window
-} from "./core/internal/fleetSteps.js"
-import * as Steps from "./core/internal/fleetSteps.js"
-import * as Tokens from "./core/internal/tokens.js"
-import * as Ops from "./internal/fleetOps.js"
+} from "./internal/fleetSteps.js"
+import * as Steps from "./internal/fleetSteps.js"
 import * as Keys from "./internal/keys.js"
 import { expiry } from "./internal/storeTimeout.js"
+import * as Tokens from "./internal/tokens.js"
 
 export type {
   BudgetAsk,
@@ -66,7 +66,7 @@ export type {
   Take,
   Throttle,
   Window
-} from "./core/internal/fleetSteps.js"
+} from "./internal/fleetSteps.js"
 
 /**
  * @category models
@@ -116,7 +116,15 @@ export interface Service {
  * @category tags
  * @since 0.2.0
  */
-export class FleetStore extends Context.Tag("effect-retry-layer/FleetStore")<FleetStore, Service>() {}
+export interface FleetStore {
+  readonly _: unique symbol
+}
+
+/**
+ * @category tags
+ * @since 0.2.0
+ */
+export const FleetStore: Tag<FleetStore, Service> = tag<FleetStore, Service>("effect-retry-layer/FleetStore")
 
 /**
  * A store operation that failed or timed out; {@link resilient} turns it into
@@ -139,7 +147,7 @@ export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
 export type Fallible = {
   readonly [K in keyof Service]: (
     ...args: Parameters<Service[K]>
-  ) => Effect.Effect<Effect.Effect.Success<ReturnType<Service[K]>>, FleetStoreError>
+  ) => Effect.Effect<Ops.Success<ReturnType<Service[K]>>, FleetStoreError>
 }
 
 /**
@@ -200,9 +208,9 @@ export interface ResilientOptions {
   /** Names the store in log lines. */
   readonly label: string
   /** Longest wait for one operation. */
-  readonly timeout: Duration.DurationInput
+  readonly timeout: DurationInput
   /** How long to answer locally after a failure before trying the store again. */
-  readonly coolDown: Duration.DurationInput
+  readonly coolDown: DurationInput
 }
 
 /**
@@ -228,8 +236,8 @@ export interface ResilientOptions {
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
   const localStore = memory({ emptyBuckets: true })
   const local = localStore.service
-  const expired = expiry(Duration.toMillis(Duration.decode(options.timeout)))
-  const coolDown = Duration.toMillis(Duration.decode(options.coolDown))
+  const expired = expiry(Duration.toMillis(options.timeout))
+  const coolDown = Duration.toMillis(options.coolDown)
   // Per key: on a Redis Cluster a node that is gone takes only the keys of its slots, and the others keep sharing.
   // The outage is one, for the log lines: from the first key that fails to the last that answers again.
   const downUntil = new Map<string, number>()
@@ -252,11 +260,11 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
         if (!downUntil.delete(key) || downUntil.size > 0) return Effect.void
         return Effect.logInfo(`fleet store ${options.label}: reachable again; sharing state across processes`)
       }),
-      Effect.catchAll((error) => {
+      Effect.catchTag("FleetStoreError", (error) => {
         const first = downUntil.size === 0
         downUntil.set(key, now + coolDown)
         if (!first) return fallback
-        return Effect.zipRight(
+        return Effect.andThen(
           Effect.logWarning(
             `fleet store ${options.label}: ${error.message}; using process-local state for ${coolDown} ms at a time ` +
               `until it answers again`
@@ -353,7 +361,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
         recovery,
         holdUntil: last.control.holdUntil
       })
-      return Effect.zipRight(
+      return Effect.andThen(
         said(
           key,
           `paces at this process's share of the fleet's last rate, ${(share * last.rate).toFixed(2)} of ` +
@@ -422,10 +430,10 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
     } satisfies Pick<Fallible, "take" | "reserve" | "settle" | "observe">,
     local: {
       take: localTake,
-      reserve: (key, now, cost) => Effect.zipRight(seedQuota(key, now), local.service.reserve(key, now, cost)),
-      settle: (key, now, delta) => Effect.zipRight(seedQuota(key, now), local.service.settle(key, now, delta)),
+      reserve: (key, now, cost) => Effect.andThen(seedQuota(key, now), local.service.reserve(key, now, cost)),
+      settle: (key, now, delta) => Effect.andThen(seedQuota(key, now), local.service.settle(key, now, delta)),
       observe: (key, now, seen) =>
-        Effect.zipRight(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))
+        Effect.andThen(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))
     } satisfies Pick<Service, "take" | "reserve" | "settle" | "observe">
   }
 }

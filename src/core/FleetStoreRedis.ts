@@ -40,20 +40,19 @@
  * @since 0.2.0
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
 import { Cluster, Redis } from "ioredis"
-import { lua } from "./core/internal/fleetSteps.lua.js"
+import { type ConfigError, type DurationInput, layerScoped } from "../internal/compat.js"
 import * as FleetStore from "./FleetStore.js"
 import * as Ops from "./internal/fleetOps.js"
-import type { InvalidOptions } from "./internal/options.js"
-import { validated } from "./internal/options.js"
-import * as Options_ from "./internal/schema.js"
+import { lua } from "./internal/fleetSteps.lua.js"
+import type { InvalidOptions } from "./internal/invalidOptions.js"
+import { validated } from "./internal/invalidOptions.js"
+import * as Fields from "./internal/optionFields.js"
 
 /**
  * @category models
@@ -63,11 +62,11 @@ export interface Options extends RedisOptions {
   /** Prefix of every key this store writes. Default `"effect-retry-layer:"`. */
   readonly prefix?: string
   /** Longest wait for one operation (a reply that arrived meanwhile is read first). Default 50 ms. */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: DurationInput
   /** How long to use process-local state after a failure before trying Redis again. Default 2 s. */
-  readonly coolDown?: Duration.DurationInput
+  readonly coolDown?: DurationInput
   /** How long an idle key lives. Default 1 hour. */
-  readonly ttl?: Duration.DurationInput
+  readonly ttl?: DurationInput
   /**
    * An `ioredis` client of your own (a `Redis`, Sentinel included, or a `Cluster`: each operation touches one
    * key) to use instead of one the store opens: the store defines its scripts on it and never closes it, and the
@@ -123,7 +122,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
         // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
         connection.on("error", () => {})
         yield* Effect.promise(() => connection.connect().then(() => true, () => false)).pipe(
-          Effect.timeoutTo({ duration: "2 seconds", onSuccess: (connected) => connected, onTimeout: () => false }),
+          Effect.raceFirst(Effect.as(Effect.sleep("2 seconds"), false)),
           Effect.flatMap((connected) =>
             connected
               ? Effect.void
@@ -178,36 +177,45 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
  * @since 0.2.0
  */
 export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore, InvalidOptions> =>
-  Layer.scoped(FleetStore.FleetStore, make(options))
+  layerScoped(FleetStore.FleetStore, make(options))
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
- * `Config.all({ host: Config.string("REDIS_HOST"), port: Config.integer("REDIS_PORT") })`.
+ * `Config.all({ host: Config.string("REDIS_HOST"), port: Config.integer("REDIS_PORT") })` (on Effect 4,
+ * `Config.String` and `Config.Int`).
  *
  * @category layers
  * @since 0.2.0
  */
 export const layerConfig = (
   options: Config.Config<Options>
-): Layer.Layer<FleetStore.FleetStore, ConfigError.ConfigError | InvalidOptions> =>
-  Layer.scoped(FleetStore.FleetStore, Effect.flatMap(options, make))
+): Layer.Layer<FleetStore.FleetStore, ConfigError | InvalidOptions> =>
+  layerScoped(
+    FleetStore.FleetStore,
+    Effect.gen(function*() {
+      return yield* make(yield* options)
+    })
+  )
 
 // Internals -------------------------------------------------------------------
 
 // This store's own options; the rest go to ioredis as they are.
-const decodeOwn = Options_.options(
-  Schema.Struct({
-    prefix: Options_.withDefault(Schema.String, () => "effect-retry-layer:"),
-    timeout: Options_.withDefault(
-      Options_.PositiveFiniteDuration.pipe(
-        Schema.filter((d) => Duration.lessThanOrEqualTo(d, Duration.minutes(1)) || "expected at most a minute")
-      ),
+const decodeOwn = Fields.reader(
+  "FleetStoreRedis",
+  Fields.struct<{
+    readonly prefix: string
+    readonly timeout: Duration.Duration
+    readonly coolDown: Duration.Duration
+    readonly ttl: Duration.Duration
+  }>({
+    prefix: Fields.withDefault(Fields.string(false), () => "effect-retry-layer:"),
+    timeout: Fields.withDefault(
+      Fields.duration({ finite: true, positive: true, atMost: { millis: 60_000, says: "a minute" } }),
       () => Duration.millis(50)
     ),
-    coolDown: Options_.withDefault(Options_.FiniteDuration, () => Duration.seconds(2)),
-    ttl: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.hours(1))
-  }),
-  "FleetStoreRedis"
+    coolDown: Fields.withDefault(Fields.duration({ finite: true }), () => Duration.seconds(2)),
+    ttl: Fields.withDefault(Fields.duration({ finite: true, positive: true }), () => Duration.hours(1))
+  }, { excess: "ignore" })
 )
 
 // What the store calls on a client, Redis or Cluster alike: its script, as a command defined on it.

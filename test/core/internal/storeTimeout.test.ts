@@ -1,13 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import { connect, createServer, type Socket } from "node:net"
-import { expiry } from "../../src/internal/storeTimeout.js"
+import { expiry } from "../../../src/core/internal/storeTimeout.js"
+import { async } from "../../../src/internal/compat.js"
 
 /** Both ends of a loopback connection for the life of the scope: what `server` writes, `client` reads. */
 const connection = Effect.acquireRelease(
-  Effect.async<{ readonly client: Socket; readonly server: Socket; readonly close: () => void }>((resume) => {
+  async<{ readonly client: Socket; readonly server: Socket; readonly close: () => void }>((resume) => {
     const listener = createServer((server) =>
       resume(Effect.succeed({
         client,
@@ -40,24 +39,28 @@ describe("storeTimeout", () => {
   it.live("a reply that arrived while the process was blocked past the timeout wins over the timeout", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connection
-      const reply = Effect.async<string>((resume) => {
+      const reply = async<string>((resume) => {
         client.once("data", (data) => resume(Effect.succeed(data.toString())))
       })
-      const outcome = yield* Effect.fork(Effect.raceFirst(
-        Effect.map(reply, Either.right),
-        Effect.map(expiry(50), Either.left)
-      ))
-      yield* Effect.sleep("5 millis") // both sides of the race are waiting: the timer is armed
-      // The reply is in the client's socket at once (loopback) and the loop is blocked past the timer's time, in
-      // the check phase: the loop's next turn runs due timers first, then reads sockets.
-      yield* Effect.async<void>((resume) => {
-        setImmediate(() => {
-          server.write("pong")
-          busy(1_200)
-          resume(Effect.void)
+      const race = Effect.raceFirst(
+        Effect.map(reply, (text) => ({ replied: text })),
+        Effect.map(expiry(50), (why) => ({ timedOut: why }))
+      )
+      // Both sides of the race are waiting (the timer is armed) when the reply is written: it is in the client's
+      // socket at once (loopback) and the loop is blocked past the timer's time, in the check phase: the loop's
+      // next turn runs due timers first, then reads sockets.
+      const write = Effect.andThen(
+        Effect.sleep("5 millis"),
+        async<void>((resume) => {
+          setImmediate(() => {
+            server.write("pong")
+            busy(1_200)
+            resume(Effect.void)
+          })
         })
-      })
-      expect(yield* Fiber.join(outcome)).toEqual(Either.right("pong"))
+      )
+      const [outcome] = yield* Effect.all([race, write], { concurrency: "unbounded" })
+      expect(outcome).toEqual({ replied: "pong" })
     }).pipe(Effect.scoped))
 
   it.live("no reply: the wait ends after the timeout", () =>

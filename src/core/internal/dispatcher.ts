@@ -2,9 +2,9 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import { queueDrain, queueSize } from "../../internal/compat.js"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
 import type * as FleetStore from "../FleetStore.js"
 import type { ProviderQuota } from "./providerQuota.js"
@@ -77,7 +77,7 @@ export const make = (
     const firstAnswer = Effect.suspend(() =>
       answeredYet
         ? Effect.void
-        : Effect.zipRight(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answered)
+        : Effect.andThen(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answered)
     )
 
     // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
@@ -88,7 +88,7 @@ export const make = (
           if (delivered) {
             return Effect.void
           }
-          return Effect.zipRight(
+          return Effect.andThen(
             quota.settle(charge),
             Effect.flatMap(Queue.take(line), (next) => {
               current = next
@@ -105,7 +105,7 @@ export const make = (
     // to the next in line, as a held slot does; the slots left when the rate is cut are dropped: granted at the
     // rate before the cut, they would go on sending into the throttle.
     const serveEach = (waiter: Waiter, grantedAt: number, slots: number): Effect.Effect<void> =>
-      Effect.zipRight(
+      Effect.andThen(
         serve(waiter, grantedAt),
         Effect.suspend(() =>
           slots > 1 && rate.control().lastCut < grantedAt
@@ -117,9 +117,7 @@ export const make = (
         )
       )
     const waitingCount = () =>
-      line.unsafeSize().pipe(Option.getOrElse(() =>
-        0
-      ))
+      queueSize(line)
 
     const dispatch = Effect.flatMap(Queue.take(line), (waiter) =>
       Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
@@ -128,14 +126,16 @@ export const make = (
         }
         current = waiter
         return Effect.flatMap(
-          Effect.zipRight(
+          Effect.andThen(
             firstAnswer,
             rate.tokens(() =>
               quota.limitsKnown() ? 1 : 1 + waitingCount()
             )
           ),
           ({ at, taken }) =>
-            Effect.suspend(() => serveEach(current ?? waiter, at, taken)).pipe(
+            Effect.suspend(() =>
+              serveEach(current ?? waiter, at, taken)
+            ).pipe(
               Effect.ensuring(Effect.sync(() => (current = undefined)))
             )
         )
@@ -145,7 +145,7 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closed = true
-        const left = yield* Queue.takeAll(line)
+        const left = yield* queueDrain(line)
         for (const waiter of [...(current === undefined ? [] : [current]), ...left]) {
           yield* Deferred.interrupt(waiter.deferred)
         }
@@ -158,7 +158,7 @@ export const make = (
     const wait = (cost: FleetStore.Quota) =>
       Effect.flatMap(Deferred.make<Slot>(), (deferred) =>
         Queue.offer(line, { deferred, cost }).pipe(
-          Effect.zipRight(Deferred.await(deferred)),
+          Effect.andThen(Deferred.await(deferred)),
           Effect.onInterrupt(() =>
             Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
               interrupted ?
@@ -203,7 +203,7 @@ export const make = (
           const charge = quota.charging(cost, reservation)
           return token.wait === 0
             ? Effect.succeed({ charge, grantedAt: token.at })
-            : Effect.zipRight(quota.settle(charge), restore(wait(cost)))
+            : Effect.andThen(quota.settle(charge), restore(wait(cost)))
         })
       })
 

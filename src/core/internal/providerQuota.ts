@@ -2,10 +2,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
-import { dimensions } from "../core/internal/tokens.js"
-import type * as RateLimitHeaders from "../core/RateLimitHeaders.js"
 import type * as FleetStore from "../FleetStore.js"
+import type * as RateLimitHeaders from "../RateLimitHeaders.js"
 import * as Keys from "./keys.js"
+import { dimensions } from "./tokens.js"
 
 /**
  * The limiter's share of the provider's limits, as the fleet knows them from
@@ -71,7 +71,7 @@ export const make = (
   const reserve = (cost: FleetStore.Quota): Effect.Effect<AdaptiveRateLimiter.Charge> =>
     Effect.flatMap(
       reserveOnce(cost),
-      (r) => r.wait === 0 ? Effect.sync(() => charging(cost, r)) : Effect.zipRight(pause(r.wait), reserve(cost))
+      (r) => r.wait === 0 ? Effect.sync(() => charging(cost, r)) : Effect.andThen(pause(r.wait), reserve(cost))
     )
 
   // The one place a charge is settled, once: the first settlement of a charge counts and any later one is
@@ -114,7 +114,7 @@ export const make = (
       uncharged.clear()
     }
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.zipRight(
+      Effect.andThen(
         store.observe(key, now, seen),
         Object.keys(charged).length === 0 ? Effect.void : store.settle(key, now, charged)
       ))

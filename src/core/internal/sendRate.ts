@@ -1,13 +1,13 @@
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { failureOption, isInterruptedOnly } from "../../internal/compat.js"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
-import * as Retryable from "../core/Retryable.js"
 import type * as FleetStore from "../FleetStore.js"
-import * as RetrySchedule from "../RetrySchedule.js"
+import * as Retryable from "../Retryable.js"
+import * as RetryPolicy from "../RetryPolicy.js"
 import { batching } from "./batch.js"
 import * as Keys from "./keys.js"
 
@@ -73,7 +73,7 @@ export const make = (
   const tokens = (count: () => number): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
     Effect.flatMap(
       Effect.suspend(() => takeUpTo(count())),
-      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.zipRight(pause(t.wait), tokens(count))
+      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count))
     )
 
   // A wave of throttles is one report: the latest send, the longest hint.
@@ -122,10 +122,10 @@ export const make = (
 
   // The round trip runs from the send; a throttle dates from the slot's grant (see `Slot`).
   const outcome = (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => {
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return Effect.void
-    const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+    if (Exit.isFailure(exit) && isInterruptedOnly(exit.cause)) return Effect.void
+    const error = Exit.isFailure(exit) ? failureOption(exit.cause) : Option.none()
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      if (Option.isSome(error) && RetrySchedule.isThrottling(error.value)) {
+      if (Option.isSome(error) && RetryPolicy.isThrottling(error.value)) {
         return throttles({
           sentAt: grantedAt,
           hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))

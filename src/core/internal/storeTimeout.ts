@@ -12,9 +12,10 @@
  * then, and only a store that really did not answer times out.
  */
 import * as Effect from "effect/Effect"
+import { async } from "../../internal/compat.js"
 
 /** One turn of the event loop's I/O: replies already in a socket are read (and their fibers resumed) first. */
-const ioTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+const ioTurn: Effect.Effect<void> = async<void>((resume) => {
   // A runtime without `setImmediate` (not Node, Bun or Deno) gets a zero timer: the next turn, I/O included.
   if (typeof setImmediate !== "function") {
     const timer = setTimeout(() => resume(Effect.void), 0)
@@ -29,4 +30,4 @@ const ioTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
  * (race it against the awaited effect).
  */
 export const expiry = (timeoutMillis: number): Effect.Effect<string> =>
-  Effect.sleep(timeoutMillis).pipe(Effect.zipRight(ioTurn), Effect.as(`no answer within ${timeoutMillis} ms`))
+  Effect.sleep(timeoutMillis).pipe(Effect.andThen(ioTurn), Effect.as(`no answer within ${timeoutMillis} ms`))

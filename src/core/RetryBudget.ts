@@ -39,18 +39,17 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import * as ModelError from "./core/ModelError.js"
+import { type DurationInput, type Tag, tag } from "../internal/compat.js"
 import * as FleetStore from "./FleetStore.js"
 import { batching } from "./internal/batch.js"
-import type { InvalidOptions } from "./internal/options.js"
-import { validated } from "./internal/options.js"
-import * as Options_ from "./internal/schema.js"
-import * as RetrySchedule from "./RetrySchedule.js"
+import type { InvalidOptions } from "./internal/invalidOptions.js"
+import { validated } from "./internal/invalidOptions.js"
+import * as Fields from "./internal/optionFields.js"
+import * as ModelError from "./ModelError.js"
+import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * The budget's options, validated: a bad value is an `InvalidOptions` naming
@@ -66,12 +65,12 @@ import * as RetrySchedule from "./RetrySchedule.js"
  * @category models
  * @since 0.2.0
  */
-export class Options extends Schema.Class<Options>("RetryBudget.Options")({
-  key: Options_.withDefault(Schema.NonEmptyString, () => "default"),
-  ratio: Options_.withDefault(Options_.number({ min: 0, max: 100 }), () => 0.5),
-  minPerSecond: Options_.withDefault(Options_.number({ min: 0, max: 1e6 }), () => 10),
-  window: Options_.withDefault(Options_.PositiveFiniteDuration, () => Duration.seconds(10))
-}) {}
+export interface Options {
+  readonly key: string
+  readonly ratio: number
+  readonly minPerSecond: number
+  readonly window: Duration.Duration
+}
 
 /**
  * @category models
@@ -84,7 +83,12 @@ export declare namespace Options {
    * @category options
    * @since 0.2.0
    */
-  export type Input = Schema.Schema.Encoded<typeof Options>
+  export interface Input {
+    readonly key?: string
+    readonly ratio?: number
+    readonly minPerSecond?: number
+    readonly window?: DurationInput
+  }
 }
 
 /**
@@ -118,16 +122,32 @@ export interface Service {
  * @category tags
  * @since 0.1.0
  */
-export class RetryBudget extends Context.Tag("effect-retry-layer/RetryBudget")<RetryBudget, Service>() {}
+export interface RetryBudget {
+  readonly _: unique symbol
+}
 
 /**
- * Validates options (an instance passes as is).
+ * @category tags
+ * @since 0.1.0
+ */
+export const RetryBudget: Tag<RetryBudget, Service> = tag<RetryBudget, Service>("effect-retry-layer/RetryBudget")
+
+/**
+ * Validates options (options already read pass as they are).
  *
  * @throws InvalidOptions
  * @category options
  * @since 0.2.0
  */
-export const options: (input?: Options | Options.Input) => Options = Options_.options(Options, "RetryBudget")
+export const options: (input?: Options | Options.Input) => Options = Fields.reader(
+  "RetryBudget",
+  Fields.struct<Options>({
+    key: Fields.withDefault(Fields.string(true), () => "default"),
+    ratio: Fields.withDefault(Fields.number({ min: 0, max: 100 }), () => 0.5),
+    minPerSecond: Fields.withDefault(Fields.number({ min: 0, max: 1e6 }), () => 10),
+    window: Fields.withDefault(Fields.duration({ finite: true, positive: true }), () => Duration.seconds(10))
+  })
+)
 
 /**
  * A budget on the `FleetStore` in context.
@@ -194,4 +214,4 @@ export const layer = (
  * @since 0.2.0
  */
 export const isFree = (error: unknown): boolean =>
-  RetrySchedule.isThrottling(error) || (ModelError.isModelError(error) && error._tag === "CircuitOpenError")
+  RetryPolicy.isThrottling(error) || (ModelError.isModelError(error) && error._tag === "CircuitOpenError")

@@ -5,8 +5,8 @@
  * `fleetSteps.ts`, which must stay free of Effect for TypeScriptToLua.)
  */
 import * as Effect from "effect/Effect"
-import type * as Steps from "../core/internal/fleetSteps.js"
 import type { Service } from "../FleetStore.js"
+import type * as Steps from "./fleetSteps.js"
 
 /** The name of an operation, which is the name of its step. */
 export type Op = keyof typeof Steps.steps
@@ -24,8 +24,11 @@ export type RunStep<E> = <K extends Op>(op: K, key: string, now: number, args: A
 export type Operations<E> = {
   readonly [K in keyof Service]: (
     ...args: Parameters<Service[K]>
-  ) => Effect.Effect<Effect.Effect.Success<ReturnType<Service[K]>>, E>
+  ) => Effect.Effect<Success<ReturnType<Service[K]>>, E>
 }
+
+/** What an effect succeeds with (Effect 3's `Effect.Effect.Success`, Effect 4's `Effect.Success`). */
+export type Success<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? A : never
 
 export const operations = <E>(run: RunStep<E>): Operations<E> => ({
   budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
