@@ -13,7 +13,8 @@
  *   and `effect_retry_layer_retry_delay_ms`; a warning log per retry, worded as on the Effect 3 line; and the
  *   `onRetry` hook, called once per retry before its wait.
  *
- * Not yet on this line: the retry budget.
+ * - Budget: with `budget`, every retry must be admitted by a shared `RetryBudget`; a refusal returns a
+ *   `RetryBudgetExhaustedError` at once.
  *
  * @example
  * ```ts
@@ -42,8 +43,9 @@ import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
-import { errorTag, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
+import { errorTag, exhausted, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
+import type * as RetryBudget from "./core/RetryBudget.js"
 import * as Schedules from "./internal/schedule.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -54,12 +56,14 @@ import * as RetrySchedule from "./RetrySchedule.js"
 export interface Options<E> {
   /** Names the spans (`name`, `name.attempt`) and the metrics' `operation` label. Default `"retryAcquisition"`. */
   readonly name?: string | undefined
-  /** The `provider` of the errors this layer makes (a timeout). Default the name. */
+  /** The `provider` of the errors this layer makes (a timeout, a budget refusal). Default the name. */
   readonly provider?: string | undefined
   /** Starts each log line, e.g. `"anthropic/claude-sonnet-4-5"`. Default the name. */
   readonly label?: string | undefined
   /** Extra attributes for both spans, e.g. the model. */
   readonly attributes?: Readonly<Record<string, unknown>> | undefined
+  /** Every retry must be admitted by this budget (shared by whoever else uses it). */
+  readonly budget?: RetryBudget.Service | undefined
   /** Called once per retry, before its wait, with the step the schedule took. */
   readonly onRetry?: ((step: RetrySchedule.RetryStep<E>) => Effect.Effect<void>) | undefined
   /** Values (API keys, tokens) scrubbed from every error message this layer quotes. */
@@ -67,12 +71,12 @@ export interface Options<E> {
 }
 
 /**
- * The failures of a retried acquisition: its own, or an attempt or deadline timeout.
+ * The failures of a retried acquisition: its own, an attempt or deadline timeout, or a refusal of the budget.
  *
  * @category models
  * @since 1.0.0
  */
-export type Failure<E> = E | ModelError.TimeoutError
+export type Failure<E> = E | ModelError.TimeoutError | ModelError.RetryBudgetExhaustedError
 
 /**
  * @category combinators
@@ -107,7 +111,7 @@ export const retryAcquisition: {
  */
 export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<Failure<E>> = {}) => {
   const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
-  const { onRetry, secrets = [] } = options
+  const { budget, onRetry, secrets = [] } = options
   const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
   )
@@ -116,7 +120,7 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
 
   return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Failure<E>, R> =>
     Effect.suspend(() => {
-      const call = { attempt: 0, delayMillis: 0, start: 0 }
+      const call = { attempt: 0, delayMillis: 0, start: 0, refused: false }
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
@@ -149,7 +153,14 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
           Clock.currentTimeMillis,
           (now) => now - call.start + Duration.toMillis(output.delay) <= maxElapsed
         ))
-      const reported = Schedule.tap(bounded, ({ output: step }) => {
+      const admitted = budget === undefined ?
+        bounded :
+        Schedule.while(bounded, ({ input }) =>
+          Effect.map(budget.admit(input), (granted) => {
+            call.refused = !granted
+            return granted
+          }))
+      const reported = Schedule.tap(admitted, ({ output: step }) => {
         call.delayMillis = roundedMillis(step.delay)
         const { annotations, message } = retryLine(label, policy, step, secrets)
         return Effect.all([
@@ -160,9 +171,18 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
         ], { discard: true })
       })
 
+      const retried = Effect.retry(attempt, reported)
+      const budgeted = budget === undefined ? retried : Effect.andThen(
+        budget.firstAttempt,
+        Effect.catch(
+          retried,
+          (error) => Effect.fail(call.refused ? exhausted(label, budget, error, secrets) : error)
+        )
+      )
+
       // Counted once the call settles; an interrupted call is not counted.
       const counted = Effect.onExit(
-        Effect.retry(attempt, reported),
+        budgeted,
         (exit) =>
           Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
             ? Effect.void

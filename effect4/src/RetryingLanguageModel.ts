@@ -18,7 +18,9 @@
  * - The caller gets the original `AiError` (or error part) when retries end; a per-attempt timeout (`timeout`) or
  *   the call's deadline (`maxElapsed`) reached is an `AiError` (reason `UnknownError`) that says which.
  *
- * Not yet on this line (the Effect 3 line has them): the budget, breaker and limiter of the recommended stack.
+ * - With `budget`, `breaker` and `limiter` (or `ResilientLanguageModel.layer`, which makes them), every retry is
+ *   admitted by the budget and every attempt goes through the breaker and then the limiter, charged one request,
+ *   its prompt's size in tokens and the limiter's `maxTokens` of output, settled with the response's usage.
  *
  * @example
  * ```ts
@@ -42,12 +44,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import type * as AdaptiveRateLimiter from "./core/AdaptiveRateLimiter.js"
+import type * as CircuitBreaker from "./core/CircuitBreaker.js"
 import * as HttpClassification from "./core/HttpClassification.js"
 import { Classified } from "./core/internal/classified.js"
 import { knownErrorTypes } from "./core/internal/errorTypes.js"
 import * as Shared from "./core/internal/languageModel.js"
+import * as ProviderQuota from "./core/internal/providerQuota.js"
 import * as ModelError from "./core/ModelError.js"
+import * as Policy from "./core/Policy.js"
+import * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 import type * as Retryable from "./core/Retryable.js"
+import type * as RetryBudget from "./core/RetryBudget.js"
 import { readToCommit } from "./internal/commit.js"
 import * as RetryAcquisition from "./RetryAcquisition.js"
 import * as RetrySchedule from "./RetrySchedule.js"
@@ -59,6 +67,16 @@ import * as RetrySchedule from "./RetrySchedule.js"
 export interface Options {
   /** Names the log lines. Default `"languageModel"`. */
   readonly name?: string | undefined
+  /** Every retry must be admitted by this budget. */
+  readonly budget?: RetryBudget.Service | undefined
+  /** Every attempt goes through this breaker (its state shared with whoever else uses it). */
+  readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
+  /**
+   * Every attempt is paced by this limiter, inside the breaker; it learns from the attempt's throttling and from
+   * the rate-limit headers of its response (this library's providers report every response's; another
+   * `LanguageModel`'s, those an `AiError` carries).
+   */
+  readonly limiter?: AdaptiveRateLimiter.AdaptiveRateLimiter | undefined
   /** Called once per retry, before its wait, with the original error (or error part). */
   readonly onRetry?: ((step: RetrySchedule.RetryStep<unknown>) => Effect.Effect<void>) | undefined
   /**
@@ -91,43 +109,78 @@ export const make = (
   ])
   const name = options.name ?? "languageModel"
   const secrets = options.secrets ?? []
+  // Each attempt: the breaker outside the limiter, as the recommended stack orders them.
+  const attempt = Policy.compose(
+    ...(options.breaker === undefined ? [] : [options.breaker]),
+    ...(options.limiter === undefined ? [] : [options.limiter])
+  )
   const retry = RetryAcquisition.retrying<Shared.Attempt>(validated, {
     name,
     provider: name,
     secrets,
+    budget: options.budget,
     onRetry: options.onRetry === undefined
       ? undefined
       : (step) => options.onRetry!({ ...step, error: Shared.original(step.error) })
   })
-  // One call: each failure classified as it comes (`now` reads an HTTP-date Retry-After), retried, and the
-  // original failure given back (a timeout of this layer's, an AiError that says so).
-  const retried = <A, E, R>(method: string, call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    // A stream's error part comes classified already.
-    const attempt: Effect.Effect<A, Shared.Attempt, R> = Effect.catch(call, (error: E) =>
-      error instanceof Classified
-        ? Effect.fail(error as Shared.Attempt)
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classified(error, now, secrets))))
+  // One call: each attempt through the policies, each failure classified as it comes (`now` reads an HTTP-date
+  // Retry-After) and its response's rate-limit headers reported to the limiter, retried, and the original failure
+  // given back (a timeout of this layer's, an AiError that says so). `call` settles the attempt's charge.
+  const retried = <A, E, R>(
+    method: string,
+    prompt: unknown,
+    call: (settle: Policy.Settle) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> => {
+    const guarded = attempt.applyCall({
+      size: { chars: Shared.promptChars(prompt), maxTokens: undefined },
+      run: (settle) =>
+        // A stream's error part comes classified already.
+        Effect.catch(call(settle), (error: E) =>
+          error instanceof Classified
+            ? Effect.fail(error as Shared.Attempt)
+            : Effect.andThen(
+              reportHeaders(error),
+              Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classified(error, now, secrets)))
+            ))
+    }) as Effect.Effect<A, Shared.Attempt, R>
     return Effect.mapError(
-      retry(attempt),
+      retry(guarded),
       (failure) => (failure instanceof Classified ? failure.value : ours(method, failure)) as E
     )
   }
   const service: LanguageModel.LanguageModel = {
     ...inner,
-    generateText:
-      ((options: Parameters<LanguageModel.LanguageModel["generateText"]>[0]) =>
-        retried("generateText", inner.generateText(options))) as LanguageModel.LanguageModel["generateText"],
-    generateObject:
-      ((options: Parameters<LanguageModel.LanguageModel["generateObject"]>[0]) =>
-        retried("generateObject", inner.generateObject(options))) as LanguageModel.LanguageModel["generateObject"],
+    generateText: ((options: Parameters<LanguageModel.LanguageModel["generateText"]>[0]) =>
+      retried(
+        "generateText",
+        options.prompt,
+        (settle) => Effect.tap(inner.generateText(options), (response) => settle(usageOf(response.usage)))
+      )) as LanguageModel.LanguageModel["generateText"],
+    generateObject: ((options: Parameters<LanguageModel.LanguageModel["generateObject"]>[0]) =>
+      retried(
+        "generateObject",
+        options.prompt,
+        (settle) => Effect.tap(inner.generateObject(options), (response) => settle(usageOf(response.usage)))
+      )) as LanguageModel.LanguageModel["generateObject"],
     streamText: ((options: Parameters<LanguageModel.LanguageModel["streamText"]>[0]) =>
       Stream.unwrap(
         retried(
           "streamText",
-          readToCommit(
-            inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
-            Shared.firstContent<Response.AnyPart>(name, secrets)
-          )
+          options.prompt,
+          (settle) =>
+            Effect.map(
+              readToCommit(
+                inner.streamText(options) as Stream.Stream<Response.AnyPart, unknown>,
+                Shared.firstContent<Response.AnyPart>(name, secrets)
+              ),
+              // A committed stream settles its attempt's charge at its `finish` part, or gives it back.
+              (stream) =>
+                !attempt.settles ? stream : ProviderQuota.settleOnce(
+                  stream,
+                  (part) => part.type === "finish" ? settle(usageOf(part.usage)) : undefined,
+                  settle()
+                )
+            )
         ).pipe(
           Effect.catchIf(
             (error): error is Shared.ErrorPart<Response.AnyPart> => Shared.isErrorPart(error),
@@ -234,6 +287,20 @@ const amountsTo = (
       return undefined
   }
 }
+
+// The rate-limit headers of the response a failure carries, reported to the limiter of the attempt.
+const reportHeaders = (error: unknown): Effect.Effect<void> => {
+  const response = AiError.isAiError(error) && "http" in error.reason ? error.reason.http?.response : undefined
+  return response === undefined ? Effect.void : RateLimitHeaders.reportHeaders(plainHeaders(response.headers))
+}
+
+// What a turn used, as the limiter settles it: input tokens not read from the cache (cache reads do not count
+// against the provider's input limits; a total that includes them errs high), and cache writes apart.
+const usageOf = (usage: Response.Usage): Policy.Usage => ({
+  inputTokens: usage.inputTokens.uncached ?? usage.inputTokens.total,
+  outputTokens: usage.outputTokens.total,
+  cacheWriteTokens: usage.inputTokens.cacheWrite
+})
 
 // A `RateLimitError`'s own `retryAfter`: a floor beside the response's hint.
 const hintOf = (error: unknown): Duration.Duration | undefined =>

@@ -74,3 +74,52 @@ export * as RetryingLanguageModel from "./RetryingLanguageModel.js"
  * @since 1.0.0
  */
 export * as RetryAcquisition from "./RetryAcquisition.js"
+
+/**
+ * The recommended stack in one layer for any `effect/ai` `LanguageModel`.
+ *
+ * @since 1.0.0
+ */
+export * as ResilientLanguageModel from "./ResilientLanguageModel.js"
+
+/**
+ * Where the fleet pieces keep what their callers share (memory here; Redis in `effect-retry-layer/redis`).
+ *
+ * @since 1.0.0
+ */
+export * as FleetStore from "./core/FleetStore.js"
+
+/**
+ * A retry budget shared by the processes of a fleet.
+ *
+ * @since 1.0.0
+ */
+export * as RetryBudget from "./core/RetryBudget.js"
+
+/**
+ * An adaptive rate limiter paced by throttles and the provider's rate-limit headers.
+ *
+ * @since 1.0.0
+ */
+export * as AdaptiveRateLimiter from "./core/AdaptiveRateLimiter.js"
+
+/**
+ * A circuit breaker.
+ *
+ * @since 1.0.0
+ */
+export * as CircuitBreaker from "./core/CircuitBreaker.js"
+
+/**
+ * The shape of a policy over one attempt, and `compose`.
+ *
+ * @since 1.0.0
+ */
+export * as Policy from "./core/Policy.js"
+
+/**
+ * The error of options that failed validation.
+ *
+ * @since 1.0.0
+ */
+export { InvalidOptions } from "./core/internal/invalidOptions.js"

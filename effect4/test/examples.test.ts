@@ -18,13 +18,18 @@ const run = (file: string) =>
 describe("examples", () => {
   it("examples/providers.ts: an agent loop with a tool over each provider, each one's 429 retried", async () => {
     const { stdout } = await run("examples/providers.ts")
-    const answers = stdout.trim().split("\n").filter((line) => !line.includes("WARN"))
+    // the retries' and the limiter's log lines aside
+    const answers = stdout.trim().split("\n").filter((line) => !/^\[[\d:.]+\] (WARN|INFO)/.test(line))
     expect(answers).toEqual(
       ["anthropic", "openai", "bedrock"].map((name) =>
         `${name}: It is sunny in Paris, 21 C. (3 requests: the 429 retried, then the tool call, then the answer)`
       )
     )
     expect(stdout).toMatch(/bedrock\/anthropic\.claude-demo: attempt 1 of 3 failed with RateLimitError \(status 429/)
+    // the fleet stack is on by default: each provider's limiter slowed down for its 429
+    expect(stdout.match(/adaptive rate limiter [a-z]+\/[a-z.-]+: throttled; pacing at 1\.0 requests\/s/g)).toHaveLength(
+      3
+    )
   }, 60_000)
 
   it("examples/demo.ts (npm run demo): a 429 and a 529 retried, then the answer streamed", async () => {

@@ -8,13 +8,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Chat from "../core/Chat.js"
+import * as FleetStore from "../core/FleetStore.js"
 import { firstItem } from "../core/internal/commit.js"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import { catching } from "../core/internal/invalidOptions.js"
+import * as Stack from "../core/internal/stack.js"
 import type * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
+import * as Policy from "../core/Policy.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
 import * as RetryAcquisition from "../RetryAcquisition.js"
 import * as RetrySchedule from "../RetrySchedule.js"
@@ -26,11 +31,18 @@ import * as HttpModel from "./httpModel.js"
  *
  * @since 1.0.0
  */
-export interface Options {
+export interface Options extends Omit<Stack.Options, "retry" | "secrets"> {
   /**
    * The retry of each call's acquisition (the request, the status, and a stream up to its first chunk), on this
    * provider's own errors (`ModelError`: the server's `Retry-After` a floor, 529 overloaded, a 200 whose first
-   * event is an error). Default `RetrySchedule.defaults`; `false` for none (to decorate it yourself).
+   * event is an error). Default `RetrySchedule.defaults`; `false` for none, and none of the fleet stack either
+   * (to decorate the model yourself).
+   *
+   * The fleet stack, on by default (`budget`, `breaker`, `limiter`: each part's options, or `false` to turn it
+   * off): every retry admitted by the retry budget, every attempt through the circuit breaker and then the
+   * adaptive rate limiter, paced by the provider's rate-limit headers and each request's size, on the
+   * `FleetStore` in context (`FleetStore.layerMemory` for one process, `FleetStoreRedis.layer` for a fleet), or
+   * on a memory store of the layer's own when none is provided.
    */
   readonly retry?: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input | false | undefined
   /** Used when a prompt sets none. Anthropic and Bedrock need one; default 4096 there. */
@@ -52,25 +64,49 @@ export const make = (
   module: string,
   build: () => Wire.Adapter,
   options: Options & HttpModel.Limits
-): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+): Effect.Effect<
+  LanguageModel.LanguageModel,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient | Scope.Scope
+> =>
   Effect.gen(function*() {
-    const { adapter, retry } = yield* catching<
-      { readonly adapter: Wire.Adapter; readonly retry: RetrySchedule.RetryPolicy | undefined },
+    const { adapter, retry, stack } = yield* catching<
+      {
+        readonly adapter: Wire.Adapter
+        readonly retry: RetrySchedule.RetryPolicy | undefined
+        readonly stack: Stack.Parts
+      },
       never,
       never,
       InvalidOptions | InvalidRetryPolicy
-    >(() =>
-      Effect.succeed({
-        adapter: build(),
-        retry: options.retry === false ? undefined : RetrySchedule.policy(options.retry ?? {})
+    >(() => {
+      const adapter = build()
+      return Effect.succeed({
+        adapter,
+        retry: options.retry === false ? undefined : RetrySchedule.policy(options.retry ?? {}),
+        stack: options.retry === false
+          ? { budget: undefined, breaker: undefined, limiter: undefined }
+          : Stack.parts(keyedBy(`${adapter.provider}/${adapter.model}`, options))
       })
-    )
+    })
     const client = yield* HttpClient.HttpClient
-    const chat = HttpModel.make(adapter, options, client)
+    const store = Option.getOrElse(yield* Effect.serviceOption(FleetStore.FleetStore), () => FleetStore.makeMemory())
+    const policies = yield* Effect.provideService(
+      Stack.make(stack, { name: adapter.provider, model: adapter.model }),
+      FleetStore.FleetStore,
+      store
+    )
+    const chat = Policy.guardChat(Stack.attempt(policies), HttpModel.make(adapter, options, client))
     const label = `${adapter.provider}/${adapter.model}`
-    const retried = retry === undefined ? (self: ReturnType<HttpModel.ChatStream>) => self : RetryAcquisition.retrying<
-      ModelError.ModelError
-    >(retry, { name: `${adapter.provider}.chat`, provider: adapter.provider, label, secrets: adapter.secrets })
+    const retried = retry === undefined
+      ? <A>(self: Effect.Effect<A, ModelError.ModelError>) => self
+      : RetryAcquisition.retrying<ModelError.ModelError>(retry, {
+        name: `${adapter.provider}.chat`,
+        provider: adapter.provider,
+        label,
+        secrets: adapter.secrets,
+        budget: policies.budget
+      })
     // A call commits at its first chunk: everything before it (the request, the status, an error event first
     // in the stream) is retried; nothing after it is replayed.
     const call = (request: Chat.ChatRequest) =>
@@ -92,6 +128,14 @@ export const make = (
       generateText: (provider) => Effect.map(Stream.runCollect(streamText(provider)), (streamed) => collected(streamed))
     })
   })
+
+// The budget and the limiter named after the provider and model unless their `key` says otherwise, as the circuit
+// is: two providers' layers on one store must not share one send rate.
+const keyedBy = (key: string, options: Options): Options => ({
+  ...options,
+  budget: options.budget === false ? false : { key, ...options.budget },
+  limiter: options.limiter === false ? false : { key, ...options.limiter }
+})
 
 // The prompt -----------------------------------------------------------------------
 
@@ -428,7 +472,8 @@ export const toAiError = (module: string, method: string, error: ModelError.Mode
  */
 export const layer = <E, R>(
   make: Effect.Effect<LanguageModel.LanguageModel, E, R>
-): Layer.Layer<LanguageModel.LanguageModel, E, R> => Layer.effect(LanguageModel.LanguageModel, make)
+): Layer.Layer<LanguageModel.LanguageModel, E, Exclude<R, Scope.Scope>> =>
+  Layer.effect(LanguageModel.LanguageModel, make)
 
 /**
  * A provider's `layerConfig`: its options read from `Config`, then its layer.

@@ -25,6 +25,7 @@ import type * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Wire from "../core/internal/anthropic.js"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
@@ -48,8 +49,11 @@ export interface Options extends Wire.Options, ProviderModel.Options {}
  */
 export const make = (
   options: Options
-): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.make("Anthropic", () => Wire.adapter(options), options)
+): Effect.Effect<
+  LanguageModel.LanguageModel,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient | Scope.Scope
+> => ProviderModel.make("Anthropic", () => Wire.adapter(options), options)
 
 /**
  * @category layers

@@ -29,6 +29,7 @@ import type * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Wire from "../core/internal/bedrock.js"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
@@ -52,8 +53,11 @@ export interface Options extends Wire.Options, ProviderModel.Options {}
  */
 export const make = (
   options: Options
-): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.make("Bedrock", () => Wire.adapter(options), options)
+): Effect.Effect<
+  LanguageModel.LanguageModel,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient | Scope.Scope
+> => ProviderModel.make("Bedrock", () => Wire.adapter(options), options)
 
 /**
  * @category layers

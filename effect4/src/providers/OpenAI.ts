@@ -25,6 +25,7 @@ import type * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import * as Wire from "../core/internal/openai.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
@@ -48,8 +49,11 @@ export interface Options extends Wire.Options, ProviderModel.Options {}
  */
 export const make = (
   options: Options
-): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.make("OpenAI", () => Wire.adapter(options), options)
+): Effect.Effect<
+  LanguageModel.LanguageModel,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient | Scope.Scope
+> => ProviderModel.make("OpenAI", () => Wire.adapter(options), options)
 
 /**
  * @category layers
@@ -93,8 +97,11 @@ export interface AzureOptions extends Wire.AzureOptions, ProviderModel.Options {
  */
 export const makeAzure = (
   options: AzureOptions
-): Effect.Effect<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.make("AzureOpenAI", () => Wire.azureAdapter(options), options)
+): Effect.Effect<
+  LanguageModel.LanguageModel,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient | Scope.Scope
+> => ProviderModel.make("AzureOpenAI", () => Wire.azureAdapter(options), options)
 
 /**
  * @category layers
