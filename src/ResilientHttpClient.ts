@@ -33,11 +33,11 @@ import * as Layer from "effect/Layer"
 import type * as FleetStore from "./core/FleetStore.js"
 import type * as HttpClassification from "./core/HttpClassification.js"
 import type { InvalidOptions } from "./core/internal/invalidOptions.js"
-import { check, checked, validatedWithPolicy } from "./core/internal/invalidOptions.js"
+import { check, validatedWithPolicy } from "./core/internal/invalidOptions.js"
 import * as Stack from "./core/internal/stack.js"
 import * as HttpRetry from "./internal/httpRetry.js"
 import * as ResilientModel from "./ResilientModel.js"
-import * as RetrySchedule from "./RetrySchedule.js"
+import type * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * `ResilientModel`'s options, and what names the client's errors, log lines and (unless `breaker.key` says
@@ -70,12 +70,10 @@ export const layer = (
 > =>
   Layer.scopedContext(
     validatedWithPolicy(() => {
-      checked("ResilientHttpClient", options, fields)
-      const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientHttpClient", [
-        "timeout",
-        "maxElapsed"
-      ])
-      const parts = Stack.parts(options)
+      const { parts, policy } = Stack.read("ResilientHttpClient", options, {
+        provider: check.string,
+        errorTypes: check.any
+      })
       return Effect.gen(function*() {
         const inner = yield* HttpClient.HttpClient
         const policies = yield* Stack.make(parts, { name: options.provider ?? "http" })
@@ -91,4 +89,3 @@ export const layer = (
   )
 
 // The keys of `Options`: the stack's, and the client's own.
-const fields = { ...Stack.fields, provider: check.string, errorTypes: check.any } as const

@@ -38,12 +38,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as FleetStore from "./core/FleetStore.js"
 import type { InvalidOptions } from "./core/internal/invalidOptions.js"
-import { check, checked, validatedLayer } from "./core/internal/invalidOptions.js"
+import { check, validatedLayer } from "./core/internal/invalidOptions.js"
 import * as Stack from "./core/internal/stack.js"
 import * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 import * as ResilientModel from "./ResilientModel.js"
 import * as RetryingLanguageModel from "./RetryingLanguageModel.js"
-import * as RetrySchedule from "./RetrySchedule.js"
+import type * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * `ResilientModel`'s options, and the name of the spans, metrics, log lines
@@ -73,13 +73,8 @@ export const layer = (
   LanguageModel.LanguageModel | FleetStore.FleetStore
 > =>
   validatedLayer(() => {
-    checked("ResilientLanguageModel", options, { ...Stack.fields, name: check.string })
-    const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
-      "timeout",
-      "maxElapsed"
-    ])
+    const { parts, policy } = Stack.read("ResilientLanguageModel", options, { name: check.string })
     const name = options.name ?? "languageModel"
-    const parts = Stack.parts(options)
     return Layer.scopedContext(
       Effect.gen(function*() {
         const inner = yield* LanguageModel.LanguageModel

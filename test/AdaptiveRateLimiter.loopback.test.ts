@@ -10,7 +10,7 @@ import { CompletionModel, FleetStore, ResilientModel } from "effect-retry-layer"
 import { ResilientLanguageModel } from "effect-retry-layer/ai"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
-import { TokenLimitedModel } from "effect-retry-layer/testing"
+import type { TokenLimitedModel } from "effect-retry-layer/testing"
 import { FaultServer } from "effect-retry-layer/testing/server"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,36 +29,8 @@ const apiKey = Redacted.make("sk-test")
 /** A loopback provider with `limits`, its headers in `format`; it counts what it admitted and refused. */
 const provider = (format: "anthropic" | "openai" | "openai-responses") =>
   Effect.gen(function*() {
-    const limited = TokenLimitedModel.providerLimits(limits)
-    // `withoutBody`: requests that reached the server without a JSON body (asserted by the tests, not here: an
-    // assertion in the server's handler fails outside the test's fiber)
-    const counts = { accepted: 0, refused: 0, withoutBody: 0 }
-    const server = yield* FaultServer.make({
-      handler: (request) => {
-        const now = Date.now()
-        // the headers as of the admission, this request counted (as TokenLimitedModel says them)
-        const wait = limited.admit(now, { requests: 1, outputTokens: maxTokens })
-        const headers = limited.headers(now, format === "anthropic" ? "anthropic" : "openai")
-        if (wait > 0) {
-          counts.refused++
-          const retryAfter = { ...headers, "retry-after": String(Math.ceil(wait / 1000)) }
-          return format === "anthropic"
-            ? FaultServer.anthropicError(429, "rate_limit_error", "over a limit", retryAfter)
-            : FaultServer.openAiError(429, "requests", "Rate limit reached", retryAfter, "rate_limit_exceeded")
-        }
-        counts.accepted++
-        // 20 output tokens used: the rest of maxTokens goes back at once, as the provider settles at the end
-        limited.settle(now, { outputTokens: maxTokens - 20 })
-        if (request.json === undefined) counts.withoutBody++
-        const shape = { headers, outputTokens: 20 }
-        const reply = format === "anthropic"
-          ? FaultServer.anthropicStream(["ok"], shape)
-          : format === "openai"
-          ? FaultServer.openAiStream(["ok"], shape)
-          : FaultServer.openAiResponsesStream(["ok"], shape)
-        return { ...reply, delayMillis: 20 } as FaultServer.Reply
-      }
-    })
+    const { counts, handler } = FaultServer.limitedReplies(limits, format, maxTokens)
+    const server = yield* FaultServer.make({ handler })
     return { server, counts }
   })
 

@@ -35,10 +35,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as FleetStore from "./core/FleetStore.js"
 import type { InvalidOptions } from "./core/internal/invalidOptions.js"
-import { check, checked, validatedLayer } from "./core/internal/invalidOptions.js"
+import { check, validatedLayer } from "./core/internal/invalidOptions.js"
 import * as Stack from "./core/internal/stack.js"
 import * as RetryingLanguageModel from "./RetryingLanguageModel.js"
-import * as RetrySchedule from "./RetrySchedule.js"
+import type * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * The stack's options (`retry`, `budget`, `breaker`, `limiter`: each part's options, or `false` to turn it off;
@@ -82,13 +82,8 @@ export const layer = (
   LanguageModel.LanguageModel | FleetStore.FleetStore
 > =>
   validatedLayer(() => {
-    checked("ResilientLanguageModel", options, { ...Stack.fields, name: check.string })
-    const policy = RetrySchedule.honouredBy(RetrySchedule.policy(options.retry), "ResilientLanguageModel", [
-      "timeout",
-      "maxElapsed"
-    ])
+    const { parts, policy } = Stack.read("ResilientLanguageModel", options, { name: check.string })
     const name = options.name ?? "languageModel"
-    const parts = Stack.parts(options)
     return Layer.effectContext(
       Effect.gen(function*() {
         const inner = yield* LanguageModel.LanguageModel

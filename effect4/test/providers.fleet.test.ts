@@ -11,7 +11,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
 import * as FaultServer from "../src/core/testing/FaultServer.js"
-import { type Limits, providerLimits } from "../src/core/testing/providerLimits.js"
+import type { Limits } from "../src/core/testing/providerLimits.js"
 
 // The Effect 3 line's loopback scenarios (AdaptiveRateLimiter.loopback.test.ts), through this line's providers,
 // whose fleet stack is on by default: the same server, limits and batches, the same counts.
@@ -22,30 +22,8 @@ const apiKey = Redacted.make("sk-test")
 /** A loopback provider with `limits`, its headers in `format`; it counts what it admitted and refused. */
 const provider = (format: "anthropic" | "openai") =>
   Effect.gen(function*() {
-    const limited = providerLimits(limits)
-    const counts = { accepted: 0, refused: 0 }
-    const server = yield* FaultServer.make({
-      handler: () => {
-        const now = Date.now()
-        const wait = limited.admit(now, { requests: 1, outputTokens: maxTokens })
-        const headers = limited.headers(now, format)
-        if (wait > 0) {
-          counts.refused++
-          const retryAfter = { ...headers, "retry-after": String(Math.ceil(wait / 1000)) }
-          return format === "anthropic"
-            ? FaultServer.anthropicError(429, "rate_limit_error", "over a limit", retryAfter)
-            : FaultServer.openAiError(429, "requests", "Rate limit reached", retryAfter, "rate_limit_exceeded")
-        }
-        counts.accepted++
-        // 20 output tokens used: the rest of maxTokens goes back at once, as the provider settles at the end
-        limited.settle(now, { outputTokens: maxTokens - 20 })
-        const shape = { headers, outputTokens: 20 }
-        const reply = format === "anthropic"
-          ? FaultServer.anthropicStream(["ok"], shape)
-          : FaultServer.openAiStream(["ok"], shape)
-        return { ...reply, delayMillis: 20 } as FaultServer.Reply
-      }
-    })
+    const { counts, handler } = FaultServer.limitedReplies(limits, format, maxTokens)
+    const server = yield* FaultServer.make({ handler })
     return { server, counts }
   })
 
@@ -102,7 +80,7 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
           // the bucket to refill, as the headers say; none is refused
           const failed = yield* Effect.provide(batch(330), model(format, server.url))
           assert.strictEqual(failed, 0)
-          assert.deepStrictEqual(counts, { accepted: 330, refused: 0 })
+          assert.deepStrictEqual(counts, { accepted: 330, refused: 0, withoutBody: 0 })
         }).pipe(Effect.scoped, quiet),
       30_000
     )
@@ -126,7 +104,7 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
         const counts = yield* twoRuntimes(() =>
           FleetStoreRedis.layer({ host: url.hostname, port: Number(url.port), prefix, timeout: "1 second" })
         )
-        assert.deepStrictEqual(counts, { accepted: 330, refused: 0 })
+        assert.deepStrictEqual(counts, { accepted: 330, refused: 0, withoutBody: 0 })
       }).pipe(Effect.scoped),
     30_000
   )

@@ -14,9 +14,9 @@ import * as Policy from "../Policy.js"
 import type * as Redacted from "effect/Redacted"
 import { type Tag, tag } from "../../internal/compat.js"
 import * as RetryBudget from "../RetryBudget.js"
-import type { RetryPolicy } from "../RetryPolicy.js"
+import { honouredBy, policy as readPolicy, type RetryPolicy } from "../RetryPolicy.js"
 import type { InvalidOptions } from "./invalidOptions.js"
-import { check } from "./invalidOptions.js"
+import { check, checked } from "./invalidOptions.js"
 
 /**
  * The options of every layer of the stack: the retry's policy and each part's options (`false` turns it off).
@@ -78,6 +78,22 @@ export const parts = (options: Pick<Options, "budget" | "breaker" | "limiter">):
   breaker: options.breaker === false ? undefined : CircuitBreaker.options(options.breaker),
   limiter: options.limiter === false ? undefined : AdaptiveRateLimiter.options(options.limiter)
 })
+
+/**
+ * A stack layer's options read (throws `InvalidOptions` or `InvalidRetryPolicy`: call it inside the layer's
+ * validation): its keys checked (the stack's and `extra`), the retry policy, whose `timeout` and `maxElapsed`
+ * the layer's retry honours, and each part's options.
+ *
+ * @internal
+ */
+export const read = <O extends Options>(
+  of: string,
+  options: O,
+  extra: { readonly [K in Exclude<keyof O, keyof Options>]-?: (value: unknown) => string | undefined }
+): { readonly policy: RetryPolicy; readonly parts: Parts } => {
+  checked(of, options, { ...fields, ...extra } as never)
+  return { policy: honouredBy(readPolicy(options.retry), of, ["timeout", "maxElapsed"]), parts: parts(options) }
+}
 
 /**
  * The policies, the circuit named after what it guards unless its `key` says otherwise.

@@ -34,6 +34,7 @@ import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { async } from "../../internal/compat.js"
+import { type Limits, providerLimits } from "./providerLimits.js"
 
 // Replies ------------------------------------------------------------------
 
@@ -865,12 +866,7 @@ const writeItems = (items: ReadonlyArray<StreamItem>, socket: Net.Socket, res: H
   const next = () => writeItems(rest, socket, res)
   switch (item._tag) {
     case "Event":
-      return void res.write(
-        `${item.event ? `event: ${item.event}\n` : ""}${
-          item.data.split("\n").map((line) => `data: ${line}\n`).join("")
-        }\n`,
-        next
-      )
+      return void res.write(eventText(item), next)
     case "Raw":
       return void res.write(item.text, next)
     case "Bytes":
@@ -882,4 +878,73 @@ const writeItems = (items: ReadonlyArray<StreamItem>, socket: Net.Socket, res: H
     case "Stall":
       return
   }
+}
+
+/** A server-sent event as it goes on the wire. */
+const eventText = (item: { readonly event?: string; readonly data: string }): string =>
+  `${item.event ? `event: ${item.event}\n` : ""}${item.data.split("\n").map((line) => `data: ${line}\n`).join("")}\n`
+
+/**
+ * A reply's body as the server would write it, whole: for a simulated server that answers without sockets (the
+ * Effect 4 fleet bench's). A stream's pauses, resets and stalls are not bodies: they are refused.
+ *
+ * @category fixtures
+ * @since 1.0.0
+ */
+export const bodyOf = (reply: Reply): string => {
+  if (reply._tag === "Respond") return reply.body
+  if (reply._tag !== "Stream") throw new Error(`bodyOf: a ${reply._tag} has no body`)
+  return reply.items.map((item) => {
+    switch (item._tag) {
+      case "Event":
+        return eventText(item)
+      case "Raw":
+        return item.text
+      default:
+        throw new Error(`bodyOf: a stream item ${item._tag} has no text`)
+    }
+  }).join("")
+}
+
+/**
+ * A loopback provider's replies under `limits` (a `FaultServer` `handler`): a request that fits is answered with a
+ * stream in `format` that used 20 output tokens (the rest of `maxTokens` goes back at once, as the provider
+ * settles at the end), after 20 ms, with the limits' headers; one that does not is a 429 with those headers and
+ * `retry-after`. `counts` says what it admitted and refused, and how many requests came without a JSON body.
+ *
+ * @category fixtures
+ * @since 1.0.0
+ */
+export const limitedReplies = (
+  limits: Limits,
+  format: "anthropic" | "openai" | "openai-responses",
+  maxTokens: number
+) => {
+  const limited = providerLimits(limits)
+  // `withoutBody` is counted, not asserted: an assertion in the server's handler fails outside the test's fiber
+  const counts = { accepted: 0, refused: 0, withoutBody: 0 }
+  const handler = (request: RecordedRequest): Reply => {
+    const now = Date.now()
+    // the headers as of the admission, this request counted
+    const wait = limited.admit(now, { requests: 1, outputTokens: maxTokens })
+    const headers = limited.headers(now, format === "anthropic" ? "anthropic" : "openai")
+    if (wait > 0) {
+      counts.refused++
+      const retryAfter = { ...headers, "retry-after": String(Math.ceil(wait / 1000)) }
+      return format === "anthropic"
+        ? anthropicError(429, "rate_limit_error", "over a limit", retryAfter)
+        : openAiError(429, "requests", "Rate limit reached", retryAfter, "rate_limit_exceeded")
+    }
+    counts.accepted++
+    limited.settle(now, { outputTokens: maxTokens - 20 })
+    if (request.json === undefined) counts.withoutBody++
+    const shape = { headers, outputTokens: 20 }
+    const reply = format === "anthropic"
+      ? anthropicStream(["ok"], shape)
+      : format === "openai"
+      ? openAiStream(["ok"], shape)
+      : openAiResponsesStream(["ok"], shape)
+    return { ...reply, delayMillis: 20 } as Reply
+  }
+  return { handler, counts }
 }
