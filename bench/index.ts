@@ -4,6 +4,7 @@
  * `npm run bench -- fleet overhead` runs only those.
  */
 import * as Fleet from "./fleet.js"
+import * as Fleet4 from "./fleet4.js"
 import * as Lines from "./lines.js"
 import * as Loopback from "./loopback.js"
 import * as Memory from "./memory.js"
@@ -17,6 +18,7 @@ import * as Sse from "./sse.js"
 const all = {
   overhead: Overhead.run,
   fleet: Fleet.run,
+  fleet4: Fleet4.run,
   lines: Lines.run,
   loopback: Loopback.run,
   memory: Memory.run,

@@ -91,7 +91,7 @@ const row = (
   store: (prefix: string) => string,
   mode: "steady" | "stalls",
   meanwhile: Effect.Effect<void> = Effect.void,
-  effect4?: "provider" | "builtins" | "builtins-times-3"
+  effect4?: "provider" | "provider-redis" | "builtins" | "builtins-times-3"
 ) =>
   Effect.gen(function*() {
     const server = yield* provider()
@@ -101,7 +101,7 @@ const row = (
         Array.from({ length: processes }, () =>
           effect4 === undefined
             ? child([server.url, store(prefix), prefix, String(callsEach), mode])
-            : child([server.url, effect4, String(callsEach)], "effect4"))
+            : child([server.url, effect4, String(callsEach), store(prefix), prefix], "effect4"))
       ),
       (children) => Effect.forEach(children, (c) => c.stop)
     )
@@ -148,7 +148,15 @@ export const run = () =>
       yield* row("4 processes, each its own memory store (no sharing)", () => "memory", "steady"),
       yield* row("4 processes, plain retries (retry(fetch) from effect-retry-layer/promise)", () => "plain", "steady"),
       yield* row(
-        "Effect 4: 4 processes, this line's Anthropic provider, its own retry (defaults; no fleet stack yet)",
+        "Effect 4: 4 processes, one Redis (defaults): this line's Anthropic provider, its retry and fleet stack on " +
+          "FleetStoreRedis",
+        () => String(redis.port),
+        "steady",
+        Effect.void,
+        "provider-redis"
+      ),
+      yield* row(
+        "Effect 4: 4 processes, the provider's defaults, each its own memory store (no sharing)",
         () => "",
         "steady",
         Effect.void,

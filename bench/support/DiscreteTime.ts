@@ -12,61 +12,7 @@
  * (and its `Random` seed), not on the machine.
  */
 import { Clock, Duration, Effect, Exit, Scheduler } from "effect"
-
-interface Sleeper {
-  readonly at: number
-  readonly seq: number
-  wake: (() => void) | undefined
-}
-
-/** A binary heap of sleepers by wake-up time, ties in order of arrival. */
-class Sleepers {
-  private readonly heap: Array<Sleeper> = []
-  private seq = 0
-
-  get size() {
-    return this.heap.length
-  }
-
-  push(at: number, wake: () => void): Sleeper {
-    const sleeper: Sleeper = { at, seq: this.seq++, wake }
-    const heap = this.heap
-    heap.push(sleeper)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(heap[i]!, heap[parent]!)) break
-      ;[heap[i], heap[parent]] = [heap[parent]!, heap[i]!]
-      i = parent
-    }
-    return sleeper
-  }
-
-  peek(): Sleeper | undefined {
-    return this.heap[0]
-  }
-
-  pop(): Sleeper | undefined {
-    const heap = this.heap
-    const top = heap[0]
-    const last = heap.pop()
-    if (top === undefined || last === undefined || heap.length === 0) return top
-    heap[0] = last
-    let i = 0
-    for (;;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let smallest = i
-      if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left
-      if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right
-      if (smallest === i) return top
-      ;[heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!]
-      i = smallest
-    }
-  }
-}
-
-const before = (a: Sleeper, b: Sleeper) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+import { advance, Sleepers } from "./sleepers.js"
 
 class DiscreteClock implements Clock.Clock {
   readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
@@ -95,12 +41,9 @@ class DiscreteClock implements Clock.Clock {
 
   /** Moves to the earliest sleeper and wakes all due then; false when nobody sleeps. */
   advance(): boolean {
-    const first = this.sleepers.pop()
-    if (first === undefined) return false
-    this.now = Math.max(this.now, first.at)
-    first.wake?.()
-    while (this.sleepers.peek()?.at === first.at) this.sleepers.pop()!.wake?.()
-    return true
+    return advance(this.sleepers, (at) => {
+      this.now = Math.max(this.now, at)
+    })
   }
 }
 

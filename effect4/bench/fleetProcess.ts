@@ -1,25 +1,28 @@
 /**
  * One process of the real-process fleet bench (`bench/processes.ts`) on the Effect 4 line: this line's Anthropic
- * provider (an `effect/ai` `LanguageModel`) over `effect/http`'s fetch client, either with its own retry
- * (`provider`, defaults) or with Effect 4's own pieces around the client in the order their docs recommend
+ * provider (an `effect/ai` `LanguageModel`) over `effect/http`'s fetch client, either with its defaults (the retry
+ * and the fleet stack: `provider` on a memory store of its own, `provider-redis` on `FleetStoreRedis` with its
+ * defaults, the recommended fleet mode) or with Effect 4's own pieces around the client in the order their docs recommend
  * (`builtins`: `withRateLimiter` on a memory store, token bucket, 300 a minute, `times` unset as its default;
  * `builtins-times-3` the same with `times: 3`; then `retryTransient({ times: 2 })`, then `withCircuitBreaker`,
  * 5 consecutive failures, 30 s open), the provider's own retry off. The same protocol as the Effect 3 line's
  * `bench/support/fleetProcess.ts`: `ready`, wait for `go`, all calls at once, one JSON line.
  *
- * Arguments: `<server url> <provider | builtins | builtins-times-3> <calls>`.
+ * Arguments: `<server url> <provider | provider-redis | builtins | builtins-times-3> <calls> [redis port] [prefix]`.
  */
 import { Effect, Exit, Layer, Redacted, Schedule, Stream } from "effect"
+import { FleetStore } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
+import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { LanguageModel } from "effect/ai"
 import { FetchHttpClient, HttpClient } from "effect/http"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { createInterface } from "node:readline"
 
-const [url, mode, callsArg] = process.argv.slice(2)
+const [url, mode, callsArg, redisPort, prefix] = process.argv.slice(2)
 const calls = Number(callsArg)
 if (url === undefined || mode === undefined || !(calls > 0)) {
-  throw new Error("usage: fleetProcess <url> <provider | builtins | builtins-times-3> <calls>")
+  throw new Error("usage: fleetProcess <url> <provider | provider-redis | builtins | builtins-times-3> <calls>")
 }
 
 // Effect 4's pieces around the client, in their docs' order: the rate limiter, then retryTransient, then the breaker.
@@ -54,9 +57,18 @@ const Builtins = (times: number | undefined) =>
     Layer.provide(CircuitBreaker.layerStoreMemory())
   )
 
-const model = mode === "provider"
+const model = mode === "provider" || mode === "provider-redis"
   ? Anthropic.layer({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url }).pipe(
-    Layer.provide(FetchHttpClient.layer)
+    Layer.provide(FetchHttpClient.layer),
+    Layer.provide(
+      mode === "provider"
+        ? FleetStore.layerMemory
+        : FleetStoreRedis.layer({
+          host: "127.0.0.1",
+          port: Number(redisPort),
+          ...(prefix === undefined ? {} : { prefix })
+        })
+    )
   )
   : Anthropic.layer({ apiKey: Redacted.make("bench"), model: "m", baseUrl: url, retry: false }).pipe(
     Layer.provide(Builtins(mode === "builtins-times-3" ? 3 : undefined))

@@ -31,7 +31,10 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as CompletionModel from "../CompletionModel.js"
 import * as ModelError from "../core/ModelError.js"
+import { capacityAt, tokenBucket } from "../core/testing/throttle.js"
 import * as ScriptedModel from "./ScriptedModel.js"
+
+export { capacityAt, tokenBucket } from "../core/testing/throttle.js"
 
 /**
  * @category models
@@ -128,54 +131,3 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
     }
     return [service, Ref.get(stats)] as const
   })
-
-/**
- * The server's admission rule on its own, for a server outside Effect (a
- * loopback HTTP handler, say) that should behave like {@link make}: a token
- * bucket `burst` deep, full at the first request and refilled continuously at
- * `capacity` per second. `take(now)` (epoch milliseconds, never decreasing)
- * takes a token and gives `undefined`, or gives the milliseconds until there
- * is one.
- *
- * @category fixtures
- * @since 0.1.0
- */
-export const tokenBucket = (
-  capacity: number | ((sinceStart: number) => number),
-  burst = typeof capacity === "number" ? capacity : capacity(0)
-): (now: number) => number | undefined => {
-  const rate = typeof capacity === "number" ? () => capacity : capacity
-  let tokens = burst
-  let at: number | undefined
-  let start = 0
-  return (now) => {
-    if (at === undefined) start = now
-    const perMillis = rate(now - start) / 1000
-    if (perMillis === Infinity) return undefined
-    const available = at === undefined ? tokens : Math.min(burst, tokens + (now - at) * perMillis)
-    at = now
-    if (available >= 1) {
-      tokens = available - 1
-      return undefined
-    }
-    tokens = available
-    return (1 - available) / perMillis
-  }
-}
-
-/**
- * The capacity at each time since the first request, from `capacity` and `changes`.
- *
- * @category fixtures
- * @since 0.2.0
- */
-export const capacityAt = (options: Pick<Options, "capacity" | "changes">): (sinceStart: number) => number => {
-  const changes = (options.changes ?? [])
-    .map((c) => ({ at: Duration.toMillis(Duration.decode(c.at)), capacity: c.capacity }))
-    .sort((a, b) => a.at - b.at)
-  return (sinceStart) => {
-    let capacity = options.capacity
-    for (const change of changes) if (change.at <= sinceStart) capacity = change.capacity
-    return capacity
-  }
-}

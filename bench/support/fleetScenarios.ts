@@ -1,0 +1,210 @@
+/**
+ * The fleet bench's scenarios and what a run reports, for both Effect lines' simulations (`bench/fleet.ts`,
+ * `effect4/bench/fleet.ts`): the same servers, floors, draws and rows. Plain TypeScript, no Effect.
+ */
+import type { Limits } from "../../src/core/testing/providerLimits.js"
+
+/** The simulated server (what `ThrottledModel.Options` takes): capacity, burst, latency, hints, failures. */
+export interface ServerSpec {
+  readonly capacity: number
+  readonly changes?: ReadonlyArray<{ readonly at: number; readonly capacity: number }>
+  readonly failureRate?: number
+  readonly burst?: number
+  /** Milliseconds from a request to its answer. */
+  readonly latency?: number
+  readonly retryAfter?: "none" | "exact" | {
+    readonly fixed: `${number} second` | `${number} seconds` | `${number} millis`
+  }
+}
+
+export const latencyMillis = 200
+export const burst = 100
+
+export interface Scenario {
+  readonly name: string
+  readonly n: number
+  readonly processes: number
+  readonly server: ServerSpec
+  /** Where capacity rises, to measure how soon the rise is used. */
+  readonly rise?: { readonly atMillis: number; readonly capacity: number }
+  /** A provider with per-minute limits on requests and tokens instead (`server` is then unused). */
+  readonly tokens?: TokenLimits
+  /**
+   * A store this far away (a round trip, half each way), behind the Redis store's timeout and fall-back
+   * (`FleetStore.resilient`, its defaults: 50 ms, 2 s); by default the store answers at once.
+   */
+  readonly storeMillis?: number
+}
+
+/** token-limits: the provider's limits and headers; the requests' sizes and outputs are drawn per client. */
+export interface TokenLimits {
+  readonly limits: Limits
+  readonly headers: "anthropic" | "openai"
+}
+
+export const server = (options: Partial<ServerSpec> = {}): ServerSpec => ({
+  capacity: 100,
+  burst,
+  latency: latencyMillis,
+  retryAfter: { fixed: "1 second" },
+  ...options
+})
+
+// Anthropic-like limits (4,000 requests, 2M input and 400k output tokens a minute; output is the tightest) and
+// OpenAI-like ones (5,000 requests, 1M tokens a minute); each request 500-2,000 input tokens (2,000-8,000
+// characters), maxTokens 1,024, 50-1,000 output tokens.
+const anthropicLimits: TokenLimits = {
+  limits: { requests: 4_000, inputTokens: 2_000_000, outputTokens: 400_000 },
+  headers: "anthropic"
+}
+const openAiLimits: TokenLimits = { limits: { requests: 5_000, tokens: 1_000_000 }, headers: "openai" }
+const tokenScenario = (name: string, tokens: TokenLimits, processes: number): Scenario => ({
+  name,
+  n: 10_000,
+  processes,
+  server: server(),
+  tokens
+})
+
+export const scenarios: ReadonlyArray<Scenario> = [
+  { name: "headline", n: 10_000, processes: 1, server: server() },
+  { name: "processes-1-shared", n: 10_000, processes: 1, server: server() },
+  { name: "processes-3-shared", n: 10_000, processes: 3, server: server() },
+  { name: "processes-10-shared", n: 10_000, processes: 10, server: server() },
+  { name: "retry-after-30s", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "30 seconds" } }) },
+  // A short hint, waited as a floor under the backoff or exactly (`retryAfter: "exact"`).
+  { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
+  capacityChange(0),
+  { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) },
+  tokenScenario("token-limits", anthropicLimits, 1),
+  tokenScenario("token-limits", anthropicLimits, 10),
+  tokenScenario("token-limits-openai", openAiLimits, 1),
+  tokenScenario("token-limits-openai", openAiLimits, 10),
+  // The shared scenarios again with a store a round trip away, as Redis is.
+  ...[1, 20].flatMap((storeMillis) => [
+    { name: `headline-store-${storeMillis}ms`, n: 10_000, processes: 1, server: server(), storeMillis },
+    { name: `processes-10-store-${storeMillis}ms`, n: 10_000, processes: 10, server: server(), storeMillis },
+    { ...tokenScenario(`token-limits-store-${storeMillis}ms`, anthropicLimits, 10), storeMillis }
+  ])
+]
+
+/** 100/s, 20/s from 20 s, 200/s from 40 s; `offset` shifts both changes, to meet the limiter in another phase. */
+export function capacityChange(offset: number): Scenario {
+  return {
+    name: "capacity-change",
+    n: 10_000,
+    processes: 1,
+    server: server({
+      changes: [{ at: 20_000 + offset, capacity: 20 }, { at: 40_000 + offset, capacity: 200 }]
+    }),
+    rise: { atMillis: 40_000 + offset, capacity: 200 }
+  }
+}
+
+export interface Outcome {
+  readonly scenario: string
+  readonly strategy: string
+  readonly n: number
+  readonly processes: number
+  readonly calls: number
+  readonly refused: number
+  readonly succeeded: number
+  /** Completion time of each client that succeeded, in ms, ascending. */
+  readonly completions: ReadonlyArray<number>
+  readonly makespanMillis: number
+  readonly floorMillis: number
+  /**
+   * capacity-change: seconds from the rise to 200/s until the server admits 90% of it over a whole second,
+   * the worst of four runs with the changes 0, 250, 500 and 750 ms later.
+   */
+  readonly secondsTo90?: number
+}
+
+/**
+ * The physical floor: the time the server's capacity (after the burst) takes to admit N, plus one latency; with
+ * token limits, the time the tightest dimension takes to admit what the N requests really use, beyond the
+ * minute's worth its bucket starts with.
+ */
+export const floorMillis = (
+  scenario: Scenario,
+  capacityAt: (server: ServerSpec) => (sinceStart: number) => number
+): number => {
+  if (scenario.tokens !== undefined) {
+    const { limits } = scenario.tokens
+    const totals = draws(scenario.n).reduce(
+      (t, d) => ({
+        requests: t.requests + 1,
+        inputTokens: t.inputTokens + d.inputTokens,
+        outputTokens: t.outputTokens + d.outputTokens,
+        tokens: t.tokens + d.inputTokens + d.outputTokens
+      }),
+      { requests: 0, inputTokens: 0, outputTokens: 0, tokens: 0 }
+    )
+    const slowest = Math.max(
+      ...(Object.keys(limits) as Array<keyof Limits>).map((d) =>
+        Math.max(0, totals[d] - limits[d]!) / (limits[d]! / 60_000)
+      )
+    )
+    return Math.ceil(slowest) + latencyMillis
+  }
+  const capacity = capacityAt(scenario.server)
+  if (capacity(0) === Infinity) return latencyMillis
+  let admitted = scenario.server.burst ?? capacity(0)
+  let t = 0
+  while (admitted < scenario.n) {
+    admitted += capacity(t) / 1000
+    t++
+  }
+  return t + latencyMillis
+}
+
+/** Each client's request in token-limits: drawn once, the same for every strategy (a seeded LCG, not `Random`). */
+export const draws = (n: number) => {
+  let seed = 12345
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+  return Array.from({ length: n }, () => {
+    const chars = 2_000 + Math.floor(next() * 6_001)
+    return { chars, inputTokens: Math.ceil(chars / 4), outputTokens: 50 + Math.floor(next() * 951) }
+  })
+}
+
+// Completions are answers: one latency after the server admitted them, so admissions are shifted back.
+export const secondsTo90 = (completions: ReadonlyArray<number>, riseMillis: number, capacity: number) => {
+  const admitted = completions.map((t) => t - latencyMillis)
+  let from = 0
+  for (let to = 0; to < admitted.length; to++) {
+    while (admitted[from]! <= admitted[to]! - 1000) from++
+    if (admitted[to]! >= riseMillis + 1000 && to - from + 1 >= 0.9 * capacity) {
+      return round((admitted[to]! - riseMillis) / 1000, 2)
+    }
+  }
+  return Infinity
+}
+
+export const quantile = (sorted: ReadonlyArray<number>, q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
+
+export const round = (x: number, digits: number) => Number(x.toFixed(digits))
+
+/** A row of `bench/results/fleet.json`. */
+export const row = (o: Outcome) => ({
+  scenario: o.scenario,
+  strategy: o.strategy,
+  n: o.n,
+  processes: o.processes,
+  makespanOverFloor: round(o.makespanMillis / o.floorMillis, 2),
+  callsPerClient: round(o.calls / o.n, 2),
+  succeeded: round(o.succeeded / o.n, 4),
+  fraction429: round(o.refused / o.calls, 4),
+  p50Seconds: round(quantile(o.completions, 0.5) / 1000, 2),
+  p99Seconds: round(quantile(o.completions, 0.99) / 1000, 2),
+  ...(o.secondsTo90 === undefined ? {} : { secondsTo90: o.secondsTo90 })
+})
+
+/** A run of `scenario`, with `secondsTo90` the worst over the rise's phases (capacity-change). */
+export const worstRise = (scenario: Scenario, simulate: (scenario: Scenario) => Outcome): Outcome => {
+  const outcome = simulate(scenario)
+  if (scenario.rise === undefined) return outcome
+  const others = [250, 500, 750].map((offset) => simulate(capacityChange(offset)).secondsTo90!)
+  return { ...outcome, secondsTo90: Math.max(outcome.secondsTo90!, ...others) }
+}
