@@ -109,6 +109,19 @@ const builtins = (pieces: {
 
 export const strategies: ReadonlyArray<Strategy> = [
   { name: "e4 stack-defaults", wrap: (shared) => providerOver(shared, shared.server, {}) },
+  // The stack told what the built-in limiters are told: the server's capacity, as its slow start's first rate and
+  // its ceiling (the token scenarios' providers say their limits in their headers, which it reads anyway).
+  {
+    name: "e4 stack, told the capacity",
+    wrap: (shared) =>
+      providerOver(
+        shared,
+        shared.server,
+        shared.scenario.tokens !== undefined || shared.scenario.server.capacity === Infinity
+          ? {}
+          : { limiter: { initialRate: shared.scenario.server.capacity, maxRate: shared.scenario.server.capacity } }
+      )
+  },
   {
     name: "e4 retry-default",
     wrap: (shared) => providerOver(shared, shared.server, { budget: false, breaker: false, limiter: false })

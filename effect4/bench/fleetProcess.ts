@@ -10,7 +10,7 @@
  *
  * Arguments: `<server url> <provider | provider-redis | builtins | builtins-times-3> <calls> [redis port] [prefix]`.
  */
-import { Effect, Exit, Layer, Redacted, Schedule, Stream } from "effect"
+import { Effect, Exit, Layer, Logger, ManagedRuntime, Redacted, Schedule, Stream } from "effect"
 import { FleetStore } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
@@ -75,8 +75,19 @@ const model = mode === "provider" || mode === "provider-redis"
   )
 
 const call = Stream.runDrain(LanguageModel.streamText({ prompt: "hi" }))
-const services = await Effect.runPromise(Layer.build(model).pipe(Effect.scoped))
-const callOnce = () => Effect.runPromiseExit(Effect.provideContext(call, services))
+// The store's fall-backs to local state, as its warnings say them (the only lines kept).
+const fallbacks: Array<string> = []
+const logger = Logger.layer([
+  Logger.make(({ logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    if (logLevel === "Warn" && text.startsWith("fleet store")) fallbacks.push(text)
+  })
+])
+
+// The layer lives as long as the process: the limiter's dispatcher is a fiber of its scope.
+const runtime = ManagedRuntime.make(Layer.merge(model, logger))
+await runtime.runPromise(Effect.void)
+const callOnce = () => runtime.runPromiseExit(call)
 
 console.log("ready")
 await new Promise<void>((resolve) => {
@@ -95,7 +106,8 @@ const finishedAt = Date.now()
 console.log(JSON.stringify({
   done: exits.filter(Exit.isSuccess).length,
   failed: exits.filter(Exit.isFailure).length,
-  fallbacks: 0,
+  fallbacks: fallbacks.length,
+  firstFallback: fallbacks[0],
   finishedAt
 }))
 process.exit(0)
