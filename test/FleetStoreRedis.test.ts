@@ -12,6 +12,7 @@ import { Anthropic } from "effect-retry-layer/anthropic"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { ThrottledModel } from "effect-retry-layer/testing"
 import { FaultServer } from "effect-retry-layer/testing/server"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -206,6 +207,7 @@ describe("FleetStoreRedis", () => {
           )
         const runtimes = [runtime(), runtime(), runtime()]
         yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runtimes.map((r) => r.dispose()))))
+        const delivered: Array<number> = []
         started = performance.now()
         // each runtime keeps 30 callers busy until the end: far more demand than the server takes
         yield* Effect.forEach(runtimes, (rt) =>
@@ -213,12 +215,18 @@ describe("FleetStoreRedis", () => {
             rt.runPromise(
               Effect.gen(function*() {
                 const model = yield* CompletionModel.CompletionModel
+                const { limiter } = yield* ResilientModel.Policies
                 const caller = Effect.gen(function*() {
                   while (performance.now() - started < seconds * 1000) {
                     yield* Effect.exit(Effect.flatMap(model.chatStream({ messages: [] }), Stream.runDrain))
                   }
                 })
-                yield* Effect.all(Array.from({ length: 30 }, () => caller), { concurrency: "unbounded" })
+                // halfway through the busy spell, what this runtime's limiter knows of the delivered rate
+                const sample = Effect.flatMap(
+                  Effect.sleep(Duration.millis(Math.max(0, started + 7_000 - performance.now()))),
+                  () => Effect.map(limiter!.state, (state) => void delivered.push(state.delivered))
+                )
+                yield* Effect.all([sample, ...Array.from({ length: 30 }, () => caller)], { concurrency: "unbounded" })
               }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
             )
           ), { concurrency: "unbounded" })
@@ -226,7 +234,12 @@ describe("FleetStoreRedis", () => {
         // the three runtimes, pacing as one, get at least 90% of that through
         expect(counts.acceptedWhileBusy).toBeGreaterThanOrEqual(0.9 * capacity * (seconds - warmUp))
         expect(counts.acceptedWhileBusy).toBeLessThanOrEqual(10 + capacity * (seconds - warmUp))
-        expect(counts.refused / (counts.accepted + counts.refused)).toBeLessThan(0.1)
+        // Sharing: each runtime's limiter sees the fleet's delivered rate (about 40/s), not its own third of it
+        // (about 13/s each on stores of their own: the 429s alone do not tell, three AIMD limiters get 11% 429s
+        // here where one shared rate gets 5-6%, and a machine with every core busy doubles either).
+        expect(delivered).toHaveLength(3)
+        for (const rate of delivered) expect(rate).toBeGreaterThanOrEqual(0.6 * capacity)
+        expect(counts.refused / (counts.accepted + counts.refused)).toBeLessThan(0.2)
       }).pipe(Effect.scoped),
     30_000
   )
