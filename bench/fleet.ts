@@ -33,7 +33,7 @@ import type { Outcome, Scenario } from "./support/fleetScenarios.js"
 import * as Scenarios from "./support/fleetScenarios.js"
 import { report } from "./support/report.js"
 
-const { burst, latencyMillis, row, scenarios, secondsTo90 } = Scenarios
+const { burst, latencyMillis, row, scenarios } = Scenarios
 const request: CompletionModel.ChatRequest = { messages: [{ role: "user", content: "hi" }] }
 
 export { type Outcome, row, type Scenario, scenarios, server } from "./support/fleetScenarios.js"
@@ -201,23 +201,7 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         { concurrency: "unbounded" }
       )
       const end = yield* Clock.currentTimeMillis
-      const { accepted, failed, refused } = yield* stats
-      const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
-      return {
-        scenario: scenario.name,
-        strategy: strategy.name,
-        n: scenario.n,
-        processes: scenario.processes,
-        calls: accepted + refused + failed,
-        refused,
-        succeeded: completions.length,
-        completions,
-        makespanMillis: end,
-        floorMillis: floorMillis(scenario),
-        ...(scenario.rise === undefined ? {} : {
-          secondsTo90: secondsTo90(completions, scenario.rise.atMillis, scenario.rise.capacity)
-        })
-      }
+      return Scenarios.outcome(scenario, strategy.name, yield* stats, results, end, floorMillis(scenario))
     }).pipe(
       Effect.scoped,
       Effect.withRandom(Random.make(seed)),

@@ -208,3 +208,33 @@ export const worstRise = (scenario: Scenario, simulate: (scenario: Scenario) => 
   const others = [250, 500, 750].map((offset) => simulate(capacityChange(offset)).secondsTo90!)
   return { ...outcome, secondsTo90: Math.max(outcome.secondsTo90!, ...others) }
 }
+
+/**
+ * A run's outcome: what the server counted, each client's completion time (`undefined` for one that failed), the
+ * time the run ended and its floor.
+ */
+export const outcome = (
+  scenario: Scenario,
+  strategy: string,
+  counts: { readonly accepted: number; readonly refused: number; readonly failed: number },
+  results: ReadonlyArray<ReadonlyArray<number | undefined>>,
+  end: number,
+  floor: number
+): Outcome => {
+  const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
+  return {
+    scenario: scenario.name,
+    strategy,
+    n: scenario.n,
+    processes: scenario.processes,
+    calls: counts.accepted + counts.refused + counts.failed,
+    refused: counts.refused,
+    succeeded: completions.length,
+    completions,
+    makespanMillis: end,
+    floorMillis: floor,
+    ...(scenario.rise === undefined ? {} : {
+      secondsTo90: secondsTo90(completions, scenario.rise.atMillis, scenario.rise.capacity)
+    })
+  }
+}

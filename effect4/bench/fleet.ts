@@ -276,22 +276,14 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         { concurrency: "unbounded" }
       )
       const end = yield* Clock.currentTimeMillis
-      const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
-      return {
-        scenario: scenario.name,
-        strategy: strategy.name,
-        n: scenario.n,
-        processes: scenario.processes,
-        calls: counts.accepted + counts.refused + counts.failed,
-        refused: counts.refused,
-        succeeded: completions.length,
-        completions,
-        makespanMillis: end,
-        floorMillis: Scenarios.floorMillis(scenario, Throttle.capacityAt),
-        ...(scenario.rise === undefined ? {} : {
-          secondsTo90: Scenarios.secondsTo90(completions, scenario.rise.atMillis, scenario.rise.capacity)
-        })
-      }
+      return Scenarios.outcome(
+        scenario,
+        strategy.name,
+        counts,
+        results,
+        end,
+        Scenarios.floorMillis(scenario, Throttle.capacityAt)
+      )
     }).pipe(
       Effect.scoped,
       Random.withSeed(seed),
