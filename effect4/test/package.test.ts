@@ -16,19 +16,23 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string) =>
 const consumer = `import { Config, Effect, Layer } from "effect"
 import { LanguageModel } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
-import { ModelError, RetryingLanguageModel, RetrySchedule } from "effect-retry-layer"
+import { FleetStore, ModelError, ResilientLanguageModel, RetryingLanguageModel, RetrySchedule } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { Bedrock } from "effect-retry-layer/bedrock"
 import { OpenAI } from "effect-retry-layer/openai"
 
 declare const Provider: Layer.Layer<LanguageModel.LanguageModel>
 export const Model = RetryingLanguageModel.layer({ maxAttempts: 4 }).pipe(Layer.provide(Provider))
+export const Resilient = ResilientLanguageModel.layer({ budget: { key: "k" }, limiter: { initialRate: 5 } }).pipe(
+  Layer.provide(Provider),
+  Layer.provide(FleetStore.layerMemory)
+)
 export const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
 export const schedule = RetrySchedule.make<ModelError.ModelError>({ baseDelay: "200 millis" })
 export const Claude = Anthropic.layerConfig({
   apiKey: Config.Redacted("ANTHROPIC_API_KEY"),
   model: Config.succeed("claude-sonnet-4-5")
-}).pipe(Layer.provide(FetchHttpClient.layer))
+}).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(FleetStore.layerMemory))
 export const models = [OpenAI.layerAzure, OpenAI.layer, Bedrock.layer] as const
 `
 
@@ -43,7 +47,8 @@ console.log(await Effect.runPromise(Effect.retry(call, RetrySchedule.make({ base
 `
 
 // And that an installed project calls Anthropic through effect/ai (the loopback server standing in for it), with
-// the optional peers of the Bedrock adapter not installed: its 429 retried, then the answer.
+// the optional peers of the Bedrock adapter and ioredis not installed: its 429 retried (the retry and the fleet
+// stack are the provider's defaults), then the answer.
 const calls = `import { Effect, Layer, Redacted } from "effect"
 import { LanguageModel } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
