@@ -58,6 +58,13 @@ export const tables = (): Record<string, string> => {
       ["s to 90% of the rise", (r) => r.secondsTo90]
     ]),
     "random-503": table(scenario("random-503"), fleetColumns),
+    "effect4-fleet": table(results("fleet-effect4"), [
+      ["scenario", (r) => r.scenario],
+      ["processes", (r) => r.processes],
+      ["strategy", (r) => r.strategy === "e4 stack-defaults" ? `**${r.strategy}**` : r.strategy],
+      ...fleetColumns.slice(1),
+      ["s to 90% of the rise", (r) => "secondsTo90" in r ? r.secondsTo90 : ""]
+    ]),
     "token-limits": table(scenario("token-limits"), tokenColumns),
     "token-limits-openai": table(scenario("token-limits-openai"), tokenColumns),
     processes: table(fleet.filter((r) => /^processes-\d+-shared$/.test(String(r.scenario))), [
