@@ -21,7 +21,7 @@ import { CompletionModel, FleetStore, ResilientModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { retry } from "effect-retry-layer/promise"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
-import { createInterface } from "node:readline"
+import { readyThenGo } from "./goSignal.js"
 import { fetchOnce } from "./plainFetch.js"
 
 const [url, store, prefix, callsArg, mode] = process.argv.slice(2)
@@ -71,17 +71,7 @@ const block = (millis: number) => {
 }
 
 await runtime?.runPromise(Effect.void)
-console.log("ready")
-await new Promise<void>((resolve) => {
-  const lines = createInterface({ input: process.stdin })
-  lines.on("line", (line) => {
-    if (line.trim() === "go") {
-      lines.close()
-      process.stdin.destroy()
-      resolve()
-    }
-  })
-})
+await readyThenGo()
 
 let stalls: ReturnType<typeof setTimeout> | undefined
 const stallOnce = () => {

@@ -17,7 +17,7 @@ import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { LanguageModel } from "effect/ai"
 import { FetchHttpClient, HttpClient } from "effect/http"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import { createInterface } from "node:readline"
+import { readyThenGo } from "../../bench/support/goSignal.js"
 
 const [url, mode, callsArg, redisPort, prefix] = process.argv.slice(2)
 const calls = Number(callsArg)
@@ -89,17 +89,7 @@ const runtime = ManagedRuntime.make(Layer.merge(model, logger))
 await runtime.runPromise(Effect.void)
 const callOnce = () => runtime.runPromiseExit(call)
 
-console.log("ready")
-await new Promise<void>((resolve) => {
-  const lines = createInterface({ input: process.stdin })
-  lines.on("line", (line) => {
-    if (line.trim() === "go") {
-      lines.close()
-      process.stdin.destroy()
-      resolve()
-    }
-  })
-})
+await readyThenGo()
 
 const exits = await Promise.all(Array.from({ length: calls }, callOnce))
 const finishedAt = Date.now()
