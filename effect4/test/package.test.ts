@@ -1,17 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { promisify } from "node:util"
+import semver from "semver"
+import { effectVersions, installBlock, packed, runInstall, runScript, typecheck } from "./core/support/installLines.js"
 
 const line = fileURLToPath(new URL("..", import.meta.url))
 const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url))
-const run = (command: string, args: ReadonlyArray<string>, cwd: string) =>
-  // Without this suite's NODE_OPTIONS (its Node 20 shim is a path relative to this line's directory).
-  promisify(execFile)(command, args, { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: "" } })
-
 // What an Effect 4 user writes: the layer over effect/ai's LanguageModel, and the schedule on its own.
 const consumer = `import { Config, Effect, Layer } from "effect"
 import { LanguageModel } from "effect/ai"
@@ -69,56 +65,54 @@ const program = Effect.gen(function*() {
 console.log(await Effect.runPromise(Effect.scoped(program)))
 `
 
-const tsconfig = (moduleResolution: "NodeNext" | "Bundler") =>
-  JSON.stringify({
-    compilerOptions: {
-      target: "ES2022",
-      module: moduleResolution === "NodeNext" ? "NodeNext" : "ESNext",
-      moduleResolution,
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      noEmit: true,
-      skipLibCheck: false,
-      types: []
-    },
-    files: ["consumer.ts"]
+const readme = fileURLToPath(new URL("../../README.md", import.meta.url))
+const block = installBlock(readme, "Effect 4")
+const pkg = JSON.parse(readFileSync(join(line, "package.json"), "utf8")) as {
+  readonly version: string
+  readonly peerDependencies: Record<string, string>
+  readonly devDependencies: Record<string, string>
+}
+
+describe("the README's Effect 4 install lines", () => {
+  it("ask for this line (1.x), effect pinned to the version the tests run, every package inside its peer range", () => {
+    const own = block.packages.find(([name]) => name === "effect-retry-layer")![1]!
+    expect(semver.satisfies(pkg.version, own), `${pkg.version} in ${own}`).toBe(true)
+    expect(semver.intersects(own, "<1.0.0"), "the Effect 3 line is 0.x").toBe(false)
+    // effect/ai is unstable in Effect 4: the line pins effect exactly.
+    expect(block.packages.find(([name]) => name === "effect")![1]).toBe(pkg.devDependencies["effect"])
+    for (const [name, range] of block.packages) {
+      if (name === "effect-retry-layer") continue
+      expect(semver.validRange(range ?? ""), `${name}@${range}`).not.toBeNull()
+      expect(pkg.peerDependencies[name], `${name} is a peer`).toBeDefined()
+      expect(semver.subset(range!, pkg.peerDependencies[name]!), `${name}@${range}`).toBe(true)
+      expect(semver.satisfies(pkg.devDependencies[name]!, range!), `${name}: tested in ${range}`).toBe(true)
+    }
+    expect(readFileSync(new URL("../../docs/effect4.md", import.meta.url), "utf8")).toContain(block.commands[0])
   })
+})
 
 describe("the Effect 4 line as a package", () => {
   it(
-    "packs, installs next to effect 4.1.5 alone, typechecks a consumer under NodeNext and Bundler, and runs",
+    "installs with the README's lines as written, one effect (4.1.5) in the tree, typechecks a consumer under NodeNext and Bundler, and runs",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "erl-effect4-"))
       try {
-        await run("npm", ["pack", "--pack-destination", dir, "--silent"], line)
-        const tarball = readdirSync(dir).find((name) => name.endsWith(".tgz"))!
-        const app = join(dir, "app")
-        mkdirSync(app)
-        writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
-        await run(
-          "npm",
-          ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball), "effect@4.1.5"],
-          app
-        )
+        const { app, tarball } = await packed(line, dir)
+        // Only the first line: the rest are optional peers, and the call below runs without them.
+        await runInstall(app, block.commands.slice(0, 1), tarball)
         // One Effect in the tree, the user's: nothing of the Effect 3 line came with the package.
-        const { stdout: tree } = await run("npm", ["ls", "effect", "--all", "--parseable", "--long"], app)
-        expect(tree.split("\n").filter((row) => row.includes("node_modules/effect:")).map((row) => row.split(":")[1]))
-          .toStrictEqual(["effect@4.1.5"])
-        writeFileSync(join(app, "consumer.ts"), consumer)
-        for (const resolution of ["NodeNext", "Bundler"] as const) {
-          writeFileSync(join(app, `tsconfig.${resolution}.json`), tsconfig(resolution))
-          await run(process.execPath, [tsc, "-p", `tsconfig.${resolution}.json`], app)
-        }
-        writeFileSync(join(app, "runs.mjs"), runs)
-        const { stdout } = await run(process.execPath, ["runs.mjs"], app)
-        expect(stdout.trim()).toBe("3")
-        writeFileSync(join(app, "calls.mjs"), calls)
-        const { stdout: called } = await run(process.execPath, ["calls.mjs"], app)
-        expect(called.trim().split("\n").at(-1)).toBe("Hello from Claude (2 requests)")
+        expect(await effectVersions(app)).toStrictEqual(new Set(["effect@4.1.5"]))
+        await typecheck(app, consumer, tsc)
+        expect(await runScript(app, runs)).toBe("3")
+        expect(await runScript(app, calls)).toBe("Hello from Claude (2 requests)")
+        // Then the optional lines, as written: they install beside it and change nothing of the above.
+        await runInstall(app, block.commands.slice(1), tarball)
+        expect(await effectVersions(app)).toStrictEqual(new Set(["effect@4.1.5"]))
+        expect(await runScript(app, calls)).toBe("Hello from Claude (2 requests)")
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
     },
-    240_000
+    600_000
   )
 })
