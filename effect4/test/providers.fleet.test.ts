@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { FleetStore } from "effect-retry-layer"
+import { FleetStore, ResilientLanguageModel } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
@@ -93,6 +93,38 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
       assert.isAbove(failed, 0)
       assert.isAbove(counts.refused, 0)
     }).pipe(Effect.scoped, quiet), 30_000)
+
+  it.live(
+    "a provider's layer provides the policies it applies: each one's state is what its calls went through",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FaultServer.make()
+        yield* server.enqueue(
+          FaultServer.anthropicError(429, "rate_limit_error", "slow down", { "retry-after-ms": "10" }),
+          FaultServer.anthropicStream(["ok"])
+        )
+        const policies = Effect.gen(function*() {
+          const { breaker, budget, limiter } = yield* ResilientLanguageModel.Policies
+          return { breaker, budget, limiter }
+        })
+        const states = yield* Effect.gen(function*() {
+          yield* LanguageModel.generateText({ prompt: "Hi" })
+          const { breaker, budget, limiter } = yield* policies
+          return { limiter: yield* limiter!.state, budget: yield* budget!.state, breaker: yield* breaker!.state }
+        }).pipe(Effect.provide(model("anthropic", server.url)))
+        // the 429 cut the limiter's rate; the budget counted the call's first attempt; the breaker counted both
+        // attempts, neither a failure (a throttle is the limiter's business)
+        assert.strictEqual(states.limiter.mode, "cubic")
+        assert.strictEqual(states.budget.firstAttempts, 1)
+        assert.deepStrictEqual(states.breaker, { _tag: "Closed", consecutive: 0, calls: 2, failures: 0 })
+        // retry: false turns the stack off, and says so
+        assert.deepStrictEqual(
+          yield* Effect.provide(policies, model("anthropic", server.url, false)),
+          { breaker: undefined, budget: undefined, limiter: undefined }
+        )
+      }).pipe(Effect.scoped, quiet),
+    30_000
+  )
 
   it.live.skipIf(redisUrl === undefined)(
     "two runtimes on one Redis share one remaining budget: no 429",

@@ -4,6 +4,7 @@ import type * as Prompt from "effect/ai/Prompt"
 import type * as Response from "effect/ai/Response"
 import * as Tool from "effect/ai/Tool"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
@@ -68,7 +69,34 @@ export const make = (
   LanguageModel.LanguageModel,
   InvalidOptions | InvalidRetryPolicy,
   HttpClient.HttpClient | Scope.Scope
+> => Effect.map(withPolicies(module, build, options), ({ model }) => model)
+
+/**
+ * A provider's layer: its `LanguageModel`, and the fleet stack's policies it applies (for a dashboard; each one
+ * `undefined` where turned off).
+ *
+ * @internal
+ */
+export const layer = (
+  module: string,
+  build: () => Wire.Adapter,
+  options: Options & HttpModel.Limits
+): Layer.Layer<
+  LanguageModel.LanguageModel | Stack.Policies,
+  InvalidOptions | InvalidRetryPolicy,
+  HttpClient.HttpClient
 > =>
+  Layer.effectContext(Effect.map(
+    withPolicies(module, build, options),
+    ({ model, policies }) =>
+      Context.make(LanguageModel.LanguageModel, model).pipe(Context.add(Stack.Policies, policies))
+  ))
+
+const withPolicies = (
+  module: string,
+  build: () => Wire.Adapter,
+  options: Options & HttpModel.Limits
+) =>
   Effect.gen(function*() {
     const { adapter, retry, stack } = yield* catching<
       {
@@ -123,10 +151,11 @@ export const make = (
           )
       ))
     }
-    return yield* LanguageModel.make({
+    const model = yield* LanguageModel.make({
       streamText: (provider) => streamText(provider),
       generateText: (provider) => Effect.map(Stream.runCollect(streamText(provider)), (streamed) => collected(streamed))
     })
+    return { model, policies }
   })
 
 // The budget and the limiter named after the provider and model unless their `key` says otherwise, as the circuit
@@ -466,22 +495,12 @@ export const toAiError = (module: string, method: string, error: ModelError.Mode
 }
 
 /**
- * A provider's layer: the `LanguageModel` its `make` builds.
- *
- * @internal
- */
-export const layer = <E, R>(
-  make: Effect.Effect<LanguageModel.LanguageModel, E, R>
-): Layer.Layer<LanguageModel.LanguageModel, E, Exclude<R, Scope.Scope>> =>
-  Layer.effect(LanguageModel.LanguageModel, make)
-
-/**
  * A provider's `layerConfig`: its options read from `Config`, then its layer.
  *
  * @internal
  */
 export const layerConfig = <O, E, R>(
   options: Config.Wrap<O>,
-  layer: (options: O) => Layer.Layer<LanguageModel.LanguageModel, E, R>
-): Layer.Layer<LanguageModel.LanguageModel, Config.ConfigError | E, R> =>
+  layer: (options: O) => Layer.Layer<LanguageModel.LanguageModel | Stack.Policies, E, R>
+): Layer.Layer<LanguageModel.LanguageModel | Stack.Policies, Config.ConfigError | E, R> =>
   Layer.unwrap(Effect.map(Config.unwrap(options), layer))

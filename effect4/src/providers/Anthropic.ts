@@ -30,6 +30,7 @@ import * as Wire from "../core/internal/anthropic.js"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
 import * as ProviderModel from "../internal/providerModel.js"
+import type { Policies } from "../ResilientLanguageModel.js"
 
 /**
  * The adapter's options (key, model, base URL, version, limits on time) and the model's (`retry`, `maxTokens`,
@@ -56,13 +57,16 @@ export const make = (
 > => ProviderModel.make("Anthropic", () => Wire.adapter(options), options)
 
 /**
+ * The provider's `LanguageModel`, and `ResilientLanguageModel.Policies`: the fleet stack's policies it applies
+ * (each `undefined` where turned off), for a dashboard.
+ *
  * @category layers
  * @since 1.0.0
  */
 export const layer = (
   options: Options
-): Layer.Layer<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.layer(make(options))
+): Layer.Layer<LanguageModel.LanguageModel | Policies, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+  ProviderModel.layer("Anthropic", () => Wire.adapter(options), options)
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
@@ -74,7 +78,7 @@ export const layer = (
 export const layerConfig = (
   options: Config.Wrap<Options>
 ): Layer.Layer<
-  LanguageModel.LanguageModel,
+  LanguageModel.LanguageModel | Policies,
   Config.ConfigError | InvalidOptions | InvalidRetryPolicy,
   HttpClient.HttpClient
 > => ProviderModel.layerConfig(options, layer)

@@ -30,6 +30,7 @@ import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import * as Wire from "../core/internal/openai.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
 import * as ProviderModel from "../internal/providerModel.js"
+import type { Policies } from "../ResilientLanguageModel.js"
 
 /**
  * The adapter's options (key, model, base URL, organization, project, limits on time) and the model's (`retry`, `maxTokens`,
@@ -56,13 +57,16 @@ export const make = (
 > => ProviderModel.make("OpenAI", () => Wire.adapter(options), options)
 
 /**
+ * The provider's `LanguageModel`, and `ResilientLanguageModel.Policies`: the fleet stack's policies it applies
+ * (each `undefined` where turned off), for a dashboard.
+ *
  * @category layers
  * @since 1.0.0
  */
 export const layer = (
   options: Options
-): Layer.Layer<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.layer(make(options))
+): Layer.Layer<LanguageModel.LanguageModel | Policies, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+  ProviderModel.layer("OpenAI", () => Wire.adapter(options), options)
 
 /**
  * {@link layer} with its options read from `Config`, e.g.
@@ -74,7 +78,7 @@ export const layer = (
 export const layerConfig = (
   options: Config.Wrap<Options>
 ): Layer.Layer<
-  LanguageModel.LanguageModel,
+  LanguageModel.LanguageModel | Policies,
   Config.ConfigError | InvalidOptions | InvalidRetryPolicy,
   HttpClient.HttpClient
 > => ProviderModel.layerConfig(options, layer)
@@ -104,13 +108,16 @@ export const makeAzure = (
 > => ProviderModel.make("AzureOpenAI", () => Wire.azureAdapter(options), options)
 
 /**
+ * The provider's `LanguageModel`, and `ResilientLanguageModel.Policies`: the fleet stack's policies it applies
+ * (each `undefined` where turned off), for a dashboard.
+ *
  * @category layers
  * @since 1.0.0
  */
 export const layerAzure = (
   options: AzureOptions
-): Layer.Layer<LanguageModel.LanguageModel, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
-  ProviderModel.layer(makeAzure(options))
+): Layer.Layer<LanguageModel.LanguageModel | Policies, InvalidOptions | InvalidRetryPolicy, HttpClient.HttpClient> =>
+  ProviderModel.layer("AzureOpenAI", () => Wire.azureAdapter(options), options)
 
 /**
  * {@link layerAzure} with its options read from `Config`.
@@ -121,7 +128,7 @@ export const layerAzure = (
 export const layerAzureConfig = (
   options: Config.Wrap<AzureOptions>
 ): Layer.Layer<
-  LanguageModel.LanguageModel,
+  LanguageModel.LanguageModel | Policies,
   Config.ConfigError | InvalidOptions | InvalidRetryPolicy,
   HttpClient.HttpClient
 > => ProviderModel.layerConfig(options, layerAzure)
