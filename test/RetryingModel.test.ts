@@ -184,7 +184,7 @@ describe("RetryingModel", () => {
       expect(logs[0]?.annotations).toEqual({ attempt: 1, delayMillis: 50, error: "RateLimitError", status: 429 })
       expect(logs[1]?.annotations).toEqual({ attempt: 2, delayMillis: 20, error: "OverloadedError", status: 529 })
       expect(logs[0]?.message).toBe(
-        "scripted/scripted-model: attempt 1 of 3 failed with RateLimitError (status 429, retry-after 50 ms): scripted rate limit; retrying in 50 ms"
+        "scripted/scripted-model: attempt 1 of 3 failed with RateLimitError (status 429): scripted rate limit; retrying in 50 ms, as the server asked"
       )
     }))
 

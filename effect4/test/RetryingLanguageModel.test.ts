@@ -241,8 +241,8 @@ describe("RetryingLanguageModel (Effect 4)", () => {
       assert.deepStrictEqual(logs.map((log) => log.level), ["Warn"])
       assert.strictEqual(
         logs[0]!.message,
-        "languageModel: attempt 1 of 3 failed with RateLimitError (status 429, retry-after 4000 ms): Scripted " +
-          "responded 429: no body; retrying in 4000 ms"
+        "languageModel: attempt 1 of 3 failed with RateLimitError (status 429): Scripted " +
+          "responded 429: no body; retrying in 4000 ms, as the server asked"
       )
       assert.deepStrictEqual(logs[0]!.annotations, {
         attempt: 1,

@@ -73,19 +73,23 @@ export const retryLine = (
   const tag = errorTag(step.error)
   const status = statusOf(step.error)
   const classification = step.classification
-  const facts = [
-    status === undefined ? [] : [`status ${status}`],
-    classification._tag === "Transient" && classification.retryAfter._tag === "Some"
-      ? [`retry-after ${roundedMillis(classification.retryAfter.value)} ms`]
-      : []
-  ].flat()
+  const hint = classification._tag === "Transient" && classification.retryAfter._tag === "Some"
+    ? roundedMillis(classification.retryAfter.value)
+    : undefined
+  const delay = roundedMillis(step.delay)
+  // A reader compares the wait with the server's hint, which is never more than the wait (RetryPolicy.delayFor).
+  const why = hint === undefined
+    ? ""
+    : delay === hint
+    ? ", as the server asked"
+    : ` (the server's ${hint} ms hint is the floor; backoff and jitter above it)`
   return {
     message: `${label}: attempt ${step.attempt} of ${policy.maxAttempts} failed with ${tag}` +
-      (facts.length > 0 ? ` (${facts.join(", ")})` : "") +
-      `${messageOf(step.error, secrets)}; retrying in ${roundedMillis(step.delay)} ms`,
+      (status === undefined ? "" : ` (status ${status})`) +
+      `${messageOf(step.error, secrets)}; retrying in ${delay} ms${why}`,
     annotations: {
       attempt: step.attempt,
-      delayMillis: roundedMillis(step.delay),
+      delayMillis: delay,
       error: tag,
       ...(status === undefined ? {} : { status })
     }
