@@ -55,7 +55,10 @@ export interface Service {
  * @category tags
  * @since 0.1.0
  */
-export class CompletionModel extends Context.Tag("effect-retry-layer/CompletionModel")<CompletionModel, Service>() {}
+export class CompletionModel extends Context.Tag(
+  // the key is what "Service not found" prints: it says what to provide
+  "effect-retry-layer/CompletionModel (provide a model: Anthropic.layer, OpenAI.layer, Bedrock.layer, or ScriptedModel.layer in tests)"
+)<CompletionModel, Service>() {}
 
 /**
  * The same model with `f` around the acquisition of every call: how the fleet

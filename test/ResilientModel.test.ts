@@ -9,6 +9,7 @@ import {
   RetrySchedule
 } from "effect-retry-layer"
 import { ScriptedModel, ThrottledModel } from "effect-retry-layer/testing"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -82,6 +83,17 @@ describe("ResilientModel", () => {
       expect(policies.limiter).toBeUndefined()
       expect(yield* policies.breaker!.state).toMatchObject({ _tag: "Closed" })
     }).pipe(Effect.provide(stack([], { budget: false, limiter: false }))))
+
+  it.effect("without a FleetStore, the layer fails when built, and the message names the layers to provide", () =>
+    Effect.gen(function*() {
+      const layer = ResilientModel.layer().pipe(Layer.provide(ScriptedModel.layer([])))
+      // what a user who forgot the store meets: the types say FleetStore is missing, the run says what to add
+      const exit = yield* Effect.exit(Layer.build(layer as Layer.Layer<CompletionModel.CompletionModel>))
+      expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toContain(
+        "Service not found: effect-retry-layer/FleetStore (provide FleetStore.layerMemory for one process, " +
+          "or FleetStoreRedis.layer from effect-retry-layer/redis)"
+      )
+    }).pipe(Effect.scoped))
 
   it.effect("parts can be turned off", () =>
     Effect.gen(function*() {

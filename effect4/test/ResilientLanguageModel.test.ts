@@ -115,6 +115,17 @@ describe("ResilientLanguageModel (Effect 4)", () => {
       assert.deepStrictEqual(provider.requests, [0, 1000])
     }).pipe(quiet))
 
+  it.effect("without a FleetStore, the layer fails when built, and the message names the layers to provide", () =>
+    Effect.gen(function*() {
+      const layer = ResilientLanguageModel.layer().pipe(Layer.provide(scripted([]).layer))
+      const exit = yield* Effect.exit(Layer.build(layer as Layer.Layer<LanguageModel.LanguageModel>))
+      assert.include(
+        Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "",
+        "Service not found: effect-retry-layer/FleetStore (provide FleetStore.layerMemory for one process, " +
+          "or FleetStoreRedis.layer from effect-retry-layer/redis)"
+      )
+    }).pipe(Effect.scoped))
+
   it.effect("the retries wait out an open circuit and go through on the probe", () =>
     Effect.gen(function*() {
       const provider = scripted([down, down, "ok"])

@@ -124,7 +124,10 @@ export interface FleetStore {
  * @category tags
  * @since 0.2.0
  */
-export const FleetStore: Tag<FleetStore, Service> = tag<FleetStore, Service>("effect-retry-layer/FleetStore")
+export const FleetStore: Tag<FleetStore, Service> = tag<FleetStore, Service>(
+  // the key is what "Service not found" prints: it says what to provide
+  "effect-retry-layer/FleetStore (provide FleetStore.layerMemory for one process, or FleetStoreRedis.layer from effect-retry-layer/redis)"
+)
 
 /**
  * A store operation that failed or timed out; {@link resilient} turns it into

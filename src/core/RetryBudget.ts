@@ -130,7 +130,10 @@ export interface RetryBudget {
  * @category tags
  * @since 0.1.0
  */
-export const RetryBudget: Tag<RetryBudget, Service> = tag<RetryBudget, Service>("effect-retry-layer/RetryBudget")
+export const RetryBudget: Tag<RetryBudget, Service> = tag<RetryBudget, Service>(
+  // the key is what "Service not found" prints: it says what to provide
+  "effect-retry-layer/RetryBudget (provide RetryBudget.layer(options), and a FleetStore under it)"
+)
 
 /**
  * Validates options (options already read pass as they are).

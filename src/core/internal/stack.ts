@@ -45,7 +45,10 @@ export interface Policies {
 }
 
 /** The key of a stack's policies. */
-export const Policies: Tag<Policies, Policies> = tag<Policies>("effect-retry-layer/ResilientModel/Policies")
+export const Policies: Tag<Policies, Policies> = tag<Policies>(
+  // the key is what "Service not found" prints: it says what provides it
+  "effect-retry-layer/ResilientModel/Policies (provided by the stack's layers: ResilientModel.layer, ResilientLanguageModel.layer, ResilientHttpClient.layer, an Effect 4 provider's layer)"
+)
 
 /**
  * The keys of `Options`, which every layer of the stack takes (each part's own options are checked
