@@ -13,7 +13,9 @@ const Retrying = RetryingLanguageModel.layer({ maxAttempts: 3 }, { errorPartBefo
 
 Effect.gen(function*() {
   const [anthropic, openai] = [yield* FaultServer.make(), yield* FaultServer.make()]
-  yield* anthropic.enqueue(...Array.from({ length: 3 }, () => FaultServer.anthropicError(529, "overloaded_error", "")))
+  yield* anthropic.enqueue(
+    ...Array.from({ length: 3 }, () => FaultServer.anthropicError(529, "overloaded_error", "Overloaded"))
+  )
   yield* openai.enqueue(FaultServer.openAiResponsesStream(["Hello ", "from OpenAI"]))
 
   const plan = ExecutionPlan.make(

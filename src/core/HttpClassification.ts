@@ -184,7 +184,7 @@ const snippet = (body: string, secrets: ReadonlyArray<Redacted.Redacted> | undef
  * message) that an error keeps, and so that a log line carries: 2 KiB.
  *
  * @category constants
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const maxMessageChars: number = Text.maxMessageChars
 
@@ -197,7 +197,7 @@ export const maxMessageChars: number = Text.maxMessageChars
  * is cut, so a secret that straddles the cut is not half quoted.
  *
  * @category utils
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const safeText = (
   text: string,
@@ -220,8 +220,10 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const retryAfter = RetryAfter.parse(response.headers, now)
   const shouldRetry = RetryAfter.xShouldRetry(response.headers)
   const rateLimit = RateLimitHeaders.parse(response.headers, now)
-  const said = details.message !== undefined
+  const said = details.message !== undefined && details.message.trim() !== ""
     ? safeText(details.message, response.secrets)
+    : details.message !== undefined
+    ? "(an empty message)"
     : response.body.trim() === ""
     ? "no body"
     : snippet(response.body, response.secrets)

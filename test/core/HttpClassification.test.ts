@@ -85,6 +85,12 @@ describe("HttpClassification.fromResponse", () => {
     expect(error.message).toBe("p responded 529 overloaded_error: Overloaded")
   })
 
+  it("says so when the body's message is empty, and when there is no body", () => {
+    const body = JSON.stringify({ type: "error", error: { type: "overloaded_error", message: " " } })
+    expect(classify(529, { body }).message).toBe("p responded 529 overloaded_error: (an empty message)")
+    expect(classify(503).message).toBe("p responded 503: no body")
+  })
+
   it("reads an OpenAI body, preferring the type the table knows", () => {
     const body = JSON.stringify({
       error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" }
