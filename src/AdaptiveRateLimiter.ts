@@ -46,7 +46,7 @@ export const layer = (
  * `InvalidOptions` if `input` is not valid.
  *
  * @category combinators
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const decorate = (input?: Options | Options.Input) =>
 (inner: CompletionModel.Service): Effect.Effect<

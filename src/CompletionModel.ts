@@ -65,7 +65,7 @@ export class CompletionModel extends Context.Tag(
  * pieces (which wrap any acquisition) decorate a model.
  *
  * @category combinators
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const mapAcquisition: {
   (

@@ -27,7 +27,7 @@
  * )
  * ```
  *
- * @since 0.4.0
+ * @since 0.1.0
  */
 import { dual } from "effect/Function"
 import type * as CompletionModel from "./CompletionModel.js"
@@ -41,7 +41,7 @@ export * from "./core/Policy.js"
  * `TurnFinished` usage (or given back if the stream ends before it).
  *
  * @category combinators
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const decorate: {
   (policy: Policy): (inner: CompletionModel.Service) => CompletionModel.Service

@@ -24,7 +24,7 @@
  * const program = Effect.flatMap(HttpClient.HttpClient, (client) => client.get("https://api.example.test/v1/items"))
  * ```
  *
- * @since 0.4.0
+ * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
@@ -44,7 +44,7 @@ import type * as RetrySchedule from "./RetrySchedule.js"
  * otherwise) its circuit.
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export interface Options extends ResilientModel.Options {
   /** Names the errors, log lines and circuit. Default `"http"` (log lines and errors: the request's host). */
@@ -59,7 +59,7 @@ export interface Options extends ResilientModel.Options {
  * `commitOn` included: a response is committed when its status is read).
  *
  * @category layers
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const layer = (
   options: Options = {}

@@ -29,7 +29,7 @@
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -50,7 +50,7 @@ import type * as RetrySchedule from "./RetrySchedule.js"
  * and (unless `breaker.key` says otherwise) the circuit.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Options extends ResilientModel.Options {
   /** Default `"languageModel"`. */
@@ -63,7 +63,7 @@ export interface Options extends ResilientModel.Options {
  * `InvalidRetryPolicy` or `InvalidOptions` if an option is not valid.
  *
  * @category layers
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layer = (
   options: Options = {}
@@ -107,7 +107,7 @@ export const layer = (
  * ```
  *
  * @category combinators
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const transformClient = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
   HttpClient.tap(client, (response) => RateLimitHeaders.reportHeaders(response.headers))

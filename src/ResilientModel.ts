@@ -85,13 +85,13 @@ export type Options = Stack.Options
  * ```
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export type Policies = Stack.Policies
 
 /**
  * @category tags
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const Policies = Stack.Policies
 

@@ -32,7 +32,7 @@
  * })
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClassification from "./core/HttpClassification.js"
@@ -42,7 +42,7 @@ import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Options extends Omit<RetryAcquisition.Options<unknown>, "provider" | "onRetry"> {
   /** Names the errors and log lines. Default the request's host. */
@@ -56,7 +56,7 @@ export interface Options extends Omit<RetryAcquisition.Options<unknown>, "provid
  *
  * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn`
  * @category combinators
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const transformClient = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},

@@ -34,7 +34,7 @@
  * const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
@@ -65,7 +65,7 @@ import * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Options {
   /** Names the spans, metrics and log lines. Default `"languageModel"`. */
@@ -104,7 +104,7 @@ export interface Options {
  * @throws InvalidRetryPolicy when `policy` is not valid or sets `commitOn` (the commit point here is the first
  * content part)
  * @category constructors
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const make = (
   inner: LanguageModel.Service,
@@ -228,7 +228,7 @@ export const make = (
  * or of the wrong kind.
  *
  * @category layers
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layer = (
   policy: RetrySchedule.RetryPolicy | RetrySchedule.RetryPolicy.Input = {},
@@ -260,7 +260,7 @@ export const layer = (
  * `RetryingHttpClient.transformClient` (`effect-retry-layer/http`).
  *
  * @category combinators
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const transformClient: typeof RetryingHttpClient.transformClient = RetryingHttpClient.transformClient
 
@@ -270,7 +270,7 @@ export const transformClient: typeof RetryingHttpClient.transformClient = Retryi
  * HTTP-date `Retry-After` is read against.
  *
  * @category classification
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const classify = (error: unknown, now: number): Retryable.RetryClassification => {
   const seen = amountsTo(error, now)

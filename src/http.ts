@@ -1,9 +1,9 @@
 /**
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as RetryingHttpClient from "./RetryingHttpClient.js"
 
 /**
- * @since 0.4.0
+ * @since 0.1.0
  */
 export * as ResilientHttpClient from "./ResilientHttpClient.js"

@@ -16,7 +16,7 @@ export * as Retryable from "./core/Retryable.js"
 /**
  * The one place errors this library did not make are recognised.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as ForeignError from "./core/ForeignError.js"
 
@@ -43,7 +43,7 @@ export * as RetryAfter from "./core/RetryAfter.js"
 /**
  * The providers' rate-limit headers, read into one state.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 
@@ -53,19 +53,19 @@ export * as RateLimitHeaders from "./core/RateLimitHeaders.js"
 export * as HttpClassification from "./core/HttpClassification.js"
 
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
 export * as FleetStore from "./core/FleetStore.js"
 
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
 export { InvalidOptions } from "./core/internal/invalidOptions.js"
 
 /**
  * The shape of a policy over attempts, the call it applies to, and `compose`.
  *
- * @since 0.4.0
+ * @since 0.1.0
  */
 export * as Policy from "./Policy.js"
 

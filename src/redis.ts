@@ -1,4 +1,4 @@
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
 export * as FleetStoreRedis from "./core/FleetStoreRedis.js"

@@ -13,6 +13,6 @@ export * as ScriptedModel from "./testing/ScriptedModel.js"
 export * as ThrottledModel from "./testing/ThrottledModel.js"
 
 /**
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as TokenLimitedModel from "./testing/TokenLimitedModel.js"

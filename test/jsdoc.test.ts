@@ -2,9 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import semver from "semver"
 import ts from "typescript"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
+const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version
 
 /** Every `@example` of the public API: the module it documents, and its code. */
 const examples = (): ReadonlyArray<{ readonly name: string; readonly code: string }> => {
@@ -82,6 +84,10 @@ describe("the public API's conventions", () => {
       const category = tags.find((t) => t.startsWith("category "))?.slice("category ".length)
       return [
         ...(since === undefined || !/^since \d+\.\d+\.\d+$/.test(since) ? [`${name}: no @since x.y.z`] : []),
+        // one version number: nothing is newer than the package that ships it
+        ...(since !== undefined && semver.valid(since.slice(6)) && semver.gt(since.slice(6), version)
+          ? [`${name}: @${since}, after the package's ${version}`]
+          : []),
         ...(category === undefined || !categories.has(category) ? [`${name}: @category ${category ?? "missing"}`] : [])
       ]
     })

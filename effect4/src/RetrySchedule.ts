@@ -24,7 +24,7 @@
  * const resilient = Effect.retry(call, schedule)
  * ```
  *
- * @since 0.1.0
+ * @since 1.0.0
  */
 import type * as Schedule from "effect/Schedule"
 import type { RetryPolicy, RetryStep } from "./core/RetryPolicy.js"
@@ -38,7 +38,7 @@ export * from "./core/RetryPolicy.js"
  * {@link RetryStep}.
  *
  * @category schedules
- * @since 0.1.0
+ * @since 1.0.0
  */
 export const make = <E = unknown>(
   input: RetryPolicy | RetryPolicy.Input = {}

@@ -89,7 +89,7 @@ import * as RateLimitHeaders from "./RateLimitHeaders.js"
  * | `maxTokens` | 4096 | output tokens reserved for a request that sets no `maxTokens` (what the adapters send) |
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly key: string
@@ -108,14 +108,14 @@ export interface Options {
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export declare namespace Options {
   /**
    * What {@link make} and {@link layer} accept.
    *
    * @category options
-   * @since 0.2.0
+   * @since 0.1.0
    */
   export interface Input {
     readonly key?: string
@@ -157,7 +157,7 @@ export interface State {
  * A limiter: `apply` paces any acquisition; `state` reads it.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface AdaptiveRateLimiter extends Policy.Policy {
   readonly key: string
@@ -190,7 +190,7 @@ export interface AdaptiveRateLimiter extends Policy.Policy {
  * (to compare with what the provider says; see `FleetStore.QuotaSighting`).
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Charge {
   readonly cost: FleetStore.Quota
@@ -208,7 +208,7 @@ const rate = Fields.number({ min: 0, exclusiveMin: true, max: 1e6 })
  *
  * @throws InvalidOptions
  * @category options
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const options: (input?: Options | Options.Input) => Options = Fields.reader(
   "AdaptiveRateLimiter",
@@ -243,7 +243,7 @@ export const options: (input?: Options | Options.Input) => Options = Fields.read
  * Fails with `InvalidOptions` when `input` is not valid.
  *
  * @category constructors
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const make = (
   input?: Options | Options.Input
@@ -337,7 +337,7 @@ export const make = (
  * its `maxTokens` (or the `maxTokens` option) of output.
  *
  * @category costs
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const cost = (request: Chat.ChatRequest, settings: Options): FleetStore.Quota =>
   costOf(Policy.requestChars(request), request.maxTokens, settings)
@@ -348,7 +348,7 @@ export const cost = (request: Chat.ChatRequest, settings: Options): FleetStore.Q
  * {@link cost}, for a request that is not a `ChatRequest`.
  *
  * @category costs
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const costOf = (chars: number, maxTokens: number | undefined, settings: Options): FleetStore.Quota => {
   const input = Math.ceil(chars / settings.charsPerToken)
@@ -361,7 +361,7 @@ export const costOf = (chars: number, maxTokens: number | undefined, settings: O
  * providers count them against input limits).
  *
  * @category costs
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const used = (usage: Chat.Usage): FleetStore.Quota => {
   const input = usage.inputTokens + (usage.cacheWriteTokens ?? 0)

@@ -35,7 +35,7 @@ export interface Message {
  * a tool result); nothing is dropped in silence.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type ContentBlock =
   | { readonly type: "text"; readonly text: string }
@@ -52,13 +52,13 @@ export type ContentBlock =
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type TextBlock = Extract<ContentBlock, { readonly type: "text" }>
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type ImageBlock = Extract<ContentBlock, { readonly type: "image" }>
 
@@ -67,7 +67,7 @@ export type ImageBlock = Extract<ContentBlock, { readonly type: "image" }>
  * Schema object.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Tool {
   readonly name: string
@@ -80,7 +80,7 @@ export interface Tool {
  * tool), `"none"`, or `{ tool }` (that one).
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type ToolChoice = "auto" | "any" | "none" | { readonly tool: string }
 

@@ -68,7 +68,7 @@ import * as RetryPolicy from "./RetryPolicy.js"
  * | `isFailure` | transient and not throttling | which errors count as failures |
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly key?: string
@@ -83,7 +83,7 @@ export interface Options {
  * Open when `threshold` of the last `window` calls failed, once `minimumCalls` (default `window`) were made.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface FailureRate {
   readonly threshold: number
@@ -93,14 +93,14 @@ export interface FailureRate {
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export declare namespace Options {
   /**
    * What {@link make} and {@link layer} accept.
    *
    * @category options
-   * @since 0.2.0
+   * @since 0.1.0
    */
   export interface Input {
     readonly key?: string
@@ -134,7 +134,7 @@ export type State =
  * A breaker: `apply` guards any acquisition; `state` reads it.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface CircuitBreaker extends Policy.Policy {
   readonly key: string
@@ -158,7 +158,7 @@ const count = Fields.number({ min: 1, max: 100_000, int: true })
  *
  * @throws InvalidOptions
  * @category options
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const options: (input?: Options | Options.Input) => Options = Fields.reader(
   "CircuitBreaker",
@@ -195,7 +195,7 @@ export const options: (input?: Options | Options.Input) => Options = Fields.read
  * Fails with `InvalidOptions` when `input` is not valid.
  *
  * @category constructors
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBreaker, InvalidOptions> =>
   validated(() => {
@@ -330,7 +330,7 @@ export const make = (input?: Options | Options.Input): Effect.Effect<CircuitBrea
  * is `"circuit"`).
  *
  * @category options
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const keyed = (settings: Options, guarded: { readonly name: string; readonly model?: string }): Options =>
   settings.key !== undefined

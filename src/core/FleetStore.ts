@@ -28,7 +28,7 @@
  * const Model = ResilientModel.layer().pipe(Layer.provide(AnthropicLive), Layer.provide(FleetStore.layerMemory))
  * ```
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -70,7 +70,7 @@ export type {
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Service {
   /** Records a first attempt, or asks to spend a retry. */
@@ -114,7 +114,7 @@ export interface Service {
 
 /**
  * @category tags
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface FleetStore {
   readonly _: unique symbol
@@ -122,7 +122,7 @@ export interface FleetStore {
 
 /**
  * @category tags
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const FleetStore: Tag<FleetStore, Service> = tag<FleetStore, Service>(
   // the key is what "Service not found" prints: it says what to provide
@@ -134,7 +134,7 @@ export const FleetStore: Tag<FleetStore, Service> = tag<FleetStore, Service>(
  * an answer from local state.
  *
  * @category errors
- * @since 0.2.0
+ * @since 0.1.0
  */
 export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
   readonly message: string
@@ -145,7 +145,7 @@ export class FleetStoreError extends Data.TaggedError("FleetStoreError")<{
  * A store of the fleet operations that may fail, such as one over the network.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export type Fallible = {
   readonly [K in keyof Service]: (
@@ -160,7 +160,7 @@ export type Fallible = {
  * spent long ago.
  *
  * @category constructors
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const makeMemory = (options: { readonly emptyBuckets?: boolean } = {}): Service => memory(options).service
 
@@ -199,13 +199,13 @@ const memory = (options: { readonly emptyBuckets?: boolean }) => {
  * One in-memory store for every layer it is provided to.
  *
  * @category layers
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const layerMemory: Layer.Layer<FleetStore> = Layer.sync(FleetStore, () => makeMemory())
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface ResilientOptions {
   /** Names the store in log lines. */
@@ -234,7 +234,7 @@ export interface ResilientOptions {
  * no call waits longer than `timeout` for the store.
  *
  * @category combinators
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const resilient = (primary: Fallible, options: ResilientOptions): Service => {
   const localStore = memory({ emptyBuckets: true })

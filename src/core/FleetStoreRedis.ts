@@ -37,7 +37,7 @@
  * )
  * ```
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 import type * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -56,7 +56,7 @@ import * as Fields from "./internal/optionFields.js"
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options extends RedisOptions {
   /** Prefix of every key this store writes. Default `"effect-retry-layer:"`. */
@@ -86,7 +86,7 @@ export interface Options extends RedisOptions {
  * Fails with `InvalidOptions` when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid.
  *
  * @category constructors
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, InvalidOptions, Scope.Scope> =>
   validated(() => {
@@ -174,7 +174,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
  * Provides the {@link make} store as the `FleetStore`.
  *
  * @category layers
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore, InvalidOptions> =>
   layerScoped(FleetStore.FleetStore, make(options))
@@ -185,7 +185,7 @@ export const layer = (options?: Options): Layer.Layer<FleetStore.FleetStore, Inv
  * `Config.String` and `Config.Int`).
  *
  * @category layers
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const layerConfig = (
   options: Config.Config<Options>

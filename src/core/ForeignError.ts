@@ -42,7 +42,7 @@
  * ForeignError.recognize(new TypeError("x is not a function"))    // undefined: not retried
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
@@ -56,7 +56,7 @@ import * as RetryAfter from "./RetryAfter.js"
  * What a foreign error was recognised as.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Recognized {
   readonly tag: ModelError.Tag
@@ -75,7 +75,7 @@ export interface Recognized {
  * A `ModelError` is not foreign: it classifies itself.
  *
  * @category classification
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const recognize = (error: unknown): Recognized | undefined => {
   if (!Predicate.isObject(error)) return undefined
@@ -89,7 +89,7 @@ export const recognize = (error: unknown): Recognized | undefined => {
  * would, `x-should-retry` first. `None` when it is not recognised.
  *
  * @category classification
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const classify = (error: unknown): Option.Option<Retryable.RetryClassification> => {
   const recognized = recognize(error)

@@ -253,7 +253,7 @@ export const make = (tag: Tag, fields: ModelErrorFields): ModelError => new cons
  * Whether an error of this tag is retried when the server says nothing more.
  *
  * @category guards
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
 
@@ -263,7 +263,7 @@ export const isTransientTag = (tag: Tag): boolean => transientTags[tag]
  * limiter slows down for.
  *
  * @category guards
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const isThrottlingTag = (tag: Tag): boolean => tag === "RateLimitError" || tag === "OverloadedError"
 

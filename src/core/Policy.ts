@@ -4,7 +4,7 @@
  * acquisition (`run`), its size (what the model reads and the most it may write: the limiter's cost) and its
  * usage, settled when the turn ends (`settle(usage)`) or given back (`settle()`).
  *
- * @since 0.4.0
+ * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
@@ -17,7 +17,7 @@ import type * as ModelError from "./ModelError.js"
  * it was charged).
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export interface Usage {
   readonly inputTokens?: number | undefined
@@ -32,7 +32,7 @@ export interface Usage {
  * first settlement of an attempt counts.
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export type Settle = (usage?: Usage) => Effect.Effect<void>
 
@@ -40,7 +40,7 @@ export type Settle = (usage?: Usage) => Effect.Effect<void>
  * One attempt of a call, as a policy sees it.
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export interface Call<A, E, R> {
   /**
@@ -59,7 +59,7 @@ export interface Call<A, E, R> {
  * watched for the end of its turn).
  *
  * @category models
- * @since 0.4.0
+ * @since 0.1.0
  */
 export interface Policy {
   readonly applyCall: <A, E, R>(call: Call<A, E, R>) => Effect.Effect<A, E | ModelError.CircuitOpenError, R>
@@ -72,7 +72,7 @@ export interface Policy {
  * hears the attempt's usage. With no policy, the attempt as it is.
  *
  * @category combinators
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
   policies.reduceRight<Policy>((inner, outer) => ({
@@ -101,7 +101,7 @@ export const compose = (...policies: ReadonlyArray<Policy>): Policy =>
  * `TurnFinished` usage (or given back if the stream ends before it).
  *
  * @category combinators
- * @since 1.0.0
+ * @since 0.1.0
  */
 export const guardChat = <E, R>(
   policy: Policy,
@@ -127,7 +127,7 @@ export const guardChat = <E, R>(
  * costs (about 1,600 tokens at Anthropic's rate).
  *
  * @category costs
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const requestChars = (request: Chat.ChatRequest): number => {
   const image = 1600 * 3

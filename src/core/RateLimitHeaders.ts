@@ -23,7 +23,7 @@
  * // Some({ requests: { remaining: 59, resetAt: 1000 } })
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -38,7 +38,7 @@ import * as RetryAfter from "./RetryAfter.js"
  * sent it (and it made sense).
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Dimension {
   readonly limit?: number
@@ -49,7 +49,7 @@ export interface Dimension {
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type RateLimitState = { readonly [K in DimensionName]?: Dimension }
 
@@ -57,7 +57,7 @@ export type RateLimitState = { readonly [K in DimensionName]?: Dimension }
  * The dimensions, by their field in {@link RateLimitState}.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type DimensionName = Tokens.Dimension
 
@@ -66,7 +66,7 @@ export type DimensionName = Tokens.Dimension
  * milliseconds); `None` when the response carries none.
  *
  * @category parsing
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Option<RateLimitState> => {
   const state: { -readonly [K in DimensionName]?: Dimension } = {}
@@ -94,7 +94,7 @@ export const parse = (headers: RetryAfter.HeaderRecord, now: number): Option.Opt
  * paces, and the adapters {@link report} to it. By default nobody listens.
  *
  * @category reporting
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const currentReporter: Reference<(state: RateLimitState) => Effect.Effect<void>> = reference<
   (state: RateLimitState) => Effect.Effect<void>
@@ -109,7 +109,7 @@ export const currentReporter: Reference<(state: RateLimitState) => Effect.Effect
  * your own that reads a provider's headers can do the same.
  *
  * @category reporting
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const report = (state: RateLimitState): Effect.Effect<void> =>
   Effect.flatMap(getReference(currentReporter), (reporter) => reporter(state))
@@ -119,7 +119,7 @@ export const report = (state: RateLimitState): Effect.Effect<void> =>
  * (nothing when they say nothing): {@link parse} then {@link report}.
  *
  * @category reporting
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const reportHeaders = (headers: RetryAfter.HeaderRecord): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -132,7 +132,7 @@ export const reportHeaders = (headers: RetryAfter.HeaderRecord): Effect.Effect<v
  * The largest count accepted: 10^12.
  *
  * @category constants
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const maxCount = 1e12
 
@@ -141,7 +141,7 @@ export const maxCount = 1e12
  * in milliseconds; `None` for anything else, or more than a day.
  *
  * @category parsing
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const parseDuration = (value: string): Option.Option<number> => {
   const m = durationPattern.exec(value.trim())

@@ -63,7 +63,7 @@ import * as RetryPolicy from "./RetryPolicy.js"
  * | `window` | 10 seconds | how far back first attempts and retries count |
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly key: string
@@ -74,14 +74,14 @@ export interface Options {
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export declare namespace Options {
   /**
    * What {@link make} and {@link layer} accept.
    *
    * @category options
-   * @since 0.2.0
+   * @since 0.1.0
    */
   export interface Input {
     readonly key?: string
@@ -95,7 +95,7 @@ export declare namespace Options {
  * The budget's window, for dashboards and tests.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface State {
   readonly firstAttempts: number
@@ -140,7 +140,7 @@ export const RetryBudget: Tag<RetryBudget, Service> = tag<RetryBudget, Service>(
  *
  * @throws InvalidOptions
  * @category options
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const options: (input?: Options | Options.Input) => Options = Fields.reader(
   "RetryBudget",
@@ -214,7 +214,7 @@ export const layer = (
  * open circuit, which sends nothing.
  *
  * @category guards
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const isFree = (error: unknown): boolean =>
   RetryPolicy.isThrottling(error) || (ModelError.isModelError(error) && error._tag === "CircuitOpenError")

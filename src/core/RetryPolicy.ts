@@ -2,7 +2,7 @@
  * The retry policy: its options, validated; the backoff it computes; how it classifies a failure. Shared by
  * both Effect lines (`RetrySchedule` re-exports it beside each line's `make`, the `Schedule` of a policy).
  *
- * @since 0.4.0
+ * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -43,7 +43,7 @@ export type Jitter = "additive" | "none"
  *   wait for one caller.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type HintMode = "floor" | "exact"
 
@@ -63,7 +63,7 @@ export class InvalidRetryPolicy extends Data.TaggedError("InvalidRetryPolicy")<{
  * shape this is), and a message.
  *
  * @category errors
- * @since 0.4.0
+ * @since 0.1.0
  */
 export interface PolicyIssue {
   readonly _tag: "Type" | "Unexpected" | "Refinement" | "Forbidden"
@@ -353,7 +353,7 @@ export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy
  * a call, and the model's commit point.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type CallField = "timeout" | "maxElapsed" | "commitOn"
 
@@ -365,7 +365,7 @@ export type CallField = "timeout" | "maxElapsed" | "commitOn"
  *
  * @throws InvalidRetryPolicy
  * @category options
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const honouredBy = (
   policy: RetryPolicy,
@@ -426,7 +426,7 @@ export const allowsRetry = (policy: RetryPolicy, error: unknown): boolean =>
  * and its hint (if any) within `maxRetryAfter`.
  *
  * @category classification
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const allows = (policy: RetryPolicy, classification: Retryable.RetryClassification): boolean => {
   if (classification._tag === "Permanent") return false
@@ -442,7 +442,7 @@ export const allows = (policy: RetryPolicy, classification: Retryable.RetryClass
  * jitter: `min(baseDelay * factor^(retry - 1), maxDelay)`. O(1) for any `retry`.
  *
  * @category schedules
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration => {
   if (Duration.isZero(policy.baseDelay)) return Duration.zero
@@ -459,7 +459,7 @@ export const backoff = (policy: RetryPolicy, retry: number): Duration.Duration =
  * goes on after the cap: a server's hint is honoured even past `maxDelay`. Each line's `Schedule` waits this.
  *
  * @category schedules
- * @since 0.4.0
+ * @since 0.1.0
  */
 export const delayFor = (
   policy: RetryPolicy,
@@ -487,7 +487,7 @@ export const delayFor = (
  * is `Permanent`. Every hint is capped at {@link RetryAfter.maxHint}.
  *
  * @category classification
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const classifyUnder = (policy: RetryPolicy, error: unknown): Retryable.RetryClassification => {
   const classification = ownClassification(error) ?? Option.getOrElse(
@@ -519,7 +519,7 @@ const rateLimitMessage = /rate[ _-]?limit|throttl|too many requests/i
  * many requests". Only the first 2 KiB of a message are read.
  *
  * @category classification
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const readsLikeRateLimit = (error: unknown): boolean => {
   try {
@@ -538,7 +538,7 @@ export const readsLikeRateLimit = (error: unknown): boolean => {
  * the breaker do not count them.
  *
  * @category guards
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const isThrottling = (error: unknown): boolean => {
   if (ModelError.isModelError(error)) return ModelError.isThrottlingTag(error._tag)

@@ -47,13 +47,13 @@ import * as HttpModel from "../internal/httpModel.js"
  * AWS credentials, each a `Redacted`.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type Credentials = Wire.Credentials
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type Options = Wire.Options
 
@@ -63,7 +63,7 @@ export type Options = Wire.Options
  * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
  *
  * @category constructors
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<CompletionModel.Service, InvalidOptions, HttpClient.HttpClient> =>
   HttpModel.make(() => Wire.adapter(options), options)
@@ -72,7 +72,7 @@ export const make = (options: Options): Effect.Effect<CompletionModel.Service, I
  * Fails with `InvalidOptions` when `baseUrl` is not an absolute http(s) URL or a key is not a `Redacted`.
  *
  * @category layers
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layer = (
   options: Options
@@ -85,7 +85,7 @@ export const layer = (
  * Config.redacted("AWS_ACCESS_KEY_ID"), secretAccessKey: Config.redacted("AWS_SECRET_ACCESS_KEY") } }`.
  *
  * @category layers
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layerConfig = (
   options: Config.Config.Wrap<Options>

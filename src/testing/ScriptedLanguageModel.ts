@@ -27,7 +27,7 @@
  * const program = LanguageModel.generateText({ prompt: "Hi" }).pipe(Effect.provide(Model))
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
@@ -48,7 +48,7 @@ import * as Stream from "effect/Stream"
  * them fails a stream where it stands).
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type Turn = AiError.AiError | ReadonlyArray<Response.StreamPartEncoded | AiError.AiError>
 
@@ -56,7 +56,7 @@ export type Turn = AiError.AiError | ReadonlyArray<Response.StreamPartEncoded | 
  * A call the scripted model received.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Call {
   readonly method: "generateText" | "streamText"
@@ -69,7 +69,7 @@ export interface Call {
  * What a test reads back from the scripted model.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Recorder {
   /** Every call so far, in order (`generateObject` is a `generateText` asking for JSON). */
@@ -81,7 +81,7 @@ export interface Recorder {
  * The tag under which {@link layer} provides the {@link Recorder}.
  *
  * @category tags
- * @since 0.3.0
+ * @since 0.1.0
  */
 export class ScriptedLanguageModel
   extends Context.Tag("effect-retry-layer/testing/ScriptedLanguageModel")<ScriptedLanguageModel, Recorder>()
@@ -91,7 +91,7 @@ export class ScriptedLanguageModel
  * Builds a scripted `LanguageModel` and its recorder.
  *
  * @category constructors
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const make = (script: ReadonlyArray<Turn>): Effect.Effect<readonly [LanguageModel.Service, Recorder]> =>
   Effect.gen(function*() {
@@ -139,7 +139,7 @@ export const make = (script: ReadonlyArray<Turn>): Effect.Effect<readonly [Langu
  * Provides the scripted `LanguageModel` and its {@link Recorder}.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const layer = (script: ReadonlyArray<Turn>): Layer.Layer<LanguageModel.LanguageModel | ScriptedLanguageModel> =>
   Layer.effectContext(
@@ -154,7 +154,7 @@ export const layer = (script: ReadonlyArray<Turn>): Layer.Layer<LanguageModel.La
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface ErrorOptions {
   /** Sent as `retry-after-ms`. */
@@ -169,7 +169,7 @@ export interface ErrorOptions {
  * Anthropic-style error body of this `type`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const httpError = (status: number, type: string, options: ErrorOptions = {}): AiError.HttpResponseError =>
   new AiError.HttpResponseError({
@@ -194,7 +194,7 @@ export const httpError = (status: number, type: string, options: ErrorOptions = 
  * A 429 `rate_limit_error`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const rateLimited = (options?: ErrorOptions): AiError.HttpResponseError =>
   httpError(429, "rate_limit_error", options)
@@ -203,7 +203,7 @@ export const rateLimited = (options?: ErrorOptions): AiError.HttpResponseError =
  * A 529 `overloaded_error`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const overloaded = (options?: ErrorOptions): AiError.HttpResponseError =>
   httpError(529, "overloaded_error", options)
@@ -212,7 +212,7 @@ export const overloaded = (options?: ErrorOptions): AiError.HttpResponseError =>
  * A 500 `api_error`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const serverError = (options?: ErrorOptions): AiError.HttpResponseError => httpError(500, "api_error", options)
 
@@ -220,7 +220,7 @@ export const serverError = (options?: ErrorOptions): AiError.HttpResponseError =
  * A 400 `invalid_request_error`: never retried.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const invalidRequest = (options?: Omit<ErrorOptions, "retryAfter">): AiError.HttpResponseError =>
   httpError(400, "invalid_request_error", options)
@@ -230,7 +230,7 @@ export const invalidRequest = (options?: Omit<ErrorOptions, "retryAfter">): AiEr
  * `Transport`).
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const connectionLost = (): AiError.HttpRequestError =>
   new AiError.HttpRequestError({
@@ -248,7 +248,7 @@ export const connectionLost = (): AiError.HttpRequestError =>
  * event (`{ type, message }`); the stream ends after it.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const errorPart = (type: string, message: string = type): Response.StreamPartEncoded => ({
   type: "error",
@@ -260,7 +260,7 @@ export const errorPart = (type: string, message: string = type): Response.Stream
  * and a `finish` with reason `"stop"`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.StreamPartEncoded> => [
   metadata,
@@ -272,7 +272,7 @@ export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.
  * The parts of one text block: `text-start`, a delta per piece, `text-end`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const text = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.StreamPartEncoded> => [
   { type: "text-start", id: "text_0" },
@@ -285,7 +285,7 @@ export const text = (...pieces: ReadonlyArray<string>): ReadonlyArray<Response.S
  * then the `tool-call` part.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const toolCall = (id: string, name: string, params: unknown): ReadonlyArray<Response.StreamPartEncoded> => [
   { type: "tool-params-start", id, name },
@@ -298,7 +298,7 @@ export const toolCall = (id: string, name: string, params: unknown): ReadonlyArr
  * The `response-metadata` part a provider sends first.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const metadata: Response.StreamPartEncoded = {
   type: "response-metadata",
@@ -311,7 +311,7 @@ export const metadata: Response.StreamPartEncoded = {
  * The `finish` part, with one token of usage each way.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const finish = (reason: Response.FinishReason): Response.StreamPartEncoded => ({
   type: "finish",

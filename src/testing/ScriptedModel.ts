@@ -212,7 +212,7 @@ export const reply = (...pieces: ReadonlyArray<string>): ReadonlyArray<Completio
  * in one `ToolCallDelta`, `ToolCallEnd` with the arguments.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const toolCall = (
   id: string,
@@ -238,7 +238,7 @@ export const toolCall = (
  * ```
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const toolUse = (
   calls: ReadonlyArray<ReadonlyArray<CompletionModel.StreamChunk>>,

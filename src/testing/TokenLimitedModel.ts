@@ -30,7 +30,7 @@
  * })
  * ```
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -48,7 +48,7 @@ export { type Limits, providerLimits } from "../core/testing/providerLimits.js"
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Options {
   readonly limits: Limits
@@ -67,7 +67,7 @@ export interface Options {
  * Requests admitted and refused so far.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Stats {
   readonly accepted: number
@@ -77,7 +77,7 @@ export interface Stats {
 
 /**
  * @category constructors
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<readonly [CompletionModel.Service, Effect.Effect<Stats>]> =>
   Effect.gen(function*() {

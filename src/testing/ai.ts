@@ -3,6 +3,6 @@
  * `LanguageModel`. Its own entry so that `effect-retry-layer/testing` never
  * loads `@effect/ai`.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"

@@ -3,6 +3,6 @@
  * faults on cue. Its own entry because it needs `node:http`: the rest of
  * `effect-retry-layer/testing` runs anywhere (a browser, an edge runtime).
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 export * as FaultServer from "./FaultServer.js"

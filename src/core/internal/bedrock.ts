@@ -19,7 +19,7 @@ import * as Wire from "./wire.js"
  * AWS credentials, each a `Redacted`.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Credentials {
   readonly accessKeyId: Redacted.Redacted
@@ -30,7 +30,7 @@ export interface Credentials {
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Options {
   /** e.g. `"us-east-1"` */

@@ -24,7 +24,7 @@ export type Dimension = typeof dimensions[number]
  * A window of counters in `buckets` buckets of `bucketMillis` each.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Window {
   readonly bucketMillis: number
@@ -38,7 +38,7 @@ export interface Window {
  * what its concurrent callers asked as one operation.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export type BudgetAsk =
   | { readonly _tag: "FirstAttempt"; readonly count: number }
@@ -47,7 +47,7 @@ export type BudgetAsk =
 
 /**
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface BudgetReply {
   /** Retries granted (of `count`); 0 for the other asks. */
@@ -63,7 +63,7 @@ export interface BudgetReply {
  * each process (`AdaptiveRateLimiter`), so the curve is written once.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Control {
   readonly mode: "slow-start" | "cubic"
@@ -89,7 +89,7 @@ export interface Control {
  * taken); and the control as of now.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Take {
   readonly wait: number
@@ -101,7 +101,7 @@ export interface Take {
  * A delivered response reported to the store.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Delivery {
   /** Responses delivered. */
@@ -116,7 +116,7 @@ export interface Delivery {
  * A throttle reported to the store.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Throttle {
   /**
@@ -145,13 +145,13 @@ export interface Throttle {
  * was charged for it, or a correction. A dimension left out is not involved.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type Quota = { readonly [K in QuotaDimension]?: number }
 
 /**
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export type QuotaDimension = Dimension
 
@@ -160,7 +160,7 @@ export type QuotaDimension = Dimension
  * remains of it.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface QuotaSighting {
   readonly limit: number
@@ -189,7 +189,7 @@ export interface QuotaSighting {
  * every dimension has room (nothing was charged).
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Reservation {
   readonly wait: number

@@ -14,7 +14,7 @@ import { nearest } from "./spelling.js"
  * One problem with one option: its path (a dotted field is several keys), what kind of problem (`Type`,
  * `Unexpected`, `Missing`, ...), and what is wrong.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Issue {
   readonly _tag: string
@@ -26,7 +26,7 @@ export interface Issue {
  * Options of a fleet piece or a layer that failed validation: which piece,
  * and each field with what was wrong with it.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
   readonly of: string

@@ -279,7 +279,7 @@ export const anthropicStream = (pieces: ReadonlyArray<string>, shape: StreamShap
  * `generateText` receives it.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const anthropicMessage = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
   json(200, {
@@ -388,7 +388,7 @@ export const openAiErrorEvent = (type: string, message: string): StreamItem =>
  * makes the shape's function calls, then `response.completed` with usage.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const openAiResponsesEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => {
   let sequence = 0
@@ -445,7 +445,7 @@ export const openAiResponsesEvents = (pieces: ReadonlyArray<string>, shape: Stre
  * as `generateText` receives it.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const openAiResponse = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
   json(
@@ -509,7 +509,7 @@ const responsesApi = (pieces: ReadonlyArray<string>, shape: StreamShape) => {
  * A complete OpenAI Responses API stream that says `pieces`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const openAiResponsesStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
   stream(openAiResponsesEvents(pieces, shape), shape.headers === undefined ? {} : { headers: shape.headers })
@@ -518,7 +518,7 @@ export const openAiResponsesStream = (pieces: ReadonlyArray<string>, shape: Stre
  * A Responses API `error` event, as sent in a stream that opened with 200.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const openAiResponsesErrorEvent = (code: string, message: string): StreamItem =>
   event({ type: "error", code, message, param: null, sequence_number: 0 }, "error")
@@ -527,7 +527,7 @@ export const openAiResponsesErrorEvent = (code: string, message: string): Stream
  * Bytes written as they are: a binary frame, or part of one.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bytes = (value: Uint8Array): StreamItem => ({ _tag: "Bytes", bytes: value })
 
@@ -536,7 +536,7 @@ export const bytes = (value: Uint8Array): StreamItem => ({ _tag: "Bytes", bytes:
  * encoded here independently of the decoder the Bedrock adapter uses.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const eventStreamMessage = (headers: Readonly<Record<string, string>>, payload: unknown): Uint8Array => {
   const encoder = new TextEncoder()
@@ -585,7 +585,7 @@ const crc32 = (data: Uint8Array): number => {
  * A Bedrock `ConverseStream` event.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bedrockEvent = (type: string, payload: unknown): Uint8Array =>
   eventStreamMessage({ ":event-type": type, ":content-type": "application/json", ":message-type": "event" }, payload)
@@ -594,7 +594,7 @@ export const bedrockEvent = (type: string, payload: unknown): Uint8Array =>
  * A Bedrock exception inside the stream, e.g. `modelStreamErrorException`.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bedrockException = (type: string, message: string): StreamItem =>
   bytes(eventStreamMessage(
@@ -607,7 +607,7 @@ export const bedrockException = (type: string, message: string): StreamItem =>
  * shape's tool calls), one binary message per item.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bedrockEvents = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Array<StreamItem> => [
   bytes(bedrockEvent("messageStart", { role: "assistant" })),
@@ -638,7 +638,7 @@ export const bedrockEvents = (pieces: ReadonlyArray<string>, shape: StreamShape 
  * A complete Bedrock `ConverseStream` response.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bedrockStream = (pieces: ReadonlyArray<string>, shape: StreamShape = {}): Reply =>
   stream(bedrockEvents(pieces, shape), {
@@ -650,7 +650,7 @@ export const bedrockStream = (pieces: ReadonlyArray<string>, shape: StreamShape 
  * the body.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const bedrockError = (
   status: number,
@@ -889,7 +889,7 @@ const eventText = (item: { readonly event?: string; readonly data: string }): st
  * Effect 4 fleet bench's). A stream's pauses, resets and stalls are not bodies: they are refused.
  *
  * @category fixtures
- * @since 1.0.0
+ * @since 0.1.0
  */
 export const bodyOf = (reply: Reply): string => {
   if (reply._tag === "Respond") return reply.body
@@ -913,7 +913,7 @@ export const bodyOf = (reply: Reply): string => {
  * `retry-after`. `counts` says what it admitted and refused, and how many requests came without a JSON body.
  *
  * @category fixtures
- * @since 1.0.0
+ * @since 0.1.0
  */
 export const limitedReplies = (
   limits: Limits,

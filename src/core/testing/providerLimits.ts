@@ -1,14 +1,14 @@
 /**
  * A provider's limits per minute as a loopback server keeps them: what both lines' tests and benches serve.
  *
- * @since 0.3.0
+ * @since 0.1.0
  */
 
 /**
  * Limits per minute; a dimension left out is not limited.
  *
  * @category models
- * @since 0.3.0
+ * @since 0.1.0
  */
 export interface Limits {
   readonly requests?: number
@@ -26,7 +26,7 @@ export interface Limits {
  * headers as of `now` in a provider's format.
  *
  * @category fixtures
- * @since 0.3.0
+ * @since 0.1.0
  */
 export const providerLimits = (limits: Limits) => {
   const dimensions = (Object.keys(limits) as Array<keyof Limits>).filter((d) => limits[d] !== undefined)

@@ -12,7 +12,7 @@ import type { DurationInput } from "../../internal/compat.js"
  * the first request) on.
  *
  * @category models
- * @since 0.2.0
+ * @since 0.1.0
  */
 export interface Capacity {
   readonly capacity: number
@@ -57,7 +57,7 @@ export const tokenBucket = (
  * The capacity at each time since the first request, from `capacity` and `changes`.
  *
  * @category fixtures
- * @since 0.2.0
+ * @since 0.1.0
  */
 export const capacityAt = (options: Capacity): (sinceStart: number) => number => {
   const changes = (options.changes ?? [])
