@@ -19,6 +19,8 @@ const root = new URL("..", import.meta.url)
 const read = (path: string) => readFileSync(new URL(path, root), "utf8")
 const pkg = JSON.parse(read("package.json")) as {
   readonly version: string
+  readonly types: string
+  readonly typesVersions: Record<string, Record<string, ReadonlyArray<string>>>
   readonly exports: Record<string, Record<string, string>>
   readonly peerDependencies: Record<string, string>
   readonly devDependencies: Record<string, string>
@@ -117,6 +119,14 @@ describe("entries load only what they use", () => {
     const { external } = graph("src/promise.ts")
     expect(external.has("effect/Schema")).toBe(false)
     expect([...external].every((s) => s.startsWith("effect/"))).toBe(true)
+  })
+
+  it("node10 resolution finds the same declarations as the exports (main entry: types; the rest: typesVersions)", () => {
+    expect(pkg.types).toBe(pkg.exports["."]!["types"])
+    const subpaths = Object.entries(pkg.exports).filter(([path]) => path !== ".")
+    expect(pkg.typesVersions["*"]).toEqual(
+      Object.fromEntries(subpaths.map(([path, conditions]) => [path.slice(2), [conditions["types"]]]))
+    )
   })
 
   it("every export has types, import and a default condition", () => {
@@ -232,7 +242,7 @@ console.log(await Effect.runPromise(Effect.scoped(program)))
 
 describe("the Effect 3 line as a package", () => {
   it(
-    "installs with the README's lines as written, one effect 3 in the tree, typechecks a consumer under NodeNext and Bundler, and calls Anthropic",
+    "installs with the README's lines as written, one effect 3 in the tree, typechecks a consumer under NodeNext, Bundler and node10, and calls Anthropic",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "erl-effect3-"))
       try {
@@ -254,7 +264,12 @@ describe("the Effect 3 line as a package", () => {
           "@types/node@20",
           "@types/ws@8"
         ], app)
-        await typecheck(app, consumer, new URL("node_modules/typescript/bin/tsc", root).pathname, ["node"])
+        // and under node10 resolution too (the package's main, types and typesVersions), as Effect 3 itself allows
+        await typecheck(app, consumer, new URL("node_modules/typescript/bin/tsc", root).pathname, ["node"], [
+          "NodeNext",
+          "Bundler",
+          "Node10"
+        ])
         expect(await runScript(app, calls)).toBe("Hello from Claude (2 requests)")
       } finally {
         rmSync(dir, { recursive: true, force: true })

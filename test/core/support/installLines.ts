@@ -81,15 +81,21 @@ export const effectVersions = async (app: string) => {
 }
 
 /**
- * `source` as the project's consumer.ts, typechecked strictly (declarations included) under NodeNext and Bundler
- * resolution, with the ambient `types` the project installed.
+ * `source` as the project's consumer.ts, typechecked strictly (declarations included) under each module resolution
+ * (NodeNext and Bundler unless told), with the ambient `types` the project installed.
  */
-export const typecheck = async (app: string, source: string, tsc: string, types: ReadonlyArray<string> = []) => {
+export const typecheck = async (
+  app: string,
+  source: string,
+  tsc: string,
+  types: ReadonlyArray<string> = [],
+  resolutions: ReadonlyArray<"NodeNext" | "Bundler" | "Node10"> = ["NodeNext", "Bundler"]
+) => {
   writeFileSync(join(app, "consumer.ts"), source)
-  for (const moduleResolution of ["NodeNext", "Bundler"] as const) {
+  for (const moduleResolution of resolutions) {
     const compilerOptions = {
       target: "ES2022",
-      module: moduleResolution === "NodeNext" ? "NodeNext" : "ESNext",
+      module: { NodeNext: "NodeNext", Bundler: "ESNext", Node10: "CommonJS" }[moduleResolution],
       moduleResolution,
       strict: true,
       exactOptionalPropertyTypes: true,
