@@ -10,7 +10,7 @@ const pages = () => ["README.md", ...readdirSync(new URL("docs/", root)).map((na
 
 // Each example runs as a user would run it, on its own loopback server where it needs one.
 const examples = [
-  ["examples/quickstart.ts", "after 2 calls"],
+  ["examples/quickstart.ts", "\"Hi\" after 2 calls (1 before 2 s)"],
   ["examples/anthropic.ts", "Hi! (2 requests)"],
   ["examples/openai.ts", "Hello from Azure"],
   ["examples/bedrock.ts", "Hi from Bedrock after 2 calls"],
@@ -28,13 +28,25 @@ const examples = [
   ["examples/effect-ai.ts", "Hi!\n(3 requests)"],
   ["examples/effect-ai-testing.ts", "Hello after 3 calls, at 0, 2000, 3000 ms"],
   ["examples/fallback.ts", "Hello from OpenAI (after 3 Anthropic requests, then 1 to OpenAI)"],
-  ["examples/live.ts", "not run: (FiberFailure) Error: (Missing data at ANTHROPIC_API_KEY"]
+  ["examples/live.ts", "at a share of first attempts.\n[stop, 2 tokens]\n(loopback server: 2 requests)"]
 ] as const
 
 describe("examples", () => {
   it.each(examples)("%s runs and prints what the README says", async (path, expected) => {
     const { stdout } = await run(process.execPath, ["--import", "tsx", path], { cwd: root, timeout: 60_000 })
     expect(stdout).toContain(expected)
+  }, 60_000)
+
+  it("examples/live.ts: a run that cannot start exits 1 with one line that says why", async () => {
+    const failed = await run(process.execPath, ["--import", "tsx", "examples/live.ts"], {
+      cwd: root,
+      timeout: 60_000,
+      env: { ...process.env, ANTHROPIC_API_KEY: "sk-ant", ANTHROPIC_BASE_URL: "nope" }
+    }).then(() => undefined, (error: { code: number; stderr: string }) => error)
+    expect(failed?.code).toBe(1)
+    expect(failed?.stderr.trim()).toBe(
+      "failed: Error: (Invalid data at baseUrl: \"Anthropic: the base URL must be an absolute http(s) URL, got \"nope\"\")"
+    )
   }, 60_000)
 
   it.each(examples)("the README or a docs page shows %s exactly as it runs", (path) => {
@@ -49,7 +61,9 @@ describe("examples", () => {
         timeout: 60_000
       })
       const output = stdout + stderr
-      expect(output).toContain("attempt 1 of 4 failed with RateLimitError (status 429, retry-after 1000 ms)")
+      expect(output).toMatch(
+        /attempt 1 of 4 failed with RateLimitError \(status 429\): .*; retrying in \d+ ms(, as the server asked| \(the server's 1000 ms hint is the floor; backoff and jitter above it\))/
+      )
       expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
       expect(output).toContain("never replay a stream.")
       expect(output).toContain("[finished: stop;")

@@ -8,11 +8,11 @@ const tsx = fileURLToPath(new URL("../../node_modules/tsx/dist/cli.mjs", import.
 
 // Examples run from source: the shared core is a link, read through it (as the build does) so that its imports
 // find this line's Effect.
-const run = (file: string) =>
+const run = (file: string, env: Record<string, string | undefined> = {}) =>
   promisify(execFile)(process.execPath, [tsx, file], {
     cwd: line,
     // Not this suite's NODE_OPTIONS (its Node 20 shim is a path relative to this line's directory).
-    env: { ...process.env, NODE_OPTIONS: "--preserve-symlinks" }
+    env: { ...process.env, NODE_OPTIONS: "--preserve-symlinks", ...env }
   })
 
 describe("examples", () => {
@@ -34,7 +34,9 @@ describe("examples", () => {
 
   it("examples/demo.ts (npm run demo): a 429 and a 529 retried, then the answer streamed", async () => {
     const { stdout } = await run("examples/demo.ts")
-    expect(stdout).toMatch(/attempt 1 of 4 failed with RateLimitError \(status 429, retry-after 1000 ms\)/)
+    expect(stdout).toMatch(
+      /attempt 1 of 4 failed with RateLimitError \(status 429\): .*; retrying in \d+ ms(, as the server asked| \(the server's 1000 ms hint is the floor; backoff and jitter above it\))/
+    )
     expect(stdout).toMatch(/attempt 2 of 4 failed with OverloadedError \(status 529\)/)
     expect(stdout).toContain(
       "Retries that honour Retry-After, skip what must not be retried, and never replay a stream."
@@ -47,10 +49,32 @@ describe("examples", () => {
     const lines = stdout.trim().split("\n")
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatch(
-      /languageModel: attempt 1 of 3 failed with RateLimitError \(status 429, retry-after 200 ms\): .*; retrying in 2\d\d ms/
+      /languageModel: attempt 1 of 3 failed with RateLimitError \(status 429\): .*; retrying in 2\d\d ms(, as the server asked| \(the server's 200 ms hint is the floor; backoff and jitter above it\))/
     )
     expect(lines[1]).toBe(
       "It is sunny in Paris, 21 C. (3 requests: the 429 retried after its 200 ms hint; the tool ran 1 time)"
+    )
+  }, 60_000)
+
+  it(
+    "examples/anthropic.ts (the README's): without a key, the production wiring against the loopback server",
+    async () => {
+      const { stdout } = await run("examples/anthropic.ts", { ANTHROPIC_API_KEY: "" })
+      expect(stdout).toMatch(/attempt 1 of 3 failed with RateLimitError \(status 429\): .*; retrying in \d+ ms/)
+      expect(stdout.trim().split("\n").slice(-2)).toEqual([
+        "A retry budget caps retries at a share of first attempts.",
+        "(loopback server: 2 requests)"
+      ])
+    },
+    60_000
+  )
+
+  it("examples/anthropic.ts: a run that cannot start exits 1 with one line that says why", async () => {
+    const failed = await run("examples/anthropic.ts", { ANTHROPIC_API_KEY: "sk-ant", ANTHROPIC_BASE_URL: "not a url" })
+      .then(() => undefined, (error: { code: number; stderr: string }) => error)
+    expect(failed?.code).toBe(1)
+    expect(failed?.stderr.trim()).toBe(
+      "failed: InvalidOptions: Anthropic: the base URL must be an absolute http(s) URL, got \"not a url\""
     )
   }, 60_000)
 })
