@@ -151,6 +151,20 @@ describe("the providers as effect/ai LanguageModels", () => {
         assert.strictEqual((yield* server.requests).length, 0)
       })))
 
+  it.live("a connection that breaks before any answer is a NetworkError naming the request's address", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      yield* server.enqueue(FaultServer.reset)
+      const model = Anthropic.layer({ apiKey: Redacted.make("sk-ant"), model: "m", baseUrl: server.url, retry: false })
+      const error = yield* Effect.flip(
+        LanguageModel.generateText({ prompt: "Hi" }).pipe(
+          Effect.provide(model.pipe(Layer.provide(FetchHttpClient.layer), Layer.orDie))
+        )
+      )
+      assert.strictEqual(error.reason._tag, "NetworkError")
+      if (error.reason._tag === "NetworkError") assert.strictEqual(error.reason.url, `${server.url}/v1/messages`)
+    })))
+
   it.live("anthropic: reasoning arrives as reasoning parts, its signature kept for the next turn", () =>
     withServer("anthropic", (server) =>
       Effect.gen(function*() {

@@ -139,14 +139,20 @@ const withPolicies = (
     // in the stream) is retried; nothing after it is replayed.
     const call = (request: Chat.ChatRequest) =>
       retried(Effect.flatMap(chat(request), (stream) => readToCommit(stream, firstItem)))
-    const failed = (method: string) => (error: ModelError.ModelError) => toAiError(module, method, error)
+    // The request's address for a network error's message (origin and path: a query is the caller's business).
+    const address = (request: Chat.ChatRequest) => () => {
+      const sent = adapter.request(request)
+      return "url" in sent ? sent.url.origin + sent.url.pathname : ""
+    }
+    const failed = (method: string, request: Chat.ChatRequest) => (error: ModelError.ModelError) =>
+      toAiError(module, method, error, address(request))
     const streamText = (provider: LanguageModel.ProviderOptions) => {
       const json = provider.responseFormat.type === "json" ? provider.responseFormat.objectName : undefined
       return Stream.unwrap(Effect.map(
         toRequest(module, "streamText", provider, options),
         (request) =>
           Stream.unwrap(call(request)).pipe(
-            Stream.mapError(failed("streamText")),
+            Stream.mapError(failed("streamText", request)),
             Stream.mapAccum(() => parts(json), (state, chunk) => [state, state.next(chunk)] as const)
           )
       ))
@@ -456,12 +462,17 @@ const collected = (streamed: ReadonlyArray<Response.StreamPartEncoded>): Array<R
 
 /**
  * A `ModelError` as `effect/ai` says it: the reason that means the same (a rate limit with its `retryAfter`, a
- * spent quota, a key refused, a request refused, the provider's own failure, the network), the message as its
- * description.
+ * spent quota, a key refused, a request refused, the provider's own failure, the network, with the request's
+ * address from `url`, asked only then), the message as its description.
  *
  * @internal
  */
-export const toAiError = (module: string, method: string, error: ModelError.ModelError): AiError.AiError => {
+export const toAiError = (
+  module: string,
+  method: string,
+  error: ModelError.ModelError,
+  url: () => string = () => ""
+): AiError.AiError => {
   const description = error.message
   const reason = ((): AiError.AiErrorReason => {
     switch (error._tag) {
@@ -483,7 +494,7 @@ export const toAiError = (module: string, method: string, error: ModelError.Mode
         return new AiError.InternalProviderError({ description })
       case "TimeoutError":
       case "ConnectionError":
-        return new AiError.NetworkError({ reason: "TransportError", method: "POST", url: "", description })
+        return new AiError.NetworkError({ reason: "TransportError", method: "POST", url: url(), description })
       case "StreamError":
         return new AiError.InvalidResponseError({ description })
       case "CircuitOpenError":
