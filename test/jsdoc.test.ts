@@ -4,6 +4,7 @@ import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import semver from "semver"
 import ts from "typescript"
+import { compile } from "./core/support/wiring.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version
@@ -100,32 +101,14 @@ describe("JSDoc examples", () => {
     const found = examples()
     // the modules with examples today: a test that found none would check nothing
     expect(found.length).toBeGreaterThan(20)
-    const config = ts.getParsedCommandLineOfConfigFile(join(root, "tsconfig.json"), {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
-      }
-    })!
-    // An example shows a call, not a whole program: what it declares need not be used.
-    const options = { ...config.options, noEmit: true, noUnusedLocals: false, noUnusedParameters: false }
     const virtual = new Map(found.map(({ code, name }) => [
       join(root, "examples", `__jsdoc_${name.replace(/[^A-Za-z0-9]/g, "_")}.ts`),
       // a module of its own: its top-level names do not clash with another example's
       `${code}\nexport {}\n`
     ]))
-    const host = ts.createCompilerHost(options)
-    const read = host.readFile.bind(host)
-    const exists = host.fileExists.bind(host)
-    host.readFile = (file) => virtual.get(file) ?? read(file)
-    host.fileExists = (file) => virtual.has(file) || exists(file)
-    const program = ts.createProgram([...virtual.keys()], options, host)
-    const problems = ts.getPreEmitDiagnostics(program)
-      .filter((d) => d.file !== undefined && virtual.has(d.file.fileName))
-      .map((d) => {
-        const where = d.file!.getLineAndCharacterOfPosition(d.start ?? 0)
-        const name = found[[...virtual.keys()].indexOf(d.file!.fileName)]!.name
-        return `${name}:${where.line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`
-      })
+    const problems = compile(root, virtual).map(({ file, line, message }) =>
+      `${found[[...virtual.keys()].indexOf(file)]!.name}:${line + 1}: ${message}`
+    )
     expect(problems, relative(root, "src")).toEqual([])
   }, 120_000)
 })

@@ -23,28 +23,42 @@ export const wiring = (page: string, heading: string): ReadonlyArray<string> => 
   )
 }
 
-/** The TypeScript problems of `spans` after `prelude`, compiled with the tsconfig in `dir`, as a file there. */
-export const problems = (dir: string, prelude: string, spans: ReadonlyArray<string>): ReadonlyArray<string> => {
+/**
+ * The TypeScript problems of `files` (path -> source, held in memory), compiled with the tsconfig in `dir` and
+ * the sources it maps; each problem with its file and line. What a file declares need not be used.
+ */
+export const compile = (
+  dir: string,
+  files: ReadonlyMap<string, string>
+): ReadonlyArray<{ readonly file: string; readonly line: number; readonly message: string }> => {
   const config = ts.getParsedCommandLineOfConfigFile(join(dir, "tsconfig.json"), {}, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => {
       throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
     }
   })!
-  // Wiring, not a program: what it declares need not be used.
   const options = { ...config.options, noEmit: true, noUnusedLocals: false, noUnusedParameters: false }
-  const file = join(dir, "examples", "__choosing.ts")
-  const body = spans.map((span) => span.startsWith("const ") ? `  ${span}` : `  void (${span})`).join("\n")
-  const source = `${prelude}\nexport const wiring = async () => {\n${body}\n}\n`
   const host = ts.createCompilerHost(options)
   const read = host.readFile.bind(host)
   const exists = host.fileExists.bind(host)
-  host.readFile = (name) => name === file ? source : read(name)
-  host.fileExists = (name) => name === file || exists(name)
-  const program = ts.createProgram([file], options, host)
+  host.readFile = (name) => files.get(name) ?? read(name)
+  host.fileExists = (name) => files.has(name) || exists(name)
+  const program = ts.createProgram([...files.keys()], options, host)
+  return ts.getPreEmitDiagnostics(program).filter((d) => d.file !== undefined && files.has(d.file.fileName)).map((
+    d
+  ) => ({
+    file: d.file!.fileName,
+    line: d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line,
+    message: ts.flattenDiagnosticMessageText(d.messageText, " ")
+  }))
+}
+
+/** The TypeScript problems of `spans` after `prelude`, compiled with the tsconfig in `dir`, as a file there. */
+export const problems = (dir: string, prelude: string, spans: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const body = spans.map((span) => span.startsWith("const ") ? `  ${span}` : `  void (${span})`).join("\n")
+  const source = `${prelude}\nexport const wiring = async () => {\n${body}\n}\n`
   const lines = source.split("\n")
-  return ts.getPreEmitDiagnostics(program).filter((d) => d.file?.fileName === file).map((d) => {
-    const line = d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line
-    return `${lines[line]!.trim().slice(0, 100)}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`
-  })
+  return compile(dir, new Map([[join(dir, "examples", "__choosing.ts"), source]])).map(({ line, message }) =>
+    `${lines[line]!.trim().slice(0, 100)}: ${message}`
+  )
 }
