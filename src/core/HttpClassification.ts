@@ -220,13 +220,11 @@ export const fromResponseAt = (response: FailedResponse, now: number): ModelErro
   const retryAfter = RetryAfter.parse(response.headers, now)
   const shouldRetry = RetryAfter.xShouldRetry(response.headers)
   const rateLimit = RateLimitHeaders.parse(response.headers, now)
-  const said = details.message !== undefined && details.message.trim() !== ""
-    ? safeText(details.message, response.secrets)
-    : details.message !== undefined
+  const said = details.message === undefined
+    ? response.body.trim() === "" ? "no body" : snippet(response.body, response.secrets)
+    : details.message.trim() === ""
     ? "(an empty message)"
-    : response.body.trim() === ""
-    ? "no body"
-    : snippet(response.body, response.secrets)
+    : safeText(details.message, response.secrets)
   return ModelError.make(known ?? ModelError.tagForStatus(response.status), {
     provider: response.provider,
     message: `${response.provider} responded ${response.status}${

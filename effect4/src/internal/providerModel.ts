@@ -18,7 +18,7 @@ import { firstItem } from "../core/internal/commit.js"
 import type { InvalidOptions } from "../core/internal/invalidOptions.js"
 import { catching } from "../core/internal/invalidOptions.js"
 import * as Stack from "../core/internal/stack.js"
-import type * as Wire from "../core/internal/wire.js"
+import * as Wire from "../core/internal/wire.js"
 import type * as ModelError from "../core/ModelError.js"
 import * as Policy from "../core/Policy.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
@@ -142,7 +142,7 @@ const withPolicies = (
     // The request's address for a network error's message (origin and path: a query is the caller's business).
     const address = (request: Chat.ChatRequest) => () => {
       const sent = adapter.request(request)
-      return "url" in sent ? sent.url.origin + sent.url.pathname : ""
+      return Wire.isFailure(sent) ? "" : sent.url.origin + sent.url.pathname
     }
     const failed = (method: string, request: Chat.ChatRequest) => (error: ModelError.ModelError) =>
       toAiError(module, method, error, address(request))
@@ -471,7 +471,7 @@ export const toAiError = (
   module: string,
   method: string,
   error: ModelError.ModelError,
-  url: () => string = () => ""
+  url: () => string
 ): AiError.AiError => {
   const description = error.message
   const reason = ((): AiError.AiErrorReason => {
