@@ -1,14 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import semver from "semver"
 import {
   effectVersions,
+  inFreshProject,
   installBlock,
-  packed,
   run,
   runInstall,
   runScript,
@@ -244,9 +243,7 @@ describe("the Effect 3 line as a package", () => {
   it(
     "installs with the README's lines as written, one effect 3 in the tree, typechecks a consumer under NodeNext, Bundler and node10, and calls Anthropic",
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), "erl-effect3-"))
-      try {
-        const { app, tarball } = await packed(root.pathname, dir)
+      await inFreshProject(root.pathname, async (app, tarball) => {
         await runInstall(app, block.commands, tarball)
         const effects = [...await effectVersions(app)]
         expect(effects.length, effects.join()).toBe(1)
@@ -271,9 +268,7 @@ describe("the Effect 3 line as a package", () => {
           "Node10"
         ])
         expect(await runScript(app, calls)).toBe("Hello from Claude (2 requests)")
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
+      })
     },
     600_000
   )

@@ -1,10 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import semver from "semver"
-import { effectVersions, installBlock, packed, runInstall, runScript, typecheck } from "./core/support/installLines.js"
+import {
+  effectVersions,
+  inFreshProject,
+  installBlock,
+  runInstall,
+  runScript,
+  typecheck
+} from "./core/support/installLines.js"
 
 const line = fileURLToPath(new URL("..", import.meta.url))
 const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url))
@@ -95,9 +101,7 @@ describe("the Effect 4 line as a package", () => {
   it(
     "installs with the README's lines as written, one effect (4.1.5) in the tree, typechecks a consumer under NodeNext and Bundler, and runs",
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), "erl-effect4-"))
-      try {
-        const { app, tarball } = await packed(line, dir)
+      await inFreshProject(line, async (app, tarball) => {
         // Only the first line: the rest are optional peers, and the call below runs without them.
         await runInstall(app, block.commands.slice(0, 1), tarball)
         // One Effect in the tree, the user's: nothing of the Effect 3 line came with the package.
@@ -109,9 +113,7 @@ describe("the Effect 4 line as a package", () => {
         await runInstall(app, block.commands.slice(1), tarball)
         expect(await effectVersions(app)).toStrictEqual(new Set(["effect@4.1.5"]))
         expect(await runScript(app, calls)).toBe("Hello from Claude (2 requests)")
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
+      })
     },
     600_000
   )

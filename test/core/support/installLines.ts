@@ -3,7 +3,8 @@
  * run as written in a fresh project. Both lines' package tests use it, so each checks the lines a user copies.
  */
 import { execFile } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import semver from "semver"
@@ -61,15 +62,26 @@ export const runInstall = async (
   }
 }
 
-/** The package in `packageDir` packed into `dir` (its prepack builds it), and an empty ESM project beside it. */
-export const packed = async (packageDir: string, dir: string) => {
-  await run("npm", ["pack", "--pack-destination", dir, "--silent"], packageDir)
-  const name = readdirSync(dir).find((file) => file.endsWith(".tgz"))!
-  const { version } = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as { version: string }
-  const app = join(dir, "app")
-  mkdirSync(app)
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
-  return { app, tarball: { path: join(dir, name), version } }
+/**
+ * `use` run with an empty ESM project and the package in `packageDir` packed beside it (its prepack builds it), in
+ * a temporary directory removed afterwards.
+ */
+export const inFreshProject = async (
+  packageDir: string,
+  use: (app: string, tarball: { readonly path: string; readonly version: string }) => Promise<void>
+) => {
+  const dir = mkdtempSync(join(tmpdir(), "erl-package-"))
+  try {
+    await run("npm", ["pack", "--pack-destination", dir, "--silent"], packageDir)
+    const name = readdirSync(dir).find((file) => file.endsWith(".tgz"))!
+    const { version } = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as { version: string }
+    const app = join(dir, "app")
+    mkdirSync(app)
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
+    await use(app, { path: join(dir, name), version })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** Every version of `effect` in the project's tree. */
