@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { promisify } from "node:util"
+import { waitOverHint } from "./core/support/retryLine.js"
 
 const run = promisify(execFile)
 const root = new URL("..", import.meta.url)
@@ -62,7 +63,7 @@ describe("examples", () => {
       })
       const output = stdout + stderr
       expect(output).toMatch(
-        /attempt 1 of 4 failed with RateLimitError \(status 429\): .*; retrying in \d+ ms(, as the server asked| \(the server's 1000 ms hint is the floor; backoff and jitter above it\))/
+        new RegExp(`attempt 1 of 4 failed with RateLimitError \\(status 429\\): .*; ${waitOverHint(1000)}`)
       )
       expect(output).toContain("attempt 2 of 4 failed with OverloadedError (status 529)")
       expect(output).toContain("never replay a stream.")
