@@ -94,17 +94,23 @@ export const effectVersions = async (app: string) => {
 
 /**
  * `source` as the project's consumer.ts, typechecked strictly (declarations included) under each module resolution
- * (NodeNext and Bundler unless told), with the ambient `types` the project installed.
+ * (NodeNext and Bundler unless told), with the ambient `types` the project installed. With `declarationsOf`, every
+ * declaration file that package installed is checked too, in the first resolution's program (a user's
+ * `skipLibCheck: false` meets all of them sooner or later). The resolutions' programs run side by side.
  */
-export const typecheck = async (
+export const typecheck = (
   app: string,
   source: string,
   tsc: string,
-  types: ReadonlyArray<string> = [],
-  resolutions: ReadonlyArray<"NodeNext" | "Bundler" | "Node10"> = ["NodeNext", "Bundler"]
+  options: {
+    readonly types?: ReadonlyArray<string>
+    readonly resolutions?: ReadonlyArray<"NodeNext" | "Bundler" | "Node10">
+    readonly declarationsOf?: string
+  } = {}
 ) => {
+  const { declarationsOf, resolutions = ["NodeNext", "Bundler"], types = [] } = options
   writeFileSync(join(app, "consumer.ts"), source)
-  for (const moduleResolution of resolutions) {
+  return Promise.all(resolutions.map((moduleResolution, i) => {
     const compilerOptions = {
       target: "ES2022",
       module: { NodeNext: "NodeNext", Bundler: "ESNext", Node10: "CommonJS" }[moduleResolution],
@@ -115,14 +121,15 @@ export const typecheck = async (
       skipLibCheck: false,
       types
     }
+    const declarations = i === 0 && declarationsOf !== undefined ? [`node_modules/${declarationsOf}/**/*.d.ts`] : []
     writeFileSync(
       join(app, `tsconfig.${moduleResolution}.json`),
-      JSON.stringify({ compilerOptions, files: ["consumer.ts"] })
+      JSON.stringify({ compilerOptions, files: ["consumer.ts"], include: declarations, exclude: [] })
     )
-    await run(process.execPath, [tsc, "-p", `tsconfig.${moduleResolution}.json`], app).catch((error) => {
+    return run(process.execPath, [tsc, "-p", `tsconfig.${moduleResolution}.json`], app).catch((error) => {
       throw new Error(`${moduleResolution}: ${(error as { stdout: string }).stdout}`)
     })
-  }
+  }))
 }
 
 /** `source` run as an ES module in the project; its output's last line. */
