@@ -144,7 +144,7 @@ describe("RetryBudget", () => {
       Effect.gen(function*() {
         const server = yield* redisServer
         const budget = yield* RetryBudget.make({ minPerSecond: 1 }).pipe(
-          Effect.provide(redisStore(server, uniquePrefix("budget-concurrent")))
+          Effect.provide(redisStore(server, uniquePrefix("budget-concurrent"), { timeout: "5 seconds" }))
         )
         expect(yield* concurrently(budget)).toBe(510)
         expect(yield* budget.state).toEqual({ firstAttempts: 1_000, retries: 510, available: 0 })
@@ -161,7 +161,10 @@ describe("RetryBudget", () => {
         // Two runtimes, each with its own Redis connection, as two processes would have.
         const runtime = () =>
           ManagedRuntime.make(
-            RetryBudget.layer({ key: "fleet", minPerSecond: 0 }).pipe(Layer.provide(redisStore(server, prefix)))
+            RetryBudget.layer({ key: "fleet", minPerSecond: 0 }).pipe(
+              // a store timeout far beyond a loaded machine's lag: a fall-back to local state would answer otherwise
+              Layer.provide(redisStore(server, prefix, { timeout: "5 seconds" }))
+            )
           )
         const [a, b] = [runtime(), runtime()]
         yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([a.dispose(), b.dispose()])))
