@@ -450,8 +450,7 @@ describe("FleetStore", () => {
           expect(accepted).toBeGreaterThanOrEqual(0.95 * 40 * 20)
           expect(refused / (accepted + refused)).toBeLessThan(0.04)
           expect(lines.filter((l) => l.includes("paces at this process's share"))).toHaveLength(2)
-        }).pipe(Effect.provide(logger)),
-      60_000
+        }).pipe(Effect.provide(logger))
     )
 
     it.effect("an ask that cannot be interrupted (a batch's leader) is answered locally after the timeout too", () =>
@@ -545,7 +544,6 @@ describe("FleetStore", () => {
           )
         )
         expect(lines).toEqual([]) // Redis answered every operation: no fall-back to local state
-      }).pipe(Effect.scoped, Effect.provide(logger)),
-    60_000
+      }).pipe(Effect.scoped, Effect.provide(logger))
   )
 })

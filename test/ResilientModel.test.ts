@@ -140,8 +140,7 @@ describe("ResilientModel", () => {
         const done = Math.max(...results.map(([, at]) => at))
         expect(done).toBeGreaterThanOrEqual(29_200)
         expect(done).toBeLessThanOrEqual(1.1 * 29_200)
-      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)),
-    60_000
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
   )
 
   it("refuses a misspelled or ill-typed option of the layers, naming what was meant", async () => {
