@@ -13,7 +13,10 @@
  * `RateLimitHeaders.parse` and reported (`RateLimitHeaders.report`) at once,
  * as an adapter does when they arrive; the answer comes after `latency`, with
  * the usage and the same state on its `TurnFinished` (or its error).
- * `headers: "none"` is a provider (or a proxy) that sends none.
+ * `headers: "none"` is a provider (or a proxy) that sends none. With
+ * `failureRate`, that share of admitted requests is answered 503 (a
+ * `ServerError`, the headers on it) after `latency`: a provider failing at
+ * random, however far below its limits.
  *
  * @example
  * ```ts
@@ -36,6 +39,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as CompletionModel from "../CompletionModel.js"
@@ -57,6 +61,11 @@ export interface Options {
   /** Time from a request to its answer. Default 0. */
   readonly latency?: Duration.DurationInput
   /**
+   * Share of admitted requests answered with a 503 `ServerError`, drawn from `Random`. Default 0. A failed
+   * request counts against the request limit; its reserved output goes back.
+   */
+  readonly failureRate?: number
+  /**
    * What a request really uses. Default: input one token per 4 characters of its text, output half its
    * `maxTokens` (4096 when unset).
    */
@@ -73,6 +82,8 @@ export interface Stats {
   readonly accepted: number
   /** Answered 429. */
   readonly refused: number
+  /** Admitted, then answered 503 (`failureRate`). */
+  readonly failed: number
 }
 
 /**
@@ -85,7 +96,8 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
     const format = options.headers ?? "anthropic"
     const limits = providerLimits(options.limits)
     const usageOf = options.usage ?? defaultUsage
-    const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0 })
+    const failureRate = options.failureRate ?? 0
+    const stats = yield* Ref.make<Stats>({ accepted: 0, refused: 0, failed: 0 })
     const service: CompletionModel.Service = {
       name: "token-limited",
       model: format,
@@ -104,8 +116,9 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
           const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(headers, now))
           // As an adapter does when the headers arrive (here, at once: the answer's latency is all body).
           if (rateLimit !== undefined) yield* RateLimitHeaders.report(rateLimit)
-          yield* Ref.update(stats, (s) =>
-            wait === 0 ? { ...s, accepted: s.accepted + 1 } : { ...s, refused: s.refused + 1 })
+          const draw = wait === 0 && failureRate > 0 ? yield* Random.next : 1
+          const outcome = wait > 0 ? "refused" : draw < failureRate ? "failed" : "accepted"
+          yield* Ref.update(stats, (s) => ({ ...s, [outcome]: s[outcome] + 1 }))
           yield* Effect.sleep(latency)
           if (wait > 0) {
             return yield* Effect.fail(
@@ -114,6 +127,17 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
                 status: 429,
                 message: "token-limited: over a limit",
                 retryAfter: Duration.seconds(Math.ceil(wait / 1000)),
+                ...(rateLimit === undefined ? {} : { rateLimit })
+              })
+            )
+          }
+          if (outcome === "failed") {
+            limits.settle(yield* Clock.currentTimeMillis, { outputTokens: reserved, tokens: reserved })
+            return yield* Effect.fail(
+              new ModelError.ServerError({
+                provider: "token-limited",
+                status: 503,
+                message: "token-limited: unavailable",
                 ...(rateLimit === undefined ? {} : { rateLimit })
               })
             )
