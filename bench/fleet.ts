@@ -138,6 +138,8 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
   ["retry-after-300ms", 1, ours],
   ["capacity-change", 1, peersAndDefaults],
   ["random-503", 1, peersAndDefaults],
+  ["random-503-headers", 1, peersAndDefaults],
+  ["interactive-100", 1, peersAndDefaults],
   ["token-limits", 1, [...peersAndDefaults, "stack-without-headers"]],
   ["token-limits", 10, ["stack-defaults", "stack-without-headers"]],
   ["token-limits-openai", 1, [...peersAndDefaults, "stack-without-headers"]],
@@ -172,9 +174,10 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         : yield* TokenLimitedModel.make({
           limits: scenario.tokens.limits,
           headers: scenario.tokens.headers,
-          latency: Duration.millis(latencyMillis),
+          latency: Duration.millis(scenario.tokens.latency ?? latencyMillis),
+          failureRate: scenario.tokens.failureRate ?? 0,
           usage: (r) => requests!.usage.get(r)!
-        }).pipe(Effect.map(([model, stats]) => [model, Effect.map(stats, (s) => ({ ...s, failed: 0 }))] as const))
+        })
       const memory = FleetStore.makeMemory()
       // each process its own way to the store: its own timeout and fall-back, as with Redis
       const storeOf = scenario.storeMillis === undefined ? () => memory : distant(memory, scenario.storeMillis)

@@ -58,6 +58,8 @@ export const tables = (): Record<string, string> => {
       ["s to 90% of the rise", (r) => r.secondsTo90]
     ]),
     "random-503": table(scenario("random-503"), fleetColumns),
+    "random-503-headers": table(scenario("random-503-headers"), fleetColumns),
+    "interactive-100": table(scenario("interactive-100"), fleetColumns),
     "effect4-fleet": table(results("fleet-effect4"), [
       ["scenario", (r) => r.scenario],
       ["processes", (r) => r.processes],

@@ -40,6 +40,10 @@ export interface Scenario {
 export interface TokenLimits {
   readonly limits: Limits
   readonly headers: "anthropic" | "openai"
+  /** Share of admitted requests answered 503 (default none). */
+  readonly failureRate?: number
+  /** Milliseconds from a request to its answer (default `latencyMillis`). */
+  readonly latency?: number
 }
 
 export const server = (options: Partial<ServerSpec> = {}): ServerSpec => ({
@@ -58,6 +62,12 @@ const anthropicLimits: TokenLimits = {
   headers: "anthropic"
 }
 const openAiLimits: TokenLimits = { limits: { requests: 5_000, tokens: 1_000_000 }, headers: "openai" }
+// Limits far above any load here (100,000 requests and 100M tokens a minute), told in Anthropic's headers: a
+// provider that says it could take everything at once.
+const farAbove: TokenLimits = {
+  limits: { requests: 100_000, inputTokens: 100_000_000, outputTokens: 100_000_000 },
+  headers: "anthropic"
+}
 const tokenScenario = (name: string, tokens: TokenLimits, processes: number): Scenario => ({
   name,
   n: 10_000,
@@ -76,6 +86,10 @@ export const scenarios: ReadonlyArray<Scenario> = [
   { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
   capacityChange(0),
   { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) },
+  // The same with the provider's headers: its limits far above the load, 30% of requests failing at random.
+  tokenScenario("random-503-headers", { ...farAbove, failureRate: 0.3 }, 1),
+  // A small interactive batch: 100 calls at once, 500 ms each, nothing failing.
+  { ...tokenScenario("interactive-100", { ...farAbove, latency: 500 }, 1), n: 100 },
   tokenScenario("token-limits", anthropicLimits, 1),
   tokenScenario("token-limits", anthropicLimits, 10),
   tokenScenario("token-limits-openai", openAiLimits, 1),
@@ -145,7 +159,7 @@ export const floorMillis = (
         Math.max(0, totals[d] - limits[d]!) / (limits[d]! / 60_000)
       )
     )
-    return Math.ceil(slowest) + latencyMillis
+    return Math.ceil(slowest) + (scenario.tokens.latency ?? latencyMillis)
   }
   const capacity = capacityAt(scenario.server)
   if (capacity(0) === Infinity) return latencyMillis
