@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url"
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
 
@@ -36,9 +36,11 @@ export default defineConfig({
         test: {
           name: "shared",
           include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
-          exclude: alone,
+          exclude: [...configDefaults.exclude, ...alone],
           // a hang guard, not a speed target: a simulation of thousands of calls takes 20 s alone on an idle core
-          testTimeout: 120_000
+          testTimeout: 120_000,
+          // concurrent tests (the examples, each a child process) three at a time; a test's timeout starts with it
+          maxConcurrency: 3
         }
       },
       { extends: true, test: { name: "alone", include: alone } }

@@ -32,28 +32,14 @@ const examples = [
   ["examples/live.ts", "at a share of first attempts.\n[stop, 2 tokens]\n(loopback server: 2 requests)"]
 ] as const
 
-// Three examples run at once: most of an example's time is a real wait on its loopback server or a retry's
-// backoff, which the others fill. Their output does not depend on how fast they run.
-let running = 0
-const queued: Array<() => void> = []
-const oneOfThree = async <A>(f: () => Promise<A>) => {
-  if (running >= 3) await new Promise<void>((resolve) => queued.push(resolve))
-  running++
-  try {
-    return await f()
-  } finally {
-    running--
-    queued.shift()?.()
-  }
-}
-
 describe("examples", () => {
+  // Concurrent, three at a time (the shared project's maxConcurrency): most of an example's time is a real wait on
+  // its loopback server or a retry's backoff, which the others fill. Their output does not depend on how fast they
+  // run.
   it.concurrent.each(examples)("%s runs and prints what the README says", async (path, expected) => {
-    const { stdout } = await oneOfThree(() =>
-      run(process.execPath, ["--import", "tsx", path], { cwd: root, timeout: 120_000 })
-    )
+    const { stdout } = await run(process.execPath, ["--import", "tsx", path], { cwd: root, timeout: 120_000 })
     expect(stdout).toContain(expected)
-  }, 600_000) // its turn among the others included
+  }, 120_000)
 
   it("examples/live.ts: a run that cannot start exits 1 with one line that says why", async () => {
     const failed = await run(process.execPath, ["--import", "tsx", "examples/live.ts"], {
