@@ -80,6 +80,13 @@ export * as RetryBudget from "./core/RetryBudget.js"
 export * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 
 /**
+ * A call's priority, which the limiter sends by.
+ *
+ * @since 0.1.0
+ */
+export * as Priority from "./core/Priority.js"
+
+/**
  * @since 0.1.0
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"

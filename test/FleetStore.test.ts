@@ -18,7 +18,14 @@ const first = (count = 1): FleetStore.BudgetAsk => ({ _tag: "FirstAttempt", coun
 
 type Op =
   | { readonly op: "first" | "retry" | "peek"; readonly dt: number; readonly count: number }
-  | { readonly op: "take"; readonly dt: number; readonly rate: number; readonly burst: number; readonly count: number }
+  | {
+    readonly op: "take"
+    readonly dt: number
+    readonly rate: number
+    readonly burst: number
+    readonly count: number
+    readonly priority?: number | null
+  }
   | { readonly op: "delivered"; readonly dt: number; readonly count: number; readonly growth: number }
   | {
     readonly op: "throttled"
@@ -27,12 +34,20 @@ type Op =
     readonly back: number
     readonly hold: number
   }
-  | { readonly op: "reserve" | "settle"; readonly dt: number; readonly amounts: ReadonlyArray<number | null> }
+  | {
+    readonly op: "reserve" | "settle"
+    readonly dt: number
+    readonly amounts: ReadonlyArray<number | null>
+    readonly priority?: number | null
+  }
   | {
     readonly op: "observe"
     readonly dt: number
     readonly sightings: ReadonlyArray<readonly [number, number | null, number | null, number | null] | null>
   }
+
+// A caller's priority (none: the default class), so that the fleet's priority gate is compared too.
+const priority = fc.option(fc.integer({ min: 0, max: 3 }))
 
 const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
   fc.oneof(
@@ -46,7 +61,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
       dt: fc.nat(60),
       rate: fc.integer({ min: 1, max: 40 }),
       burst: fc.integer({ min: 1, max: 5 }),
-      count: fc.integer({ min: 1, max: 6 })
+      count: fc.integer({ min: 1, max: 6 }),
+      priority
     }),
     fc.record({
       op: fc.constant("delivered" as const),
@@ -64,7 +80,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
     fc.record({
       op: fc.constantFrom("reserve" as const, "settle" as const),
       dt: fc.nat(3000),
-      amounts: fc.array(fc.option(fc.integer({ min: -50, max: 400 })), { minLength: 4, maxLength: 4 })
+      amounts: fc.array(fc.option(fc.integer({ min: -50, max: 400 })), { minLength: 4, maxLength: 4 }),
+      priority
     }),
     fc.record({
       op: fc.constant("observe" as const),
@@ -111,7 +128,15 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           break
         }
         case "take": {
-          const t = yield* store.take(`${key}:l`, now, limiterWindow, step.rate, step.burst, step.count)
+          const t = yield* store.take(
+            `${key}:l`,
+            now,
+            limiterWindow,
+            step.rate,
+            step.burst,
+            step.count,
+            step.priority ?? undefined
+          )
           answers.push({ wait: round(t.wait), taken: t.taken, control: control(t.control) })
           break
         }
@@ -142,7 +167,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           if (step.op === "settle") {
             yield* store.settle(`${key}:q`, now, amounts)
           } else {
-            const r = yield* store.reserve(`${key}:q`, now, amounts)
+            const r = yield* store.reserve(`${key}:q`, now, amounts, step.priority ?? undefined)
             answers.push({ wait: round(r.wait), charged: r.charged, left: r.left, counted: r.counted })
           }
           break

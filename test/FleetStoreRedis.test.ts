@@ -413,6 +413,46 @@ describe("FleetStoreRedis", () => {
   )
 
   it.live.skipIf(!redisAvailable)(
+    "priorities are fleet-wide: one process's waiting interactive call holds another's batch back, one send in ten excepted",
+    () =>
+      Effect.gen(function*() {
+        warnings.length = 0
+        const server = yield* redisServer
+        const prefix = `${uniquePrefix("priority")}:`
+        // store timeout 5 s: this is about answers (the times are the asks' own, not the clock's)
+        const batch = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "5 seconds" })
+        const interactive = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "5 seconds" })
+        const window: FleetStore.Window = { bucketMillis: 100, buckets: 10 }
+        const t0 = Date.now()
+        // 10 sends a second, one deep
+        const ask = (store: FleetStore.Service, at: number, priority: number) =>
+          store.take("limiter:k", t0 + at, window, 10, 1, 5, priority)
+        expect((yield* ask(batch, 0, 0)).taken).toBe(1)
+        expect((yield* ask(interactive, 10, 2)).taken).toBe(0) // waits: its class is marked in Redis
+        expect((yield* ask(batch, 100, 0)).wait).toBe(10) // the token is there, but held for the interactive call
+        expect((yield* ask(interactive, 101, 2)).taken).toBe(1)
+        expect((yield* ask(batch, 210, 0)).taken).toBe(1) // the mark is cleared: the batch goes on
+        // endless interactive demand: each 100 ms the interactive process asks first, the batch one 5 ms later
+        const order: Array<string> = []
+        for (let t = 300; t < 3_300; t += 100) {
+          if ((yield* ask(interactive, t, 2)).taken > 0) order.push("i")
+          else yield* ask(interactive, t + 1, 2)
+          if ((yield* ask(batch, t + 5, 0)).taken > 0) order.push("b")
+        }
+        expect(Math.max(...order.join("").split("b").map((run) => run.length))).toBeLessThanOrEqual(10)
+        expect(order.filter((o) => o === "b").length).toBeGreaterThanOrEqual(2)
+        // the provider's quota, in the same order
+        yield* batch.observe("quota:k", t0, { requests: { limit: 600, remaining: 1 } })
+        expect((yield* batch.reserve("quota:k", t0, { requests: 1 }, 0)).wait).toBe(0)
+        expect((yield* interactive.reserve("quota:k", t0 + 10, { requests: 1 }, 2)).wait).toBeGreaterThan(0)
+        expect((yield* batch.reserve("quota:k", t0 + 100, { requests: 1 }, 0)).wait).toBe(10)
+        expect((yield* interactive.reserve("quota:k", t0 + 101, { requests: 1 }, 2)).wait).toBe(0)
+        expect(warnings).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
     "two processes that always have an update ready: neither falls back to local state, no update is lost",
     () =>
       Effect.gen(function*() {

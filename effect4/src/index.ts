@@ -104,6 +104,13 @@ export * as RetryBudget from "./core/RetryBudget.js"
 export * as AdaptiveRateLimiter from "./core/AdaptiveRateLimiter.js"
 
 /**
+ * A call's priority, which the limiter sends by.
+ *
+ * @since 1.0.0
+ */
+export * as Priority from "./core/Priority.js"
+
+/**
  * A circuit breaker.
  *
  * @since 1.0.0

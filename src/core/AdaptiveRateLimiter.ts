@@ -33,8 +33,10 @@
  * The bucket, the delivered count and the rate control live in the
  * `FleetStore` in context: processes with the same `key` on one Redis share
  * one send rate, one cut and one hold, so k processes behave as one limiter.
- * In each process one dispatcher hands out slots in arrival order; closing
- * the limiter's scope interrupts every caller still waiting.
+ * In each process one dispatcher hands out slots by priority (`Priority`:
+ * the higher class first, fleet-wide through the store, each class in
+ * arrival order, no class starved); closing the limiter's scope interrupts
+ * every caller still waiting.
  *
  * @example
  * ```ts
@@ -67,6 +69,7 @@ import * as ProviderQuota from "./internal/providerQuota.js"
 import * as SendRate from "./internal/sendRate.js"
 import { defaultMaxTokens } from "./internal/tokens.js"
 import * as Policy from "./Policy.js"
+import * as Priority from "./Priority.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 
 /**
@@ -87,6 +90,7 @@ import * as RateLimitHeaders from "./RateLimitHeaders.js"
  * | `rateLimitHeaders` | true | pace on the provider's rate-limit headers and each call's token cost, as well |
  * | `charsPerToken` | 3 | characters of a request per input token, to estimate its input before it is sent (3 errs high for most text, and the turn's usage settles the difference) |
  * | `maxTokens` | 4096 | output tokens reserved for a request that sets no `maxTokens` (what the adapters send) |
+ * | `priority` | `"default"` | the priority of calls that set none (`Priority.withPriority`): `"batch"`, `"default"`, `"interactive"` or 0-9 |
  *
  * @category models
  * @since 0.1.0
@@ -104,6 +108,8 @@ export interface Options {
   readonly rateLimitHeaders: boolean
   readonly charsPerToken: number
   readonly maxTokens: number
+  /** The priority's number (see `Priority`). */
+  readonly priority: number
 }
 
 /**
@@ -130,6 +136,7 @@ export declare namespace Options {
     readonly rateLimitHeaders?: boolean
     readonly charsPerToken?: number
     readonly maxTokens?: number
+    readonly priority?: Priority.Priority
   }
 }
 
@@ -224,7 +231,8 @@ export const options: (input?: Options | Options.Input) => Options = Fields.read
     window: Fields.withDefault(Fields.duration({ finite: true, positive: true }), () => Duration.seconds(1)),
     rateLimitHeaders: Fields.withDefault(Fields.boolean, () => true),
     charsPerToken: Fields.withDefault(Fields.number({ min: 0.5, max: 64 }), () => 3),
-    maxTokens: Fields.withDefault(Fields.number({ min: 1, max: 1e7, int: true }), () => defaultMaxTokens)
+    maxTokens: Fields.withDefault(Fields.number({ min: 1, max: 1e7, int: true }), () => defaultMaxTokens),
+    priority: Fields.withDefault(Fields.mapping(Priority.level), () => Priority.classes.default)
   }, {
     check: (o) => [
       ...(o.initialRate >= o.minRate
@@ -255,7 +263,7 @@ export const make = (
     return Effect.gen(function*() {
       const store = yield* FleetStore.FleetStore
       const rate = SendRate.make(store, settings, window)
-      const quota = ProviderQuota.make(store, settings, rate.pause)
+      const quota = ProviderQuota.make(store, settings)
       const line = yield* Dispatcher.make(settings, rate, quota)
 
       const applyWithCost = <A, E, R>(
@@ -263,27 +271,30 @@ export const make = (
         use: (charge: Charge) => Effect.Effect<A, E, R>
       ): Effect.Effect<A, E, R> =>
         Effect.uninterruptibleMask((restore) =>
-          Effect.suspend(() => {
+          Effect.flatMap(Priority.get, (priority) => {
             const probe = line.probe()
-            const call = Effect.flatMap(line.acquire(cost, restore, probe), ({ charge, grantedAt }) =>
-              Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
-                restore(Effect.suspend(() => {
-                  // One response per call: the first report is its headers (an adapter and a client hook may both
-                  // see them; counted twice, a shortfall would be taken twice).
-                  let reported = false
-                  return locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
-                    if (reported) return Effect.void
-                    reported = true
-                    return quota.observe(state, charge)
-                  })
-                })).pipe(
-                  Effect.onExit((exit) =>
-                    Effect.andThen(
-                      rate.outcome(grantedAt, sentAt, exit),
-                      Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
+            const call = Effect.flatMap(
+              line.acquire(cost, priority ?? settings.priority, restore, probe),
+              ({ charge, grantedAt }) =>
+                Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+                  restore(Effect.suspend(() => {
+                    // One response per call: the first report is its headers (an adapter and a client hook may both
+                    // see them; counted twice, a shortfall would be taken twice).
+                    let reported = false
+                    return locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
+                      if (reported) return Effect.void
+                      reported = true
+                      return quota.observe(state, charge)
+                    })
+                  })).pipe(
+                    Effect.onExit((exit) =>
+                      Effect.andThen(
+                        rate.outcome(grantedAt, sentAt, exit),
+                        Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
+                      )
                     )
-                  )
-                )))
+                  ))
+            )
             return probe ? Effect.ensuring(call, line.answered) : call
           })
         )

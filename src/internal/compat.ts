@@ -11,9 +11,8 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 
 /** What a duration option accepts: a `Duration`, milliseconds, or text such as `"500 millis"`. */
@@ -69,13 +68,6 @@ export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.is
 
 /** The first failure of a cause, if it has one. */
 export const failureOption: <E>(cause: Cause.Cause<E>) => Option.Option<E> = Cause.failureOption
-
-/** How many are in a queue now. */
-export const queueSize = <A>(queue: Queue.Queue<A>): number => Option.getOrElse(queue.unsafeSize(), () => 0)
-
-/** Everything in a queue now (none: an empty array), taken out. */
-export const queueDrain = <A>(queue: Queue.Queue<A>): Effect.Effect<ReadonlyArray<A>> =>
-  Effect.map(Queue.takeAll(queue), (chunk) => Array.from(chunk))
 
 /** What reading a `Config` fails with. */
 export type ConfigError = ConfigError_.ConfigError

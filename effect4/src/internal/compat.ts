@@ -10,7 +10,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 
 /** What a duration option accepts: a `Duration`, milliseconds, or text such as `"500 millis"`. */
@@ -72,12 +71,6 @@ export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.ha
 
 /** The first failure of a cause, if it has one. */
 export const failureOption: <E>(cause: Cause.Cause<E>) => Option.Option<E> = Cause.findErrorOption
-
-/** How many are in a queue now. */
-export const queueSize = <A>(queue: Queue.Queue<A>): number => Queue.sizeUnsafe(queue)
-
-/** Everything in a queue now (none: an empty array), taken out. */
-export const queueDrain = <A>(queue: Queue.Queue<A>): Effect.Effect<ReadonlyArray<A>> => Queue.clear(queue)
 
 /** What reading a `Config` fails with. */
 export type ConfigError = Config.ConfigError

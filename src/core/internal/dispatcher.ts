@@ -2,18 +2,18 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import { queueDrain, queueSize } from "../../internal/compat.js"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
 import type * as FleetStore from "../FleetStore.js"
+import * as PriorityLine from "./priorityLine.js"
 import type { ProviderQuota } from "./providerQuota.js"
 import type { SendRate } from "./sendRate.js"
 
 /**
  * Who goes when: a caller with nobody ahead takes its send slot (and charges
  * its cost) itself; the others wait in line for the dispatcher, a fiber that
- * serves them in order as the send rate and the provider's quota allow.
+ * serves them by priority (`internal/priorityLine`), each class in arrival
+ * order, as the send rate and the provider's quota allow.
  * Until a first answer has told the process the provider's limits, one call
  * (the probe) goes alone.
  *
@@ -21,11 +21,12 @@ import type { SendRate } from "./sendRate.js"
  */
 export interface Dispatcher {
   /**
-   * A send slot and its charge for a call of `cost`. Called uninterruptibly; `restore` makes the wait in line
+   * A send slot and its charge for a call of `cost` at `priority`. Called uninterruptibly; `restore` makes the wait in line
    * interruptible (a caller interrupted just as it was served gives its charge back).
    */
   readonly acquire: (
     cost: FleetStore.Quota,
+    priority: number,
     restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
     probe: boolean
   ) => Effect.Effect<Slot>
@@ -61,7 +62,9 @@ export const make = (
   quota: ProviderQuota
 ): Effect.Effect<Dispatcher, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const line = yield* Queue.unbounded<Waiter>()
+    const line = PriorityLine.make<Waiter>()
+    // The dispatcher, when it waits for a caller to come.
+    let idle: Deferred.Deferred<void> | undefined
     // The waiter holding the slot being served.
     let current: Waiter | undefined
     let closed = false
@@ -80,84 +83,103 @@ export const make = (
         : Effect.andThen(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answered)
     )
 
-    // A send slot, held, goes to the first caller still waiting, charged with that caller's cost: if the one it
-    // was taken for gave up meanwhile, its charge goes back and the next in line is served.
-    const serve = (waiter: Waiter, grantedAt: number): Effect.Effect<void> =>
-      Effect.flatMap(quota.reserve(waiter.cost), (charge) =>
-        Effect.flatMap(Deferred.succeed(waiter.deferred, { charge, grantedAt }), (delivered) => {
-          if (delivered) {
-            return Effect.void
-          }
-          return Effect.andThen(
-            quota.settle(charge),
-            Effect.flatMap(Queue.take(line), (next) => {
-              current = next
-              return serve(next, grantedAt)
-            })
+    // A send slot, held, goes to the next caller still waiting, in the line's order, charged with that caller's
+    // cost. While the charge waits for the provider's quota, a caller of a higher class that came meanwhile takes
+    // the slot (the one it was for goes back to the head of its class), as does the next if it gave up.
+    const serve = (grantedAt: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const next = line.take()
+        if (next === undefined) return Effect.void
+        current = next.waiter
+        return charge(next.waiter, next.priority, grantedAt)
+      })
+    // The store is asked at the highest priority waiting here: which of this process's callers gets a slot is the
+    // line's choice (its own bound on starvation), not the fleet's.
+    const charge = (waiter: Waiter, priority: number, grantedAt: number): Effect.Effect<void> =>
+      Effect.flatMap(quota.reserveOnce(waiter.cost, Math.max(priority, line.top())), (reservation) => {
+        if (reservation.wait === 0) {
+          const charged = quota.charging(waiter.cost, reservation)
+          return Effect.flatMap(
+            Deferred.succeed(waiter.deferred, { charge: charged, grantedAt }),
+            (delivered) => delivered ? Effect.void : Effect.andThen(quota.settle(charged), serve(grantedAt))
           )
-        }))
+        }
+        return Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
+          if (gone) return serve(grantedAt)
+          if (line.next() > priority) {
+            line.putBack(priority, waiter)
+            return serve(grantedAt)
+          }
+          return Effect.andThen(rate.pause(reservation.wait), charge(waiter, priority, grantedAt))
+        })
+      })
 
-    // Slots for the caller at the head of the line and those behind it are asked for at once, and the store
-    // gives as many as it has: a process waiting with many calls is not paced at one send per store round trip.
-    // Not once the provider's limits are known: each call then waits on its own charge against the quota (a round
-    // trip of its own), slots taken ahead would be held through those waits, and a process's share of the fleet
-    // (measured from its grants, see FleetStore.resilient) would count slots it has not used yet. Each slot goes
-    // to the next in line, as a held slot does; the slots left when the rate is cut are dropped: granted at the
-    // rate before the cut, they would go on sending into the throttle.
-    const serveEach = (waiter: Waiter, grantedAt: number, slots: number): Effect.Effect<void> =>
+    // Slots for the callers in line are asked for at once, and the store gives as many as it has: a process
+    // waiting with many calls is not paced at one send per store round trip. Not once the provider's limits are
+    // known: each call then waits on its own charge against the quota (a round trip of its own), slots taken ahead
+    // would be held through those waits, and a process's share of the fleet (measured from its grants, see
+    // FleetStore.resilient) would count slots it has not used yet. Each slot goes to the next in line, as a held
+    // slot does; the slots left when the rate is cut (granted at the rate before the cut, they would go on sending
+    // into the throttle) or when nobody is left are dropped.
+    const serveEach = (grantedAt: number, slots: number): Effect.Effect<void> =>
       Effect.andThen(
-        serve(waiter, grantedAt),
+        serve(grantedAt),
         Effect.suspend(() =>
-          slots > 1 && rate.control().lastCut < grantedAt
-            ? Effect.flatMap(Queue.take(line), (next) => {
-              current = next
-              return serveEach(next, grantedAt, slots - 1)
-            })
+          slots > 1 && line.size() > 0 && rate.control().lastCut < grantedAt
+            ? serveEach(grantedAt, slots - 1)
             : Effect.void
         )
       )
-    const waitingCount = () =>
-      queueSize(line)
 
-    const dispatch = Effect.flatMap(Queue.take(line), (waiter) =>
-      Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
-        if (gone) {
-          return Effect.void
+    // Callers at the head of the line that gave up are dropped before slots are asked for them.
+    const dropGone: Effect.Effect<void> = Effect.suspend(() => {
+      const head = line.peek()
+      if (head === undefined) return Effect.void
+      return Effect.flatMap(
+        Deferred.isDone(head.deferred),
+        (gone) => gone ? Effect.andThen(Effect.sync(() => line.take()), dropGone) : Effect.void
+      )
+    })
+
+    const dispatch = Effect.andThen(
+      dropGone,
+      Effect.suspend(() => {
+        if (line.size() === 0) {
+          return Effect.flatMap(Deferred.make<void>(), (wake) => {
+            idle = wake
+            return Deferred.await(wake)
+          })
         }
-        current = waiter
-        return Effect.flatMap(
-          Effect.andThen(
-            firstAnswer,
-            rate.tokens(() =>
-              quota.limitsKnown() ? 1 : 1 + waitingCount()
-            )
-          ),
-          ({ at, taken }) =>
-            Effect.suspend(() =>
-              serveEach(current ?? waiter, at, taken)
-            ).pipe(
-              Effect.ensuring(Effect.sync(() => (current = undefined)))
-            )
+        return Effect.andThen(
+          firstAnswer,
+          rate.tokens(() => quota.limitsKnown() ? 1 : line.size(), line.top)
+        ).pipe(
+          Effect.flatMap(({ at, taken }) => serveEach(at, taken)),
+          Effect.ensuring(Effect.sync(() => (current = undefined)))
         )
-      }))
+      })
+    )
 
     // Runs after the dispatcher is interrupted (finalizers run in reverse): nobody is left waiting.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closed = true
-        const left = yield* queueDrain(line)
-        for (const waiter of [...(current === undefined ? [] : [current]), ...left]) {
+        for (const waiter of [...(current === undefined ? [] : [current]), ...line.drain()]) {
           yield* Deferred.interrupt(waiter.deferred)
         }
-        yield* Queue.shutdown(line)
       })
     )
     yield* Effect.forkScoped(Effect.forever(dispatch))
 
     // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
-    const wait = (cost: FleetStore.Quota) =>
+    const wait = (cost: FleetStore.Quota, priority: number) =>
       Effect.flatMap(Deferred.make<Slot>(), (deferred) =>
-        Queue.offer(line, { deferred, cost }).pipe(
+        Effect.suspend(() => {
+          line.push(priority, { deferred, cost })
+          const wake = idle
+          idle = undefined
+          return wake === undefined ? Effect.void : Deferred.succeed(wake, undefined)
+        }).pipe(
           Effect.andThen(Deferred.await(deferred)),
           Effect.onInterrupt(() =>
             Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
@@ -171,39 +193,39 @@ export const make = (
         ))
 
     // With nobody waiting, a caller takes its slot itself, without a hand-over through the dispatcher; it queues
-    // only when there is no room, or others are already in line (who must go first), or (while the provider's
-    // limits are unknown) another caller's ask is still out: then the dispatcher asks for the whole line at once,
-    // and calls starting together send a few asks of the store, not one each. With the limits known each call
-    // charges the quota itself, a store operation of its own, and callers asking side by side keep their store
-    // operations in flight together (through the dispatcher one at a time, 32 callers on a real Redis made 540
-    // calls/s where they make 800).
+    // only when there is no room, or others are already in line (who must go first, or are served in priority
+    // order), or (while the provider's limits are unknown) another caller's ask is still out: then the dispatcher
+    // asks for the whole line at once, and calls starting together send a few asks of the store, not one each.
+    // With the limits known each call charges the quota itself, a store operation of its own, and callers asking
+    // side by side keep their store operations in flight together (through the dispatcher one at a time, 32
+    // callers on a real Redis made 540 calls/s where they make 800).
     let asking = 0
-    const acquire: Dispatcher["acquire"] = (cost, restore, probe) =>
+    const acquire: Dispatcher["acquire"] = (cost, priority, restore, probe) =>
       Effect.suspend((): Effect.Effect<Slot> => {
         if (closed) {
           return Effect.interrupt
         }
         const behindAnAsk = asking > 0 && !quota.limitsKnown()
-        if (current !== undefined || waitingCount() > 0 || behindAnAsk || (!answeredYet && !probe)) {
-          return restore(wait(cost))
+        if (current !== undefined || line.size() > 0 || behindAnAsk || (!answeredYet && !probe)) {
+          return restore(wait(cost, priority))
         }
         asking++
         const ask = Effect.flatMap(
-          quota.reserveOnce(cost),
+          quota.reserveOnce(cost, priority),
           (reservation): Effect.Effect<{
             readonly reservation: FleetStore.Reservation
             readonly token: { readonly wait: number; readonly at: number } | undefined
           }> =>
             reservation.wait > 0
               ? Effect.succeed({ reservation, token: undefined })
-              : Effect.map(rate.take, (token) => ({ reservation, token }))
+              : Effect.map(rate.take(priority), (token) => ({ reservation, token }))
         )
         return Effect.flatMap(Effect.ensuring(ask, Effect.sync(() => asking--)), ({ reservation, token }) => {
-          if (token === undefined) return restore(wait(cost))
+          if (token === undefined) return restore(wait(cost, priority))
           const charge = quota.charging(cost, reservation)
           return token.wait === 0
             ? Effect.succeed({ charge, grantedAt: token.at })
-            : Effect.andThen(quota.settle(charge), restore(wait(cost)))
+            : Effect.andThen(quota.settle(charge), restore(wait(cost, priority)))
         })
       })
 
@@ -215,7 +237,7 @@ export const make = (
       return isProbe
     }
 
-    return { acquire, probe, answered, waiting: Queue.size(line) }
+    return { acquire, probe, answered, waiting: Effect.sync(() => line.size()) }
   })
 
 interface Waiter {

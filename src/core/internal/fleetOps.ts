@@ -32,10 +32,12 @@ export type Success<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? 
 
 export const operations = <E>(run: RunStep<E>): Operations<E> => ({
   budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
-  take: (key, now, window, rate, burst, count = 1) => run("take", key, now, { window, rate, burst, count }),
+  take: (key, now, window, rate, burst, count = 1, priority) =>
+    run("take", key, now, { window, rate, burst, count, ...(priority === undefined ? {} : { priority }) }),
   delivered: (key, now, window, delivery) => Effect.asVoid(run("delivered", key, now, { window, delivery })),
   throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
-  reserve: (key, now, cost) => run("reserve", key, now, { cost }),
+  reserve: (key, now, cost, priority) =>
+    run("reserve", key, now, { cost, ...(priority === undefined ? {} : { priority }) }),
   settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
   observe: (key, now, seen) => Effect.asVoid(run("observe", key, now, { seen }))
 })

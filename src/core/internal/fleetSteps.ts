@@ -20,6 +20,15 @@ export const dimensions = ["requests", "tokens", "inputTokens", "outputTokens"] 
 
 export type Dimension = typeof dimensions[number]
 
+/** The highest priority a call may have (the lowest is 0; see `Priority`). */
+export const highestPriority = 9
+
+/**
+ * While a class has calls waiting, at least one send in this many goes to it, however much higher-priority
+ * work there is (see `Priority`).
+ */
+export const starvationBound = 10
+
 /**
  * A window of counters in `buckets` buckets of `bucketMillis` each.
  *
@@ -207,6 +216,22 @@ export interface Ring {
   readonly b: Array<number>
 }
 
+/**
+ * The fleet's priority order for one key (see `Priority`), from the asks the store refused lately (each such
+ * asker waits, in some process, and asks again): the highest class waiting and the lowest, each until when. While
+ * a higher class waits, asks of lower ones are held back; but once classes above the lowest waiting one have
+ * taken `starvationBound - 1` sends since it last had one, they are held back until it has taken its turn. A
+ * class's mark is cleared when one of it takes a send; a process that is gone leaves its mark to expire.
+ */
+export interface Gate {
+  top: number
+  topUntil: number
+  low: number
+  lowUntil: number
+  /** Sends granted above the lowest waiting class since it last had one. */
+  passed: number
+}
+
 export interface LimiterState {
   readonly ring: Ring
   tokens: number
@@ -217,6 +242,7 @@ export interface LimiterState {
   lastCut: number
   recovery: number
   holdUntil: number
+  gate?: Gate
 }
 
 export interface QuotaBucket {
@@ -228,6 +254,7 @@ export interface QuotaBucket {
 export interface QuotaState {
   at: number
   buckets: { [K in Dimension]?: QuotaBucket }
+  gate?: Gate
 }
 
 /** What a step leaves: the state to write (`undefined`: nothing to write) and the operation's reply. */
@@ -241,6 +268,8 @@ export interface TakeArgs {
   readonly rate: number
   readonly burst: number
   readonly count: number
+  /** The asking caller's priority (default 1). */
+  readonly priority?: number
 }
 
 export const newRing = (buckets: number): Ring => {
@@ -305,6 +334,11 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
   refill(state, now, rate, burst)
   // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
   const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
+  const priority = priorityOf(args.priority)
+  if (heldBack(state, now, priority)) {
+    throughGate(state, now, priority, Math.max(wait, heldWait))
+    return { state, reply: { wait: Math.max(wait, heldWait), taken: 0, control: controlOf(state, now, window) } }
+  }
   // As many whole tokens as are there, up to `count` (a count that is not a number >= 1 asks for one).
   const taken = wait <= 1e-3
     ? Math.max(1, Math.min(args.count >= 1 ? Math.floor(args.count) : 1, Math.floor(state.tokens + 1e-9)))
@@ -313,6 +347,7 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
     state.tokens = state.tokens - taken
     ringAdd(state.ring, now, window, 0, taken)
   }
+  throughGate(state, now, priority, taken > 0 ? 0 : wait)
   return { state, reply: { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) } }
 }
 
@@ -364,10 +399,15 @@ export const throttled = (
 export const reserve = (
   found: QuotaState | undefined,
   now: number,
-  args: { readonly cost: Quota }
+  args: { readonly cost: Quota; readonly priority?: number }
 ): Step<QuotaState, Reservation> => {
   const state = quotaAt(found, now)
   const cost = args.cost
+  const priority = priorityOf(args.priority)
+  if (heldBack(state, now, priority)) {
+    throughGate(state, now, priority, heldWait)
+    return { state, reply: { wait: heldWait, charged: {}, left: {}, counted: {} } }
+  }
   let wait = 0
   for (const d of dimensions) {
     const bucket = state.buckets[d]
@@ -376,6 +416,7 @@ export const reserve = (
     const need = Math.min(amount, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
+  throughGate(state, now, priority, wait > 1e-3 ? wait : 0)
   if (wait > 1e-3) return { state, reply: { wait, charged: {}, left: {}, counted: {} } }
   const charged: { [K in Dimension]?: number } = {}
   const left: { [K in Dimension]?: number } = {}
@@ -466,6 +507,64 @@ export const steps = { budget, take, delivered, throttled, reserve, settle, obse
 
 // Internals -------------------------------------------------------------------
 
+// An ask that says no priority is of the default class.
+const priorityOf = (priority: number | undefined): number =>
+  priority === undefined ? 1 : Math.max(0, Math.min(highestPriority, Math.floor(priority)))
+
+// A held-back ask comes back this soon: what it waits for is usually one send of the waiting class away.
+const heldWait = 10
+// How long a refused class's mark outlives the wait it was told: its asker's next ask, late by a busy event loop.
+const gateGrace = 250
+
+// Whether an ask of `priority` is held back: below the highest class waiting, unless the lowest's turn is due;
+// above the lowest class waiting, when its turn is due.
+const heldBack = (state: { gate?: Gate }, now: number, priority: number): boolean => {
+  const gate = state.gate
+  if (gate === undefined) return false
+  const due = gate.lowUntil > now && gate.passed >= starvationBound - 1
+  if (due) return priority > gate.low
+  return gate.topUntil > now && priority < gate.top
+}
+
+// An ask's outcome, on the gate. Refused (held back, or for `wait` > 0), its class waits: it may be the highest or
+// the lowest waiting, until its asker's next ask is surely in. Granted: a send above the lowest class waiting
+// counts against the bound; one at or below it starts the bound again; either clears its own class's mark.
+const throughGate = (state: { gate?: Gate }, now: number, priority: number, wait: number): void => {
+  if (state.gate === undefined) {
+    // a key whose asks were never refused keeps no gate
+    if (wait <= 0) return
+    state.gate = { top: priority, topUntil: 0, low: priority, lowUntil: 0, passed: 0 }
+  }
+  const gate = state.gate
+  if (wait > 0) {
+    const until = now + wait + gateGrace
+    if (gate.topUntil <= now || priority >= gate.top) {
+      gate.topUntil = gate.topUntil > now && priority === gate.top ? Math.max(gate.topUntil, until) : until
+      gate.top = priority
+    }
+    if (gate.lowUntil <= now || priority <= gate.low) {
+      gate.lowUntil = gate.lowUntil > now && priority === gate.low ? Math.max(gate.lowUntil, until) : until
+      gate.low = priority
+    }
+    return
+  }
+  if (gate.lowUntil > now && priority > gate.low) {
+    gate.passed = gate.passed + 1
+  } else {
+    gate.passed = 0
+    gate.lowUntil = now
+  }
+  if (priority >= gate.top) gate.topUntil = now
+}
+
+const validGate = (gate: unknown, now: number): boolean => {
+  if (gate === undefined) return true
+  if (typeof gate !== "object" || gate === null) return false
+  const g = gate as Gate
+  return within(g.top, 0, highestPriority) && within(g.topUntil, -1, now + day) && within(g.low, 0, highestPriority) &&
+    within(g.lowUntil, -1, now + day) && within(g.passed, 0, big)
+}
+
 const perMinute = 60_000
 const big = 1e15
 const day = 86_400_000
@@ -540,13 +639,14 @@ const validLimiter = (state: unknown, now: number, window: Window): boolean => {
   const s = state as LimiterState
   return validRing(s.ring, window) && within(s.tokens, -1, big) && within(s.at, -1, now + day) &&
     (s.mode === "slow-start" || s.mode === "cubic") && within(s.growth, 0, big) && within(s.wmax, 0, big) &&
-    within(s.lastCut, -1, now + day) && within(s.recovery, 0, big) && within(s.holdUntil, -1, now + day)
+    within(s.lastCut, -1, now + day) && within(s.recovery, 0, big) && within(s.holdUntil, -1, now + day) &&
+    validGate(s.gate, now)
 }
 
 const validQuota = (state: unknown, now: number): boolean => {
   if (typeof state !== "object" || state === null) return false
   const q = state as QuotaState
-  if (!within(q.at, -1, now + day) || typeof q.buckets !== "object") return false
+  if (!within(q.at, -1, now + day) || typeof q.buckets !== "object" || !validGate(q.gate, now)) return false
   for (const d of dimensions) {
     const bucket: unknown = q.buckets[d]
     if (bucket === undefined) continue

@@ -36,6 +36,14 @@ export const checking = <A>(check: (input: unknown) => string | undefined): Fiel
   }
 })
 
+/** A field read by `read`: its value, or what is wrong with it. @internal */
+export const mapping = <A>(read: (input: unknown) => A | string): Field<A> => ({
+  read: (input) => {
+    const value = read(input)
+    return typeof value === "string" ? problem(value) : ok(value)
+  }
+})
+
 /** The field with a default. @internal */
 export const withDefault = <A>(field: Field<A>, value: () => A): Field<A> => ({ ...field, default: value })
 

@@ -16,10 +16,11 @@ import { dimensions } from "./tokens.js"
  * @internal
  */
 export interface ProviderQuota {
-  /** One ask to charge `cost`: what was charged, or the wait. Nothing to ask until the limits are known. */
-  readonly reserveOnce: (cost: FleetStore.Quota) => Effect.Effect<FleetStore.Reservation>
-  /** Asks until `cost` is charged, sleeping on the store's waits with `pause`. */
-  readonly reserve: (cost: FleetStore.Quota) => Effect.Effect<AdaptiveRateLimiter.Charge>
+  /**
+   * One ask to charge `cost` for a caller of `priority`: what was charged, or the wait. Nothing to ask until the
+   * limits are known.
+   */
+  readonly reserveOnce: (cost: FleetStore.Quota, priority: number) => Effect.Effect<FleetStore.Reservation>
   /** The charge of a reservation that went through. */
   readonly charging: (cost: FleetStore.Quota, reservation: FleetStore.Reservation) => AdaptiveRateLimiter.Charge
   /** Gives back what a charge was beyond `used`; only a charge's first settlement counts. */
@@ -41,8 +42,7 @@ export interface ProviderQuota {
  */
 export const make = (
   store: FleetStore.Service,
-  settings: AdaptiveRateLimiter.Options,
-  pause: (wait: number) => Effect.Effect<void>
+  settings: AdaptiveRateLimiter.Options
 ): ProviderQuota => {
   const key = Keys.quota(settings.key)
   // This process's calls in flight that were sent before the provider's limits were known, and so charged
@@ -62,16 +62,11 @@ export const make = (
     return charge
   }
 
-  const reserveOnce = (cost: FleetStore.Quota): Effect.Effect<FleetStore.Reservation> =>
+  const reserveOnce = (cost: FleetStore.Quota, priority: number): Effect.Effect<FleetStore.Reservation> =>
     Effect.suspend(() =>
       limitsSeen
-        ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(key, now, cost))
+        ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(key, now, cost, priority))
         : Effect.succeed(nothing)
-    )
-  const reserve = (cost: FleetStore.Quota): Effect.Effect<AdaptiveRateLimiter.Charge> =>
-    Effect.flatMap(
-      reserveOnce(cost),
-      (r) => r.wait === 0 ? Effect.sync(() => charging(cost, r)) : Effect.andThen(pause(r.wait), reserve(cost))
     )
 
   // The one place a charge is settled, once: the first settlement of a charge counts and any later one is
@@ -120,7 +115,7 @@ export const make = (
       ))
   }
 
-  return { reserveOnce, reserve, charging, settle, observe, limitsKnown: () => limitsSeen }
+  return { reserveOnce, charging, settle, observe, limitsKnown: () => limitsSeen }
 }
 
 /**

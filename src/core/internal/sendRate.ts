@@ -20,13 +20,19 @@ import * as Keys from "./keys.js"
  * @internal
  */
 export interface SendRate {
-  /** One ask for a token at the rate of now: the wait until there is one (0: taken), and when it was asked. */
-  readonly take: Effect.Effect<{ readonly wait: number; readonly at: number }>
   /**
-   * Asks until there is a token, for up to `count()` (read at each ask) if there are that many: how many were
-   * taken, and when they were granted.
+   * One ask for a token at the rate of now, for a caller of `priority`: the wait until there is one (0: taken),
+   * and when it was asked.
    */
-  readonly tokens: (count: () => number) => Effect.Effect<{ readonly taken: number; readonly at: number }>
+  readonly take: (priority: number) => Effect.Effect<{ readonly wait: number; readonly at: number }>
+  /**
+   * Asks until there is a token, for up to `count()` callers, the first of `priority()` (both read at each ask),
+   * if there are that many: how many were taken, and when they were granted.
+   */
+  readonly tokens: (
+    count: () => number,
+    priority: () => number
+  ) => Effect.Effect<{ readonly taken: number; readonly at: number }>
   /** Sleeps on a store's wait for one bucket of the window at most. */
   readonly pause: (wait: number) => Effect.Effect<void>
   /** Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. */
@@ -52,14 +58,17 @@ export const make = (
   let roundTrip: number | undefined
 
   // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
-  const takeUpTo = (count: number) =>
+  const takeUpTo = (count: number, priority: number) =>
     Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
-        Effect.map(store.take(key, now, window, rateAt(settings, control, now), settings.burst, count), (t) => {
-          control = t.control
-          return { wait: t.wait, taken: t.taken, at: now }
-        })
+        Effect.map(
+          store.take(key, now, window, rateAt(settings, control, now), settings.burst, count, priority),
+          (t) => {
+            control = t.control
+            return { wait: t.wait, taken: t.taken, at: now }
+          }
+        )
     )
 
   // A store's wait is slept on for one bucket of the window at most, then asked again; one that is not a
@@ -70,10 +79,13 @@ export const make = (
 
   // Asks until there is a token, at least every bucket of the window: a cut, a hold or slow start's growth
   // applies from the next ask, not after a wait computed before it.
-  const tokens = (count: () => number): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
+  const tokens = (
+    count: () => number,
+    priority: () => number
+  ): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
     Effect.flatMap(
-      Effect.suspend(() => takeUpTo(count())),
-      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count))
+      Effect.suspend(() => takeUpTo(count(), priority())),
+      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count, priority))
     )
 
   // A wave of throttles is one report: the latest send, the longest hint.
@@ -137,7 +149,7 @@ export const make = (
     })
   }
 
-  return { take: takeUpTo(1), tokens, pause, outcome, control: () => control }
+  return { take: (priority) => takeUpTo(1, priority), tokens, pause, outcome, control: () => control }
 }
 
 /**
