@@ -49,7 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
+import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
 import { check, checked } from "./core/internal/invalidOptions.js"
 import { errorTag, exhausted, failureAttributes, retryLine } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
@@ -166,14 +166,15 @@ export const retrying = <E>(
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
-      // The attempt's own limit: its timeout, and whatever is left of the deadline.
+      // The attempt's own limit: its timeout, and whatever is left of the deadline (which the limiter inside reads, so
+      // as not to send what could not be answered in time).
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const limit = attemptLimit(timeout, maxElapsed, call.start, now)
           return limit._tag === "Expired"
             ? Effect.fail(timedOut(limit.why))
-            : Effect.timeoutFail(self, {
+            : Effect.timeoutFail(maxElapsed === undefined ? self : deadlineBy(self, call.start + maxElapsed), {
               duration: Duration.millis(limit.millis),
               onTimeout: () => timedOut(limit.why)
             })

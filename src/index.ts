@@ -87,6 +87,13 @@ export * as AdaptiveRateLimiter from "./AdaptiveRateLimiter.js"
 export * as Priority from "./core/Priority.js"
 
 /**
+ * A call's deadline, which the limiter does not send past.
+ *
+ * @since 0.1.0
+ */
+export * as Deadline from "./core/Deadline.js"
+
+/**
  * @since 0.1.0
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"

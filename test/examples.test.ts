@@ -18,6 +18,7 @@ const examples = [
   ["examples/budget.ts", "with the retry budget: 320 calls for 200 requests"],
   ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
   ["examples/priority.ts", "each of 5 interactive calls answered in under a second"],
+  ["examples/deadline.ts", "with 2 seconds: DeadlineError at once, not sent: an estimated"],
   ["examples/breaker.ts", "answered after"],
   ["examples/fleet.ts", "limiter: cubic at"],
   ["examples/resilient-http.ts", "stock {\"items\":3} after 2 requests; limiter: cubic"],

@@ -42,7 +42,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { acquisitionSettings, attemptLimit } from "./core/internal/deadline.js"
+import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
 import { errorTag, exhausted, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as RetryBudget from "./core/RetryBudget.js"
@@ -124,14 +124,15 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
-      // The attempt's own limit: its timeout, and whatever is left of the deadline.
+      // The attempt's own limit: its timeout, and whatever is left of the deadline (which the limiter inside reads, so
+      // as not to send what could not be answered in time).
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const limit = attemptLimit(timeout, maxElapsed, call.start, now)
           return limit._tag === "Expired"
             ? Effect.fail(timedOut(limit.why))
-            : Effect.timeoutOrElse(self, {
+            : Effect.timeoutOrElse(maxElapsed === undefined ? self : deadlineBy(self, call.start + maxElapsed), {
               duration: Duration.millis(limit.millis),
               orElse: () => Effect.fail(timedOut(limit.why))
             })

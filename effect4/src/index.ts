@@ -111,6 +111,13 @@ export * as AdaptiveRateLimiter from "./core/AdaptiveRateLimiter.js"
 export * as Priority from "./core/Priority.js"
 
 /**
+ * A call's deadline, which the limiter does not send past.
+ *
+ * @since 1.0.0
+ */
+export * as Deadline from "./core/Deadline.js"
+
+/**
  * A circuit breaker.
  *
  * @since 1.0.0

@@ -60,6 +60,7 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import { type DurationInput, locally } from "../internal/compat.js"
 import type * as Chat from "./Chat.js"
+import * as Deadline from "./Deadline.js"
 import * as FleetStore from "./FleetStore.js"
 import * as Dispatcher from "./internal/dispatcher.js"
 import type { InvalidOptions } from "./internal/invalidOptions.js"
@@ -68,6 +69,7 @@ import * as Fields from "./internal/optionFields.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
 import * as SendRate from "./internal/sendRate.js"
 import { defaultMaxTokens } from "./internal/tokens.js"
+import type * as ModelError from "./ModelError.js"
 import * as Policy from "./Policy.js"
 import * as Priority from "./Priority.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
@@ -173,7 +175,7 @@ export interface AdaptiveRateLimiter extends Policy.Policy {
    * Paces an acquisition of unknown size: a send slot, and one request against the provider's request limit
    * once its headers have told it (tokens are counted only by `applyWithCost` and `applyCall`).
    */
-  readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly apply: <A, E, R>(acquire: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ModelError.DeadlineError, R>
   /**
    * Paces one call by its send slot and, once the provider's limits are known from its headers, by its
    * `cost` against the fleet's share of them; `use` gets what was charged and must hand it to `settle`
@@ -183,7 +185,7 @@ export interface AdaptiveRateLimiter extends Policy.Policy {
   readonly applyWithCost: <A, E, R>(
     cost: FleetStore.Quota,
     use: (charge: Charge) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | ModelError.DeadlineError, R>
   /**
    * Gives back what a call was charged beyond `used` (all of it when `used` is left out). Only the first
    * settlement of a charge counts: settling again (a give-back after the turn's own settlement) is nothing.
@@ -264,17 +266,17 @@ export const make = (
       const store = yield* FleetStore.FleetStore
       const rate = SendRate.make(store, settings, window)
       const quota = ProviderQuota.make(store, settings)
-      const line = yield* Dispatcher.make(settings, rate, quota)
+      const line = yield* Dispatcher.make(settings, rate, quota, window)
 
       const applyWithCost = <A, E, R>(
         cost: FleetStore.Quota,
         use: (charge: Charge) => Effect.Effect<A, E, R>
-      ): Effect.Effect<A, E, R> =>
+      ): Effect.Effect<A, E | ModelError.DeadlineError, R> =>
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(Priority.get, (priority) => {
+          Effect.flatMap(Effect.zip(Priority.get, Deadline.get), ([priority, deadline]) => {
             const probe = line.probe()
             const call = Effect.flatMap(
-              line.acquire(cost, priority ?? settings.priority, restore, probe),
+              line.acquire(cost, priority ?? settings.priority, deadline, restore, probe),
               ({ charge, grantedAt }) =>
                 Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
                   restore(Effect.suspend(() => {

@@ -80,6 +80,7 @@ const transientTags = {
   ConnectionError: true,
   CircuitOpenError: true,
   RetryBudgetExhaustedError: true,
+  DeadlineError: false,
   QuotaExceededError: false,
   InvalidRequestError: false,
   AuthenticationError: false,
@@ -169,6 +170,33 @@ export class CircuitOpenError extends ModelErrorClass("CircuitOpenError") {}
 export class RetryBudgetExhaustedError extends ModelErrorClass("RetryBudgetExhaustedError") {}
 
 /**
+ * The call would not be answered before its deadline (`Deadline.withDeadline`, or the retry policy's
+ * `maxElapsed`), so the limiter did not send it: refused when it asked for a send slot (the estimated
+ * wait for one, and the answer's estimated time, are past the deadline), or taken out of the line when
+ * its deadline came too close. Nothing was sent for this attempt. Permanent: a retry would be later still.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DeadlineError extends ModelErrorClass("DeadlineError") {
+  /** When the caller gives up, in epoch milliseconds. */
+  declare readonly deadline?: number
+  /** The estimated wait for a send slot, in milliseconds, when the call asked for one. */
+  declare readonly waitMillis?: number
+  /** The estimated time from sending to the answer, in milliseconds (the limiter's measured round trip). */
+  declare readonly latencyMillis?: number
+  constructor(
+    fields: ModelErrorFields & {
+      readonly deadline?: number
+      readonly waitMillis?: number
+      readonly latencyMillis?: number
+    }
+  ) {
+    super(fields)
+  }
+}
+
+/**
  * The account is out of quota or credit (OpenAI's `insufficient_quota`, sent
  * with a 429). Retrying cannot help. Permanent.
  *
@@ -215,6 +243,7 @@ export type ModelError =
   | ConnectionError
   | CircuitOpenError
   | RetryBudgetExhaustedError
+  | DeadlineError
   | QuotaExceededError
   | InvalidRequestError
   | AuthenticationError
@@ -235,6 +264,7 @@ const constructors: { readonly [K in Tag]: new(fields: ModelErrorFields) => Extr
   ConnectionError,
   CircuitOpenError,
   RetryBudgetExhaustedError,
+  DeadlineError,
   QuotaExceededError,
   InvalidRequestError,
   AuthenticationError,

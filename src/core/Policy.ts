@@ -54,6 +54,15 @@ export interface Call<A, E, R> {
 }
 
 /**
+ * How a policy fails an attempt it does not let through (nothing is sent): an open circuit, or a call that
+ * could not be answered before its deadline.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Refusal = ModelError.CircuitOpenError | ModelError.DeadlineError
+
+/**
  * A policy over attempts: `applyCall` runs one attempt under it.
  * `settles` says whether it charges what a call uses (then a stream is
  * watched for the end of its turn).
@@ -62,7 +71,7 @@ export interface Call<A, E, R> {
  * @since 0.1.0
  */
 export interface Policy {
-  readonly applyCall: <A, E, R>(call: Call<A, E, R>) => Effect.Effect<A, E | ModelError.CircuitOpenError, R>
+  readonly applyCall: <A, E, R>(call: Call<A, E, R>) => Effect.Effect<A, E | Refusal, R>
   readonly settles: boolean
 }
 
@@ -107,7 +116,7 @@ export const guardChat = <E, R>(
   policy: Policy,
   chatStream: (request: Chat.ChatRequest) => Effect.Effect<Stream.Stream<Chat.StreamChunk, E>, E, R>
 ) =>
-(request: Chat.ChatRequest): Effect.Effect<Stream.Stream<Chat.StreamChunk, E>, E | ModelError.CircuitOpenError, R> =>
+(request: Chat.ChatRequest): Effect.Effect<Stream.Stream<Chat.StreamChunk, E>, E | Refusal, R> =>
   policy.applyCall({
     size: { chars: requestChars(request), maxTokens: request.maxTokens },
     run: (settle) =>

@@ -63,6 +63,13 @@ export const locally: <A, E, R, V>(
   value: V
 ) => Effect.Effect<A, E, R> = Effect.locally
 
+/** `self`, failed with `onTimeout()` (and interrupted) if it runs longer than `duration`. */
+export const timeoutFail = <A, E, R, E1>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Duration,
+  onTimeout: () => E1
+): Effect.Effect<A, E | E1, R> => Effect.timeoutFail(self, { duration, onTimeout })
+
 /** Whether a cause is only interruptions. */
 export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.isInterruptedOnly
 

@@ -66,6 +66,13 @@ export const locally = <A, E, R, V>(
   value: V
 ): Effect.Effect<A, E, R> => Effect.provideService(self, ref, value)
 
+/** `self`, failed with `onTimeout()` (and interrupted) if it runs longer than `duration`. */
+export const timeoutFail = <A, E, R, E1>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Duration,
+  onTimeout: () => E1
+): Effect.Effect<A, E | E1, R> => Effect.timeoutOrElse(self, { duration, orElse: () => Effect.fail(onTimeout()) })
+
 /** Whether a cause is only interruptions. */
 export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.hasInterruptsOnly
 

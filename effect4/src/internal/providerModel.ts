@@ -499,6 +499,7 @@ export const toAiError = (
         return new AiError.InvalidResponseError({ description })
       case "CircuitOpenError":
       case "RetryBudgetExhaustedError":
+      case "DeadlineError":
         return new AiError.UnknownError({ description })
     }
   })()

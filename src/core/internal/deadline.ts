@@ -1,9 +1,32 @@
 /**
- * A retried acquisition's settings and an attempt's own limit, the same on both lines: its `timeout`, and whatever
+ * A call's deadline as the limiter reads it, and a retried acquisition's settings and an attempt's own limit, the
+ * same on both lines: its `timeout`, and whatever
  * is left of the call's deadline (`maxElapsed` from the call's `start`), with what the attempt's `TimeoutError` says
  * when it is reached.
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { getReference, locally, type Reference, reference } from "../../internal/compat.js"
+
+/**
+ * The deadline of the current fiber's calls, in epoch milliseconds (`undefined`: none), which the limiter reads
+ * (`Deadline.get`).
+ *
+ * @internal
+ */
+export const current: Reference<number | undefined> = reference<number | undefined>(
+  "effect-retry-layer/Deadline/current",
+  () => undefined
+)
+
+/**
+ * `self` with the deadline `at` (epoch milliseconds), or the one already set if earlier; nothing is cut off
+ * (a retry's attempts are cut off by their own limit).
+ *
+ * @internal
+ */
+export const by = <A, E, R>(self: Effect.Effect<A, E, R>, at: number): Effect.Effect<A, E, R> =>
+  Effect.flatMap(getReference(current), (set) => locally(self, current, set === undefined ? at : Math.min(set, at)))
 
 /** @internal */
 export type AttemptLimit =

@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -5,9 +6,11 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type * as AdaptiveRateLimiter from "../AdaptiveRateLimiter.js"
 import type * as FleetStore from "../FleetStore.js"
+import * as ModelError from "../ModelError.js"
+import * as Steps from "./fleetSteps.js"
 import * as PriorityLine from "./priorityLine.js"
 import type { ProviderQuota } from "./providerQuota.js"
-import type { SendRate } from "./sendRate.js"
+import { rateAt, type SendRate } from "./sendRate.js"
 
 /**
  * Who goes when: a caller with nobody ahead takes its send slot (and charges
@@ -21,15 +24,19 @@ import type { SendRate } from "./sendRate.js"
  */
 export interface Dispatcher {
   /**
-   * A send slot and its charge for a call of `cost` at `priority`. Called uninterruptibly; `restore` makes the wait in line
+   * A send slot and its charge for a call of `cost` at `priority`, or (with a `deadline`, epoch milliseconds) a
+   * `DeadlineError` for a call that could not be answered in time: at once when its estimated wait and answer
+   * end after it, when it leaves the line one answer's time before it, or when its slot comes too late (the
+   * slot then goes to the next). Called uninterruptibly; `restore` makes the wait in line
    * interruptible (a caller interrupted just as it was served gives its charge back).
    */
   readonly acquire: (
     cost: FleetStore.Quota,
     priority: number,
+    deadline: number | undefined,
     restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
     probe: boolean
-  ) => Effect.Effect<Slot>
+  ) => Effect.Effect<Slot, ModelError.DeadlineError>
   /** Whether the next call is the probe (it then must `answered` when it ends). */
   readonly probe: () => boolean
   /** The probe's answer came: the others go on. */
@@ -59,10 +66,15 @@ export interface Slot {
 export const make = (
   settings: AdaptiveRateLimiter.Options,
   rate: SendRate,
-  quota: ProviderQuota
+  quota: ProviderQuota,
+  window: FleetStore.Window
 ): Effect.Effect<Dispatcher, never, Scope.Scope> =>
   Effect.gen(function*() {
     const line = PriorityLine.make<Waiter>()
+    // This process's grants over the window: the pace a caller's wait in line is estimated at.
+    const own = Steps.newRing(window.buckets)
+    const windowSeconds = (window.buckets * window.bucketMillis) / 1000
+    const granted = (at: number) => Steps.ringAdd(own, at, window, 0, 1)
     // The dispatcher, when it waits for a caller to come.
     let idle: Deferred.Deferred<void> | undefined
     // The waiter holding the slot being served.
@@ -99,10 +111,21 @@ export const make = (
       Effect.flatMap(quota.reserveOnce(waiter.cost, Math.max(priority, line.top())), (reservation) => {
         if (reservation.wait === 0) {
           const charged = quota.charging(waiter.cost, reservation)
-          return Effect.flatMap(
-            Deferred.succeed(waiter.deferred, { charge: charged, grantedAt }),
-            (delivered) => delivered ? Effect.void : Effect.andThen(quota.settle(charged), serve(grantedAt))
-          )
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const late = waiter.deadline !== undefined && now + (rate.latency() ?? 0) > waiter.deadline
+            return Effect.flatMap(
+              late
+                ? Deferred.fail(waiter.deferred, tooLate(waiter.deadline!, now, "its send slot came too late"))
+                : Deferred.succeed(waiter.deferred, { charge: charged, grantedAt }),
+              (delivered) => {
+                if (delivered && !late) {
+                  granted(now)
+                  return Effect.void
+                }
+                return Effect.andThen(quota.settle(charged), serve(grantedAt))
+              }
+            )
+          })
         }
         return Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
           if (gone) return serve(grantedAt)
@@ -171,23 +194,37 @@ export const make = (
     )
     yield* Effect.forkScoped(Effect.forever(dispatch))
 
+    // A call with a deadline leaves the line one answer's time before it (its slot, were it served later, would
+    // be of no use).
+    const awaitBy = (deferred: Deferred.Deferred<Slot, ModelError.DeadlineError>, deadline: number) =>
+      Effect.raceFirst(
+        Deferred.await(deferred),
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sleep(Duration.millis(Math.max(0, deadline - (rate.latency() ?? 0) - now))).pipe(
+            Effect.andThen(Clock.currentTimeMillis),
+            Effect.flatMap((at) => Deferred.fail(deferred, tooLate(deadline, at, "it left the line"))),
+            Effect.andThen(Deferred.await(deferred))
+          ))
+      )
+
     // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
-    const wait = (cost: FleetStore.Quota, priority: number) =>
-      Effect.flatMap(Deferred.make<Slot>(), (deferred) =>
+    const wait = (cost: FleetStore.Quota, priority: number, deadline: number | undefined) =>
+      Effect.flatMap(Deferred.make<Slot, ModelError.DeadlineError>(), (deferred) =>
         Effect.suspend(() => {
-          line.push(priority, { deferred, cost })
+          line.push(priority, { deferred, cost, deadline })
           const wake = idle
           idle = undefined
           return wake === undefined ? Effect.void : Deferred.succeed(wake, undefined)
         }).pipe(
-          Effect.andThen(Deferred.await(deferred)),
+          Effect.andThen(deadline === undefined ? Deferred.await(deferred) : awaitBy(deferred, deadline)),
           Effect.onInterrupt(() =>
             Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
               interrupted ?
                 Effect.void :
                 Effect.flatMap(
                   Effect.exit(Deferred.await(deferred)),
-                  (exit) => Exit.isSuccess(exit) ? quota.settle(exit.value.charge) : Effect.void
+                  (exit) =>
+                    Exit.isSuccess(exit) ? quota.settle(exit.value.charge) : Effect.void
                 ))
           )
         ))
@@ -200,14 +237,20 @@ export const make = (
     // side by side keep their store operations in flight together (through the dispatcher one at a time, 32
     // callers on a real Redis made 540 calls/s where they make 800).
     let asking = 0
-    const acquire: Dispatcher["acquire"] = (cost, priority, restore, probe) =>
-      Effect.suspend((): Effect.Effect<Slot> => {
+    const admitted = (
+      cost: FleetStore.Quota,
+      priority: number,
+      deadline: number | undefined,
+      restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+      probe: boolean
+    ): Effect.Effect<Slot, ModelError.DeadlineError> =>
+      Effect.suspend(() => {
         if (closed) {
           return Effect.interrupt
         }
         const behindAnAsk = asking > 0 && !quota.limitsKnown()
         if (current !== undefined || line.size() > 0 || behindAnAsk || (!answeredYet && !probe)) {
-          return restore(wait(cost, priority))
+          return restore(wait(cost, priority, deadline))
         }
         asking++
         const ask = Effect.flatMap(
@@ -221,13 +264,51 @@ export const make = (
               : Effect.map(rate.take(priority), (token) => ({ reservation, token }))
         )
         return Effect.flatMap(Effect.ensuring(ask, Effect.sync(() => asking--)), ({ reservation, token }) => {
-          if (token === undefined) return restore(wait(cost, priority))
+          if (token === undefined) return restore(wait(cost, priority, deadline))
           const charge = quota.charging(cost, reservation)
-          return token.wait === 0
-            ? Effect.succeed({ charge, grantedAt: token.at })
-            : Effect.andThen(quota.settle(charge), restore(wait(cost, priority)))
+          if (token.wait > 0) return Effect.andThen(quota.settle(charge), restore(wait(cost, priority, deadline)))
+          granted(token.at)
+          return Effect.succeed({ charge, grantedAt: token.at })
         })
       })
+
+    // The sends a second this process may expect: what it sent over the window, or its share of the fleet's rate
+    // if more (a process that had no backlog sent less than it could; one that sent nothing yet, the whole rate).
+    const pace = (now: number) => {
+      const sent = Steps.ringSums(own, now, window)[1] / windowSeconds
+      const control = rate.control()
+      const share = control.sent > 0 ? Math.min(1, sent / control.sent) : 1
+      return Math.max(sent, rateAt(settings, control, now) * (sent > 0 ? share : 1))
+    }
+
+    // A call with a deadline is refused at once when the callers ahead of it, at this process's pace, and one
+    // answer's time end after the deadline. The estimate errs towards admitting (the rate may be cut, or a higher
+    // class come): what is sent is decided by the checks in line and at the slot.
+    const acquire: Dispatcher["acquire"] = (cost, priority, deadline, restore, probe) =>
+      deadline === undefined
+        ? admitted(cost, priority, undefined, restore, probe)
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const ahead = line.ahead(priority) + (current === undefined ? 0 : 1)
+          const wait = ahead === 0 ? 0 : (ahead * 1000) / pace(now)
+          const latency = rate.latency() ?? 0
+          return now + wait + latency > deadline
+            ? Effect.fail(tooLate(deadline, now, `an estimated ${Math.round(wait)} ms for a send slot`, wait))
+            : admitted(cost, priority, deadline, restore, probe)
+        })
+
+    // What a call that could not be answered in time is told: when it gives up, what the limiter estimated.
+    const tooLate = (deadline: number, now: number, why: string, wait?: number) => {
+      const latency = rate.latency()
+      return new ModelError.DeadlineError({
+        provider: `AdaptiveRateLimiter ${settings.key}`,
+        message: `not sent: ${why}${
+          latency === undefined ? "" : ` and ${Math.round(latency)} ms for the answer`
+        } would end after its deadline, ${Math.max(0, Math.round(deadline - now))} ms away`,
+        deadline,
+        ...(wait === undefined ? {} : { waitMillis: Math.round(wait) }),
+        ...(latency === undefined ? {} : { latencyMillis: Math.round(latency) })
+      })
+    }
 
     const probe = () => {
       const isProbe = settings.rateLimitHeaders && !answeredYet && !probing
@@ -241,8 +322,10 @@ export const make = (
   })
 
 interface Waiter {
-  readonly deferred: Deferred.Deferred<Slot>
+  readonly deferred: Deferred.Deferred<Slot, ModelError.DeadlineError>
   readonly cost: FleetStore.Quota
+  /** When its caller gives up (epoch milliseconds), if it said. */
+  readonly deadline: number | undefined
 }
 
 // The longest the others wait for the first call's answer before going on in slow start (a stalled first request

@@ -571,7 +571,8 @@ const day = 86_400_000
 
 const seconds = (window: Window): number => (window.buckets * window.bucketMillis) / 1000
 
-const ringSums = (ring: Ring, now: number, window: Window): [number, number] => {
+/** The window's sums of each counter, as of `now`. */
+export const ringSums = (ring: Ring, now: number, window: Window): [number, number] => {
   const epoch = Math.floor(now / window.bucketMillis)
   let a = 0
   let b = 0

@@ -21,6 +21,8 @@ export interface PriorityLine<W> {
   /** The highest priority waiting (-1 when nobody waits): what this process asks the fleet's store for. */
   readonly top: () => number
   readonly size: () => number
+  /** How many wait in classes at or above `priority`: those a newcomer of it would wait for. */
+  readonly ahead: (priority: number) => number
   /** Everyone, taken out of the line. */
   readonly drain: () => ReadonlyArray<W>
 }
@@ -72,6 +74,11 @@ export const make = <W>(): PriorityLine<W> => {
       return -1
     },
     size: () => size,
+    ahead: (priority) => {
+      let n = 0
+      for (let c = highest; c >= priority; c--) n += fifos[c]!.size()
+      return n
+    },
     drain: () => {
       size = 0
       passed.fill(0)

@@ -38,6 +38,8 @@ export interface SendRate {
   /** Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. */
   readonly outcome: (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
   readonly control: () => FleetStore.Control
+  /** The measured time from a send to its answer, in milliseconds (`undefined` before the first answer). */
+  readonly latency: () => number | undefined
 }
 
 /**
@@ -149,7 +151,14 @@ export const make = (
     })
   }
 
-  return { take: (priority) => takeUpTo(1, priority), tokens, pause, outcome, control: () => control }
+  return {
+    take: (priority) => takeUpTo(1, priority),
+    tokens,
+    pause,
+    outcome,
+    control: () => control,
+    latency: () => roundTrip
+  }
 }
 
 /**
