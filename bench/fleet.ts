@@ -24,8 +24,30 @@
  * None of the peers reads Retry-After.
  */
 import type { Scope } from "effect"
-import { Clock, Context, Duration, Effect, Layer, Logger, LogLevel, Random, Schedule, Stream } from "effect"
-import { CompletionModel, FleetStore, ResilientModel, RetryingModel, RetrySchedule } from "effect-retry-layer"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Fiber,
+  FiberRef,
+  Layer,
+  Logger,
+  LogLevel,
+  Random,
+  Schedule,
+  Stream
+} from "effect"
+import {
+  CompletionModel,
+  Deadline,
+  FleetStore,
+  ModelError,
+  Priority,
+  ResilientModel,
+  RetryingModel,
+  RetrySchedule
+} from "effect-retry-layer"
 import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
 import { completionChart } from "./support/chart.js"
 import * as DiscreteTime from "./support/DiscreteTime.js"
@@ -137,9 +159,14 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
   ["retry-after-30s", 1, peersAndDefaults],
   ["retry-after-300ms", 1, ours],
   ["capacity-change", 1, peersAndDefaults],
+  ["deadlines", 1, peersAndDefaults],
   ["random-503", 1, peersAndDefaults],
   ["random-503-headers", 1, peersAndDefaults],
   ["interactive-100", 1, peersAndDefaults],
+  ["mixed-priority", 1, peersAndDefaults],
+  ["mixed-priority", 10, ["stack-defaults"]],
+  ["mixed-priority-headers", 1, peersAndDefaults],
+  ["mixed-priority-headers", 10, ["stack-defaults"]],
   ["token-limits", 1, [...peersAndDefaults, "stack-without-headers"]],
   ["token-limits", 10, ["stack-defaults", "stack-without-headers"]],
   ["token-limits-openai", 1, [...peersAndDefaults, "stack-without-headers"]],
@@ -164,6 +191,27 @@ const tokenRequests = (n: number) => {
   return { list, usage }
 }
 
+// Which client's call a request is for (deadlines).
+const clientOf = FiberRef.unsafeMake(0)
+
+/** deadlines: what the calls that missed their deadline sent, and how soon the refused ones were told. */
+const deadlineFigures = (
+  completions: ReadonlyArray<number | undefined>,
+  sentBy: ReadonlyArray<number>,
+  refusedAt: ReadonlyMap<number, number>,
+  deadline: number
+) => {
+  // every call starts at 0: a call missed its deadline unless it succeeded by then
+  const missed = completions.flatMap((at, client) => at === undefined || at > deadline ? [client] : [])
+  const refusedUnsent = [...refusedAt].filter(([client]) => sentBy[client] === 0).map(([, at]) => at)
+  return {
+    sentThenMissed: missed.reduce((sum, client) => sum + sentBy[client]!, 0),
+    refused: refusedUnsent.length,
+    refusalP99Millis: Scenarios.round(Scenarios.quantile([...refusedUnsent].sort((a, b) => a - b), 0.99), 1),
+    admittedMissed: missed.filter((client) => sentBy[client]! > 0).length
+  }
+}
+
 /** One run in discrete virtual time. */
 export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outcome =>
   DiscreteTime.run(
@@ -182,29 +230,96 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
       // each process its own way to the store: its own timeout and fall-back, as with Redis
       const storeOf = scenario.storeMillis === undefined ? () => memory : distant(memory, scenario.storeMillis)
       const share = Math.ceil(scenario.n / scenario.processes)
-      const results = yield* Effect.forEach(
-        Array.from({ length: scenario.processes }, (_, p) =>
-          [p * share, Math.min(share, scenario.n - p * share)] as const),
-        ([first, clients]) =>
-          Effect.flatMap(
-            strategy.wrap(throttled).pipe(Effect.provideService(FleetStore.FleetStore, storeOf())),
-            (call) =>
-              Effect.forEach(
-                Array.from({ length: clients }, (_, i) =>
-                  first + i),
-                (client) =>
-                  Effect.zipWith(
-                    Effect.exit(Effect.flatMap(call(requests?.list[client] ?? request), Stream.runDrain)),
-                    Clock.currentTimeMillis,
-                    (exit, at) => exit._tag === "Success" ? at : undefined
-                  ),
-                { concurrency: "unbounded" }
+      // deadlines: the requests each client's call sent, counted at the server by the client's fiber
+      const deadline = scenario.deadlineMillis
+      const sentBy = new Array<number>(scenario.n).fill(0)
+      const server: CompletionModel.Service = deadline === undefined ? throttled : {
+        ...throttled,
+        chatStream: (req) =>
+          Effect.flatMap(FiberRef.get(clientOf), (client) => {
+            sentBy[client]!++
+            return throttled.chatStream(req)
+          })
+      }
+      const calls = yield* Effect.forEach(
+        Array.from({ length: scenario.processes }),
+        () => strategy.wrap(server).pipe(Effect.provideService(FleetStore.FleetStore, storeOf()))
+      )
+      const mixed = scenario.interactiveEveryMillis !== undefined
+      const refusedAt = new Map<number, number>()
+      const byDeadline = (client: number, once: Effect.Effect<void, unknown>) =>
+        deadline === undefined ? once : Effect.locally(
+          Effect.tapError(
+            Deadline.withDeadline(once, Duration.millis(deadline)),
+            (error) =>
+              error instanceof ModelError.DeadlineError
+                ? Effect.map(Clock.currentTimeMillis, (at) => void refusedAt.set(client, at))
+                : Effect.void
+          ),
+          clientOf,
+          client
+        )
+      const batch = Effect.forEach(
+        calls.map((call, p) => [call, p * share, Math.min(share, scenario.n - p * share)] as const),
+        ([call, first, clients]) =>
+          Effect.forEach(
+            Array.from({ length: clients }, (_, i) => first + i),
+            (client) => {
+              const once = Effect.flatMap(call(requests?.list[client] ?? request), Stream.runDrain)
+              return Effect.zipWith(
+                Effect.exit(mixed ? Priority.withPriority(once, "batch") : byDeadline(client, once)),
+                Clock.currentTimeMillis,
+                (exit, at) => exit._tag === "Success" ? at : undefined
               )
+            },
+            { concurrency: "unbounded" }
           ),
         { concurrency: "unbounded" }
       )
-      const end = yield* Clock.currentTimeMillis
-      return Scenarios.outcome(scenario, strategy.name, yield* stats, results, end, floorMillis(scenario))
+      // mixed-priority: an interactive call every so often while the batch runs, each process in turn
+      const interactive: Array<number> = []
+      let batchDone = false
+      const interactiveCalls = (every: number) =>
+        Effect.gen(function*() {
+          const started: Array<Fiber.RuntimeFiber<void>> = []
+          for (let k = 0; !batchDone; k++) {
+            yield* Effect.sleep(Duration.millis(every))
+            if (batchDone) break
+            const call = calls[k % calls.length]!
+            started.push(
+              yield* Effect.fork(
+                Effect.flatMap(Clock.currentTimeMillis, (from) =>
+                  Effect.flatMap(
+                    Effect.exit(Priority.withPriority(
+                      Effect.flatMap(call(requests?.list[k % scenario.n] ?? request), Stream.runDrain),
+                      "interactive"
+                    )),
+                    (exit) =>
+                      Effect.map(Clock.currentTimeMillis, (to) => {
+                        if (exit._tag === "Success") interactive.push(to - from)
+                      })
+                  ))
+              )
+            )
+          }
+          yield* Fiber.joinAll(started)
+        })
+      const [results, end] = yield* Effect.all([
+        Effect.zip(batch, Clock.currentTimeMillis).pipe(Effect.tap(() => Effect.sync(() => (batchDone = true)))),
+        mixed ? interactiveCalls(scenario.interactiveEveryMillis) : Effect.void
+      ], { concurrency: "unbounded" }).pipe(Effect.map(([done]) => done))
+      return Scenarios.outcome(
+        scenario,
+        strategy.name,
+        yield* stats,
+        results,
+        end,
+        floorMillis(scenario),
+        {
+          interactive: mixed ? interactive : undefined,
+          deadlines: deadline === undefined ? undefined : deadlineFigures(results.flat(), sentBy, refusedAt, deadline)
+        }
+      )
     }).pipe(
       Effect.scoped,
       Effect.withRandom(Random.make(seed)),

@@ -60,6 +60,25 @@ export const tables = (): Record<string, string> => {
     "random-503": table(scenario("random-503"), fleetColumns),
     "random-503-headers": table(scenario("random-503-headers"), fleetColumns),
     "interactive-100": table(scenario("interactive-100"), fleetColumns),
+    deadlines: table(scenario("deadlines"), [
+      ...fleetColumns.slice(0, 4),
+      ["requests sent for calls that missed", (r) => r.sentThenMissed],
+      ["refused unsent", (r) => r.refused],
+      ["refusal p99 ms", (r) => r.refusalP99Millis ?? ""],
+      ["sent, then missed", (r) => r.admittedMissed]
+    ]),
+    "mixed-priority": table(
+      fleet.filter((r) => String(r.scenario).startsWith("mixed-priority")),
+      [
+        ["scenario", (r) => r.scenario],
+        ["processes", (r) => r.processes],
+        ...fleetColumns.slice(0, 4),
+        ["batch p99 s", (r) => r.p99Seconds],
+        ["interactive calls", (r) => r.interactiveCalls],
+        ["interactive p50 s", (r) => r.interactiveP50Seconds],
+        ["interactive p99 s", (r) => r.interactiveP99Seconds]
+      ]
+    ),
     "effect4-fleet": table(results("fleet-effect4"), [
       ["scenario", (r) => r.scenario],
       ["processes", (r) => r.processes],

@@ -34,6 +34,13 @@ export interface Scenario {
    * (`FleetStore.resilient`, its defaults: 50 ms, 2 s); by default the store answers at once.
    */
   readonly storeMillis?: number
+  /**
+   * mixed-priority: the N clients are a batch (`Priority` "batch"), and one interactive call starts this often
+   * while the batch runs (in each process in turn); the row reports the interactive calls' latencies.
+   */
+  readonly interactiveEveryMillis?: number
+  /** deadlines: every call has this long (`Deadline.withDeadline`, a timeout for the peers). */
+  readonly deadlineMillis?: number
 }
 
 /** token-limits: the provider's limits and headers; the requests' sizes and outputs are drawn per client. */
@@ -85,11 +92,26 @@ export const scenarios: ReadonlyArray<Scenario> = [
   // A short hint, waited as a floor under the backoff or exactly (`retryAfter: "exact"`).
   { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
   capacityChange(0),
+  // The headline batch where every call has 10 s.
+  { name: "deadlines", n: 10_000, processes: 1, server: server(), deadlineMillis: 10_000 },
   { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) },
   // The same with the provider's headers: its limits far above the load, 30% of requests failing at random.
   tokenScenario("random-503-headers", { ...farAbove, failureRate: 0.3 }, 1),
   // A small interactive batch: 100 calls at once, 500 ms each, nothing failing.
   { ...tokenScenario("interactive-100", { ...farAbove, latency: 500 }, 1), n: 100 },
+  // A batch of 10,000 and one interactive call a second on the same key: the headline's server, and one with
+  // Anthropic's headers telling a limit of 6,000 requests a minute (100/s, a minute's worth to start with).
+  ...[1, 10].flatMap((processes) => [
+    { name: "mixed-priority", n: 10_000, processes, server: server(), interactiveEveryMillis: 1_000 },
+    {
+      ...tokenScenario(
+        "mixed-priority-headers",
+        { ...farAbove, limits: { ...farAbove.limits, requests: 6_000 } },
+        processes
+      ),
+      interactiveEveryMillis: 1_000
+    }
+  ]),
   tokenScenario("token-limits", anthropicLimits, 1),
   tokenScenario("token-limits", anthropicLimits, 10),
   tokenScenario("token-limits-openai", openAiLimits, 1),
@@ -127,6 +149,18 @@ export interface Outcome {
   readonly completions: ReadonlyArray<number>
   readonly makespanMillis: number
   readonly floorMillis: number
+  /**
+   * deadlines: requests sent for calls that then missed their deadline; calls refused by the limiter before they
+   * sent anything, and the p99 of the time they were refused after asking; calls that sent a request and missed.
+   */
+  readonly deadlines?: {
+    readonly sentThenMissed: number
+    readonly refused: number
+    readonly refusalP99Millis: number
+    readonly admittedMissed: number
+  }
+  /** mixed-priority: each interactive call's latency, in ms, ascending. */
+  readonly interactive?: ReadonlyArray<number>
   /**
    * capacity-change: seconds from the rise to 200/s until the server admits 90% of it over a whole second,
    * the worst of four runs with the changes 0, 250, 500 and 750 ms later.
@@ -212,7 +246,13 @@ export const row = (o: Outcome) => ({
   fraction429: round(o.refused / o.calls, 4),
   p50Seconds: round(quantile(o.completions, 0.5) / 1000, 2),
   p99Seconds: round(quantile(o.completions, 0.99) / 1000, 2),
-  ...(o.secondsTo90 === undefined ? {} : { secondsTo90: o.secondsTo90 })
+  ...(o.secondsTo90 === undefined ? {} : { secondsTo90: o.secondsTo90 }),
+  ...(o.deadlines === undefined ? {} : o.deadlines),
+  ...(o.interactive === undefined ? {} : {
+    interactiveCalls: o.interactive.length,
+    interactiveP50Seconds: round(quantile(o.interactive, 0.5) / 1000, 2),
+    interactiveP99Seconds: round(quantile(o.interactive, 0.99) / 1000, 2)
+  })
 })
 
 /** A run of `scenario`, with `secondsTo90` the worst over the rise's phases (capacity-change). */
@@ -233,7 +273,11 @@ export const outcome = (
   counts: { readonly accepted: number; readonly refused: number; readonly failed: number },
   results: ReadonlyArray<ReadonlyArray<number | undefined>>,
   end: number,
-  floor: number
+  floor: number,
+  extra: {
+    readonly interactive?: ReadonlyArray<number> | undefined
+    readonly deadlines?: Outcome["deadlines"] | undefined
+  } = {}
 ): Outcome => {
   const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
   return {
@@ -249,6 +293,8 @@ export const outcome = (
     floorMillis: floor,
     ...(scenario.rise === undefined ? {} : {
       secondsTo90: secondsTo90(completions, scenario.rise.atMillis, scenario.rise.capacity)
-    })
+    }),
+    ...(extra.interactive === undefined ? {} : { interactive: [...extra.interactive].sort((a, b) => a - b) }),
+    ...(extra.deadlines === undefined ? {} : { deadlines: extra.deadlines })
   }
 }
