@@ -94,6 +94,13 @@ export * as Priority from "./core/Priority.js"
 export * as Deadline from "./core/Deadline.js"
 
 /**
+ * A call's tenant, whose share of a key the limiter keeps to its weight.
+ *
+ * @since 0.1.0
+ */
+export * as Tenant from "./core/Tenant.js"
+
+/**
  * @since 0.1.0
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"

@@ -25,6 +25,7 @@ type Op =
     readonly burst: number
     readonly count: number
     readonly priority?: number | null
+    readonly tenant?: string | null
   }
   | { readonly op: "delivered"; readonly dt: number; readonly count: number; readonly growth: number }
   | {
@@ -39,6 +40,7 @@ type Op =
     readonly dt: number
     readonly amounts: ReadonlyArray<number | null>
     readonly priority?: number | null
+    readonly tenant?: string | null
   }
   | {
     readonly op: "observe"
@@ -46,8 +48,14 @@ type Op =
     readonly sightings: ReadonlyArray<readonly [number, number | null, number | null, number | null] | null>
   }
 
-// A caller's priority (none: the default class), so that the fleet's priority gate is compared too.
+// A caller's priority (none: the default class) and tenant (none, or one of three, weighted), so that the fleet's
+// order is compared too.
 const priority = fc.option(fc.integer({ min: 0, max: 3 }))
+const tenant = fc.option(fc.constantFrom("a", "b", "c"))
+const order = (step: { readonly priority?: number | null; readonly tenant?: string | null }): FleetStore.Order => ({
+  ...(step.priority == null ? {} : { priority: step.priority }),
+  ...(step.tenant == null ? {} : { tenant: step.tenant, weight: step.tenant === "c" ? 2 : 1 })
+})
 
 const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
   fc.oneof(
@@ -62,7 +70,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
       rate: fc.integer({ min: 1, max: 40 }),
       burst: fc.integer({ min: 1, max: 5 }),
       count: fc.integer({ min: 1, max: 6 }),
-      priority
+      priority,
+      tenant
     }),
     fc.record({
       op: fc.constant("delivered" as const),
@@ -81,7 +90,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
       op: fc.constantFrom("reserve" as const, "settle" as const),
       dt: fc.nat(3000),
       amounts: fc.array(fc.option(fc.integer({ min: -50, max: 400 })), { minLength: 4, maxLength: 4 }),
-      priority
+      priority,
+      tenant
     }),
     fc.record({
       op: fc.constant("observe" as const),
@@ -135,7 +145,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
             step.rate,
             step.burst,
             step.count,
-            step.priority ?? undefined
+            order(step)
           )
           answers.push({ wait: round(t.wait), taken: t.taken, control: control(t.control) })
           break
@@ -167,7 +177,7 @@ const play = (store: FleetStore.Service, key: string, sequence: ReadonlyArray<Op
           if (step.op === "settle") {
             yield* store.settle(`${key}:q`, now, amounts)
           } else {
-            const r = yield* store.reserve(`${key}:q`, now, amounts, step.priority ?? undefined)
+            const r = yield* store.reserve(`${key}:q`, now, amounts, order(step))
             answers.push({ wait: round(r.wait), charged: r.charged, left: r.left, counted: r.counted })
           }
           break

@@ -426,7 +426,7 @@ describe("FleetStoreRedis", () => {
         const t0 = Date.now()
         // 10 sends a second, one deep
         const ask = (store: FleetStore.Service, at: number, priority: number) =>
-          store.take("limiter:k", t0 + at, window, 10, 1, 5, priority)
+          store.take("limiter:k", t0 + at, window, 10, 1, 5, { priority })
         expect((yield* ask(batch, 0, 0)).taken).toBe(1)
         expect((yield* ask(interactive, 10, 2)).taken).toBe(0) // waits: its class is marked in Redis
         expect((yield* ask(batch, 100, 0)).wait).toBe(10) // the token is there, but held for the interactive call
@@ -443,10 +443,49 @@ describe("FleetStoreRedis", () => {
         expect(order.filter((o) => o === "b").length).toBeGreaterThanOrEqual(2)
         // the provider's quota, in the same order
         yield* batch.observe("quota:k", t0, { requests: { limit: 600, remaining: 1 } })
-        expect((yield* batch.reserve("quota:k", t0, { requests: 1 }, 0)).wait).toBe(0)
-        expect((yield* interactive.reserve("quota:k", t0 + 10, { requests: 1 }, 2)).wait).toBeGreaterThan(0)
-        expect((yield* batch.reserve("quota:k", t0 + 100, { requests: 1 }, 0)).wait).toBe(10)
-        expect((yield* interactive.reserve("quota:k", t0 + 101, { requests: 1 }, 2)).wait).toBe(0)
+        expect((yield* batch.reserve("quota:k", t0, { requests: 1 }, { priority: 0 })).wait).toBe(0)
+        expect((yield* interactive.reserve("quota:k", t0 + 10, { requests: 1 }, { priority: 2 })).wait).toBeGreaterThan(
+          0
+        )
+        expect((yield* batch.reserve("quota:k", t0 + 100, { requests: 1 }, { priority: 0 })).wait).toBe(10)
+        expect((yield* interactive.reserve("quota:k", t0 + 101, { requests: 1 }, { priority: 2 })).wait).toBe(0)
+        expect(warnings).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
+    "tenants' shares are kept in Redis as in memory: the same answers to 44 asks of 40 tenants, at most 32 tenants kept",
+    () =>
+      Effect.gen(function*() {
+        warnings.length = 0
+        const server = yield* redisServer
+        // store timeout 5 s: this is about answers (the times are the asks' own, not the clock's)
+        const prefix = uniquePrefix("tenants")
+        const redis = yield* FleetStoreRedis.make({ ...server, prefix: `${prefix}:`, timeout: "5 seconds" })
+        const memory = FleetStore.makeMemory()
+        const window: FleetStore.Window = { bucketMillis: 100, buckets: 10 }
+        const t0 = Date.now()
+        // 40 tenants ask in turn, 5 ms apart, of a bucket of 10 sends a second; then the first ones again
+        const play = (store: FleetStore.Service) =>
+          Effect.forEach(
+            [...Array.from({ length: 40 }, (_, i) => i), 0, 1, 2, 39],
+            (i, n) =>
+              Effect.map(
+                store.take("limiter:k", t0 + 5 * n, window, 10, 1, 1, { tenant: `t${i}`, weight: 1 + (i % 3) }),
+                (take) => [take.wait, take.taken]
+              )
+          )
+        const fromMemory = yield* play(memory)
+        expect(yield* play(redis)).toEqual(fromMemory)
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis({ ...server })),
+          (client) => Effect.promise(() => client.quit())
+        )
+        const state = JSON.parse((yield* Effect.promise(() => client.get(`${prefix}:v3:limiter:k`)))!) as {
+          readonly gate: { readonly tenants: Record<string, unknown> }
+        }
+        expect(Object.keys(state.gate.tenants)).toHaveLength(32)
         expect(warnings).toEqual([])
       }).pipe(Effect.scoped, Effect.provide(logger)),
     30_000

@@ -19,6 +19,7 @@ const examples = [
   ["examples/limiter.ts", "with the adaptive limiter: 300 done"],
   ["examples/priority.ts", "each of 5 interactive calls answered in under a second"],
   ["examples/deadline.ts", "with 2 seconds: DeadlineError at once, not sent: an estimated"],
+  ["examples/tenants.ts", "acme got twice globex's share"],
   ["examples/breaker.ts", "answered after"],
   ["examples/fleet.ts", "limiter: cubic at"],
   ["examples/resilient-http.ts", "stock {\"items\":3} after 2 requests; limiter: cubic"],

@@ -118,6 +118,13 @@ export * as Priority from "./core/Priority.js"
 export * as Deadline from "./core/Deadline.js"
 
 /**
+ * A call's tenant, whose share of a key the limiter keeps to its weight.
+ *
+ * @since 1.0.0
+ */
+export * as Tenant from "./core/Tenant.js"
+
+/**
  * A circuit breaker.
  *
  * @since 1.0.0

@@ -66,6 +66,7 @@ import * as Dispatcher from "./internal/dispatcher.js"
 import type { InvalidOptions } from "./internal/invalidOptions.js"
 import { validated } from "./internal/invalidOptions.js"
 import * as Fields from "./internal/optionFields.js"
+import { noTenant } from "./internal/priorityLine.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
 import * as SendRate from "./internal/sendRate.js"
 import { defaultMaxTokens } from "./internal/tokens.js"
@@ -73,6 +74,7 @@ import type * as ModelError from "./ModelError.js"
 import * as Policy from "./Policy.js"
 import * as Priority from "./Priority.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import * as Tenant from "./Tenant.js"
 
 /**
  * The limiter's options, validated: a bad value (`minRate: 0`, `beta: 1`, an
@@ -268,15 +270,24 @@ export const make = (
       const quota = ProviderQuota.make(store, settings)
       const line = yield* Dispatcher.make(settings, rate, quota, window)
 
+      // What the caller's fiber says of its call: its priority, tenant and deadline.
+      const place = Effect.flatMap(Priority.get, (priority) =>
+        Effect.flatMap(Tenant.get, (tenant) =>
+          Effect.map(Deadline.get, (deadline) => ({ priority, tenant, deadline }))))
+
       const applyWithCost = <A, E, R>(
         cost: FleetStore.Quota,
         use: (charge: Charge) => Effect.Effect<A, E, R>
       ): Effect.Effect<A, E | ModelError.DeadlineError, R> =>
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(Effect.zip(Priority.get, Deadline.get), ([priority, deadline]) => {
+          Effect.flatMap(place, ({ deadline, priority, tenant }) => {
             const probe = line.probe()
             const call = Effect.flatMap(
-              line.acquire(cost, priority ?? settings.priority, deadline, restore, probe),
+              line.acquire(
+                { cost, priority: priority ?? settings.priority, tenant: tenant ?? noTenant, deadline },
+                restore,
+                probe
+              ),
               ({ charge, grantedAt }) =>
                 Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
                   restore(Effect.suspend(() => {
@@ -284,7 +295,9 @@ export const make = (
                     // see them; counted twice, a shortfall would be taken twice).
                     let reported = false
                     return locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
-                      if (reported) return Effect.void
+                      if (reported) {
+                        return Effect.void
+                      }
                       reported = true
                       return quota.observe(state, charge)
                     })
@@ -307,7 +320,8 @@ export const make = (
         // A call of unknown size still is one request: charged against the provider's request limit (once known)
         // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
         apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
-          applyWithCost(oneRequest, (charge) => Effect.tap(self, () => quota.settle(charge, charge.cost))),
+          applyWithCost(oneRequest, (charge) =>
+            Effect.tap(self, () => quota.settle(charge, charge.cost))),
         applyWithCost,
         // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
         // charged).

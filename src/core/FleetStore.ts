@@ -59,6 +59,7 @@ export type {
   BudgetReply,
   Control,
   Delivery,
+  Order,
   Quota,
   QuotaDimension,
   QuotaSighting,
@@ -79,8 +80,7 @@ export interface Service {
    * Takes up to `count` send tokens (default 1) from the key's bucket (`rate` per second, `burst` deep), as
    * many as are there, if there is one. Nothing is taken ahead: a caller that must wait asks again, at the
    * rate of then. (A count lets a process waiting with several calls take their slots in one round trip.)
-   * `priority` is the asking caller's (default 1, see `Priority`): while a higher class waits anywhere in the
-   * fleet, a lower one is held back (but for its turn in `Priority.starvationBound`).
+   * `order` is the asking caller's place in the fleet's order (see {@link Order}).
    */
   readonly take: (
     key: string,
@@ -89,7 +89,7 @@ export interface Service {
     rate: number,
     burst: number,
     count?: number,
-    priority?: number
+    order?: Steps.Order
   ) => Effect.Effect<Take>
   /**
    * Counts a delivered (not throttled) response: in slow start, adds `growth` to the rate; after a cut, once
@@ -102,10 +102,10 @@ export interface Service {
    * The provider's budget, as the fleet knows it from the headers: for each dimension whose limit is known, a
    * bucket of one minute's worth refilled continuously at `limit` per minute (how Anthropic and OpenAI count).
    * Charges `cost` if every such dimension has room for it (a cost above a limit needs a full bucket); a
-   * dimension whose limit is not known yet neither limits nor is charged. `priority` orders the fleet's asks as
+   * dimension whose limit is not known yet neither limits nor is charged. `order` orders the fleet's asks as
    * `take`'s does.
    */
-  readonly reserve: (key: string, now: number, cost: Quota, priority?: number) => Effect.Effect<Reservation>
+  readonly reserve: (key: string, now: number, cost: Quota, order?: Steps.Order) => Effect.Effect<Reservation>
   /** Gives back (positive) or charges (negative) an amount per dimension: a reservation settled or released. */
   readonly settle: (key: string, now: number, delta: Quota) => Effect.Effect<void>
   /** Records what a provider's headers said (see {@link QuotaSighting}). */
@@ -331,8 +331,8 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   const said = (key: string, line: string) =>
     Effect.logWarning(`fleet store ${label}: ${key} ${line} until the store answers`)
 
-  const remoteTake: Fallible["take"] = (key, now, window, rate, burst, count, priority) =>
-    Effect.map(primary.take(key, now, window, rate, burst, count, priority), (take) => {
+  const remoteTake: Fallible["take"] = (key, now, window, rate, burst, count, order) =>
+    Effect.map(primary.take(key, now, window, rate, burst, count, order), (take) => {
       const last = buckets.get(key)
       const own = last?.own ?? Steps.newRing(window.buckets)
       const decay = last === undefined ? 0 : Math.exp(-Math.max(0, now - last.at) / shareSpan)
@@ -348,16 +348,16 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       shared.add(key)
       return take
     })
-  const localTake: Service["take"] = (key, now, window, rate, burst, count, priority) =>
+  const localTake: Service["take"] = (key, now, window, rate, burst, count, order) =>
     Effect.suspend(() => {
       const last = buckets.get(key)
       if (!shared.delete(key) || last === undefined) {
-        return local.service.take(key, now, window, rate, burst, count, priority)
+        return local.service.take(key, now, window, rate, burst, count, order)
       }
       const share = shareOf(key, now)
       if (share === undefined) {
         local.limiters.delete(key)
-        return local.service.take(key, now, window, rate, burst, count, priority)
+        return local.service.take(key, now, window, rate, burst, count, order)
       }
       const recovery = Math.max(1, last.control.recovery)
       local.limiters.set(key, {
@@ -376,7 +376,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
           `paces at this process's share of the fleet's last rate, ${(share * last.rate).toFixed(2)} of ` +
             `${last.rate.toFixed(2)} requests/s,`
         ),
-        local.service.take(key, now, window, rate, burst, count, priority)
+        local.service.take(key, now, window, rate, burst, count, order)
       )
     })
 
@@ -425,8 +425,8 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   return {
     remote: {
       take: remoteTake,
-      reserve: (key, now, cost, priority) =>
-        remoteQuota(key, primary.reserve(key, now, cost, priority), (r) => {
+      reserve: (key, now, cost, order) =>
+        remoteQuota(key, primary.reserve(key, now, cost, order), (r) => {
           const known = quota(key)
           known.left = { ...known.left, ...r.left }
         }),
@@ -439,8 +439,8 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
     } satisfies Pick<Fallible, "take" | "reserve" | "settle" | "observe">,
     local: {
       take: localTake,
-      reserve: (key, now, cost, priority) =>
-        Effect.andThen(seedQuota(key, now), local.service.reserve(key, now, cost, priority)),
+      reserve: (key, now, cost, order) =>
+        Effect.andThen(seedQuota(key, now), local.service.reserve(key, now, cost, order)),
       settle: (key, now, delta) => Effect.andThen(seedQuota(key, now), local.service.settle(key, now, delta)),
       observe: (key, now, seen) =>
         Effect.andThen(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))

@@ -10,20 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { failureOption } from "../../src/internal/compat.js"
 import { TestClock } from "../support/line.js"
-
-// 10 sends a second, one at a time; every call answered 200 ms after it is sent.
-const paced: AdaptiveRateLimiter.Options.Input = {
-  key: "k",
-  initialRate: 10,
-  maxRate: 10,
-  burst: 1,
-  rateLimitHeaders: false
-}
-
-interface Send {
-  readonly label: string
-  readonly at: number
-}
+import { paced, type Send } from "./support/paced.js"
 
 const sending = (limiter: AdaptiveRateLimiter.AdaptiveRateLimiter, sends: Array<Send>, label: string) =>
   limiter.apply(

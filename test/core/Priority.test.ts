@@ -10,20 +10,7 @@ import * as Exit from "effect/Exit"
 import * as fc from "fast-check"
 import * as PriorityLine from "../../src/core/internal/priorityLine.js"
 import { TestClock } from "../support/line.js"
-
-// 10 sends a second, one at a time, whatever the server says: the order of sends is all these tests look at.
-const paced: AdaptiveRateLimiter.Options.Input = {
-  key: "k",
-  initialRate: 10,
-  maxRate: 10,
-  burst: 1,
-  rateLimitHeaders: false
-}
-
-interface Send {
-  readonly label: string
-  readonly at: number
-}
+import { paced, type Send } from "./support/paced.js"
 
 /** `n` calls of `label` at `priority` through `limiter`, each recording its send; forked in the scope. */
 const queue = (
@@ -101,7 +88,7 @@ describe("Priority", () => {
     const window = { bucketMillis: 100, buckets: 10 }
     // 10 tokens a second, one deep
     const ask = (store: FleetStore.Service, now: number, priority: number) =>
-      store.take("limiter:k", now, window, 10, 1, 1, priority)
+      store.take("limiter:k", now, window, 10, 1, 1, { priority })
 
     it.effect("a lower class is held back while a higher one waits, and goes once the higher one took its turn", () =>
       Effect.gen(function*() {
@@ -150,10 +137,10 @@ describe("Priority", () => {
         const store = FleetStore.makeMemory()
         // 600 requests a minute, all but one spent
         yield* store.observe("quota:k", 0, { requests: { limit: 600, remaining: 1 } })
-        expect((yield* store.reserve("quota:k", 0, { requests: 1 }, 0)).wait).toBe(0)
-        expect((yield* store.reserve("quota:k", 10, { requests: 1 }, 2)).wait).toBeCloseTo(90)
-        expect((yield* store.reserve("quota:k", 100, { requests: 1 }, 0)).wait).toBe(10)
-        expect((yield* store.reserve("quota:k", 101, { requests: 1 }, 2)).wait).toBe(0)
+        expect((yield* store.reserve("quota:k", 0, { requests: 1 }, { priority: 0 })).wait).toBe(0)
+        expect((yield* store.reserve("quota:k", 10, { requests: 1 }, { priority: 2 })).wait).toBeCloseTo(90)
+        expect((yield* store.reserve("quota:k", 100, { requests: 1 }, { priority: 0 })).wait).toBe(10)
+        expect((yield* store.reserve("quota:k", 101, { requests: 1 }, { priority: 2 })).wait).toBe(0)
       }))
   })
 
@@ -183,7 +170,7 @@ describe("Priority", () => {
       yield* TestClock.adjust("1 second")
       // a process asks at interactive priority once, is refused, and is never heard of again
       const now = yield* Clock.currentTimeMillis
-      const refused = yield* store.take("limiter:k", now, { bucketMillis: 100, buckets: 10 }, 10, 1, 1, 2)
+      const refused = yield* store.take("limiter:k", now, { bucketMillis: 100, buckets: 10 }, 10, 1, 1, { priority: 2 })
       expect(refused.taken).toBe(0)
       const before = sends.length
       yield* TestClock.adjust("1 second")
@@ -214,7 +201,7 @@ describe("Priority", () => {
         const sinceServed = Array.from({ length: 10 }, () => 0)
         for (const [c, push] of script) {
           if (push) {
-            line.push(c, { c, n: pushed[c]!++ })
+            line.push(c, PriorityLine.noTenant, { c, n: pushed[c]!++ })
             continue
           }
           const top = line.top()

@@ -13,10 +13,23 @@ import type { ProviderQuota } from "./providerQuota.js"
 import { rateAt, type SendRate } from "./sendRate.js"
 
 /**
+ * What a call asks for: a slot charged with `cost`, at `priority`, for `tenant`, by `deadline` (epoch
+ * milliseconds) if it has one.
+ *
+ * @internal
+ */
+export interface Ask {
+  readonly cost: FleetStore.Quota
+  readonly priority: number
+  readonly tenant: PriorityLine.Tenant
+  readonly deadline: number | undefined
+}
+
+/**
  * Who goes when: a caller with nobody ahead takes its send slot (and charges
  * its cost) itself; the others wait in line for the dispatcher, a fiber that
- * serves them by priority (`internal/priorityLine`), each class in arrival
- * order, as the send rate and the provider's quota allow.
+ * serves them by priority and tenant (`internal/priorityLine`), as the send
+ * rate and the provider's quota allow.
  * Until a first answer has told the process the provider's limits, one call
  * (the probe) goes alone.
  *
@@ -24,16 +37,14 @@ import { rateAt, type SendRate } from "./sendRate.js"
  */
 export interface Dispatcher {
   /**
-   * A send slot and its charge for a call of `cost` at `priority`, or (with a `deadline`, epoch milliseconds) a
+   * A send slot and its charge for a call (see `Ask`), or (with a `deadline`) a
    * `DeadlineError` for a call that could not be answered in time: at once when its estimated wait and answer
    * end after it, when it leaves the line one answer's time before it, or when its slot comes too late (the
    * slot then goes to the next). Called uninterruptibly; `restore` makes the wait in line
    * interruptible (a caller interrupted just as it was served gives its charge back).
    */
   readonly acquire: (
-    cost: FleetStore.Quota,
-    priority: number,
-    deadline: number | undefined,
+    ask: Ask,
     restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
     probe: boolean
   ) => Effect.Effect<Slot, ModelError.DeadlineError>
@@ -103,12 +114,18 @@ export const make = (
         const next = line.take()
         if (next === undefined) return Effect.void
         current = next.waiter
-        return charge(next.waiter, next.priority, grantedAt)
+        return charge(next.waiter, grantedAt)
       })
-    // The store is asked at the highest priority waiting here: which of this process's callers gets a slot is the
-    // line's choice (its own bound on starvation), not the fleet's.
-    const charge = (waiter: Waiter, priority: number, grantedAt: number): Effect.Effect<void> =>
-      Effect.flatMap(quota.reserveOnce(waiter.cost, Math.max(priority, line.top())), (reservation) => {
+    // The store is asked for the next to serve at the highest priority waiting here: which of this process's
+    // callers gets a slot is the line's choice (its own bound on starvation), not the fleet's; a named tenant's
+    // share is the fleet's.
+    const orderOf = (ask: Ask | undefined): FleetStore.Order =>
+      ask === undefined ? {} : {
+        priority: Math.max(ask.priority, line.top()),
+        ...(ask.tenant.key === "" ? {} : { tenant: ask.tenant.key, weight: ask.tenant.weight })
+      }
+    const charge = (waiter: Waiter, grantedAt: number): Effect.Effect<void> =>
+      Effect.flatMap(quota.reserveOnce(waiter.cost, orderOf(waiter)), (reservation) => {
         if (reservation.wait === 0) {
           const charged = quota.charging(waiter.cost, reservation)
           return Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -129,11 +146,11 @@ export const make = (
         }
         return Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
           if (gone) return serve(grantedAt)
-          if (line.next() > priority) {
-            line.putBack(priority, waiter)
+          if (line.next() > waiter.priority) {
+            line.putBack(waiter.priority, waiter.tenant, waiter)
             return serve(grantedAt)
           }
-          return Effect.andThen(rate.pause(reservation.wait), charge(waiter, priority, grantedAt))
+          return Effect.andThen(rate.pause(reservation.wait), charge(waiter, grantedAt))
         })
       })
 
@@ -175,7 +192,11 @@ export const make = (
         }
         return Effect.andThen(
           firstAnswer,
-          rate.tokens(() => quota.limitsKnown() ? 1 : line.size(), line.top)
+          // one at a time for a named tenant: each slot is counted against the tenant it goes to
+          rate.tokens(
+            () => quota.limitsKnown() || line.peek()?.tenant.key ? 1 : line.size(),
+            () => orderOf(line.peek())
+          )
         ).pipe(
           Effect.flatMap(({ at, taken }) => serveEach(at, taken)),
           Effect.ensuring(Effect.sync(() => (current = undefined)))
@@ -208,15 +229,15 @@ export const make = (
       )
 
     // In line for the dispatcher. A caller interrupted just as it was served gives its charge back.
-    const wait = (cost: FleetStore.Quota, priority: number, deadline: number | undefined) =>
+    const wait = (ask: Ask) =>
       Effect.flatMap(Deferred.make<Slot, ModelError.DeadlineError>(), (deferred) =>
         Effect.suspend(() => {
-          line.push(priority, { deferred, cost, deadline })
+          line.push(ask.priority, ask.tenant, { ...ask, deferred })
           const wake = idle
           idle = undefined
           return wake === undefined ? Effect.void : Deferred.succeed(wake, undefined)
         }).pipe(
-          Effect.andThen(deadline === undefined ? Deferred.await(deferred) : awaitBy(deferred, deadline)),
+          Effect.andThen(ask.deadline === undefined ? Deferred.await(deferred) : awaitBy(deferred, ask.deadline)),
           Effect.onInterrupt(() =>
             Effect.flatMap(Deferred.interrupt(deferred), (interrupted) =>
               interrupted ?
@@ -237,36 +258,30 @@ export const make = (
     // side by side keep their store operations in flight together (through the dispatcher one at a time, 32
     // callers on a real Redis made 540 calls/s where they make 800).
     let asking = 0
-    const admitted = (
-      cost: FleetStore.Quota,
-      priority: number,
-      deadline: number | undefined,
-      restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
-      probe: boolean
-    ): Effect.Effect<Slot, ModelError.DeadlineError> =>
-      Effect.suspend(() => {
+    const admitted: Dispatcher["acquire"] = (ask, restore, probe) =>
+      Effect.suspend((): Effect.Effect<Slot, ModelError.DeadlineError> => {
         if (closed) {
           return Effect.interrupt
         }
         const behindAnAsk = asking > 0 && !quota.limitsKnown()
         if (current !== undefined || line.size() > 0 || behindAnAsk || (!answeredYet && !probe)) {
-          return restore(wait(cost, priority, deadline))
+          return restore(wait(ask))
         }
         asking++
-        const ask = Effect.flatMap(
-          quota.reserveOnce(cost, priority),
+        const asked = Effect.flatMap(
+          quota.reserveOnce(ask.cost, orderOf(ask)),
           (reservation): Effect.Effect<{
             readonly reservation: FleetStore.Reservation
             readonly token: { readonly wait: number; readonly at: number } | undefined
           }> =>
             reservation.wait > 0
               ? Effect.succeed({ reservation, token: undefined })
-              : Effect.map(rate.take(priority), (token) => ({ reservation, token }))
+              : Effect.map(rate.take(orderOf(ask)), (token) => ({ reservation, token }))
         )
-        return Effect.flatMap(Effect.ensuring(ask, Effect.sync(() => asking--)), ({ reservation, token }) => {
-          if (token === undefined) return restore(wait(cost, priority, deadline))
-          const charge = quota.charging(cost, reservation)
-          if (token.wait > 0) return Effect.andThen(quota.settle(charge), restore(wait(cost, priority, deadline)))
+        return Effect.flatMap(Effect.ensuring(asked, Effect.sync(() => asking--)), ({ reservation, token }) => {
+          if (token === undefined) return restore(wait(ask))
+          const charge = quota.charging(ask.cost, reservation)
+          if (token.wait > 0) return Effect.andThen(quota.settle(charge), restore(wait(ask)))
           granted(token.at)
           return Effect.succeed({ charge, grantedAt: token.at })
         })
@@ -284,17 +299,19 @@ export const make = (
     // A call with a deadline is refused at once when the callers ahead of it, at this process's pace, and one
     // answer's time end after the deadline. The estimate errs towards admitting (the rate may be cut, or a higher
     // class come): what is sent is decided by the checks in line and at the slot.
-    const acquire: Dispatcher["acquire"] = (cost, priority, deadline, restore, probe) =>
-      deadline === undefined
-        ? admitted(cost, priority, undefined, restore, probe)
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const ahead = line.ahead(priority) + (current === undefined ? 0 : 1)
+    const acquire: Dispatcher["acquire"] = (ask, restore, probe) => {
+      const deadline = ask.deadline
+      return deadline === undefined
+        ? admitted(ask, restore, probe)
+        : Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Slot, ModelError.DeadlineError> => {
+          const ahead = line.ahead(ask.priority) + (current === undefined ? 0 : 1)
           const wait = ahead === 0 ? 0 : (ahead * 1000) / pace(now)
           const latency = rate.latency() ?? 0
           return now + wait + latency > deadline
             ? Effect.fail(tooLate(deadline, now, `an estimated ${Math.round(wait)} ms for a send slot`, wait))
-            : admitted(cost, priority, deadline, restore, probe)
+            : admitted(ask, restore, probe)
         })
+    }
 
     // What a call that could not be answered in time is told: when it gives up, what the limiter estimated.
     const tooLate = (deadline: number, now: number, why: string, wait?: number) => {
@@ -321,11 +338,8 @@ export const make = (
     return { acquire, probe, answered, waiting: Effect.sync(() => line.size()) }
   })
 
-interface Waiter {
+interface Waiter extends Ask {
   readonly deferred: Deferred.Deferred<Slot, ModelError.DeadlineError>
-  readonly cost: FleetStore.Quota
-  /** When its caller gives up (epoch milliseconds), if it said. */
-  readonly deadline: number | undefined
 }
 
 // The longest the others wait for the first call's answer before going on in slow start (a stalled first request

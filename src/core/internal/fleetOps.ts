@@ -32,12 +32,15 @@ export type Success<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? 
 
 export const operations = <E>(run: RunStep<E>): Operations<E> => ({
   budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
-  take: (key, now, window, rate, burst, count = 1, priority) =>
-    run("take", key, now, { window, rate, burst, count, ...(priority === undefined ? {} : { priority }) }),
+  take: (key, now, window, rate, burst, count = 1, order) =>
+    run("take", key, now, { window, rate, burst, count, ...ordered(order) }),
   delivered: (key, now, window, delivery) => Effect.asVoid(run("delivered", key, now, { window, delivery })),
   throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
-  reserve: (key, now, cost, priority) =>
-    run("reserve", key, now, { cost, ...(priority === undefined ? {} : { priority }) }),
+  reserve: (key, now, cost, order) => run("reserve", key, now, { cost, ...ordered(order) }),
   settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
   observe: (key, now, seen) => Effect.asVoid(run("observe", key, now, { seen }))
 })
+
+// An ask's place in the fleet's order, as the steps' arguments (what is not said is left out).
+const ordered = (order: Steps.Order | undefined): Steps.Order =>
+  order === undefined ? {} : Object.fromEntries(Object.entries(order).filter(([, v]) => v !== undefined))

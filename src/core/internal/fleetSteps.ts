@@ -29,6 +29,24 @@ export const highestPriority = 9
  */
 export const starvationBound = 10
 
+/** The most tenants a key's order keeps (the longest idle is forgotten first). */
+export const maxTenants = 32
+
+/**
+ * An ask's place in the fleet's order: the asking caller's priority (default 1, see `Priority`), and its tenant
+ * with the tenant's weight (default 1, see `Tenant`; an ask that names no tenant takes no part in the tenants'
+ * shares). While a higher class waits anywhere in the fleet a lower one is held back (but for its turn in
+ * `starvationBound`); within a class, a tenant that had more than its share while another waits is held back.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Order {
+  readonly priority?: number
+  readonly tenant?: string
+  readonly weight?: number
+}
+
 /**
  * A window of counters in `buckets` buckets of `bucketMillis` each.
  *
@@ -230,6 +248,19 @@ export interface Gate {
   lowUntil: number
   /** Sends granted above the lowest waiting class since it last had one. */
   passed: number
+  /**
+   * The tenants that asked lately: each one's weight, its pass (its sends over its weight, from where it came in
+   * at the others' pace) and until when it is known to wait.
+   */
+  tenants?: { [key: string]: TenantMark }
+}
+
+export interface TenantMark {
+  weight: number
+  pass: number
+  until: number
+  /** The class it asked at last: tenants share within a class (priorities come first). */
+  priority: number
 }
 
 export interface LimiterState {
@@ -268,8 +299,9 @@ export interface TakeArgs {
   readonly rate: number
   readonly burst: number
   readonly count: number
-  /** The asking caller's priority (default 1). */
   readonly priority?: number
+  readonly tenant?: string
+  readonly weight?: number
 }
 
 export const newRing = (buckets: number): Ring => {
@@ -334,9 +366,8 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
   refill(state, now, rate, burst)
   // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
   const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
-  const priority = priorityOf(args.priority)
-  if (heldBack(state, now, priority)) {
-    throughGate(state, now, priority, Math.max(wait, heldWait))
+  if (heldBack(state, now, args)) {
+    throughGate(state, now, args, Math.max(wait, heldWait), 0)
     return { state, reply: { wait: Math.max(wait, heldWait), taken: 0, control: controlOf(state, now, window) } }
   }
   // As many whole tokens as are there, up to `count` (a count that is not a number >= 1 asks for one).
@@ -347,7 +378,7 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
     state.tokens = state.tokens - taken
     ringAdd(state.ring, now, window, 0, taken)
   }
-  throughGate(state, now, priority, taken > 0 ? 0 : wait)
+  throughGate(state, now, args, taken > 0 ? 0 : wait, taken)
   return { state, reply: { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) } }
 }
 
@@ -399,13 +430,12 @@ export const throttled = (
 export const reserve = (
   found: QuotaState | undefined,
   now: number,
-  args: { readonly cost: Quota; readonly priority?: number }
+  args: { readonly cost: Quota; readonly priority?: number; readonly tenant?: string; readonly weight?: number }
 ): Step<QuotaState, Reservation> => {
   const state = quotaAt(found, now)
   const cost = args.cost
-  const priority = priorityOf(args.priority)
-  if (heldBack(state, now, priority)) {
-    throughGate(state, now, priority, heldWait)
+  if (heldBack(state, now, args)) {
+    throughGate(state, now, args, heldWait, 0)
     return { state, reply: { wait: heldWait, charged: {}, left: {}, counted: {} } }
   }
   let wait = 0
@@ -416,7 +446,7 @@ export const reserve = (
     const need = Math.min(amount, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
-  throughGate(state, now, priority, wait > 1e-3 ? wait : 0)
+  throughGate(state, now, args, wait > 1e-3 ? wait : 0, 1)
   if (wait > 1e-3) return { state, reply: { wait, charged: {}, left: {}, counted: {} } }
   const charged: { [K in Dimension]?: number } = {}
   const left: { [K in Dimension]?: number } = {}
@@ -516,26 +546,49 @@ const heldWait = 10
 // How long a refused class's mark outlives the wait it was told: its asker's next ask, late by a busy event loop.
 const gateGrace = 250
 
-// Whether an ask of `priority` is held back: below the highest class waiting, unless the lowest's turn is due;
-// above the lowest class waiting, when its turn is due.
-const heldBack = (state: { gate?: Gate }, now: number, priority: number): boolean => {
+// Whether an ask is held back: below the highest class waiting, unless the lowest's turn is due; above the lowest
+// class waiting, when its turn is due; else, for a tenant, while another tenant of its class waits that has had
+// less (a lower pass: its sends over its weight). Only within a class: a tenant held back for one of another class
+// that the classes' order holds back in turn would wait for ever.
+const heldBack = (state: { gate?: Gate }, now: number, order: Order): boolean => {
   const gate = state.gate
   if (gate === undefined) return false
+  const priority = priorityOf(order.priority)
   const due = gate.lowUntil > now && gate.passed >= starvationBound - 1
   if (due) return priority > gate.low
-  return gate.topUntil > now && priority < gate.top
+  if (gate.topUntil > now && priority < gate.top) return true
+  const tenant = order.tenant
+  const tenants = gate.tenants
+  if (tenant === undefined || tenants === undefined) return false
+  const pass = joined(tenants, now, tenant, order.weight, priority).pass
+  for (const other in tenants) {
+    const mark = tenants[other]!
+    if (other !== tenant && mark.until > now && mark.priority === priority && mark.pass < pass) return true
+  }
+  return false
 }
 
 // An ask's outcome, on the gate. Refused (held back, or for `wait` > 0), its class waits: it may be the highest or
-// the lowest waiting, until its asker's next ask is surely in. Granted: a send above the lowest class waiting
-// counts against the bound; one at or below it starts the bound again; either clears its own class's mark.
-const throughGate = (state: { gate?: Gate }, now: number, priority: number, wait: number): void => {
+// the lowest waiting, until its asker's next ask is surely in; so does its tenant. Granted (`taken` sends): a send
+// above the lowest class waiting counts against the bound; one at or below it starts the bound again; either
+// clears its own class's mark; its tenant's pass grows by the sends over its weight.
+const throughGate = (state: { gate?: Gate }, now: number, order: Order, wait: number, taken: number): void => {
+  const priority = priorityOf(order.priority)
   if (state.gate === undefined) {
     // a key whose asks were never refused keeps no gate
     if (wait <= 0) return
     state.gate = { top: priority, topUntil: 0, low: priority, lowUntil: 0, passed: 0 }
   }
   const gate = state.gate
+  const tenant = order.tenant
+  if (tenant !== undefined) {
+    if (gate.tenants === undefined) gate.tenants = {}
+    const mark = joined(gate.tenants, now, tenant, order.weight, priority)
+    gate.tenants[tenant] = mark
+    if (wait > 0) mark.until = Math.max(mark.until, now + wait + gateGrace)
+    else mark.pass = mark.pass + taken / mark.weight
+    forgetIdle(gate, gate.tenants)
+  }
   if (wait > 0) {
     const until = now + wait + gateGrace
     if (gate.topUntil <= now || priority >= gate.top) {
@@ -557,12 +610,76 @@ const throughGate = (state: { gate?: Gate }, now: number, priority: number, wait
   if (priority >= gate.top) gate.topUntil = now
 }
 
+// A tenant's mark as of now, asking at `priority` (not stored): one that was not waiting comes in at the pace of
+// those of its class that are (the lowest pass among them), with no credit for the time it was away.
+const joined = (
+  tenants: { [key: string]: TenantMark },
+  now: number,
+  tenant: string,
+  weight: number | undefined,
+  priority: number
+): TenantMark => {
+  const found = tenants[tenant]
+  const w = weight === undefined ? 1 : Math.max(0.01, Math.min(100, weight))
+  if (found !== undefined && found.until > now && found.priority === priority) {
+    return { weight: w, pass: found.pass, until: found.until, priority }
+  }
+  let floor = found === undefined ? 0 : found.pass
+  let lowest = -1
+  for (const other in tenants) {
+    const mark = tenants[other]!
+    if (other !== tenant && mark.until > now && mark.priority === priority && (lowest < 0 || mark.pass < lowest)) {
+      lowest = mark.pass
+    }
+  }
+  if (lowest >= 0) floor = Math.max(floor, lowest)
+  return { weight: w, pass: floor, until: found === undefined ? 0 : found.until, priority }
+}
+
+// At most `maxTenants` kept: the one idle longest (the earliest `until`, then the smallest key) goes first. (A new
+// record rather than `delete`, which TypeScriptToLua turns into a library of its own.)
+const forgetIdle = (gate: Gate, tenants: { [key: string]: TenantMark }): void => {
+  let count = 0
+  let oldest: string | undefined = undefined
+  for (const key in tenants) {
+    count = count + 1
+    const mark = tenants[key]!
+    if (
+      oldest === undefined || mark.until < tenants[oldest]!.until ||
+      (mark.until === tenants[oldest]!.until && key < oldest)
+    ) {
+      oldest = key
+    }
+  }
+  if (count <= maxTenants || oldest === undefined) return
+  const kept: { [key: string]: TenantMark } = {}
+  for (const key in tenants) if (key !== oldest) kept[key] = tenants[key]!
+  gate.tenants = kept
+}
+
 const validGate = (gate: unknown, now: number): boolean => {
   if (gate === undefined) return true
   if (typeof gate !== "object" || gate === null) return false
   const g = gate as Gate
-  return within(g.top, 0, highestPriority) && within(g.topUntil, -1, now + day) && within(g.low, 0, highestPriority) &&
-    within(g.lowUntil, -1, now + day) && within(g.passed, 0, big)
+  if (
+    !(within(g.top, 0, highestPriority) && within(g.topUntil, -1, now + day) && within(g.low, 0, highestPriority) &&
+      within(g.lowUntil, -1, now + day) && within(g.passed, 0, big))
+  ) return false
+  if (g.tenants === undefined) return true
+  if (typeof g.tenants !== "object" || g.tenants === null) return false
+  let count = 0
+  for (const key in g.tenants) {
+    count = count + 1
+    const mark: unknown = g.tenants[key]
+    // a key is at most 64 characters: 256 bytes in UTF-8, as Lua counts
+    if (typeof mark !== "object" || mark === null || key.length > 256) return false
+    const { pass, priority, until, weight } = mark as TenantMark
+    if (
+      !within(weight, 0.01, 100) || !within(pass, 0, big) || !within(until, -1, now + day) ||
+      !within(priority, 0, highestPriority)
+    ) return false
+  }
+  return count <= maxTenants
 }
 
 const perMinute = 60_000

@@ -1,19 +1,30 @@
 /**
- * The limiter's waiting line, by priority: the highest class first, each class in arrival order, and a class
- * with callers waiting served at least once in `Priority.starvationBound` turns. Plain TypeScript: the
- * dispatcher owns it and calls it from one fiber at a time.
+ * The limiter's waiting line, by priority: the highest class first, and a class with callers waiting served at
+ * least once in `Priority.starvationBound` turns; within a class, tenants in proportion to their weights
+ * (`Tenant`: start-time fair queueing, a tenant that comes back from idle starting at the class's virtual time,
+ * so it gets its share from then on and no burst for the time it was away), each tenant in arrival order.
+ * Plain TypeScript: the dispatcher owns it and calls it from one fiber at a time.
  *
  * @internal
  */
 import { highestPriority as highest, starvationBound } from "./fleetSteps.js"
 
+/** A tenant as the line weighs it: its key, and its weight (the first of its waiters' while it has any). @internal */
+export interface Tenant {
+  readonly key: string
+  readonly weight: number
+}
+
+/** The tenant of calls that name none. @internal */
+export const noTenant: Tenant = { key: "", weight: 1 }
+
 /** @internal */
 export interface PriorityLine<W> {
-  readonly push: (priority: number, waiter: W) => void
-  /** Puts back at the head of its class one that was taken and not served. */
-  readonly putBack: (priority: number, waiter: W) => void
-  /** The next to serve and its priority, taken out of the line. */
-  readonly take: () => { readonly waiter: W; readonly priority: number } | undefined
+  readonly push: (priority: number, tenant: Tenant, waiter: W) => void
+  /** Puts back at the head of its class and tenant one that was taken and not served. */
+  readonly putBack: (priority: number, tenant: Tenant, waiter: W) => void
+  /** The next to serve, its priority and its tenant, taken out of the line. */
+  readonly take: () => { readonly waiter: W; readonly priority: number; readonly tenant: Tenant } | undefined
   /** The waiter the next `take` serves, left in the line. */
   readonly peek: () => W | undefined
   /** The priority the next `take` serves (-1 when nobody waits). */
@@ -29,7 +40,7 @@ export interface PriorityLine<W> {
 
 /** @internal */
 export const make = <W>(): PriorityLine<W> => {
-  const fifos = Array.from({ length: highest + 1 }, () => fifo<W>())
+  const fifos = Array.from({ length: highest + 1 }, () => classLine<W>())
   // Turns each class with callers waiting has been passed over since it was last served.
   const passed = Array.from({ length: highest + 1 }, () => 0)
   let size = 0
@@ -47,12 +58,12 @@ export const make = <W>(): PriorityLine<W> => {
   }
 
   return {
-    push: (priority, waiter) => {
-      fifos[priority]!.push(waiter)
+    push: (priority, tenant, waiter) => {
+      fifos[priority]!.push(tenant, waiter)
       size++
     },
-    putBack: (priority, waiter) => {
-      fifos[priority]!.unshift(waiter)
+    putBack: (priority, tenant, waiter) => {
+      fifos[priority]!.unshift(tenant, waiter)
       size++
     },
     take: () => {
@@ -62,7 +73,8 @@ export const make = <W>(): PriorityLine<W> => {
         passed[other] = other === c || fifos[other]!.size() === 0 ? 0 : passed[other]! + 1
       }
       size--
-      return { waiter: fifos[c]!.shift()!, priority: c }
+      const { tenant, waiter } = fifos[c]!.shift()!
+      return { waiter, priority: c, tenant }
     },
     peek: () => {
       const c = nextClass()
@@ -86,6 +98,57 @@ export const make = <W>(): PriorityLine<W> => {
     }
   }
 }
+
+// One class's callers, by tenant: the tenant with the lowest pass goes next (the earliest to come back on a tie),
+// and each send adds 1 / weight to its pass; a tenant with nobody waiting is forgotten, and starts again at the
+// class's virtual time (the pass of the last one served).
+const classLine = <W>() => {
+  const tenants = new Map<string, { readonly tenant: Tenant; readonly fifo: Fifo<W>; pass: number }>()
+  let virtual = 0
+  let size = 0
+  const nextTenant = () => {
+    let best: { readonly tenant: Tenant; readonly fifo: Fifo<W>; pass: number } | undefined
+    for (const queue of tenants.values()) if (best === undefined || queue.pass < best.pass) best = queue
+    return best
+  }
+  const queueOf = (tenant: Tenant) => {
+    let queue = tenants.get(tenant.key)
+    if (queue === undefined) tenants.set(tenant.key, queue = { tenant, fifo: fifo<W>(), pass: virtual })
+    return queue
+  }
+  return {
+    size: () => size,
+    first: (): W | undefined => nextTenant()?.fifo.first(),
+    push: (tenant: Tenant, waiter: W) => {
+      queueOf(tenant).fifo.push(waiter)
+      size++
+    },
+    unshift: (tenant: Tenant, waiter: W) => {
+      const queue = queueOf(tenant)
+      queue.pass = Math.max(virtual, queue.pass - 1 / queue.tenant.weight)
+      queue.fifo.unshift(waiter)
+      size++
+    },
+    shift: (): { readonly tenant: Tenant; readonly waiter: W } | undefined => {
+      const queue = nextTenant()
+      if (queue === undefined) return undefined
+      virtual = queue.pass
+      queue.pass = queue.pass + 1 / queue.tenant.weight
+      const waiter = queue.fifo.shift()!
+      size--
+      if (queue.fifo.size() === 0) tenants.delete(queue.tenant.key)
+      return { tenant: queue.tenant, waiter }
+    },
+    drain: (): Array<W> => {
+      const all = [...tenants.values()].flatMap((queue) => queue.fifo.drain())
+      tenants.clear()
+      size = 0
+      return all
+    }
+  }
+}
+
+type Fifo<W> = ReturnType<typeof fifo<W>>
 
 // A queue of arrival order whose shift is O(1) (an array's is O(n): 10,000 waiting made each take a copy).
 const fifo = <W>() => {

@@ -17,10 +17,10 @@ import { dimensions } from "./tokens.js"
  */
 export interface ProviderQuota {
   /**
-   * One ask to charge `cost` for a caller of `priority`: what was charged, or the wait. Nothing to ask until the
+   * One ask to charge `cost`, in the fleet's `order`: what was charged, or the wait. Nothing to ask until the
    * limits are known.
    */
-  readonly reserveOnce: (cost: FleetStore.Quota, priority: number) => Effect.Effect<FleetStore.Reservation>
+  readonly reserveOnce: (cost: FleetStore.Quota, order: FleetStore.Order) => Effect.Effect<FleetStore.Reservation>
   /** The charge of a reservation that went through. */
   readonly charging: (cost: FleetStore.Quota, reservation: FleetStore.Reservation) => AdaptiveRateLimiter.Charge
   /** Gives back what a charge was beyond `used`; only a charge's first settlement counts. */
@@ -62,10 +62,10 @@ export const make = (
     return charge
   }
 
-  const reserveOnce = (cost: FleetStore.Quota, priority: number): Effect.Effect<FleetStore.Reservation> =>
+  const reserveOnce = (cost: FleetStore.Quota, order: FleetStore.Order): Effect.Effect<FleetStore.Reservation> =>
     Effect.suspend(() =>
       limitsSeen
-        ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(key, now, cost, priority))
+        ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(key, now, cost, order))
         : Effect.succeed(nothing)
     )
 

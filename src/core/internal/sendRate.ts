@@ -21,17 +21,17 @@ import * as Keys from "./keys.js"
  */
 export interface SendRate {
   /**
-   * One ask for a token at the rate of now, for a caller of `priority`: the wait until there is one (0: taken),
-   * and when it was asked.
+   * One ask for a token at the rate of now, in the fleet's `order`: the wait until there is one (0: taken), and
+   * when it was asked.
    */
-  readonly take: (priority: number) => Effect.Effect<{ readonly wait: number; readonly at: number }>
+  readonly take: (order: FleetStore.Order) => Effect.Effect<{ readonly wait: number; readonly at: number }>
   /**
-   * Asks until there is a token, for up to `count()` callers, the first of `priority()` (both read at each ask),
+   * Asks until there is a token, for up to `count()` callers, in the fleet's `order()` (both read at each ask),
    * if there are that many: how many were taken, and when they were granted.
    */
   readonly tokens: (
     count: () => number,
-    priority: () => number
+    order: () => FleetStore.Order
   ) => Effect.Effect<{ readonly taken: number; readonly at: number }>
   /** Sleeps on a store's wait for one bucket of the window at most. */
   readonly pause: (wait: number) => Effect.Effect<void>
@@ -60,12 +60,12 @@ export const make = (
   let roundTrip: number | undefined
 
   // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
-  const takeUpTo = (count: number, priority: number) =>
+  const takeUpTo = (count: number, order: FleetStore.Order) =>
     Effect.flatMap(
       Clock.currentTimeMillis,
       (now) =>
         Effect.map(
-          store.take(key, now, window, rateAt(settings, control, now), settings.burst, count, priority),
+          store.take(key, now, window, rateAt(settings, control, now), settings.burst, count, order),
           (t) => {
             control = t.control
             return { wait: t.wait, taken: t.taken, at: now }
@@ -83,11 +83,11 @@ export const make = (
   // applies from the next ask, not after a wait computed before it.
   const tokens = (
     count: () => number,
-    priority: () => number
+    order: () => FleetStore.Order
   ): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
     Effect.flatMap(
-      Effect.suspend(() => takeUpTo(count(), priority())),
-      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count, priority))
+      Effect.suspend(() => takeUpTo(count(), order())),
+      (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count, order))
     )
 
   // A wave of throttles is one report: the latest send, the longest hint.
@@ -152,7 +152,7 @@ export const make = (
   }
 
   return {
-    take: (priority) => takeUpTo(1, priority),
+    take: (order) => takeUpTo(1, order),
     tokens,
     pause,
     outcome,
