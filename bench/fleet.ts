@@ -46,7 +46,8 @@ import {
   Priority,
   ResilientModel,
   RetryingModel,
-  RetrySchedule
+  RetrySchedule,
+  Tenant
 } from "effect-retry-layer"
 import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
 import { completionChart } from "./support/chart.js"
@@ -160,6 +161,8 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
   ["retry-after-300ms", 1, ours],
   ["capacity-change", 1, peersAndDefaults],
   ["deadlines", 1, peersAndDefaults],
+  ["tenants", 1, peersAndDefaults],
+  ["tenants", 10, ["stack-defaults"]],
   ["random-503", 1, peersAndDefaults],
   ["random-503-headers", 1, peersAndDefaults],
   ["interactive-100", 1, peersAndDefaults],
@@ -304,20 +307,51 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
           }
           yield* Fiber.joinAll(started)
         })
-      const [results, end] = yield* Effect.all([
-        Effect.zip(batch, Clock.currentTimeMillis).pipe(Effect.tap(() => Effect.sync(() => (batchDone = true)))),
-        mixed ? interactiveCalls(scenario.interactiveEveryMillis) : Effect.void
-      ], { concurrency: "unbounded" }).pipe(Effect.map(([done]) => done))
+      // tenants: each tenant's callers, spread over the processes, each calling again as soon as it is answered
+      const spec = scenario.tenants
+      const deliveredTo: Record<string, Array<number>> = {}
+      const tenantCalls = (tenants: NonNullable<Scenario["tenants"]>) =>
+        Effect.forEach(
+          Object.keys(tenants.weights).flatMap((tenant) =>
+            Array.from({ length: tenants.callers }, (_, i) => [tenant, calls[i % calls.length]!] as const)
+          ),
+          ([tenant, call]) =>
+            Effect.gen(function*() {
+              const times = deliveredTo[tenant] ??= []
+              while ((yield* Clock.currentTimeMillis) < tenants.until[tenant]!) {
+                const exit = yield* Effect.exit(
+                  Effect.flatMap(call(request), Stream.runDrain).pipe(
+                    Tenant.withTenant({ key: tenant, weight: tenants.weights[tenant]! })
+                  )
+                )
+                if (exit._tag === "Success") times.push(yield* Clock.currentTimeMillis)
+              }
+            }),
+          { concurrency: "unbounded", discard: true }
+        )
+      const [results, end] = spec !== undefined
+        ? yield* Effect.as(tenantCalls(spec), [[], Math.max(...Object.values(spec.until))] as const)
+        : yield* Effect.all([
+          Effect.zip(batch, Clock.currentTimeMillis).pipe(Effect.tap(() => Effect.sync(() => (batchDone = true)))),
+          mixed ? interactiveCalls(scenario.interactiveEveryMillis) : Effect.void
+        ], { concurrency: "unbounded" }).pipe(Effect.map(([done]) => done))
+      const counts = yield* stats
       return Scenarios.outcome(
         scenario,
         strategy.name,
-        yield* stats,
+        counts,
         results,
         end,
         floorMillis(scenario),
         {
           interactive: mixed ? interactive : undefined,
-          deadlines: deadline === undefined ? undefined : deadlineFigures(results.flat(), sentBy, refusedAt, deadline)
+          deadlines: deadline === undefined ? undefined : deadlineFigures(results.flat(), sentBy, refusedAt, deadline),
+          tenants: spec === undefined ? undefined : Scenarios.tenantFigures(
+            spec,
+            deliveredTo,
+            scenario.server.capacity,
+            counts.accepted + counts.refused + counts.failed
+          )
         }
       )
     }).pipe(

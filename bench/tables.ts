@@ -60,6 +60,17 @@ export const tables = (): Record<string, string> => {
     "random-503": table(scenario("random-503"), fleetColumns),
     "random-503-headers": table(scenario("random-503-headers"), fleetColumns),
     "interactive-100": table(scenario("interactive-100"), fleetColumns),
+    tenants: table(scenario("tenants"), [
+      ["processes", (r) => r.processes],
+      fleetColumns[0]!,
+      ["answered", (r) => r.answered],
+      ["requests per answer", (r) => r.requestsPerAnswer],
+      ["a (weight 1)", (r) => (r.shares as Record<string, number>).a],
+      ["b (weight 1)", (r) => (r.shares as Record<string, number>).b],
+      ["c (weight 2)", (r) => (r.shares as Record<string, number>).c],
+      ["largest share error", (r) => r.maxShareError],
+      ["s until b's share is used", (r) => r.idleReuseSeconds]
+    ]),
     deadlines: table(scenario("deadlines"), [
       ...fleetColumns.slice(0, 4),
       ["requests sent for calls that missed", (r) => r.sentThenMissed],

@@ -41,6 +41,18 @@ export interface Scenario {
   readonly interactiveEveryMillis?: number
   /** deadlines: every call has this long (`Deadline.withDeadline`, a timeout for the peers). */
   readonly deadlineMillis?: number
+  /**
+   * tenants: instead of N clients, each tenant keeps `callers` calls going (spread over the processes) until its
+   * `until` (the run ends at the last); the row reports each tenant's share of what was delivered while all were
+   * busy (from `busyFrom` to the first `until`), against its weight's share, and how soon after that the others
+   * used the share it left.
+   */
+  readonly tenants?: {
+    readonly weights: { readonly [tenant: string]: number }
+    readonly callers: number
+    readonly until: { readonly [tenant: string]: number }
+    readonly busyFrom: number
+  }
 }
 
 /** token-limits: the provider's limits and headers; the requests' sizes and outputs are drawn per client. */
@@ -92,6 +104,19 @@ export const scenarios: ReadonlyArray<Scenario> = [
   // A short hint, waited as a floor under the backoff or exactly (`retryAfter: "exact"`).
   { name: "retry-after-300ms", n: 10_000, processes: 1, server: server({ retryAfter: { fixed: "300 millis" } }) },
   capacityChange(0),
+  // Three tenants of weights 1, 1 and 2 with more work than the key takes; b goes idle at 60 s.
+  ...[1, 10].map((processes): Scenario => ({
+    name: "tenants",
+    n: 600,
+    processes,
+    server: server(),
+    tenants: {
+      weights: { a: 1, b: 1, c: 2 },
+      callers: 200,
+      until: { a: 90_000, b: 60_000, c: 90_000 },
+      busyFrom: 10_000
+    }
+  })),
   // The headline batch where every call has 10 s.
   { name: "deadlines", n: 10_000, processes: 1, server: server(), deadlineMillis: 10_000 },
   { name: "random-503", n: 10_000, processes: 1, server: server({ capacity: Infinity, failureRate: 0.3 }) },
@@ -158,6 +183,18 @@ export interface Outcome {
     readonly refused: number
     readonly refusalP99Millis: number
     readonly admittedMissed: number
+  }
+  /**
+   * tenants: the largest |delivered share - weight share| / weight share while all were busy, each tenant's
+   * delivered share then, and the seconds from the first tenant's going idle until the others were delivered
+   * 90% of the capacity over a whole second.
+   */
+  readonly tenants?: {
+    readonly maxShareError: number
+    readonly shares: { readonly [tenant: string]: number }
+    readonly idleReuseSeconds: number
+    readonly answered: number
+    readonly requestsPerAnswer: number
   }
   /** mixed-priority: each interactive call's latency, in ms, ascending. */
   readonly interactive?: ReadonlyArray<number>
@@ -248,6 +285,7 @@ export const row = (o: Outcome) => ({
   p99Seconds: round(quantile(o.completions, 0.99) / 1000, 2),
   ...(o.secondsTo90 === undefined ? {} : { secondsTo90: o.secondsTo90 }),
   ...(o.deadlines === undefined ? {} : o.deadlines),
+  ...(o.tenants === undefined ? {} : o.tenants),
   ...(o.interactive === undefined ? {} : {
     interactiveCalls: o.interactive.length,
     interactiveP50Seconds: round(quantile(o.interactive, 0.5) / 1000, 2),
@@ -277,6 +315,7 @@ export const outcome = (
   extra: {
     readonly interactive?: ReadonlyArray<number> | undefined
     readonly deadlines?: Outcome["deadlines"] | undefined
+    readonly tenants?: Outcome["tenants"] | undefined
   } = {}
 ): Outcome => {
   const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
@@ -295,6 +334,39 @@ export const outcome = (
       secondsTo90: secondsTo90(completions, scenario.rise.atMillis, scenario.rise.capacity)
     }),
     ...(extra.interactive === undefined ? {} : { interactive: [...extra.interactive].sort((a, b) => a - b) }),
-    ...(extra.deadlines === undefined ? {} : { deadlines: extra.deadlines })
+    ...(extra.deadlines === undefined ? {} : { deadlines: extra.deadlines }),
+    ...(extra.tenants === undefined ? {} : { tenants: extra.tenants })
+  }
+}
+
+/** tenants: the figures of a run from each tenant's delivery times (ms). */
+export const tenantFigures = (
+  spec: NonNullable<Scenario["tenants"]>,
+  delivered: { readonly [tenant: string]: ReadonlyArray<number> },
+  capacity: number,
+  requests: number
+): NonNullable<Outcome["tenants"]> => {
+  const idleAt = Math.min(...Object.values(spec.until))
+  const busy = Object.fromEntries(
+    Object.entries(delivered).map(([t, times]) => [t, times.filter((at) => at >= spec.busyFrom && at < idleAt).length])
+  )
+  const total = Object.values(busy).reduce((a, b) => a + b, 0)
+  const weights = Object.values(spec.weights).reduce((a, b) => a + b, 0)
+  const shares = Object.fromEntries(Object.entries(busy).map(([t, n]) => [t, round(n / total, 4)]))
+  const maxShareError = Math.max(
+    ...Object.entries(spec.weights).map(([t, w]) => Math.abs((busy[t] ?? 0) / total - w / weights) / (w / weights))
+  )
+  // the others: every tenant still going after the first one stopped
+  const others = Object.entries(delivered).filter(([t]) => spec.until[t]! > idleAt).flatMap(([, times]) =>
+    times.filter((at) => at >= idleAt)
+  ).sort((a, b) => a - b)
+  const reuse = secondsTo90(others.map((at) => at + latencyMillis), idleAt, capacity)
+  const answered = Object.values(delivered).reduce((sum, times) => sum + times.length, 0)
+  return {
+    maxShareError: round(maxShareError, 4),
+    shares,
+    idleReuseSeconds: reuse,
+    answered,
+    requestsPerAnswer: round(requests / answered, 2)
   }
 }
