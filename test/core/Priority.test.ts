@@ -30,6 +30,19 @@ const queue = (
   ))
 }
 
+/** 1,000 interactive calls through `interactive` and 100 batch calls through `batch`, 30 s later: the sends. */
+const underEndlessInteractive = (
+  interactive: AdaptiveRateLimiter.AdaptiveRateLimiter,
+  batch: AdaptiveRateLimiter.AdaptiveRateLimiter
+) =>
+  Effect.gen(function*() {
+    const sends: Array<Send> = []
+    yield* queue(interactive, sends, "interactive", "interactive", 1_000)
+    yield* queue(batch, sends, "batch", "batch", 100)
+    yield* TestClock.adjust("30 seconds")
+    return sends
+  })
+
 const count = (sends: ReadonlyArray<Send>, label: string) => sends.filter((s) => s.label === label).length
 
 describe("Priority", () => {
@@ -54,10 +67,7 @@ describe("Priority", () => {
   it.effect("under endless interactive load, batch calls still get one send in ten, and no more", () =>
     Effect.gen(function*() {
       const limiter = yield* AdaptiveRateLimiter.make(paced)
-      const sends: Array<Send> = []
-      yield* queue(limiter, sends, "interactive", "interactive", 1_000)
-      yield* queue(limiter, sends, "batch", "batch", 100)
-      yield* TestClock.adjust("30 seconds")
+      const sends = yield* underEndlessInteractive(limiter, limiter)
       expect(sends.length).toBeGreaterThanOrEqual(299)
       const first300 = sends.slice(0, 300)
       expect(count(first300, "batch")).toBeGreaterThanOrEqual(29)
@@ -148,12 +158,7 @@ describe("Priority", () => {
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()
       const make = AdaptiveRateLimiter.make(paced).pipe(Effect.provideService(FleetStore.FleetStore, store))
-      const a = yield* make
-      const b = yield* make
-      const sends: Array<Send> = []
-      yield* queue(b, sends, "interactive", "interactive", 1_000)
-      yield* queue(a, sends, "batch", "batch", 100)
-      yield* TestClock.adjust("30 seconds")
+      const sends = yield* underEndlessInteractive(yield* make, yield* make)
       expect(sends.length).toBeGreaterThanOrEqual(295)
       const first300 = sends.slice(0, 300)
       expect(count(first300, "batch")).toBeGreaterThanOrEqual(27)
