@@ -31,8 +31,8 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { type DurationInput, getReference, timeoutFail } from "../internal/compat.js"
 import { by, current } from "./internal/deadline.js"
-import { readDuration } from "./internal/duration.js"
-import { InvalidOptions } from "./internal/invalidOptions.js"
+import { orDefect } from "./internal/invalidOptions.js"
+import * as Fields from "./internal/optionFields.js"
 import * as ModelError from "./ModelError.js"
 
 /**
@@ -50,23 +50,19 @@ export const withDeadline: {
 } = dual(
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, within: DurationInput): Effect.Effect<A, E | ModelError.TimeoutError, R> =>
-    Effect.suspend(() => {
-      const read = readDuration(within, { finite: true, positive: true })
-      if ("problem" in read) {
-        const message = `within: ${read.problem}`
-        return Effect.die(
-          new InvalidOptions({ of: "Deadline", message, issues: [{ _tag: "Type", path: ["within"], message }] })
-        )
-      }
-      const millis = Duration.toMillis(read.duration)
+    orDefect(() => {
+      const duration = readWithin(within)
+      const millis = Duration.toMillis(duration)
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
         timeoutFail(
           by(self, now + millis),
-          read.duration,
+          duration,
           () => new ModelError.TimeoutError({ provider: "Deadline", message: `the deadline of ${millis} ms passed` })
         ))
     })
 )
+
+const readWithin = Fields.argument("Deadline", "within", Fields.duration({ finite: true, positive: true }))
 
 /**
  * The deadline set around the current fiber's calls, in epoch milliseconds (`undefined`: none).

@@ -31,7 +31,8 @@ import { dual } from "effect/Function"
 import { getReference, locally, type Reference, reference } from "../internal/compat.js"
 import { show } from "./internal/duration.js"
 import { highestPriority, starvationBound as bound } from "./internal/fleetSteps.js"
-import { InvalidOptions } from "./internal/invalidOptions.js"
+import { orDefect } from "./internal/invalidOptions.js"
+import * as Fields from "./internal/optionFields.js"
 
 /**
  * A priority as a caller says it: a class's name or its number.
@@ -92,12 +93,7 @@ export const withPriority: {
 } = dual(
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, priority: Priority): Effect.Effect<A, E, R> =>
-    Effect.suspend(() => {
-      const read = level(priority)
-      return typeof read === "string"
-        ? Effect.die(new InvalidOptions({ of: "Priority", message: `priority: ${read}`, issues: [issue(read)] }))
-        : locally(self, current, read)
-    })
+    orDefect(() => locally(self, current, readPriority(priority)))
 )
 
 /**
@@ -128,4 +124,4 @@ const current: Reference<number | undefined> = reference<number | undefined>(
   () => undefined
 )
 
-const issue = (message: string) => ({ _tag: "Type", path: ["priority"], message })
+const readPriority = Fields.argument("Priority", "priority", Fields.mapping(level))

@@ -35,7 +35,8 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { getReference, locally, type Reference, reference } from "../internal/compat.js"
 import { show } from "./internal/duration.js"
-import { InvalidOptions } from "./internal/invalidOptions.js"
+import { orDefect } from "./internal/invalidOptions.js"
+import * as Fields from "./internal/optionFields.js"
 
 /**
  * A tenant: its key and its weight.
@@ -68,16 +69,9 @@ export const withTenant: {
 } = dual(
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, tenant: string | Tenant): Effect.Effect<A, E, R> =>
-    Effect.suspend(() => {
-      const { key, weight } = typeof tenant === "string" ? { key: tenant, weight: 1 } : tenant
-      const problem = wrongKey(key) ?? wrongWeight(weight)
-      if (problem !== undefined) {
-        const message = `${problem.field}: ${problem.message}`
-        return Effect.die(
-          new InvalidOptions({ of: "Tenant", message, issues: [{ _tag: "Type", path: [problem.field], message }] })
-        )
-      }
-      return locally(self, currentTenant, { key, weight })
+    orDefect(() => {
+      const given = typeof tenant === "string" ? { key: tenant, weight: 1 } : tenant
+      return locally(self, currentTenant, { key: readKey(given.key), weight: readWeight(given.weight) })
     })
 )
 
@@ -91,15 +85,25 @@ export const get: Effect.Effect<Tenant | undefined> = Effect.suspend(() => getRe
 
 // Internals -------------------------------------------------------------------
 
-const wrongKey = (key: unknown) =>
-  typeof key === "string" && key.length > 0 && key.length <= maxKeyLength
-    ? undefined
-    : { field: "key", message: `expected a string of 1 to ${maxKeyLength} characters, got ${show(key)}` }
+const readKey = Fields.argument<string>(
+  "Tenant",
+  "key",
+  Fields.checking((key) =>
+    typeof key === "string" && key.length > 0 && key.length <= maxKeyLength
+      ? undefined
+      : `expected a string of 1 to ${maxKeyLength} characters, got ${show(key)}`
+  )
+)
 
-const wrongWeight = (weight: unknown) =>
-  typeof weight === "number" && weight >= 0.01 && weight <= 100
-    ? undefined
-    : { field: "weight", message: `expected a number from 0.01 to 100, got ${show(weight)}` }
+const readWeight = Fields.argument<number>(
+  "Tenant",
+  "weight",
+  Fields.checking((weight) =>
+    typeof weight === "number" && weight >= 0.01 && weight <= 100
+      ? undefined
+      : `expected a number from 0.01 to 100, got ${show(weight)}`
+  )
+)
 
 const currentTenant: Reference<Tenant | undefined> = reference<Tenant | undefined>(
   "effect-retry-layer/Tenant/current",

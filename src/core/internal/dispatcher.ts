@@ -268,15 +268,16 @@ export const make = (
           return restore(wait(ask))
         }
         asking++
+        const order = orderOf(ask)
         const asked = Effect.flatMap(
-          quota.reserveOnce(ask.cost, orderOf(ask)),
+          quota.reserveOnce(ask.cost, order),
           (reservation): Effect.Effect<{
             readonly reservation: FleetStore.Reservation
             readonly token: { readonly wait: number; readonly at: number } | undefined
           }> =>
             reservation.wait > 0
               ? Effect.succeed({ reservation, token: undefined })
-              : Effect.map(rate.take(orderOf(ask)), (token) => ({ reservation, token }))
+              : Effect.map(rate.take(order), (token) => ({ reservation, token }))
         )
         return Effect.flatMap(Effect.ensuring(asked, Effect.sync(() => asking--)), ({ reservation, token }) => {
           if (token === undefined) return restore(wait(ask))

@@ -53,6 +53,21 @@ export const catching = <A, E, R, I>(build: () => Effect.Effect<A, E, R>): Effec
   })
 
 /**
+ * The effect `build` returns, or a defect of what it throws: a combinator whose argument is invalid (its
+ * `InvalidOptions`, from `optionFields.argument`) dies when it runs, on both lines alike.
+ *
+ * @internal
+ */
+export const orDefect = <A, E, R>(build: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    try {
+      return build()
+    } catch (error) {
+      return Effect.die(error)
+    }
+  })
+
+/**
  * The options of a layer that holds services and functions (a budget, a breaker, `onRetry`), which no schema
  * describes: each key must be one of `fields` (an unknown one is named with the one it most likely meant), and
  * each field's check, given its value when set, returns what is wrong with it or `undefined`. Throws

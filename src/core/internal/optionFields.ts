@@ -174,8 +174,25 @@ export const struct = <A>(
 export const reader = <A, I = unknown>(of: string, options: Field<A>) => (input?: I | A): A => {
   const read = options.read(input === undefined ? {} : input)
   if (read.ok) return read.value
-  const listed = read.issues.map((issue) =>
+  throw invalid(of, read.issues)
+}
+
+/**
+ * One argument of a combinator (`name` of `of`), read by `field` whether given or not (a field's default is not
+ * used), or it throws {@link InvalidOptions} naming it, as {@link reader} does an option.
+ *
+ * @internal
+ */
+export const argument = <A>(of: string, name: string, field: Field<A>) => (input: unknown): A => {
+  const read = field.read(input)
+  if (read.ok) return read.value
+  throw invalid(of, read.issues.map((issue) => ({ ...issue, path: [name, ...issue.path] })))
+}
+
+// Each problem listed as `path: message`.
+const invalid = (of: string, issues: ReadonlyArray<Issue>) => {
+  const listed = issues.map((issue) =>
     `${issue.path.length > 0 ? issue.path.map(String).join(".") : "(options)"}: ${issue.message}`
   )
-  throw new InvalidOptions({ of, message: `Invalid ${of} options: ${listed.join("; ")}`, issues: read.issues })
+  return new InvalidOptions({ of, message: `Invalid ${of} options: ${listed.join("; ")}`, issues })
 }
