@@ -287,6 +287,8 @@ describe("FleetStoreRedis", () => {
           const limiter = (fields: Record<string, unknown>) =>
             JSON.stringify({ ...Steps.newLimiter(now, window, 3), ring: ring(), ...fields })
           const quota = (buckets: Record<string, unknown>) => JSON.stringify({ at: now, buckets })
+          const gate = { top: 2, topUntil: now + 100, low: 0, lowUntil: now + 100, passed: 3 }
+          const mark = { weight: 1, pass: 4, until: now + 100, priority: 1 }
           const cases: ReadonlyArray<readonly [string, string, (s: FleetStore.Service) => Effect.Effect<unknown>]> = [
             ["limiter:k", limiter({}).replace(`"at":${now}`, `"at":1e999`), take], // inf
             ["limiter:k", limiter({ tokens: 1e300 }), take],
@@ -297,6 +299,18 @@ describe("FleetStoreRedis", () => {
             ["limiter:k", limiter({ ring: ring((r) => r.epochs[3] = "abc") }), take],
             ["limiter:k", limiter({ ring: ring((r) => r.a.pop()) }), take], // a ring of another window
             ["limiter:k", limiter({ at: undefined }), take],
+            // the fleet's order: a class out of range, a time too far, a tenant's weight of nothing, too many tenants
+            ["limiter:k", limiter({ gate: { ...gate, top: 99 } }), take],
+            ["limiter:k", limiter({ gate: { ...gate, lowUntil: now + 10 * 86_400_000 } }), take],
+            ["limiter:k", limiter({ gate: { ...gate, tenants: { a: { ...mark, weight: 0 } } } }), take],
+            [
+              "limiter:k",
+              limiter({
+                gate: { ...gate, tenants: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`t${i}`, mark])) }
+              }),
+              take
+            ],
+            ["quota:k", JSON.stringify({ at: now, buckets: {}, gate: { ...gate, passed: -1 } }), reserve],
             ["budget:k", JSON.stringify(ring((r) => r.a[slot] = -1e300)), budget],
             ["budget:k", JSON.stringify(ring((r) => r.b[slot] = null)), budget],
             ["budget:k", "not JSON", budget],
@@ -319,6 +333,13 @@ describe("FleetStoreRedis", () => {
           warnings.length = 0
           yield* Effect.promise(() => client.set(key("limiter:k"), limiter({ tokens: 0.5 })))
           expect((yield* take(store)).wait).toBeGreaterThan(0)
+          yield* Effect.promise(() =>
+            client.set(
+              key("limiter:k"),
+              limiter({ gate: { ...gate, tenants: { a: mark, b: { ...mark, weight: 2 } } } })
+            )
+          )
+          yield* take(store)
           yield* Effect.promise(() =>
             client.set(key("quota:k"), quota({ requests: { limit: 10, available: 0, counted: 0 } }))
           )
