@@ -10,9 +10,10 @@
  * finishes, then settled to what it produced, as Anthropic counts output);
  * otherwise it is answered 429 with `retry-after` (whole seconds until it
  * would fit) and the headers. The headers, as of the admission, are read by
- * `RateLimitHeaders.parse` and reported (`RateLimitHeaders.report`) at once,
- * as an adapter does when they arrive; the answer comes after `latency`, with
- * the usage and the same state on its `TurnFinished` (or its error).
+ * `RateLimitHeaders.parse` and reported (`RateLimitHeaders.report`) when they
+ * arrive (`headersAfter`, by default with the answer), as an adapter does;
+ * the answer comes after `latency`, with the usage and the same state on its
+ * `TurnFinished` (or its error).
  * `headers: "none"` is a provider (or a proxy) that sends none. With
  * `failureRate`, that share of admitted requests is answered 503 (a
  * `ServerError`, the headers on it) after `latency`: a provider failing at
@@ -61,6 +62,11 @@ export interface Options {
   /** Time from a request to its answer. Default 0. */
   readonly latency?: Duration.DurationInput
   /**
+   * Time from a request to its headers, at most `latency`: a stream's time to its first byte. Default `latency`
+   * (the headers come with the answer, as a response that is not streamed has them; the latest a stream's come).
+   */
+  readonly headersAfter?: Duration.DurationInput
+  /**
    * Share of admitted requests answered with a 503 `ServerError`, drawn from `Random`. Default 0. A failed
    * request counts against the request limit; its reserved output goes back.
    */
@@ -93,6 +99,7 @@ export interface Stats {
 export const make = (options: Options): Effect.Effect<readonly [CompletionModel.Service, Effect.Effect<Stats>]> =>
   Effect.gen(function*() {
     const latency = Duration.decode(options.latency ?? 0)
+    const headersAfter = Duration.min(latency, Duration.decode(options.headersAfter ?? latency))
     const format = options.headers ?? "anthropic"
     const limits = providerLimits(options.limits)
     const usageOf = options.usage ?? defaultUsage
@@ -114,12 +121,13 @@ export const make = (options: Options): Effect.Effect<readonly [CompletionModel.
           })
           const headers = format === "none" ? {} : limits.headers(now, format)
           const rateLimit = Option.getOrUndefined(RateLimitHeaders.parse(headers, now))
-          // As an adapter does when the headers arrive (here, at once: the answer's latency is all body).
-          if (rateLimit !== undefined) yield* RateLimitHeaders.report(rateLimit)
           const draw = wait === 0 && failureRate > 0 ? yield* Random.next : 1
           const outcome = wait > 0 ? "refused" : draw < failureRate ? "failed" : "accepted"
           yield* Ref.update(stats, (s) => ({ ...s, [outcome]: s[outcome] + 1 }))
-          yield* Effect.sleep(latency)
+          // As an adapter does when the headers arrive.
+          yield* Effect.sleep(headersAfter)
+          if (rateLimit !== undefined) yield* RateLimitHeaders.report(rateLimit)
+          yield* Effect.sleep(Duration.subtract(latency, headersAfter))
           if (wait > 0) {
             return yield* Effect.fail(
               new ModelError.RateLimitError({
