@@ -60,8 +60,7 @@ describe("AdaptiveRateLimiter", () => {
   )
 
   it.scoped(
-    "starts with one call alone until it is answered (its headers may give the provider's limits), then `burst` " +
-      "sends at once, then `initialRate`, growing with every response",
+    "starts in slow start, headers or not: `burst` sends at once, then `initialRate`, growing with every response",
     () =>
       Effect.gen(function*() {
         const [inner, recorder] = yield* ScriptedModel.make(
@@ -74,41 +73,62 @@ describe("AdaptiveRateLimiter", () => {
         const { limiter, model } = yield* limited(slow, { burst: 5, initialRate: 10 })
         yield* callers(model, 30, "10 seconds")
         const times = (yield* recorder.calls).map((c) => c.at - 100) // sent 100 ms before the model saw them
-        // the first alone; at its answer the bucket holds 5 again (4 left, one refilled at 10/s)
-        expect(times.slice(0, 6)).toEqual([0, 100, 100, 100, 100, 100])
-        // its answer added 1 / 0.1 s = 10/s: 20/s from then on, growing with each of the next five answers
-        expect(times[6]).toBe(150)
-        expect(times[9]! - times[8]!).toBeLessThan(20) // 70/s once those five are in
-        expect(times[29]!).toBeLessThan(500) // 10/s throughout would have taken until 3 s
+        // the burst at once; the next token at 10/s, 100 ms later, when the burst's answers have added 5 x 10/s
+        expect(times.slice(0, 6)).toEqual([0, 0, 0, 0, 0, 100])
+        expect(times[9]! - times[8]!).toBeLessThan(20) // 60/s and growing
+        expect(times[29]!).toBeLessThan(500) // 10/s throughout would have taken until 2.5 s
         expect((yield* limiter.state).mode).toBe("slow-start")
       }).pipe(memory)
   )
 
-  it.scoped("a first call that hangs holds the others for at most 2 seconds; without headers none goes alone", () =>
+  it.scoped("a request limit told by the first answer opens a minute's worth at once: no blind ramp", () =>
     Effect.gen(function*() {
-      const [inner, recorder] = yield* ScriptedModel.make(Array.from({ length: 6 }, () => ScriptedModel.reply("ok")))
-      let calls = 0
-      const hanging: CompletionModel.Service = {
-        ...inner,
-        chatStream: (r) => calls++ === 0 ? Effect.never : inner.chatStream(r)
-      }
-      const probing = yield* limited(hanging)
-      const fibers = yield* Effect.forEach(
-        Array.from({ length: 4 }),
-        () => Effect.fork(probing.model.chatStream(request))
-      )
-      yield* TestClock.adjust("1999 millis")
-      expect(yield* recorder.calls).toHaveLength(0)
-      yield* TestClock.adjust("1 millis")
-      expect((yield* recorder.calls).map((c) => c.at)).toEqual([2000, 2000, 2000])
-      yield* Fiber.interrupt(fibers[0]!)
-      // the same limiter without headers: the burst goes at once
-      const plain = yield* limited(inner, { rateLimitHeaders: false })
-      yield* Effect.all([plain.model.chatStream(request), plain.model.chatStream(request)], {
-        concurrency: "unbounded"
+      // 600 requests a minute (a minute's worth at once), 200 ms answers; 400 calls at once: the burst of 100 and
+      // slow start's 50/s until the first answer, then the rest at once (at the dispatcher's next ask, within
+      // one bucket of the window), each run on a store of its own
+      const sent = (options: AdaptiveRateLimiter.Options.Input) =>
+        Effect.gen(function*() {
+          const [provider, stats] = yield* TokenLimitedModel.make({
+            limits: { requests: 600 },
+            headers: "anthropic",
+            latency: "200 millis"
+          })
+          const { service, times } = recordingCalls(provider)
+          const { model } = yield* limited(service, options).pipe(memory)
+          yield* callers(model, 400, "10 seconds")
+          return { times: [...times].sort((a, b) => a - b), ...(yield* stats) }
+        })
+      const told = yield* sent({})
+      expect(told.refused).toBe(0)
+      expect(told.times.filter((t) => t === 0)).toHaveLength(100)
+      expect(told.times.filter((t) => t < 200).length).toBeLessThan(115)
+      expect(told.times[399]).toBeLessThanOrEqual(300)
+      // the same provider, its headers not read: slow start's ramp, a round trip per doubling (617 ms)
+      const blind = yield* sent({ rateLimitHeaders: false })
+      expect(blind.times[399]! - blind.times[0]!).toBeGreaterThan(500)
+    }).pipe(quiet))
+
+  it.scoped("a process not told yet hears the request limit from the fleet, and charges its calls from then on", () =>
+    Effect.gen(function*() {
+      // 150 requests a minute: one process is told by its first answers and sends 100; 3 s later (the send bucket
+      // full again) another sends 200 at once, with 57 left. Blind, it would send its burst of 100 into the 57;
+      // told through the fleet's bucket at its first take, it sends what is left and then 2.5 a second.
+      const [provider, stats] = yield* TokenLimitedModel.make({
+        limits: { requests: 150 },
+        headers: "anthropic",
+        latency: "200 millis"
       })
-      expect((yield* recorder.calls).map((c) => c.at)).toEqual([2000, 2000, 2000, 2000, 2000])
-    }).pipe(memory))
+      const a = yield* limited(provider, { key: "shared" })
+      const b = yield* limited(provider, { key: "shared" })
+      yield* callers(a.model, 100, "3 seconds")
+      const finished = yield* callers(b.model, 200, "3 minutes")
+      const { accepted, refused } = yield* stats
+      expect(refused).toBe(0)
+      expect(accepted).toBe(300)
+      // the last of 143 more at 2.5 a second: about a minute after b started
+      expect(Math.max(...finished)).toBeGreaterThan(58_000)
+      expect(Math.max(...finished)).toBeLessThan(65_000)
+    }).pipe(memory, quiet))
 
   it.scoped("a throttle cuts to beta x the delivered rate, once per round trip, and holds sends for the hint", () =>
     Effect.gen(function*() {

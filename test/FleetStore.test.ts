@@ -319,8 +319,29 @@ describe("FleetStore", () => {
         expect((yield* store.reserve("q", 0, cost)).charged).toEqual({ requests: 1, inputTokens: 600 })
         expect((yield* store.reserve("q", 0, cost)).left).toEqual({ requests: 57, inputTokens: 0 })
         // input tokens exhausted: 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile
-        expect(yield* store.reserve("q", 0, cost)).toEqual({ wait: 30_000, charged: {}, left: {}, counted: {} })
+        // (and says the request limit the fleet was told: a process not told yet learns it here)
+        expect(yield* store.reserve("q", 0, cost)).toEqual({
+          wait: 30_000,
+          charged: {},
+          left: {},
+          counted: {},
+          requestLimit: 60
+        })
         expect((yield* store.reserve("q", 30_000, cost)).wait).toBe(0)
+      }))
+
+    it.effect("calls sent blind are charged once: the fleet's first sighting counts those the provider had not", () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        // 100 requests a minute; 30 sent blind by one process, 20 by another. The first sighting (a call the
+        // provider admitted 10th: 90 left) sets the budget, less the 20 of the 30 the provider had not counted
+        yield* store.observe("q", 0, { requests: { limit: 100, remaining: 90 } }, { requests: 30 })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 69 })
+        // the other process's first sighting: the budget exists, its 20 are charged in full
+        yield* store.observe("q", 0, { requests: { limit: 100, remaining: 60 } }, { requests: 20 })
+        expect((yield* store.reserve("q", 0, { requests: 1 })).left).toEqual({ requests: 48 })
+        // counted as charges: a sighting of a call charged before them does not take them again
+        expect((yield* store.reserve("q", 0, { requests: 1 })).counted).toEqual({ requests: 3 + 20 + 20 })
       }))
 
     it.effect("a later count lowers what is left only by a shortfall against the fleet's count of the moment", () =>

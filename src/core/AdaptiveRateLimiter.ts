@@ -29,6 +29,11 @@
  *   continuously would otherwise stop every process for it (measured with
  *   Retry-After 30 s: 1.03x the floor this way, 3.05x holding the full hint).
  *   For a provider whose limits reset in fixed windows, raise `maxHold`.
+ * - With the provider's rate-limit headers (`rateLimitHeaders`, on by
+ *   default) the ramp is only the blind start: the first answer's request
+ *   limit makes the bucket a minute's worth deep, refilled at the limit, and
+ *   each call is charged against the provider's budget before it is sent
+ *   (docs/fleet.md).
  *
  * The bucket, the delivered count and the rate control live in the
  * `FleetStore` in context: processes with the same `key` on one Redis share
@@ -266,8 +271,8 @@ export const make = (
     const window: FleetStore.Window = { bucketMillis: windowMillis / 10, buckets: 10 }
     return Effect.gen(function*() {
       const store = yield* FleetStore.FleetStore
-      const rate = SendRate.make(store, settings, window)
       const quota = ProviderQuota.make(store, settings)
+      const rate = SendRate.make(store, settings, window, quota)
       const line = yield* Dispatcher.make(settings, rate, quota, window)
 
       // What the caller's fiber says of its call: its priority, tenant and deadline.
@@ -281,36 +286,37 @@ export const make = (
       ): Effect.Effect<A, E | ModelError.DeadlineError, R> =>
         Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(place, ({ deadline, priority, tenant }) => {
-            const probe = line.probe()
-            const call = Effect.flatMap(
+            return Effect.flatMap(
               line.acquire(
                 { cost, priority: priority ?? settings.priority, tenant: tenant ?? noTenant, deadline },
-                restore,
-                probe
+                restore
               ),
               ({ charge, grantedAt }) =>
-                Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
-                  restore(Effect.suspend(() => {
-                    // One response per call: the first report is its headers (an adapter and a client hook may both
-                    // see them; counted twice, a shortfall would be taken twice).
-                    let reported = false
-                    return locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
+                Effect.flatMap(Clock.currentTimeMillis, (sentAt) => {
+                  // One response per call: the first report is its headers (an adapter and a client hook may both
+                  // see them; counted twice, a shortfall would be taken twice).
+                  let reported = false
+                  return restore(
+                    locally(use(charge), RateLimitHeaders.currentReporter, (state) => {
                       if (reported) {
                         return Effect.void
                       }
                       reported = true
                       return quota.observe(state, charge)
                     })
-                  })).pipe(
-                    Effect.onExit((exit) =>
-                      Effect.andThen(
-                        rate.outcome(grantedAt, sentAt, exit),
+                  ).pipe(
+                    Effect.onExit((exit) => {
+                      if (Exit.isSuccess(exit)) {
+                        quota.answered(reported)
+                      }
+                      return Effect.andThen(
+                        rate.outcome(grantedAt, sentAt, exit, quota.blind(charge)),
                         Exit.isFailure(exit) ? quota.settle(charge) : Effect.void
                       )
-                    )
-                  ))
+                    })
+                  )
+                })
             )
-            return probe ? Effect.ensuring(call, line.answered) : call
           })
         )
 
@@ -347,7 +353,7 @@ export const make = (
             const control = rate.control()
             return {
               mode: control.mode,
-              rate: SendRate.rateAt(settings, control, now),
+              rate: rate.now(now),
               lastMaxRate: control.wmax,
               delivered: control.delivered,
               holdUntil: control.holdUntil,

@@ -108,11 +108,16 @@ export interface Service {
   readonly reserve: (key: string, now: number, cost: Quota, order?: Steps.Order) => Effect.Effect<Reservation>
   /** Gives back (positive) or charges (negative) an amount per dimension: a reservation settled or released. */
   readonly settle: (key: string, now: number, delta: Quota) => Effect.Effect<void>
-  /** Records what a provider's headers said (see {@link QuotaSighting}). */
+  /**
+   * Records what a provider's headers said (see {@link QuotaSighting}), and charges `blind`: the cost of the
+   * asker's calls in flight that were sent before it knew the limits. When the sighting is the fleet's first, the
+   * part of `blind` the provider already counted (what is gone of the limit, at most) is not charged again.
+   */
   readonly observe: (
     key: string,
     now: number,
-    seen: { readonly [K in QuotaDimension]?: QuotaSighting }
+    seen: { readonly [K in QuotaDimension]?: QuotaSighting },
+    blind?: Quota
   ) => Effect.Effect<void>
 }
 
@@ -431,8 +436,8 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
           known.left = { ...known.left, ...r.left }
         }),
       settle: (key, now, delta) => remoteQuota(key, primary.settle(key, now, delta), () => {}),
-      observe: (key, now, seen) =>
-        remoteQuota(key, primary.observe(key, now, seen), () => {
+      observe: (key, now, seen, blind) =>
+        remoteQuota(key, primary.observe(key, now, seen, blind), () => {
           const { limits } = quota(key)
           for (const d of Tokens.dimensions) if (seen[d] !== undefined) limits[d] = seen[d].limit
         })
@@ -442,8 +447,11 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       reserve: (key, now, cost, order) =>
         Effect.andThen(seedQuota(key, now), local.service.reserve(key, now, cost, order)),
       settle: (key, now, delta) => Effect.andThen(seedQuota(key, now), local.service.settle(key, now, delta)),
-      observe: (key, now, seen) =>
-        Effect.andThen(seedQuota(key, now), Effect.suspend(() => local.service.observe(key, now, atShare(key, seen))))
+      observe: (key, now, seen, blind) =>
+        Effect.andThen(
+          seedQuota(key, now),
+          Effect.suspend(() => local.service.observe(key, now, atShare(key, seen), blind))
+        )
     } satisfies Pick<Service, "take" | "reserve" | "settle" | "observe">
   }
 }

@@ -10,7 +10,7 @@ import * as ModelError from "../ModelError.js"
 import * as Steps from "./fleetSteps.js"
 import * as PriorityLine from "./priorityLine.js"
 import type { ProviderQuota } from "./providerQuota.js"
-import { rateAt, type SendRate } from "./sendRate.js"
+import type { SendRate } from "./sendRate.js"
 
 /**
  * What a call asks for: a slot charged with `cost`, at `priority`, for `tenant`, by `deadline` (epoch
@@ -30,8 +30,6 @@ export interface Ask {
  * its cost) itself; the others wait in line for the dispatcher, a fiber that
  * serves them by priority and tenant (`internal/priorityLine`), as the send
  * rate and the provider's quota allow.
- * Until a first answer has told the process the provider's limits, one call
- * (the probe) goes alone.
  *
  * @internal
  */
@@ -45,13 +43,8 @@ export interface Dispatcher {
    */
   readonly acquire: (
     ask: Ask,
-    restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
-    probe: boolean
+    restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
   ) => Effect.Effect<Slot, ModelError.DeadlineError>
-  /** Whether the next call is the probe (it then must `answered` when it ends). */
-  readonly probe: () => boolean
-  /** The probe's answer came: the others go on. */
-  readonly answered: Effect.Effect<void>
   /** Callers waiting in line. */
   readonly waiting: Effect.Effect<number>
 }
@@ -70,7 +63,7 @@ export interface Slot {
 
 /**
  * The dispatcher lives as long as the scope; when it closes, nobody is left waiting. A constructor closure,
- * long for that reason only: the line, the probe's state and the small functions over them.
+ * long for that reason only: the line and the small functions over it.
  *
  * @internal
  */
@@ -91,20 +84,6 @@ export const make = (
     // The waiter holding the slot being served.
     let current: Waiter | undefined
     let closed = false
-    // Whether a first call has been answered (or given up on); while one is out alone, the others wait for it.
-    let answeredYet = !settings.rateLimitHeaders
-    let probing = false
-    const first = yield* Deferred.make<void>()
-    const answered = Effect.suspend(() => {
-      answeredYet = true
-      return Deferred.succeed(first, undefined)
-    })
-    // Given up on after `maxProbe`: from then on nobody waits for it.
-    const firstAnswer = Effect.suspend(() =>
-      answeredYet
-        ? Effect.void
-        : Effect.andThen(Effect.ignore(Effect.timeout(Deferred.await(first), maxProbe)), answered)
-    )
 
     // A send slot, held, goes to the next caller still waiting, in the line's order, charged with that caller's
     // cost. While the charge waits for the provider's quota, a caller of a higher class that came meanwhile takes
@@ -190,13 +169,10 @@ export const make = (
             return Deferred.await(wake)
           })
         }
-        return Effect.andThen(
-          firstAnswer,
-          // one at a time for a named tenant: each slot is counted against the tenant it goes to
-          rate.tokens(
-            () => quota.limitsKnown() || line.peek()?.tenant.key ? 1 : line.size(),
-            () => orderOf(line.peek())
-          )
+        // one at a time for a named tenant: each slot is counted against the tenant it goes to
+        return rate.tokens(
+          () => quota.limitsKnown() || line.peek()?.tenant.key ? 1 : line.size(),
+          () => orderOf(line.peek())
         ).pipe(
           Effect.flatMap(({ at, taken }) => serveEach(at, taken)),
           Effect.ensuring(Effect.sync(() => (current = undefined)))
@@ -258,13 +234,13 @@ export const make = (
     // side by side keep their store operations in flight together (through the dispatcher one at a time, 32
     // callers on a real Redis made 540 calls/s where they make 800).
     let asking = 0
-    const admitted: Dispatcher["acquire"] = (ask, restore, probe) =>
+    const admitted: Dispatcher["acquire"] = (ask, restore) =>
       Effect.suspend((): Effect.Effect<Slot, ModelError.DeadlineError> => {
         if (closed) {
           return Effect.interrupt
         }
         const behindAnAsk = asking > 0 && !quota.limitsKnown()
-        if (current !== undefined || line.size() > 0 || behindAnAsk || (!answeredYet && !probe)) {
+        if (current !== undefined || line.size() > 0 || behindAnAsk) {
           return restore(wait(ask))
         }
         asking++
@@ -294,23 +270,23 @@ export const make = (
       const sent = Steps.ringSums(own, now, window)[1] / windowSeconds
       const control = rate.control()
       const share = control.sent > 0 ? Math.min(1, sent / control.sent) : 1
-      return Math.max(sent, rateAt(settings, control, now) * (sent > 0 ? share : 1))
+      return Math.max(sent, rate.now(now) * (sent > 0 ? share : 1))
     }
 
     // A call with a deadline is refused at once when the callers ahead of it, at this process's pace, and one
     // answer's time end after the deadline. The estimate errs towards admitting (the rate may be cut, or a higher
     // class come): what is sent is decided by the checks in line and at the slot.
-    const acquire: Dispatcher["acquire"] = (ask, restore, probe) => {
+    const acquire: Dispatcher["acquire"] = (ask, restore) => {
       const deadline = ask.deadline
       return deadline === undefined
-        ? admitted(ask, restore, probe)
+        ? admitted(ask, restore)
         : Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Slot, ModelError.DeadlineError> => {
           const ahead = line.ahead(ask.priority) + (current === undefined ? 0 : 1)
           const wait = ahead === 0 ? 0 : (ahead * 1000) / pace(now)
           const latency = rate.latency() ?? 0
           return now + wait + latency > deadline
             ? Effect.fail(tooLate(deadline, now, `an estimated ${Math.round(wait)} ms for a send slot`, wait))
-            : admitted(ask, restore, probe)
+            : admitted(ask, restore)
         })
     }
 
@@ -328,21 +304,9 @@ export const make = (
       })
     }
 
-    const probe = () => {
-      const isProbe = settings.rateLimitHeaders && !answeredYet && !probing
-      if (isProbe) {
-        probing = true
-      }
-      return isProbe
-    }
-
-    return { acquire, probe, answered, waiting: Effect.sync(() => line.size()) }
+    return { acquire, waiting: Effect.sync(() => line.size()) }
   })
 
 interface Waiter extends Ask {
   readonly deferred: Deferred.Deferred<Slot, ModelError.DeadlineError>
 }
-
-// The longest the others wait for the first call's answer before going on in slow start (a stalled first request
-// must not stop a process).
-const maxProbe = Duration.seconds(2)

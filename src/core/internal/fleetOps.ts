@@ -38,7 +38,8 @@ export const operations = <E>(run: RunStep<E>): Operations<E> => ({
   throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
   reserve: (key, now, cost, order) => run("reserve", key, now, { cost, ...ordered(order) }),
   settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
-  observe: (key, now, seen) => Effect.asVoid(run("observe", key, now, { seen }))
+  observe: (key, now, seen, blind) =>
+    Effect.asVoid(run("observe", key, now, blind === undefined ? { seen } : { seen, blind }))
 })
 
 // An ask's place in the fleet's order, as the steps' arguments (what is not said is left out).

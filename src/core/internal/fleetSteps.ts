@@ -225,6 +225,8 @@ export interface Reservation {
   readonly left: Quota
   /** The running total of what the key was ever charged in each charged dimension, this charge included. */
   readonly counted: Quota
+  /** The provider's request limit a minute, when the fleet was told it (a process not told yet learns it here). */
+  readonly requestLimit?: number
 }
 
 /** A window of `buckets` counter pairs (`a`, `b`), bucket `i` holding epoch `epochs[i]` (-1: none yet). */
@@ -274,6 +276,8 @@ export interface LimiterState {
   recovery: number
   holdUntil: number
   gate?: Gate
+  /** The deepest `burst` asked of the bucket (absent: the first ask's). */
+  depth?: number
 }
 
 export interface QuotaBucket {
@@ -368,18 +372,19 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
   const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
   if (heldBack(state, now, args)) {
     throughGate(state, now, args, Math.max(wait, heldWait), 0)
-    return { state, reply: { wait: Math.max(wait, heldWait), taken: 0, control: controlOf(state, now, window) } }
+    return { state, reply: takeReply(state, now, window, Math.max(wait, heldWait), 0) }
   }
-  // As many whole tokens as are there, up to `count` (a count that is not a number >= 1 asks for one).
+  // As many whole tokens as are there, up to `count` (a count that is not a number >= 1 asks for one) and the
+  // asker's burst.
   const taken = wait <= 1e-3
-    ? Math.max(1, Math.min(args.count >= 1 ? Math.floor(args.count) : 1, Math.floor(state.tokens + 1e-9)))
+    ? Math.max(1, Math.min(args.count >= 1 ? Math.floor(args.count) : 1, burst, Math.floor(state.tokens + 1e-9)))
     : 0
   if (taken > 0) {
     state.tokens = state.tokens - taken
     ringAdd(state.ring, now, window, 0, taken)
   }
   throughGate(state, now, args, taken > 0 ? 0 : wait, taken)
-  return { state, reply: { wait: taken > 0 ? 0 : wait, taken, control: controlOf(state, now, window) } }
+  return { state, reply: takeReply(state, now, window, taken > 0 ? 0 : wait, taken) }
 }
 
 /**
@@ -436,7 +441,7 @@ export const reserve = (
   const cost = args.cost
   if (heldBack(state, now, args)) {
     throughGate(state, now, args, heldWait, 0)
-    return { state, reply: { wait: heldWait, charged: {}, left: {}, counted: {} } }
+    return { state, reply: told(state, { wait: heldWait, charged: {}, left: {}, counted: {} }) }
   }
   let wait = 0
   for (const d of dimensions) {
@@ -447,7 +452,7 @@ export const reserve = (
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
   throughGate(state, now, args, wait > 1e-3 ? wait : 0, 1)
-  if (wait > 1e-3) return { state, reply: { wait, charged: {}, left: {}, counted: {} } }
+  if (wait > 1e-3) return { state, reply: told(state, { wait, charged: {}, left: {}, counted: {} }) }
   const charged: { [K in Dimension]?: number } = {}
   const left: { [K in Dimension]?: number } = {}
   const counted: { [K in Dimension]?: number } = {}
@@ -461,10 +466,27 @@ export const reserve = (
     left[d] = bucket.available
     counted[d] = bucket.counted
   }
-  return { state, reply: { wait: 0, charged, left, counted } }
+  return { state, reply: told(state, { wait: 0, charged, left, counted }) }
 }
 
-/** Gives back (positive) or charges (negative) an amount per dimension whose limit is known. */
+// A reservation's reply with the request limit the fleet was told, if it was.
+const told = (state: QuotaState, reply: Reservation): Reservation => {
+  const requests = state.buckets.requests
+  return requests === undefined
+    ? reply
+    : {
+      wait: reply.wait,
+      charged: reply.charged,
+      left: reply.left,
+      counted: reply.counted,
+      requestLimit: requests.limit
+    }
+}
+
+/**
+ * Gives back (positive) or charges (negative) an amount per dimension whose limit is known. A charge is counted
+ * as a reservation's is: a sighting of a call charged before it (see `observe`) does not take it again.
+ */
 export const settle = (
   found: QuotaState | undefined,
   now: number,
@@ -476,6 +498,7 @@ export const settle = (
     const amount = args.delta[d]
     if (bucket !== undefined && amount !== undefined) {
       bucket.available = Math.min(bucket.limit, bucket.available + amount)
+      if (amount < 0) bucket.counted = bucket.counted - amount
     }
   }
   return { state, reply: 0 }
@@ -485,29 +508,41 @@ export const settle = (
 export const observe = (
   found: QuotaState | undefined,
   now: number,
-  args: { readonly seen: { readonly [K in Dimension]?: QuotaSighting } }
+  args: { readonly seen: { readonly [K in Dimension]?: QuotaSighting }; readonly blind?: Quota }
 ): Step<QuotaState, 0> => {
   const state = quotaAt(found, now)
+  const blind = args.blind ?? {}
   for (const d of dimensions) {
     const sighting = args.seen[d]
-    if (sighting === undefined) continue
+    const bucket = state.buckets[d]
+    const late = blind[d] ?? 0
+    if (sighting === undefined) {
+      // what was sent blind is charged to a budget the fleet already keeps
+      if (bucket !== undefined && late > 0) {
+        state.buckets[d] = { limit: bucket.limit, available: bucket.available - late, counted: bucket.counted + late }
+      }
+      continue
+    }
     const limit = sighting.limit
     const remaining = sighting.remaining
     const expected = sighting.expected
-    const bucket = state.buckets[d]
     if (bucket === undefined) {
-      state.buckets[d] = { limit, available: Math.min(limit, remaining === undefined ? limit : remaining), counted: 0 }
+      // The first sighting of the fleet: what is left, as of the sighted call. The calls sent blind that the
+      // provider counted before it (what is gone of the limit, as far as it goes) are in it; the rest are charged.
+      const left = Math.min(limit, remaining === undefined ? limit : remaining)
+      const charged = Math.max(0, late - (limit - left))
+      state.buckets[d] = { limit, available: left - charged, counted: charged }
     } else {
       const since = sighting.counted === undefined ? 0 : Math.max(0, bucket.counted - sighting.counted)
       const shortfall = remaining !== undefined && expected !== undefined
         ? Math.min(0, remaining - expected + since)
         : 0
       // A shortfall is a charge the fleet did not know of: counted, so that a sighting of a call charged
-      // before it (in flight meanwhile) does not take it again.
+      // before it (in flight meanwhile) does not take it again. So is what was sent blind.
       state.buckets[d] = {
         limit,
-        available: Math.min(limit, bucket.available + shortfall),
-        counted: bucket.counted - shortfall
+        available: Math.min(limit, bucket.available + shortfall) - late,
+        counted: bucket.counted - shortfall + late
       }
     }
   }
@@ -705,11 +740,24 @@ export const ringSums = (ring: Ring, now: number, window: Window): [number, numb
 
 // The bucket refills at `rate` up to `burst`; `at` ahead of now is a hold, with no refill until it passes.
 const refill = (state: LimiterState, now: number, rate: number, burst: number): void => {
+  // A bucket asked deeper than ever before comes with the new depth full: a provider's told request limit is a
+  // minute's worth at once (see `internal/sendRate`). The bucket stays that deep; a shallower asker takes at most
+  // its own burst at once.
+  const depth = state.depth ?? burst
+  if (burst > depth) state.tokens = state.tokens + burst - depth
+  state.depth = Math.max(depth, burst)
   if (now > state.at) {
-    state.tokens = Math.min(burst, state.tokens + ((now - state.at) * rate) / 1000)
+    state.tokens = Math.min(state.depth, state.tokens + ((now - state.at) * rate) / 1000)
     state.at = now
   }
 }
+
+// A take's reply: its wait and count, and the control as of now.
+const takeReply = (state: LimiterState, now: number, window: Window, wait: number, count: number): Take => ({
+  wait,
+  taken: count,
+  control: controlOf(state, now, window)
+})
 
 const controlOf = (state: LimiterState, now: number, window: Window): Control => {
   const sums = ringSums(state.ring, now, window)
@@ -757,6 +805,7 @@ const validLimiter = (state: unknown, now: number, window: Window): boolean => {
   const s = state as LimiterState
   return validRing(s.ring, window) && within(s.tokens, -1, big) && within(s.at, -1, now + day) &&
     (s.mode === "slow-start" || s.mode === "cubic") && within(s.growth, 0, big) && within(s.wmax, 0, big) &&
+    (s.depth === undefined || within(s.depth, 1, big)) &&
     within(s.lastCut, -1, now + day) && within(s.recovery, 0, big) && within(s.holdUntil, -1, now + day) &&
     validGate(s.gate, now)
 }

@@ -17,16 +17,26 @@ import { dimensions } from "./tokens.js"
  */
 export interface ProviderQuota {
   /**
-   * One ask to charge `cost`, in the fleet's `order`: what was charged, or the wait. Nothing to ask until the
-   * limits are known.
+   * One ask to charge `cost`, in the fleet's `order`: what was charged, or the wait. Before this process knows
+   * the limits, the fleet may (a reservation then charges, and tells the process); once an answer came without
+   * them, the store is not asked until a sighting.
    */
   readonly reserveOnce: (cost: FleetStore.Quota, order: FleetStore.Order) => Effect.Effect<FleetStore.Reservation>
+  /** Whether a charge's call was sent before the provider's limits were known (and so charged nothing then). */
+  readonly blind: (charge: AdaptiveRateLimiter.Charge) => boolean
   /** The charge of a reservation that went through. */
   readonly charging: (cost: FleetStore.Quota, reservation: FleetStore.Reservation) => AdaptiveRateLimiter.Charge
   /** Gives back what a charge was beyond `used`; only a charge's first settlement counts. */
   readonly settle: (charge: AdaptiveRateLimiter.Charge, used?: FleetStore.Quota) => Effect.Effect<void>
-  /** Whether this process knows the provider's limits (from a response's headers): each call is then charged. */
+  /**
+   * Whether the provider's limits are known, from a response's headers or the fleet's budget (see `reserveOnce`):
+   * each call is then charged.
+   */
   readonly limitsKnown: () => boolean
+  /** The provider's request limit (a minute's worth) as this process or, before its first sighting, the fleet was told. */
+  readonly requestLimit: () => number | undefined
+  /** A call ended with no rate-limit headers (`reported` false): before any sighting, the provider sends none. */
+  readonly answered: (reported: boolean) => void
   /** What a response's headers said, for the call of `charge`. */
   readonly observe: (
     state: RateLimitHeaders.RateLimitState,
@@ -50,24 +60,36 @@ export const make = (
   // may be older than this process, does not), then settled as any other when they end.
   const uncharged = new Set<AdaptiveRateLimiter.Charge>()
   const late = new Set<AdaptiveRateLimiter.Charge>()
-  // Whether this process has seen a provider's limits: until then a call's cost is not even asked about.
+  // Whether this process has seen a provider's limits, or heard from the store that the fleet has (each call's cost
+  // is asked about until then, and not at all once an answer came with no headers, `silent`: a provider that
+  // sends none does not cost a store operation a call).
   let limitsSeen = false
+  let fleetKnown = false
+  let silent = false
+  let requestLimit: number | undefined
+  let fleetLimit: number | undefined
 
   const charging = (cost: FleetStore.Quota, reservation: FleetStore.Reservation): AdaptiveRateLimiter.Charge => {
     const charge = { cost, charged: reservation.charged, left: reservation.left, counted: reservation.counted }
     // Only what a sighting may charge later: a cost (every call settles its charge once, `apply`'s on success too).
-    if (settings.rateLimitHeaders && Object.keys(reservation.charged).length === 0 && Object.keys(cost).length > 0) {
+    if (settings.rateLimitHeaders && empty(reservation.charged) && !empty(cost)) {
       uncharged.add(charge)
     }
     return charge
   }
 
   const reserveOnce = (cost: FleetStore.Quota, order: FleetStore.Order): Effect.Effect<FleetStore.Reservation> =>
-    Effect.suspend(() =>
-      limitsSeen
-        ? Effect.flatMap(Clock.currentTimeMillis, (now) => store.reserve(key, now, cost, order))
-        : Effect.succeed(nothing)
-    )
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (limitsSeen || fleetKnown) return store.reserve(key, now, cost, order)
+      if (silent || !settings.rateLimitHeaders) return Effect.succeed(nothing)
+      return Effect.map(store.reserve(key, now, cost, order), (reservation) => {
+        if (reservation.requestLimit !== undefined || reservation.wait > 0 || !empty(reservation.charged)) {
+          fleetKnown = true
+          fleetLimit = reservation.requestLimit
+        }
+        return reservation
+      })
+    })
 
   // The one place a charge is settled, once: the first settlement of a charge counts and any later one is
   // nothing, so a call may settle wherever it ends (its turn's last part, a failure, an abandoned stream, an
@@ -96,26 +118,39 @@ export const make = (
     if (Object.keys(seen).length === 0) return Effect.void
     const firstSighting = !limitsSeen
     limitsSeen = true
-    // This process's calls sent before it knew the limits were charged nothing: they are charged now, to the
-    // budget this sighting set, or to the one another process of the fleet set before.
-    const charged: { [K in FleetStore.QuotaDimension]?: number } = {}
+    silent = false
+    requestLimit = seen.requests?.limit ?? requestLimit
+    // This process's calls sent before it knew the limits were charged nothing: they are charged now, in the same
+    // step, to the budget this sighting sets (less what the provider already counted of them) or to the one the
+    // fleet keeps; each is settled as a charge of its whole cost when it ends.
+    const blind: { [K in FleetStore.QuotaDimension]?: number } = {}
     if (firstSighting) {
       for (const charge of uncharged) {
         late.add(charge)
         for (const d of dimensions) {
-          if (charge.cost[d] !== undefined) charged[d] = (charged[d] ?? 0) - charge.cost[d]!
+          if (charge.cost[d] !== undefined) blind[d] = (blind[d] ?? 0) + charge.cost[d]!
         }
       }
       uncharged.clear()
     }
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.andThen(
-        store.observe(key, now, seen),
-        Object.keys(charged).length === 0 ? Effect.void : store.settle(key, now, charged)
-      ))
+    return Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => store.observe(key, now, seen, Object.keys(blind).length === 0 ? undefined : blind)
+    )
   }
 
-  return { reserveOnce, charging, settle, observe, limitsKnown: () => limitsSeen }
+  return {
+    reserveOnce,
+    blind: (charge) => uncharged.has(charge) || late.has(charge),
+    charging,
+    settle,
+    observe,
+    limitsKnown: () => limitsSeen || fleetKnown,
+    requestLimit: () => requestLimit ?? fleetLimit,
+    answered: (reported) => {
+      if (!reported && !limitsSeen) silent = true
+    }
+  }
 }
 
 /**
@@ -154,5 +189,6 @@ const sightings = (state: RateLimitHeaders.RateLimitState, charge: AdaptiveRateL
   )
 
 const none: FleetStore.Quota = {}
+const empty = (quota: FleetStore.Quota) => Object.keys(quota).length === 0
 // A reservation that charged nothing: the provider's limits are not known yet.
 const nothing: FleetStore.Reservation = { wait: 0, charged: none, left: none, counted: none }

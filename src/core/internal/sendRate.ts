@@ -10,6 +10,7 @@ import * as Retryable from "../Retryable.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import { batching } from "./batch.js"
 import * as Keys from "./keys.js"
+import type { ProviderQuota } from "./providerQuota.js"
 
 /**
  * The limiter's send rate: a token bucket in the store, refilled at the rate
@@ -35,23 +36,39 @@ export interface SendRate {
   ) => Effect.Effect<{ readonly taken: number; readonly at: number }>
   /** Sleeps on a store's wait for one bucket of the window at most. */
   readonly pause: (wait: number) => Effect.Effect<void>
-  /** Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. */
-  readonly outcome: (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+  /**
+   * Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. A throttle
+   * of a call sent `blind` (before the provider's limits were known; they are now) cuts nothing: the blind start
+   * overshot a key smaller than it, and the quota, charged from now on, paces the retries.
+   */
+  readonly outcome: (
+    grantedAt: number,
+    sentAt: number,
+    exit: Exit.Exit<unknown, unknown>,
+    blind: boolean
+  ) => Effect.Effect<void>
   readonly control: () => FleetStore.Control
+  /** The rate the bucket refills at now (see `make`'s `requestLimit`). */
+  readonly now: (now: number) => number
   /** The measured time from a send to its answer, in milliseconds (`undefined` before the first answer). */
   readonly latency: () => number | undefined
 }
 
 /**
  * A constructor closure, longer than a function should be for that reason only: the control and the round trip
- * it keeps, and the five small functions over them.
+ * it keeps, and the five small functions over them. `quota.requestLimit` is the provider's request limit a minute
+ * as its headers told it, if they did: slow start then does not ramp blind from `burst` and `initialRate` but
+ * starts at what the provider allows, a minute's worth at once and the limit's pace, as its own bucket does (the
+ * provider's quota, charged before each send, keeps the fleet within what is left of it). A throttle still cuts
+ * (an overload the headers did not foretell), and CUBIC then paces from the delivered rate as before.
  *
  * @internal
  */
 export const make = (
   store: FleetStore.Service,
   settings: AdaptiveRateLimiter.Options,
-  window: FleetStore.Window
+  window: FleetStore.Window,
+  quota: Pick<ProviderQuota, "requestLimit">
 ): SendRate => {
   const key = Keys.sendBucket(settings.key)
   const recovery = Duration.toMillis(settings.recovery)
@@ -59,19 +76,25 @@ export const make = (
   let control: FleetStore.Control = initialControl
   let roundTrip: number | undefined
 
+  // The bucket's rate and depth now. A user's `maxRate` caps the told pace as it caps any, and keeps its `burst`.
+  const bucket = (now: number): { readonly rate: number; readonly burst: number } => {
+    const rate = rateAt(settings, control, now)
+    const told = control.mode === "slow-start" ? quota.requestLimit() : undefined
+    return told === undefined ? { rate, burst: settings.burst } : {
+      rate: Math.min(settings.maxRate ?? Number.POSITIVE_INFINITY, Math.max(rate, told / 60)),
+      burst: settings.maxRate === undefined ? Math.max(settings.burst, told) : settings.burst
+    }
+  }
+
   // The time of the ask is kept: it is when the slot was granted, at the rate of then (see `Slot`).
   const takeUpTo = (count: number, order: FleetStore.Order) =>
-    Effect.flatMap(
-      Clock.currentTimeMillis,
-      (now) =>
-        Effect.map(
-          store.take(key, now, window, rateAt(settings, control, now), settings.burst, count, order),
-          (t) => {
-            control = t.control
-            return { wait: t.wait, taken: t.taken, at: now }
-          }
-        )
-    )
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const { burst, rate } = bucket(now)
+      return Effect.map(store.take(key, now, window, rate, burst, count, order), (t) => {
+        control = t.control
+        return { wait: t.wait, taken: t.taken, at: now }
+      })
+    })
 
   // A store's wait is slept on for one bucket of the window at most, then asked again; one that is not a
   // positive number (a bad reply, a store of one's own) counts as a bucket: no answer makes a caller spin or
@@ -95,10 +118,11 @@ export const make = (
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const hint = Math.max(0, ...batch.map((t) => t.hint ?? 0))
       const before = control.mode
+      const { burst, rate } = bucket(now)
       return store.throttled(key, now, window, {
         sentAt: Math.max(...batch.map((t) => t.sentAt)),
-        rate: rateAt(settings, control, now),
-        burst: settings.burst,
+        rate,
+        burst,
         beta: settings.beta,
         minRate: settings.minRate,
         recovery: Math.max(recovery, Math.min(hint, maxRecovery)),
@@ -135,11 +159,12 @@ export const make = (
   )
 
   // The round trip runs from the send; a throttle dates from the slot's grant (see `Slot`).
-  const outcome = (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>) => {
+  const outcome = (grantedAt: number, sentAt: number, exit: Exit.Exit<unknown, unknown>, blind: boolean) => {
     if (Exit.isFailure(exit) && isInterruptedOnly(exit.cause)) return Effect.void
     const error = Exit.isFailure(exit) ? failureOption(exit.cause) : Option.none()
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       if (Option.isSome(error) && RetryPolicy.isThrottling(error.value)) {
+        if (blind && quota.requestLimit() !== undefined) return Effect.void
         return throttles({
           sentAt: grantedAt,
           hint: Option.getOrUndefined(Option.map(Retryable.retryAfter(error.value), Duration.toMillis))
@@ -147,7 +172,9 @@ export const make = (
       }
       const sample = now - sentAt
       roundTrip = roundTrip === undefined ? sample : roundTrip + (sample - roundTrip) / 8
-      return Effect.asVoid(deliveries(1000 / Math.max(roundTrip, 100)))
+      // Told the provider's limit, a process does not grow slow start's ramp: the fleet's processes not told yet
+      // (sending before their own first answer, uncharged) keep to the blind start, not to a ramp the others grew.
+      return Effect.asVoid(deliveries(quota.requestLimit() === undefined ? 1000 / Math.max(roundTrip, 100) : 0))
     })
   }
 
@@ -157,6 +184,7 @@ export const make = (
     pause,
     outcome,
     control: () => control,
+    now: (now) => bucket(now).rate,
     latency: () => roundTrip
   }
 }
