@@ -135,7 +135,7 @@ export const make = (
     }
     return Effect.flatMap(
       Clock.currentTimeMillis,
-      (now) => store.observe(key, now, seen, Object.keys(blind).length === 0 ? undefined : blind)
+      (now) => store.observe(key, now, seen, empty(blind) ? undefined : blind)
     )
   }
 

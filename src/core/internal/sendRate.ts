@@ -48,7 +48,7 @@ export interface SendRate {
     blind: boolean
   ) => Effect.Effect<void>
   readonly control: () => FleetStore.Control
-  /** The rate the bucket refills at now (see `make`'s `requestLimit`). */
+  /** The rate the bucket refills at now (see `make`: the provider's told limit, if any, replaces slow start's). */
   readonly now: (now: number) => number
   /** The measured time from a send to its answer, in milliseconds (`undefined` before the first answer). */
   readonly latency: () => number | undefined
