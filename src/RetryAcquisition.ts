@@ -52,6 +52,7 @@ import * as Tracer from "effect/Tracer"
 import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
 import { check, checked } from "./core/internal/invalidOptions.js"
 import { errorTag, exhausted, failureAttributes, retryLine } from "./core/internal/report.js"
+import * as Retried from "./core/internal/retried.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as RetryBudget from "./core/RetryBudget.js"
 import { retryLazily } from "./internal/retry.js"
@@ -180,11 +181,13 @@ export const retrying = <E>(
             })
         })
 
+      // A retry keeps its call's place in the limiter's line (see internal/retried).
+      const again = () => call.attempt > 1 ? Retried.retrying(limited) : limited
       // The attempt's span is the parent of whatever the acquisition traces (an HTTP client's span, say).
       const attempt = tracing
         ? Effect.suspend(() => {
           call.attempt++
-          return Effect.tapError(limited, (error) => annotate(failureAttributes(policy, error))).pipe(
+          return Effect.tapError(again(), (error) => annotate(failureAttributes(policy, error))).pipe(
             Effect.withSpan(`${name}.attempt`, {
               attributes: { ...attributes, "retry.attempt": call.attempt, "retry.delay_ms": call.delayMillis },
               ...(call.span === undefined ? {} : { parent: call.span }),
@@ -194,7 +197,7 @@ export const retrying = <E>(
         })
         : Effect.suspend(() => {
           call.attempt++
-          return limited
+          return again()
         })
 
       // Built at the first failure only: deadline, budget, then the log, metrics and hook of a retry.

@@ -44,6 +44,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
 import { errorTag, exhausted, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
+import * as Retried from "./core/internal/retried.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as RetryBudget from "./core/RetryBudget.js"
 import * as Schedules from "./internal/schedule.js"
@@ -141,7 +142,10 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       // The attempt's span is the parent of whatever the acquisition traces (an HTTP client's span, say).
       const attempt = Effect.suspend(() => {
         call.attempt++
-        return Effect.tapError(limited, (error) => Effect.annotateCurrentSpan(failureAttributes(policy, error))).pipe(
+        return Effect.tapError(
+          call.attempt > 1 ? Retried.retrying(limited) : limited,
+          (error) => Effect.annotateCurrentSpan(failureAttributes(policy, error))
+        ).pipe(
           Effect.withSpan(`${name}.attempt`, {
             attributes: { ...attributes, "retry.attempt": call.attempt, "retry.delay_ms": call.delayMillis }
           }, noTrace)

@@ -73,6 +73,7 @@ import { validated } from "./internal/invalidOptions.js"
 import * as Fields from "./internal/optionFields.js"
 import { noTenant } from "./internal/priorityLine.js"
 import * as ProviderQuota from "./internal/providerQuota.js"
+import * as Retried from "./internal/retried.js"
 import * as SendRate from "./internal/sendRate.js"
 import { defaultMaxTokens } from "./internal/tokens.js"
 import type * as ModelError from "./ModelError.js"
@@ -275,20 +276,21 @@ export const make = (
       const rate = SendRate.make(store, settings, window, quota)
       const line = yield* Dispatcher.make(settings, rate, quota, window)
 
-      // What the caller's fiber says of its call: its priority, tenant and deadline.
+      // What the caller's fiber says of its call: its priority, tenant and deadline, and whether it is a retry.
       const place = Effect.flatMap(Priority.get, (priority) =>
         Effect.flatMap(Tenant.get, (tenant) =>
-          Effect.map(Deadline.get, (deadline) => ({ priority, tenant, deadline }))))
+          Effect.flatMap(Deadline.get, (deadline) =>
+            Effect.map(Retried.get, (retry) => ({ priority, tenant, deadline, retry })))))
 
       const applyWithCost = <A, E, R>(
         cost: FleetStore.Quota,
         use: (charge: Charge) => Effect.Effect<A, E, R>
       ): Effect.Effect<A, E | ModelError.DeadlineError, R> =>
         Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(place, ({ deadline, priority, tenant }) => {
+          Effect.flatMap(place, ({ deadline, priority, retry, tenant }) => {
             return Effect.flatMap(
               line.acquire(
-                { cost, priority: priority ?? settings.priority, tenant: tenant ?? noTenant, deadline },
+                { cost, priority: priority ?? settings.priority, tenant: tenant ?? noTenant, deadline, retry },
                 restore
               ),
               ({ charge, grantedAt }) =>
@@ -327,7 +329,8 @@ export const make = (
         // and kept when the acquisition succeeds (settled as used, which also forgets it), given back if it fails.
         apply: <A, E, R>(self: Effect.Effect<A, E, R>) =>
           applyWithCost(oneRequest, (charge) =>
-            Effect.tap(self, () => quota.settle(charge, charge.cost))),
+            Effect.tap(self, () =>
+              quota.settle(charge, charge.cost))),
         applyWithCost,
         // A call's size is its cost; its settlement, what the turn used (a count the provider left out stays as
         // charged).

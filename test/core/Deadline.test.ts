@@ -2,7 +2,7 @@
  * Deadlines, in virtual time: what the limiter does not send. Shared by both Effect lines.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { AdaptiveRateLimiter, Deadline, FleetStore, ModelError, Priority } from "effect-retry-layer"
+import { AdaptiveRateLimiter, Deadline, FleetStore, ModelError, Priority, RetryAcquisition } from "effect-retry-layer"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -135,6 +135,49 @@ describe("Deadline", () => {
       for (const at of answered) expect(at).toBeLessThanOrEqual(1_000 + 3_000)
       // every other one refused without being sent: sends are the answered ones only
       expect(sends.filter((s) => s.label === "deadline")).toHaveLength(answered.length)
+      expect(exits.every((e) => Exit.isSuccess(e) || failure(e) instanceof ModelError.DeadlineError)).toBe(true)
+    }).pipe(Effect.provide(FleetStore.layerMemory), Effect.scoped))
+
+  it.effect("a call answered 503 keeps its place: its retry goes before the line that fills its deadline", () =>
+    Effect.gen(function*() {
+      const limiter = yield* AdaptiveRateLimiter.make(paced)
+      const sends: Array<Send> = []
+      yield* queue(limiter, sends, "warm-up", 3)
+      yield* TestClock.adjust("1 second")
+      // the first of 60 callers with 4 s each is answered 503 once; the line behind it fills the 4 s (at 10/s,
+      // about 37 fit), so a retry at its back would be refused, the request already sent spent for nothing
+      let failed = false
+      const call = (k: number) =>
+        Deadline.withDeadline(
+          RetryAcquisition.retryAcquisition(
+            limiter.apply(Effect.suspend(() => {
+              sends.push({ label: k === 0 ? "unlucky" : "other", at: 0 })
+              return k === 0 && !failed
+                ? Effect.andThen(Effect.sleep("200 millis"), Effect.sync(() => (failed = true))).pipe(
+                  Effect.andThen(
+                    Effect.fail(new ModelError.ServerError({ provider: "p", message: "503", status: 503 }))
+                  )
+                )
+                : Effect.andThen(Effect.sleep("200 millis"), Clock.currentTimeMillis)
+            })),
+            { baseDelay: "100 millis" }
+          ),
+          "4 seconds"
+        )
+      const fiber = yield* Effect.forkScoped(
+        Effect.forEach(Array.from({ length: 60 }, (_, k) => k), (k) => Effect.exit(call(k)), {
+          concurrency: "unbounded"
+        })
+      )
+      yield* TestClock.adjust("6 seconds")
+      const exits = yield* Fiber.join(fiber)
+      expect(exits[0]!).toEqual(Exit.succeed(expect.any(Number)))
+      expect(sends.filter((s) => s.label === "unlucky")).toHaveLength(2)
+      // every call that sent a request was answered by its deadline; the others sent nothing
+      const sent = sends.filter((s) => s.label !== "warm-up").length
+      const answered = exits.filter(Exit.isSuccess)
+      expect(sent).toBe(answered.length + 1)
+      for (const exit of answered) expect(exit.value).toBeLessThanOrEqual(1_000 + 4_000)
       expect(exits.every((e) => Exit.isSuccess(e) || failure(e) instanceof ModelError.DeadlineError)).toBe(true)
     }).pipe(Effect.provide(FleetStore.layerMemory), Effect.scoped))
 

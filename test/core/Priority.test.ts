@@ -195,18 +195,23 @@ describe("Priority", () => {
     }).pipe(Effect.provide(FleetStore.layerMemory), Effect.scoped))
 
   // (fast-check directly: the two lines' it.prop read their arbitraries differently)
-  it("the line: each class in arrival order, the highest first, and a waiting class served within the bound", () =>
+  it("the line: each class in arrival order (its retries first), the highest first, a waiting class served in the bound", () =>
     fc.assert(fc.property(
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.boolean()), { minLength: 1, maxLength: 300 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 300 }),
       (script) => {
-        // each step pushes a waiter of a class, or (false) takes the next
-        const line = PriorityLine.make<{ readonly c: number; readonly n: number }>()
-        const pushed = Array.from({ length: 10 }, () => 0)
-        const served = Array.from({ length: 10 }, () => 0)
+        // each step pushes a waiter of a class (a retry or a first attempt), or (false) takes the next
+        const line = PriorityLine.make<{ readonly c: number; readonly n: number; readonly retry: boolean }>()
+        const kinds = (retry: boolean) => retry ? 1 : 0
+        const pushed = Array.from({ length: 10 }, () => [0, 0])
+        const served = Array.from({ length: 10 }, () => [0, 0])
+        const waiting = (c: number, retry: boolean) => pushed[c]![kinds(retry)]! - served[c]![kinds(retry)]!
         const sinceServed = Array.from({ length: 10 }, () => 0)
-        for (const [c, push] of script) {
+        for (const [c, push, retry] of script) {
           if (push) {
-            line.push(c, PriorityLine.noTenant, { c, n: pushed[c]!++ })
+            let higher = 0
+            for (let k = c + 1; k < 10; k++) higher += waiting(k, true) + waiting(k, false)
+            expect(line.ahead(c, retry)).toBe(higher + waiting(c, true) + (retry ? 0 : waiting(c, false)))
+            line.push(c, PriorityLine.noTenant, { c, n: pushed[c]![kinds(retry)]!++, retry }, retry)
             continue
           }
           const top = line.top()
@@ -215,19 +220,23 @@ describe("Priority", () => {
             expect(top).toBe(-1)
             continue
           }
-          // arrival order within a class
-          expect(next.waiter.n).toBe(served[next.priority]!++)
+          // a class's retries before its first attempts, each in arrival order
+          expect(next.retry).toBe(next.waiter.retry)
+          if (waiting(next.priority, true) > 0) expect(next.retry).toBe(true)
+          expect(next.waiter.n).toBe(served[next.priority]![kinds(next.retry)]!++)
           // the highest class, unless a lower one was due
           if (next.priority !== top) {
             expect(sinceServed[next.priority]).toBeGreaterThanOrEqual(Priority.starvationBound - 1)
           }
           for (let k = 0; k < 10; k++) {
-            sinceServed[k] = k === next.priority || served[k] === pushed[k] ? 0 : sinceServed[k]! + 1
+            sinceServed[k] = k === next.priority || waiting(k, true) + waiting(k, false) === 0 ? 0 : sinceServed[k]! + 1
             // no class with waiters passed over for more than the bound plus one turn per other class due with it
             expect(sinceServed[k]).toBeLessThanOrEqual(Priority.starvationBound - 1 + 9)
           }
         }
-        expect(line.size()).toBe(pushed.reduce((a, b) => a + b, 0) - served.reduce((a, b) => a + b, 0))
+        let left = 0
+        for (let k = 0; k < 10; k++) left += waiting(k, true) + waiting(k, false)
+        expect(line.size()).toBe(left)
       }
     )))
 })

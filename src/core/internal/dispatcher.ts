@@ -14,7 +14,7 @@ import type { SendRate } from "./sendRate.js"
 
 /**
  * What a call asks for: a slot charged with `cost`, at `priority`, for `tenant`, by `deadline` (epoch
- * milliseconds) if it has one.
+ * milliseconds) if it has one; `retry` when the call was sent before (it waits behind its class's retries only).
  *
  * @internal
  */
@@ -23,6 +23,7 @@ export interface Ask {
   readonly priority: number
   readonly tenant: PriorityLine.Tenant
   readonly deadline: number | undefined
+  readonly retry: boolean
 }
 
 /**
@@ -126,7 +127,7 @@ export const make = (
         return Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
           if (gone) return serve(grantedAt)
           if (line.next() > waiter.priority) {
-            line.putBack(waiter.priority, waiter.tenant, waiter)
+            line.putBack(waiter.priority, waiter.tenant, waiter, waiter.retry)
             return serve(grantedAt)
           }
           return Effect.andThen(rate.pause(reservation.wait), charge(waiter, grantedAt))
@@ -208,7 +209,7 @@ export const make = (
     const wait = (ask: Ask) =>
       Effect.flatMap(Deferred.make<Slot, ModelError.DeadlineError>(), (deferred) =>
         Effect.suspend(() => {
-          line.push(ask.priority, ask.tenant, { ...ask, deferred })
+          line.push(ask.priority, ask.tenant, { ...ask, deferred }, ask.retry)
           const wake = idle
           idle = undefined
           return wake === undefined ? Effect.void : Deferred.succeed(wake, undefined)
@@ -281,7 +282,7 @@ export const make = (
       return deadline === undefined
         ? admitted(ask, restore)
         : Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Slot, ModelError.DeadlineError> => {
-          const ahead = line.ahead(ask.priority) + (current === undefined ? 0 : 1)
+          const ahead = line.ahead(ask.priority, ask.retry) + (current === undefined ? 0 : 1)
           const wait = ahead === 0 ? 0 : (ahead * 1000) / pace(now)
           const latency = rate.latency() ?? 0
           return now + wait + latency > deadline

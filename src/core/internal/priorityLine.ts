@@ -2,7 +2,8 @@
  * The limiter's waiting line, by priority: the highest class first, and a class with callers waiting served at
  * least once in `Priority.starvationBound` turns; within a class, tenants in proportion to their weights
  * (`Tenant`: start-time fair queueing, a tenant that comes back from idle starting at the class's virtual time,
- * so it gets its share from then on and no burst for the time it was away), each tenant in arrival order.
+ * so it gets its share from then on and no burst for the time it was away), each tenant's retries first (a retry
+ * is of a call that came before any first attempt still waiting), then in arrival order.
  * Plain TypeScript: the dispatcher owns it and calls it from one fiber at a time.
  *
  * @internal
@@ -20,11 +21,14 @@ export const noTenant: Tenant = { key: "", weight: 1 }
 
 /** @internal */
 export interface PriorityLine<W> {
-  readonly push: (priority: number, tenant: Tenant, waiter: W) => void
+  /** In line behind the others of its class and tenant; a `retry`, behind their retries only. */
+  readonly push: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
   /** Puts back at the head of its class and tenant one that was taken and not served. */
-  readonly putBack: (priority: number, tenant: Tenant, waiter: W) => void
-  /** The next to serve, its priority and its tenant, taken out of the line. */
-  readonly take: () => { readonly waiter: W; readonly priority: number; readonly tenant: Tenant } | undefined
+  readonly putBack: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
+  /** The next to serve, its priority, its tenant and whether it is a retry, taken out of the line. */
+  readonly take: () =>
+    | { readonly waiter: W; readonly priority: number; readonly tenant: Tenant; readonly retry: boolean }
+    | undefined
   /** The waiter the next `take` serves, left in the line. */
   readonly peek: () => W | undefined
   /** The priority the next `take` serves (-1 when nobody waits). */
@@ -32,8 +36,11 @@ export interface PriorityLine<W> {
   /** The highest priority waiting (-1 when nobody waits): what this process asks the fleet's store for. */
   readonly top: () => number
   readonly size: () => number
-  /** How many wait in classes at or above `priority`: those a newcomer of it would wait for. */
-  readonly ahead: (priority: number) => number
+  /**
+   * How many a newcomer of `priority` would wait for: those in the classes above it, and those of its own (its
+   * retries only, for a `retry`).
+   */
+  readonly ahead: (priority: number, retry: boolean) => number
   /** Everyone, taken out of the line. */
   readonly drain: () => ReadonlyArray<W>
 }
@@ -58,12 +65,12 @@ export const make = <W>(): PriorityLine<W> => {
   }
 
   return {
-    push: (priority, tenant, waiter) => {
-      fifos[priority]!.push(tenant, waiter)
+    push: (priority, tenant, waiter, retry) => {
+      fifos[priority]!.push(tenant, waiter, retry)
       size++
     },
-    putBack: (priority, tenant, waiter) => {
-      fifos[priority]!.unshift(tenant, waiter)
+    putBack: (priority, tenant, waiter, retry) => {
+      fifos[priority]!.unshift(tenant, waiter, retry)
       size++
     },
     take: () => {
@@ -73,8 +80,8 @@ export const make = <W>(): PriorityLine<W> => {
         passed[other] = other === c || fifos[other]!.size() === 0 ? 0 : passed[other]! + 1
       }
       size--
-      const { tenant, waiter } = fifos[c]!.shift()!
-      return { waiter, priority: c, tenant }
+      const { retry, tenant, waiter } = fifos[c]!.shift()!
+      return { waiter, priority: c, tenant, retry }
     },
     peek: () => {
       const c = nextClass()
@@ -86,9 +93,9 @@ export const make = <W>(): PriorityLine<W> => {
       return -1
     },
     size: () => size,
-    ahead: (priority) => {
-      let n = 0
-      for (let c = highest; c >= priority; c--) n += fifos[c]!.size()
+    ahead: (priority, retry) => {
+      let n = retry ? fifos[priority]!.retries() : fifos[priority]!.size()
+      for (let c = highest; c > priority; c--) n += fifos[c]!.size()
       return n
     },
     drain: () => {
@@ -101,48 +108,69 @@ export const make = <W>(): PriorityLine<W> => {
 
 // One class's callers, by tenant: the tenant with the lowest pass goes next (the earliest to come back on a tie),
 // and each send adds 1 / weight to its pass; a tenant with nobody waiting is forgotten, and starts again at the
-// class's virtual time (the pass of the last one served).
+// class's virtual time (the pass of the last one served). Each tenant's retries go before its first attempts.
 const classLine = <W>() => {
-  const tenants = new Map<string, { readonly tenant: Tenant; readonly fifo: Fifo<W>; pass: number }>()
+  interface Queue {
+    readonly tenant: Tenant
+    readonly retries: Fifo<W>
+    readonly fifo: Fifo<W>
+    pass: number
+  }
+  const tenants = new Map<string, Queue>()
   let virtual = 0
   let size = 0
+  let retries = 0
   const nextTenant = () => {
-    let best: { readonly tenant: Tenant; readonly fifo: Fifo<W>; pass: number } | undefined
+    let best: Queue | undefined
     for (const queue of tenants.values()) if (best === undefined || queue.pass < best.pass) best = queue
     return best
   }
   const queueOf = (tenant: Tenant) => {
     let queue = tenants.get(tenant.key)
-    if (queue === undefined) tenants.set(tenant.key, queue = { tenant, fifo: fifo<W>(), pass: virtual })
+    if (queue === undefined) {
+      tenants.set(tenant.key, queue = { tenant, retries: fifo<W>(), fifo: fifo<W>(), pass: virtual })
+    }
     return queue
+  }
+  const added = (retry: boolean) => {
+    size++
+    if (retry) retries++
   }
   return {
     size: () => size,
-    first: (): W | undefined => nextTenant()?.fifo.first(),
-    push: (tenant: Tenant, waiter: W) => {
-      queueOf(tenant).fifo.push(waiter)
-      size++
+    retries: () => retries,
+    first: (): W | undefined => {
+      const queue = nextTenant()
+      return queue === undefined ? undefined : queue.retries.first() ?? queue.fifo.first()
     },
-    unshift: (tenant: Tenant, waiter: W) => {
+    push: (tenant: Tenant, waiter: W, retry: boolean) => {
+      const queue = queueOf(tenant)
+      ;(retry ? queue.retries : queue.fifo).push(waiter)
+      added(retry)
+    },
+    unshift: (tenant: Tenant, waiter: W, retry: boolean) => {
       const queue = queueOf(tenant)
       queue.pass = Math.max(virtual, queue.pass - 1 / queue.tenant.weight)
-      queue.fifo.unshift(waiter)
-      size++
+      ;(retry ? queue.retries : queue.fifo).unshift(waiter)
+      added(retry)
     },
-    shift: (): { readonly tenant: Tenant; readonly waiter: W } | undefined => {
+    shift: (): { readonly tenant: Tenant; readonly waiter: W; readonly retry: boolean } | undefined => {
       const queue = nextTenant()
       if (queue === undefined) return undefined
       virtual = queue.pass
       queue.pass = queue.pass + 1 / queue.tenant.weight
-      const waiter = queue.fifo.shift()!
+      const retry = queue.retries.size() > 0
+      const waiter = (retry ? queue.retries : queue.fifo).shift()!
       size--
-      if (queue.fifo.size() === 0) tenants.delete(queue.tenant.key)
-      return { tenant: queue.tenant, waiter }
+      if (retry) retries--
+      if (queue.retries.size() === 0 && queue.fifo.size() === 0) tenants.delete(queue.tenant.key)
+      return { tenant: queue.tenant, waiter, retry }
     },
     drain: (): Array<W> => {
-      const all = [...tenants.values()].flatMap((queue) => queue.fifo.drain())
+      const all = [...tenants.values()].flatMap((queue) => [...queue.retries.drain(), ...queue.fifo.drain()])
       tenants.clear()
       size = 0
+      retries = 0
       return all
     }
   }

@@ -1,0 +1,25 @@
+/**
+ * Whether the running attempt retries a call that was sent before: the retry layers of both lines mark each
+ * retried attempt, and the limiter serves it ahead of the first attempts waiting in its class and tenant (its
+ * call came before theirs). Without it a retry went to the back of the line, and a call with a deadline, answered
+ * 429 once, was refused its retry by a line that already held its deadline's worth: the request it had sent was
+ * spent for nothing.
+ */
+import * as Effect from "effect/Effect"
+import { getReference, locally, type Reference, reference } from "../../internal/compat.js"
+
+const current: Reference<boolean> = reference<boolean>("effect-retry-layer/Retried/current", () => false)
+
+/**
+ * Whether the current fiber's attempt is a retry.
+ *
+ * @internal
+ */
+export const get: Effect.Effect<boolean> = Effect.suspend(() => getReference(current))
+
+/**
+ * `self` run as a retried attempt.
+ *
+ * @internal
+ */
+export const retrying = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => locally(self, current, true)
