@@ -14,7 +14,7 @@ import type { SendRate } from "./sendRate.js"
 
 /**
  * What a call asks for: a slot charged with `cost`, at `priority`, for `tenant`, by `deadline` (epoch
- * milliseconds) if it has one; `retry` when the call was sent before (it waits behind its class's retries only).
+ * milliseconds) if it has one; `retry` when the call was sent before (see `keepsPlace`).
  *
  * @internal
  */
@@ -127,7 +127,7 @@ export const make = (
         return Effect.flatMap(Deferred.isDone(waiter.deferred), (gone) => {
           if (gone) return serve(grantedAt)
           if (line.next() > waiter.priority) {
-            line.putBack(waiter.priority, waiter.tenant, waiter, waiter.retry)
+            line.putBack(waiter.priority, waiter.tenant, waiter, keepsPlace(waiter))
             return serve(grantedAt)
           }
           return Effect.andThen(rate.pause(reservation.wait), charge(waiter, grantedAt))
@@ -209,7 +209,7 @@ export const make = (
     const wait = (ask: Ask) =>
       Effect.flatMap(Deferred.make<Slot, ModelError.DeadlineError>(), (deferred) =>
         Effect.suspend(() => {
-          line.push(ask.priority, ask.tenant, { ...ask, deferred }, ask.retry)
+          line.push(ask.priority, ask.tenant, { ...ask, deferred }, keepsPlace(ask))
           const wake = idle
           idle = undefined
           return wake === undefined ? Effect.void : Deferred.succeed(wake, undefined)
@@ -282,7 +282,7 @@ export const make = (
       return deadline === undefined
         ? admitted(ask, restore)
         : Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Slot, ModelError.DeadlineError> => {
-          const ahead = line.ahead(ask.priority, ask.retry) + (current === undefined ? 0 : 1)
+          const ahead = line.ahead(ask.priority, keepsPlace(ask)) + (current === undefined ? 0 : 1)
           const wait = ahead === 0 ? 0 : (ahead * 1000) / pace(now)
           const latency = rate.latency() ?? 0
           return now + wait + latency > deadline
@@ -307,6 +307,12 @@ export const make = (
 
     return { acquire, waiting: Effect.sync(() => line.size()) }
   })
+
+// A retry of a call with a deadline waits behind its class's other such retries only: its call came before the
+// first attempts in line, and at the back, behind a line that fills its deadline, it would be refused (the request
+// it sent spent for nothing). Other retries wait in arrival order: sent first, the no-header limiter's retries met
+// its probes in step (every ~2 s, as their backoffs), and the headline batch lost a call of its 10,000.
+const keepsPlace = (ask: Ask): boolean => ask.retry && ask.deadline !== undefined
 
 interface Waiter extends Ask {
   readonly deferred: Deferred.Deferred<Slot, ModelError.DeadlineError>

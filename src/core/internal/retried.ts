@@ -1,9 +1,7 @@
 /**
  * Whether the running attempt retries a call that was sent before: the retry layers of both lines mark each
- * retried attempt, and the limiter serves it ahead of the first attempts waiting in its class and tenant (its
- * call came before theirs). Without it a retry went to the back of the line, and a call with a deadline, answered
- * 429 once, was refused its retry by a line that already held its deadline's worth: the request it had sent was
- * spent for nothing.
+ * retried attempt, and the limiter serves a retry of a call with a deadline ahead of the first attempts waiting
+ * in its class and tenant (see `keepsPlace` in internal/dispatcher).
  */
 import * as Effect from "effect/Effect"
 import { getReference, locally, type Reference, reference } from "../../internal/compat.js"
