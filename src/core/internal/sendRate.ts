@@ -38,8 +38,9 @@ export interface SendRate {
   readonly pause: (wait: number) => Effect.Effect<void>
   /**
    * Counts a call's outcome: a throttle cuts (dated from the slot's grant), anything else is a delivery. A throttle
-   * of a call sent `blind` (before the provider's limits were known; they are now) cuts nothing: the blind start
-   * overshot a key smaller than it, and the quota, charged from now on, paces the retries.
+   * of a call sent `blind` (before the provider's limits were known) cuts nothing once the provider's request limit
+   * is known: the blind start overshot a key smaller than it, and the send bucket, refilled at that limit, paces the
+   * retries. A provider that tells token limits only still has the ramp pace its sends, so its throttles cut.
    */
   readonly outcome: (
     grantedAt: number,
