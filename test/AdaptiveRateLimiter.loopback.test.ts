@@ -114,19 +114,17 @@ describe("AdaptiveRateLimiter over HTTP, paced by the provider's headers", () =>
   )
 
   it.live.skipIf(!redisAvailable)(
-    "two runtimes on one Redis share one remaining budget: a 429 or two, where each alone meets dozens",
+    "two runtimes on one Redis share one remaining budget: no 429, where each alone meets dozens",
     () =>
       Effect.gen(function*() {
         const redis = yield* redisServer
         const prefix = uniquePrefix("budget")
         // a store timeout for a loaded test machine: this test is about sharing, not about timeouts
         const counts = yield* twoRuntimes(() => redisStore(redis, prefix, { timeout: "1 second" }))
-        // both start blind and learn the limits from their first answers; measured: 0 in some runs, 1-3 in
-        // others, all in the last seconds, where the fleet's budget refills at the provider's pace (open:
-        // docs/performance.md#real-processes-on-real-redis)
-        expect(counts.accepted).toBe(330)
-        expect(counts.withoutBody).toBe(0)
-        expect(counts.refused).toBeLessThanOrEqual(3)
+        // both start blind and learn the limits from their first answers; in the last seconds, where the
+        // fleet's budget refills at the provider's pace, the call kept in hand absorbs the order in which the
+        // two runtimes' requests reach the provider (without it: 1-3 refused in some runs)
+        expect(counts).toEqual({ accepted: 330, refused: 0, withoutBody: 0 })
       }).pipe(Effect.scoped),
     30_000
   )

@@ -127,7 +127,7 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
   )
 
   it.live.skipIf(redisUrl === undefined)(
-    "two runtimes on one Redis share one remaining budget: a 429 or two, where each alone meets dozens",
+    "two runtimes on one Redis share one remaining budget: a 429 at most, where each alone meets dozens",
     () =>
       Effect.gen(function*() {
         const prefix = `effect4-test:${Date.now()}-${Math.random().toString(36).slice(2)}:`
@@ -136,10 +136,12 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
         const counts = yield* twoRuntimes(() =>
           FleetStoreRedis.layer({ host: url.hostname, port: Number(url.port), prefix, timeout: "1 second" })
         )
-        // both start blind and learn the limits from their first answers; measured: 0 in some runs, 1-3 in others,
-        // all in the last seconds (open: docs/performance.md#real-processes-on-real-redis)
+        // both start blind and learn the limits from their first answers; measured: 0 in most runs, 1 in about a
+        // third, when the minute's worth runs out: a sighting's benefit of the doubt (what the fleet charged
+        // after the call may be in the provider's count) lets the fleet's count run a call or two ahead while
+        // both send fast, more than the call kept in hand (open: docs/performance.md#real-processes-on-real-redis)
         assert.deepStrictEqual({ ...counts, refused: 0 }, { accepted: 330, refused: 0, withoutBody: 0 })
-        assert.isAtMost(counts.refused, 3)
+        assert.isAtMost(counts.refused, 2)
       }).pipe(Effect.scoped),
     30_000
   )

@@ -431,7 +431,10 @@ export const throttled = (
   return { state, reply: controlOf(state, now, window) }
 }
 
-/** Charges `cost` if every dimension whose limit is known has room for it, else says how long until they do. */
+/**
+ * Charges `cost` if every dimension whose limit is known has room for it and as much again (see
+ * `FleetStore.Service.reserve`), else says how long until they do.
+ */
 export const reserve = (
   found: QuotaState | undefined,
   now: number,
@@ -448,7 +451,7 @@ export const reserve = (
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue
-    const need = Math.min(amount, bucket.limit) - bucket.available
+    const need = Math.min(amount + amount, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
   throughGate(state, now, args, wait > 1e-3 ? wait : 0, 1)
