@@ -319,17 +319,19 @@ describe("FleetStore", () => {
         const first = yield* store.reserve("q", 0, cost)
         expect(first.charged).toEqual({ requests: 1, inputTokens: 600 })
         expect(first.left).toEqual({ requests: 58, inputTokens: 600 })
-        // one call's input tokens left, kept in hand (the fleet's count may run a call ahead of the provider's):
-        // 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile (and the reply says the
-        // request limit the fleet was told: a process not told yet learns it here)
-        expect(yield* store.reserve("q", 0, cost)).toEqual({
+        // 600 left, and 200 ms of the refill (4 tokens) kept in hand: 4 more come in 200 ms
+        expect((yield* store.reserve("q", 0, cost)).wait).toBeCloseTo(200)
+        expect((yield* store.reserve("q", 200, cost)).left).toEqual({ requests: 57.2, inputTokens: 4 })
+        // input tokens exhausted: 600 more come back in 30 s at 1,200 a minute; nothing is charged meanwhile (and
+        // the reply says the request limit the fleet was told: a process not told yet learns it here)
+        expect(yield* store.reserve("q", 200, cost)).toEqual({
           wait: 30_000,
           charged: {},
           left: {},
           counted: {},
           requestLimit: 60
         })
-        expect((yield* store.reserve("q", 30_000, cost)).wait).toBe(0)
+        expect((yield* store.reserve("q", 30_200, cost)).wait).toBe(0)
       }))
 
     it.effect("calls sent blind are charged once: the fleet's first sighting counts those the provider had not", () =>
@@ -360,8 +362,8 @@ describe("FleetStore", () => {
         yield* store.reserve("q", 0, { outputTokens: 100 })
         // the provider counted the first call as the fleet did (its count lags the second): nothing changes
         yield* store.observe("q", 0, { outputTokens: { limit: 1000, remaining: 200, expected: 200 } })
-        // 400 asked, and 400 more kept in hand, against the 100 left: 700 more, at 1,000 a minute
-        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBe(42_000)
+        // 400 asked, and 200 ms of the refill kept in hand, against the 100 left: 303.3 more, at 1,000 a minute
+        expect((yield* store.reserve("q", 0, { outputTokens: 400 })).wait).toBeCloseTo(18_200)
         // the turn used 100 of its 800: 700 come back, up to the limit
         yield* store.settle("q", 0, { outputTokens: 700 })
         expect((yield* store.reserve("q", 0, { outputTokens: 400 })).left).toEqual({ outputTokens: 400 })
@@ -422,8 +424,8 @@ describe("FleetStore", () => {
           left: { tokens: -150 },
           counted: { tokens: 250 }
         })
-        // the debt of 150, and the call's token with one more in hand
-        expect((yield* store.reserve("q", 30_000, { tokens: 1 })).wait).toBe(91_200)
+        // the debt of 150, the call's token and 200 ms of the refill in hand (a third of a token)
+        expect((yield* store.reserve("q", 30_000, { tokens: 1 })).wait).toBeCloseTo(90_800)
       }))
   })
 

@@ -463,7 +463,7 @@ describe("FleetStoreRedis", () => {
         expect(Math.max(...order.join("").split("b").map((run) => run.length))).toBeLessThanOrEqual(10)
         expect(order.filter((o) => o === "b").length).toBeGreaterThanOrEqual(2)
         // the provider's quota, in the same order
-        yield* batch.observe("quota:k", t0, { requests: { limit: 600, remaining: 2 } })
+        yield* batch.observe("quota:k", t0, { requests: { limit: 600, remaining: 3 } })
         expect((yield* batch.reserve("quota:k", t0, { requests: 1 }, { priority: 0 })).wait).toBe(0)
         expect((yield* interactive.reserve("quota:k", t0 + 10, { requests: 1 }, { priority: 2 })).wait).toBeGreaterThan(
           0

@@ -101,11 +101,13 @@ export interface Service {
   /**
    * The provider's budget, as the fleet knows it from the headers: for each dimension whose limit is known, a
    * bucket of one minute's worth refilled continuously at `limit` per minute (how Anthropic and OpenAI count).
-   * Charges `cost` if every such dimension has room for it and as much again, kept in hand (a cost above half a
-   * limit needs a full bucket): the fleet's count may run a call ahead of the provider's, whose order of
-   * arrival it cannot know (see {@link QuotaSighting}), and on real processes sharing one Redis, spending to the
-   * last request cost a 429 or two at the tail. A dimension whose limit is not known yet neither limits nor is
-   * charged. `order` orders the fleet's asks as `take`'s does.
+   * Charges `cost` if every such dimension has room for it and 200 ms of its refill more, kept in hand (a
+   * cost above the limit less that needs a full bucket): the fleet's count may run a call or so ahead of the
+   * provider's, whose order of arrival it cannot know (see {@link QuotaSighting}), and on real processes sharing
+   * one Redis, spending to the last request cost a 429 or two at the tail (at 300 requests a minute, 200 ms is
+   * one request; in time rather than in calls, it scales with a process's share when Redis is gone). A
+   * dimension whose limit is not known yet neither limits nor is charged. `order` orders the fleet's asks as
+   * `take`'s does.
    */
   readonly reserve: (key: string, now: number, cost: Quota, order?: Steps.Order) => Effect.Effect<Reservation>
   /** Gives back (positive) or charges (negative) an amount per dimension: a reservation settled or released. */

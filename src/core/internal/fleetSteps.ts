@@ -432,7 +432,7 @@ export const throttled = (
 }
 
 /**
- * Charges `cost` if every dimension whose limit is known has room for it and as much again (see
+ * Charges `cost` if every dimension whose limit is known has room for it and 200 ms of its refill more (see
  * `FleetStore.Service.reserve`), else says how long until they do.
  */
 export const reserve = (
@@ -451,7 +451,7 @@ export const reserve = (
     const bucket = state.buckets[d]
     const amount = cost[d]
     if (bucket === undefined || amount === undefined || amount <= 0) continue
-    const need = Math.min(amount + amount, bucket.limit) - bucket.available
+    const need = Math.min(amount + (bucket.limit * inHand) / perMinute, bucket.limit) - bucket.available
     if (need > 0) wait = Math.max(wait, (need * perMinute) / bucket.limit)
   }
   throughGate(state, now, args, wait > 1e-3 ? wait : 0, 1)
@@ -721,6 +721,8 @@ const validGate = (gate: unknown, now: number): boolean => {
 }
 
 const perMinute = 60_000
+// What a reservation leaves of each bucket, in milliseconds of its refill (see `FleetStore.Service.reserve`).
+const inHand = 200
 const big = 1e15
 const day = 86_400_000
 
