@@ -136,8 +136,8 @@ describe("the providers' fleet stack over HTTP, paced by the provider's headers 
         const counts = yield* twoRuntimes(() =>
           FleetStoreRedis.layer({ host: url.hostname, port: Number(url.port), prefix, timeout: "1 second" })
         )
-        // both start blind and learn the limits from their first answers; measured: 0 in most runs, 1 in about a
-        // third, when the minute's worth runs out: a sighting's benefit of the doubt (what the fleet charged
+        // both start blind and learn the limits from their first answers; measured: 0 in about half the runs, 1 in
+        // the others, when the minute's worth runs out: a sighting's benefit of the doubt (what the fleet charged
         // after the call may be in the provider's count) lets the fleet's count run a call or two ahead while
         // both send fast, more than the call kept in hand (open: docs/performance.md#real-processes-on-real-redis)
         assert.deepStrictEqual({ ...counts, refused: 0 }, { accepted: 330, refused: 0, withoutBody: 0 })
