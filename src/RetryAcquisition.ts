@@ -181,13 +181,12 @@ export const retrying = <E>(
             })
         })
 
-      // A retry keeps its call's place in the limiter's line (see internal/retried).
-      const again = () => call.attempt > 1 ? Retried.retrying(limited) : limited
       // The attempt's span is the parent of whatever the acquisition traces (an HTTP client's span, say).
       const attempt = tracing
         ? Effect.suspend(() => {
           call.attempt++
-          return Effect.tapError(again(), (error) => annotate(failureAttributes(policy, error))).pipe(
+          const run = Retried.attempt(call.attempt, limited)
+          return Effect.tapError(run, (error) => annotate(failureAttributes(policy, error))).pipe(
             Effect.withSpan(`${name}.attempt`, {
               attributes: { ...attributes, "retry.attempt": call.attempt, "retry.delay_ms": call.delayMillis },
               ...(call.span === undefined ? {} : { parent: call.span }),
@@ -197,7 +196,7 @@ export const retrying = <E>(
         })
         : Effect.suspend(() => {
           call.attempt++
-          return again()
+          return Retried.attempt(call.attempt, limited)
         })
 
       // Built at the first failure only: deadline, budget, then the log, metrics and hook of a retry.

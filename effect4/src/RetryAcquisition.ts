@@ -143,7 +143,7 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       const attempt = Effect.suspend(() => {
         call.attempt++
         return Effect.tapError(
-          call.attempt > 1 ? Retried.retrying(limited) : limited,
+          Retried.attempt(call.attempt, limited),
           (error) => Effect.annotateCurrentSpan(failureAttributes(policy, error))
         ).pipe(
           Effect.withSpan(`${name}.attempt`, {

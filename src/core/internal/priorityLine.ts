@@ -25,10 +25,8 @@ export interface PriorityLine<W> {
   readonly push: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
   /** Puts back at the head of its class and tenant one that was taken and not served. */
   readonly putBack: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
-  /** The next to serve, its priority, its tenant and whether it is a retry, taken out of the line. */
-  readonly take: () =>
-    | { readonly waiter: W; readonly priority: number; readonly tenant: Tenant; readonly retry: boolean }
-    | undefined
+  /** The next to serve, its priority and its tenant, taken out of the line. */
+  readonly take: () => { readonly waiter: W; readonly priority: number; readonly tenant: Tenant } | undefined
   /** The waiter the next `take` serves, left in the line. */
   readonly peek: () => W | undefined
   /** The priority the next `take` serves (-1 when nobody waits). */
@@ -80,8 +78,8 @@ export const make = <W>(): PriorityLine<W> => {
         passed[other] = other === c || fifos[other]!.size() === 0 ? 0 : passed[other]! + 1
       }
       size--
-      const { retry, tenant, waiter } = fifos[c]!.shift()!
-      return { waiter, priority: c, tenant, retry }
+      const { tenant, waiter } = fifos[c]!.shift()!
+      return { waiter, priority: c, tenant }
     },
     peek: () => {
       const c = nextClass()
@@ -154,7 +152,7 @@ const classLine = <W>() => {
       ;(retry ? queue.retries : queue.fifo).unshift(waiter)
       added(retry)
     },
-    shift: (): { readonly tenant: Tenant; readonly waiter: W; readonly retry: boolean } | undefined => {
+    shift: (): { readonly tenant: Tenant; readonly waiter: W } | undefined => {
       const queue = nextTenant()
       if (queue === undefined) return undefined
       virtual = queue.pass
@@ -164,7 +162,7 @@ const classLine = <W>() => {
       size--
       if (retry) retries--
       if (queue.retries.size() === 0 && queue.fifo.size() === 0) tenants.delete(queue.tenant.key)
-      return { tenant: queue.tenant, waiter, retry }
+      return { tenant: queue.tenant, waiter }
     },
     drain: (): Array<W> => {
       const all = [...tenants.values()].flatMap((queue) => [...queue.retries.drain(), ...queue.fifo.drain()])

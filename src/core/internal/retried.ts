@@ -16,8 +16,10 @@ const current: Reference<boolean> = reference<boolean>("effect-retry-layer/Retri
 export const get: Effect.Effect<boolean> = Effect.suspend(() => getReference(current))
 
 /**
- * `self` run as a retried attempt.
+ * The `attempt`th attempt of a call (from 1): `self`, marked a retry after the first. Each line's retry layer
+ * runs every attempt through it.
  *
  * @internal
  */
-export const retrying = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => locally(self, current, true)
+export const attempt = <A, E, R>(attempt: number, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  attempt > 1 ? locally(self, current, true) : self
