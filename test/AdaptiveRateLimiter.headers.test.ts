@@ -92,7 +92,6 @@ describe("AdaptiveRateLimiter: pacing by the provider's rate-limit headers and e
         const defaults = yield* run(format)
         expect(defaults.refused).toBeGreaterThan(0)
         expect(defaults.refused).toBeLessThanOrEqual(25)
-        console.log("DBG", format, defaults.refused, Math.max(...defaults.finished), Math.max(...within.finished))
       }
     }))
 
