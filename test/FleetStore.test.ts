@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AdaptiveRateLimiter, CompletionModel, FleetStore } from "effect-retry-layer"
 import { FleetStoreRedis } from "effect-retry-layer/redis"
-import { ThrottledModel } from "effect-retry-layer/testing"
+import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import { dimensions } from "../src/core/internal/tokens.js"
@@ -512,6 +513,60 @@ describe("FleetStore", () => {
           expect(accepted).toBeGreaterThanOrEqual(0.95 * 40 * 20)
           expect(refused / (accepted + refused)).toBeLessThan(0.04)
           expect(lines.filter((l) => l.includes("paces at this process's share"))).toHaveLength(2)
+        }).pipe(Effect.provide(logger))
+    )
+
+    it.scoped(
+      "a store that is really down: a process whose peers stopped takes back their share of the provider's quota, " +
+        "told by its headers",
+      () =>
+        Effect.gen(function*() {
+          const mode = { down: "up" as "fail" | "hang" | "up" }
+          const primary = failing(mode)
+          // 600 requests a minute (10/s), told in Anthropic's headers; two processes of 5 callers each, either
+          // of which alone could send 50 a second
+          const [server, stats] = yield* TokenLimitedModel.make({
+            limits: { requests: 600 },
+            headers: "anthropic",
+            latency: "100 millis"
+          })
+          const processes = yield* Effect.forEach([0, 1], () =>
+            Effect.map(
+              AdaptiveRateLimiter.make({ key: "shared" }).pipe(
+                Effect.provideService(
+                  FleetStore.FleetStore,
+                  FleetStore.resilient(primary, { label: "test", timeout: "50 millis", coolDown: "2 seconds" })
+                )
+              ),
+              (limiter) => ({ stop: false, model: CompletionModel.mapAcquisition(server, limiter.apply) })
+            ))
+          const calls = yield* Effect.fork(Effect.all(
+            processes.flatMap((p) =>
+              Array.from({ length: 5 }, () =>
+                Effect.gen(function*() {
+                  while (!p.stop) yield* Effect.exit(Effect.flatMap(p.model.chatStream(request), Stream.runDrain))
+                }))
+            ),
+            { concurrency: "unbounded" }
+          ))
+          yield* TestClock.adjust("10 seconds") // the fleet spends the first minute's 600 and paces at 10/s
+          mode.down = "fail"
+          const down = yield* stats
+          yield* TestClock.adjust("5 seconds")
+          // both at about half, together the provider's rate, without a 429 wave
+          const both = yield* stats
+          expect(both.accepted - down.accepted).toBeGreaterThanOrEqual(0.9 * 10 * 5)
+          processes[1]!.stop = true
+          yield* TestClock.adjust("5 seconds") // the one left sees the provider's count rise, and takes it
+          const alone = yield* stats
+          yield* TestClock.adjust("10 seconds")
+          const after = yield* stats
+          processes[0]!.stop = true
+          yield* TestClock.adjust("5 seconds")
+          yield* Fiber.join(calls)
+          // at its share alone (half), 50 of these 100; at the provider's rate, 100
+          expect(after.accepted - alone.accepted).toBeGreaterThanOrEqual(0.9 * 10 * 10)
+          expect((after.refused - down.refused) / (after.accepted - down.accepted)).toBeLessThan(0.02)
         }).pipe(Effect.provide(logger))
     )
 

@@ -35,6 +35,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type DurationInput, type Tag, tag } from "../internal/compat.js"
+import * as AwayShare from "./internal/awayShare.js"
 import * as Ops from "./internal/fleetOps.js"
 import type {
   BudgetAsk,
@@ -242,9 +243,13 @@ export interface ResilientOptions {
  * own, without a burst, at its share of the fleet's last rate and of the
  * provider's quota (its own sends over the fleet's, averaged over about 10 s;
  * said once per key and outage), and probes up from there as after a cut; a
- * process that had sent nothing starts slow. The fleet degrades to independent
- * limiters that together keep to the rate it had found; it does not stop, and
- * no call waits longer than `timeout` for the store.
+ * process that had sent nothing starts slow. The quota's share then follows
+ * the provider's headers: what they say the key spent, less this process's
+ * own, is the rest of the fleet's, so a process whose peers finished takes
+ * their part within about 10 s (and gives it back when they return). The
+ * fleet degrades to independent limiters that together keep to the rate it
+ * had found; it does not stop, and no call waits longer than `timeout` for
+ * the store.
  *
  * @category combinators
  * @since 0.1.0
@@ -309,32 +314,40 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
  * share is its own grants over the fleet's sends, averaged over about 10 s. The first local answer of
  * an outage starts the send bucket at the share of the fleet's last rate, as just after a cut (the curve
  * regrows from there), and the limiter's provider quota at the share of its limits and of what was left;
- * sightings of the provider's limits count at the share until the store answers. With no share known (a
- * process that had sent nothing) the bucket starts slow and the quota from the next sighting, as a new store.
+ * sightings of the provider's limits count at the share until the store answers. The quota's share then follows
+ * the provider's count (internal/awayShare): what the rest of the fleet spent is what the provider counted less
+ * this process's own charges, and a process takes what its peers leave (they stopped, or finished) and gives
+ * back what they need. With no share known (a process that had sent nothing) the bucket starts slow and the
+ * quota from the next sighting, as a new store.
  * The `remote` operations record what the store said; the `local` ones answer in its place. (A constructor
  * closure, long for that reason only: the records of the send buckets and the quotas, and the seeding of each.)
  */
 const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, label: string) => {
   const shareSpan = 10_000
   // Per send bucket: the rate this process asked at, the store's last answer, this process's own grants over
-  // the bucket's window (to seed the local one) and the averaged rates of its grants and the fleet's sends.
+  // the bucket's window (to seed the local one) and the counts of its grants and of the fleet's sends, averaged.
   // Per quota: the limits of the provider's last sighting and what was left at the last charge. `shared` holds
   // the keys the store answered since they were last seeded; `shares`, the share each seeded quota counts
-  // sightings at.
+  // sightings at, as it follows the provider's count.
   const buckets = new Map<
     string,
-    { rate: number; control: Control; own: Steps.Ring; at: number; ownRate: number; fleetRate: number }
+    { rate: number; control: Control; own: Steps.Ring; at: number; ownSent: number; fleetSent: number }
   >()
   const quotas = new Map<string, { limits: { -readonly [K in QuotaDimension]?: number }; left: Quota }>()
   const shared = new Set<string>()
-  const shares = new Map<string, number>()
+  const shares = new Map<string, AwayShare.AwayShare>()
 
-  // Rates averaged over `shareSpan` (exponentially weighted): a window of a second holds a handful of sends
-  // at a provider's pace, too few to tell a process's share from chance.
+  // Counts over `shareSpan` (exponentially weighted), both weighted alike: a window of a second holds a handful
+  // of sends at a provider's pace, too few to tell a process's share from chance. (The ratio of averaged rates
+  // was not one: the fleet's lagged its start-up burst, and a process that took much of it counted 100%.) The
+  // fleet's sends are its rate, as each answer gives it, times the time since the last; since this process last
+  // asked, the fleet is taken to have gone on at that rate.
   const shareOf = (bucketKey: string, now: number): number | undefined => {
     const last = buckets.get(bucketKey)
     if (last === undefined) return undefined
-    const share = Math.min(1, (last.ownRate * Math.exp(-(now - last.at) / shareSpan)) / last.fleetRate)
+    const decay = Math.exp(-(now - last.at) / shareSpan)
+    const fleet = last.fleetSent * decay + (last.control.sent * (now - last.at)) / 1000
+    const share = fleet > 0 ? Math.min(1, (last.ownSent * decay) / fleet) : 0
     return share > 0 ? share : undefined
   }
   const said = (key: string, line: string) =>
@@ -351,8 +364,10 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
         control: take.control,
         own,
         at: now,
-        ownRate: (last?.ownRate ?? 0) * decay + take.taken * 1000 / shareSpan,
-        fleetRate: last === undefined ? take.control.sent : last.fleetRate * decay + take.control.sent * (1 - decay)
+        ownSent: (last?.ownSent ?? 0) * decay + take.taken,
+        fleetSent: last === undefined
+          ? 0
+          : last.fleetSent * decay + (take.control.sent * Math.max(0, now - last.at)) / 1000
       })
       shared.add(key)
       return take
@@ -409,7 +424,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       const known = quotas.get(key)
       local.quotas.delete(key)
       if (share === undefined || known === undefined) return Effect.void
-      shares.set(key, share)
+      shares.set(key, AwayShare.make(share, now))
       const buckets: Steps.QuotaState["buckets"] = {}
       for (const d of Tokens.dimensions) {
         const limit = known.limits[d]
@@ -419,9 +434,20 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
       local.quotas.set(key, { at: now, buckets })
       return said(key, `counts ${(share * 100).toFixed(0)}% of the provider's limits (this process's share)`)
     })
-  const atShare = (key: string, seen: { readonly [K in QuotaDimension]?: QuotaSighting }) => {
-    const share = shares.get(key)
-    if (share === undefined) return seen
+  // A sighting at the share, once the share has followed it; what it gained, it takes of what the provider has left.
+  const atShare = (key: string, now: number, seen: { readonly [K in QuotaDimension]?: QuotaSighting }) => {
+    const away = shares.get(key)
+    if (away === undefined) return seen
+    const gained = AwayShare.sighted(away, now, seen)
+    const state = local.quotas.get(key)
+    if (gained > 0 && state !== undefined) {
+      for (const d of Tokens.dimensions) {
+        const bucket = state.buckets[d]
+        const remaining = seen[d]?.remaining
+        if (bucket !== undefined && remaining !== undefined) bucket.available += gained * remaining
+      }
+    }
+    const share = away.value
     return Object.fromEntries(
       Object.entries(seen).map(([d, sighting]) => [d, {
         ...sighting,
@@ -429,6 +455,12 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
         remaining: sighting!.remaining === undefined ? undefined : share * sighting!.remaining
       }])
     )
+  }
+
+  // What this process charged the provider while away (a settlement's delta is a refund: charged as its negative).
+  const spent = (key: string, amounts: Quota, sign: 1 | -1): void => {
+    const away = shares.get(key)
+    if (away !== undefined) AwayShare.spend(away, amounts, sign)
   }
 
   return {
@@ -449,12 +481,22 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
     local: {
       take: localTake,
       reserve: (key, now, cost, order) =>
-        Effect.andThen(seedQuota(key, now), local.service.reserve(key, now, cost, order)),
-      settle: (key, now, delta) => Effect.andThen(seedQuota(key, now), local.service.settle(key, now, delta)),
+        Effect.andThen(
+          seedQuota(key, now),
+          Effect.tap(local.service.reserve(key, now, cost, order), (r) => Effect.sync(() => spent(key, r.charged, 1)))
+        ),
+      settle: (key, now, delta) =>
+        Effect.andThen(
+          seedQuota(key, now),
+          Effect.tap(local.service.settle(key, now, delta), () => Effect.sync(() => spent(key, delta, -1)))
+        ),
       observe: (key, now, seen, blind) =>
         Effect.andThen(
           seedQuota(key, now),
-          Effect.suspend(() => local.service.observe(key, now, atShare(key, seen), blind))
+          Effect.suspend(() => {
+            if (blind !== undefined) spent(key, blind, 1)
+            return local.service.observe(key, now, atShare(key, now, seen), blind)
+          })
         )
     } satisfies Pick<Service, "take" | "reserve" | "settle" | "observe">
   }
