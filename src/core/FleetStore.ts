@@ -309,6 +309,15 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
   }
 }
 
+// A process's charges to a quota and the fleet's, as the store counted them (one dimension's running total).
+interface Charges {
+  readonly dimension: QuotaDimension
+  readonly counted: number
+  readonly at: number
+  readonly own: number
+  readonly fleet: number
+}
+
 /**
  * What a process keeps to while the store is away: its share of the fleet's pace, not the whole of it. The
  * share is its own grants over the fleet's sends, averaged over about 10 s. The first local answer of
@@ -326,14 +335,22 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
   const shareSpan = 10_000
   // Per send bucket: the rate this process asked at, the store's last answer, this process's own grants over
   // the bucket's window (to seed the local one) and the counts of its grants and of the fleet's sends, averaged.
-  // Per quota: the limits of the provider's last sighting and what was left at the last charge. `shared` holds
+  // Per quota: the limits of the provider's last sighting, what was left at the last charge, and this process's
+  // charges and the fleet's (both as the store counted them), averaged like the grants. `shared` holds
   // the keys the store answered since they were last seeded; `shares`, the share each seeded quota counts
   // sightings at, as it follows the provider's count.
   const buckets = new Map<
     string,
     { rate: number; control: Control; own: Steps.Ring; at: number; ownSent: number; fleetSent: number }
   >()
-  const quotas = new Map<string, { limits: { -readonly [K in QuotaDimension]?: number }; left: Quota }>()
+  const quotas = new Map<
+    string,
+    {
+      limits: { -readonly [K in QuotaDimension]?: number }
+      left: Quota
+      charges?: Charges | undefined
+    }
+  >()
   const shared = new Set<string>()
   const shares = new Map<string, AwayShare.AwayShare>()
 
@@ -416,12 +433,35 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
     if (known === undefined) quotas.set(key, known = { limits: {}, left: {} })
     return known
   }
+  // The running totals a reservation gives, in the first dimension it charged: the fleet's charges since this
+  // process's last are the difference (a store that started afresh counts from this one).
+  const counting = (
+    last: Charges | undefined,
+    now: number,
+    r: Steps.Reservation
+  ) => {
+    const dimension = last !== undefined && r.counted[last.dimension] !== undefined
+      ? last.dimension
+      : Tokens.dimensions.find((d) => r.counted[d] !== undefined)
+    if (dimension === undefined) return last
+    const counted = r.counted[dimension]!
+    const own = r.charged[dimension] ?? 0
+    if (last === undefined || last.dimension !== dimension) return { dimension, counted, at: now, own, fleet: own }
+    const decay = Math.exp(-Math.max(0, now - last.at) / shareSpan)
+    const since = counted >= last.counted ? counted - last.counted : own
+    return { dimension, counted, at: now, own: last.own * decay + own, fleet: last.fleet * decay + since }
+  }
   // Before the first local answer of an outage: the quota at this process's share, or (no share) from scratch.
   const seedQuota = (key: string, now: number): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (!shared.delete(key)) return Effect.void
-      const share = shareOf(Keys.sendBucketOfQuota(key), now)
       const known = quotas.get(key)
+      // what the store counted of this process's charges and the fleet's; for a quota this process never
+      // charged (or one whose store counts no dimension), the send bucket's share
+      const charges = known?.charges
+      const share = charges !== undefined && charges.fleet > 0
+        ? Math.min(1, charges.own / charges.fleet)
+        : shareOf(Keys.sendBucketOfQuota(key), now)
       local.quotas.delete(key)
       if (share === undefined || known === undefined) return Effect.void
       shares.set(key, AwayShare.make(share, now))
@@ -470,6 +510,7 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
         remoteQuota(key, primary.reserve(key, now, cost, order), (r) => {
           const known = quota(key)
           known.left = { ...known.left, ...r.left }
+          known.charges = counting(known.charges, now, r)
         }),
       settle: (key, now, delta) => remoteQuota(key, primary.settle(key, now, delta), () => {}),
       observe: (key, now, seen, blind) =>

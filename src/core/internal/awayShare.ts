@@ -68,14 +68,17 @@ export const sighted = (
   share.others += (1 - Math.exp(-elapsed / smoothing)) * (others - share.others)
   const before = share.value
   const target = 1 - share.others
-  // Every process moves at once. Up: its part (its share over the fleet's, itself and the others) of half the gap,
-  // so that the fleet's sum moves by half its gap whatever the number of processes (half each would overshoot
-  // with more than three), and one left alone takes half of it a step. Down: halfway, as each one's target is
-  // then its part of what the provider let through, and the sum halves its excess.
-  const moved = target > before
-    ? (before / (before + share.others)) * ((target - before) / 2)
-    : (target - before) / 2
-  share.value = Math.min(1, Math.max(floor, before + moved))
+  // Every process moves at once, a step a second: one that reads rarely (a small share sends rarely) takes the
+  // steps it missed, so that each moves as fast in time. Up: its part (its share over the fleet's, itself and
+  // the others) of half the gap, so that the fleet's sum moves by half its gap whatever the number of processes
+  // (half each would overshoot with more than three), and one left alone takes half of it a step. Down:
+  // halfway, as each one's target is then its part of what the provider let through, and the sum halves its
+  // excess.
+  let value = before
+  for (let k = Math.min(maxSteps, Math.floor(elapsed / step)); k > 0; k--) {
+    value += target > value ? (value / (value + share.others)) * ((target - value) / 2) : (target - value) / 2
+  }
+  share.value = Math.min(1, Math.max(floor, value))
   return share.value - before
 }
 
@@ -86,6 +89,8 @@ const perMinute = 60_000
 const step = 1_000
 // A reading's error is a whole request either way (10% of a second's refill at 600 a minute): averaged.
 const smoothing = 2_000
+// The steps a reading long after the last may take (its measure is of the whole time: steady or not).
+const maxSteps = 8
 // A process keeps at least this much of the quota: one in a hundred.
 const floor = 0.01
 

@@ -7,8 +7,16 @@ import * as AwayShare from "../../../src/core/internal/awayShare.js"
 
 const limit = 600 // a minute's: 10 a second
 
-/** Runs `steps` seconds; `busy(i, t)` says whether process i has work at second t. The shares after each step. */
-const run = (initial: ReadonlyArray<number>, steps: number, busy: (i: number, t: number) => boolean) => {
+/**
+ * Runs `steps` seconds; `busy(i, t)` says whether process i has work at second t, `reads(i, t)` whether it reads
+ * the provider's count then (an answer came). The shares after each step.
+ */
+const run = (
+  initial: ReadonlyArray<number>,
+  steps: number,
+  busy: (i: number, t: number) => boolean,
+  reads: (i: number, t: number) => boolean = () => true
+) => {
   const shares = initial.map((value) => AwayShare.make(value, 0))
   let remaining = 0 // the fleet had been spending all of it
   const seen = () => ({ requests: { limit, remaining: Math.floor(remaining) } })
@@ -23,7 +31,7 @@ const run = (initial: ReadonlyArray<number>, steps: number, busy: (i: number, t:
     const scale = wanted > room ? room / wanted : 1
     remaining = room - wanted * scale
     shares.forEach((share, i) => AwayShare.spend(share, { requests: want[i]! * scale }))
-    shares.forEach((share) => AwayShare.sighted(share, t * 1000, seen()))
+    shares.forEach((share, i) => reads(i, t) && AwayShare.sighted(share, t * 1000, seen()))
     history.push(shares.map((share) => share.value))
   }
   return history
@@ -58,6 +66,24 @@ describe("AwayShare", () => {
         const history = run(initial, 60, (i, t) => i === 0 || t <= 10 || t > 30)
         expect(history[19]![0]).toBeGreaterThan(0.9)
         expect(Math.abs(mean(history.slice(50).map(sum)) - 1)).toBeLessThan(0.05)
+      }
+    )))
+
+  it("a process that reads rarely (a small share answered rarely) moves as fast in time as one that reads often", () =>
+    fc.assert(fc.property(
+      fc.double({ min: 0.02, max: 0.2, noNaN: true }),
+      fc.integer({ min: 2, max: 8 }),
+      (small, every) => {
+        // three peers at a quarter each stop at 10 s; the small one reads every `every` seconds
+        const often = run([small, 0.25, 0.25, 0.25], 30, (i, t) => i === 0 || t <= 10)
+        const rarely = run(
+          [small, 0.25, 0.25, 0.25],
+          30,
+          (i, t) => i === 0 || t <= 10,
+          (i, t) => i > 0 || t % every === 0
+        )
+        expect(often[29]![0]).toBeGreaterThan(0.9)
+        expect(rarely[29]![0]).toBeGreaterThan(0.9)
       }
     )))
 
