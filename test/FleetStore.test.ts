@@ -570,6 +570,30 @@ describe("FleetStore", () => {
         }).pipe(Effect.provide(logger))
     )
 
+    it.effect("the quota's share is what the store counted of a process's charges, less as it sat idle", () =>
+      Effect.gen(function*() {
+        lines.length = 0
+        const mode = { down: "up" as "fail" | "hang" | "up" }
+        const primary = failing(mode)
+        const options = { label: "test", timeout: "50 millis", coolDown: "2 seconds" } as const
+        const [a, b, c] = [0, 1, 2].map(() => FleetStore.resilient(primary, options))
+        yield* a!.observe("quota:k", 0, { requests: { limit: 60_000, remaining: 60_000 } })
+        // 10 s of a, b and c charging a request each in turn every 10 ms; then 5 s of b and c only
+        for (let t = 0; t < 15_000; t += 10) {
+          const store = t < 10_000 ? [a, b, c][(t / 10) % 3]! : [b, c][(t / 10) % 2]!
+          yield* store.reserve("quota:k", t, { requests: 1 })
+        }
+        mode.down = "fail"
+        yield* b!.reserve("quota:k", 15_000, { requests: 1 })
+        yield* a!.reserve("quota:k", 15_000, { requests: 1 })
+        const counted = lines.map((l) => /quota:k counts (\d+)%/.exec(l)?.[1]).filter((x) => x !== undefined)
+        // b: half of the last 5 s, a third before (weighted over about 10 s); a: a third, 5 s ago
+        expect(Number(counted[0])).toBeGreaterThanOrEqual(40)
+        expect(Number(counted[0])).toBeLessThanOrEqual(50)
+        expect(Number(counted[1])).toBeGreaterThanOrEqual(5)
+        expect(Number(counted[1])).toBeLessThanOrEqual(20)
+      }).pipe(Effect.provide(logger)))
+
     it.effect("an ask that cannot be interrupted (a batch's leader) is answered locally after the timeout too", () =>
       Effect.gen(function*() {
         const store = FleetStore.resilient(failing({ down: "hang" }), {

@@ -451,16 +451,23 @@ const shareWhileAway = (primary: Fallible, local: ReturnType<typeof memory>, lab
     const since = counted >= last.counted ? counted - last.counted : own
     return { dimension, counted, at: now, own: last.own * decay + own, fleet: last.fleet * decay + since }
   }
+  // Its charges over the fleet's, the fleet taken to have gone on at its average since this process last charged.
+  const chargedShare = (charges: Charges, now: number): number | undefined => {
+    const idle = Math.max(0, now - charges.at)
+    const decay = Math.exp(-idle / shareSpan)
+    const share = Math.min(1, (charges.own * decay) / (charges.fleet * decay + (charges.fleet / shareSpan) * idle))
+    return share > 0 ? share : undefined
+  }
   // Before the first local answer of an outage: the quota at this process's share, or (no share) from scratch.
   const seedQuota = (key: string, now: number): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (!shared.delete(key)) return Effect.void
       const known = quotas.get(key)
-      // what the store counted of this process's charges and the fleet's; for a quota this process never
-      // charged (or one whose store counts no dimension), the send bucket's share
+      // what the store counted of this process's charges and the fleet's; for a quota this process never charged
+      // (or one whose store counts no dimension), the send bucket's share
       const charges = known?.charges
       const share = charges !== undefined && charges.fleet > 0
-        ? Math.min(1, charges.own / charges.fleet)
+        ? chargedShare(charges, now)
         : shareOf(Keys.sendBucketOfQuota(key), now)
       local.quotas.delete(key)
       if (share === undefined || known === undefined) return Effect.void
