@@ -50,8 +50,8 @@ import {
   Tenant
 } from "effect-retry-layer"
 import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
-import { completionChart } from "./support/chart.js"
 import * as DiscreteTime from "./support/DiscreteTime.js"
+import { fleetCharts } from "./support/fleetCharts.js"
 import type { Outcome, Scenario } from "./support/fleetScenarios.js"
 import * as Scenarios from "./support/fleetScenarios.js"
 import { report } from "./support/report.js"
@@ -197,7 +197,10 @@ const tokenRequests = (n: number) => {
 // Which client's call a request is for (deadlines).
 const clientOf = FiberRef.unsafeMake(0)
 
-/** deadlines: what the calls that missed their deadline sent, and how soon the refused ones were told. */
+/**
+ * deadlines: what the calls that missed their deadline sent, and how soon the refused ones were told; and when
+ * (ascending).
+ */
 const deadlineFigures = (
   completions: ReadonlyArray<number | undefined>,
   sentBy: ReadonlyArray<number>,
@@ -207,11 +210,15 @@ const deadlineFigures = (
   // every call starts at 0: a call missed its deadline unless it succeeded by then
   const missed = completions.flatMap((at, client) => at === undefined || at > deadline ? [client] : [])
   const refusedUnsent = [...refusedAt].filter(([client]) => sentBy[client] === 0).map(([, at]) => at)
+    .sort((a, b) => a - b)
   return {
-    sentThenMissed: missed.reduce((sum, client) => sum + sentBy[client]!, 0),
-    refused: refusedUnsent.length,
-    refusalP99Millis: Scenarios.round(Scenarios.quantile([...refusedUnsent].sort((a, b) => a - b), 0.99), 1),
-    admittedMissed: missed.filter((client) => sentBy[client]! > 0).length
+    figures: {
+      sentThenMissed: missed.reduce((sum, client) => sum + sentBy[client]!, 0),
+      refused: refusedUnsent.length,
+      refusalP99Millis: Scenarios.round(Scenarios.quantile(refusedUnsent, 0.99), 1),
+      admittedMissed: missed.filter((client) => sentBy[client]! > 0).length
+    },
+    refusedAt: refusedUnsent
   }
 }
 
@@ -280,7 +287,7 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         { concurrency: "unbounded" }
       )
       // mixed-priority: an interactive call every so often while the batch runs, each process in turn
-      const interactive: Array<number> = []
+      const interactive: Array<readonly [number, number]> = []
       let batchDone = false
       const interactiveCalls = (every: number) =>
         Effect.gen(function*() {
@@ -299,7 +306,7 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
                     )),
                     (exit) =>
                       Effect.map(Clock.currentTimeMillis, (to) => {
-                        if (exit._tag === "Success") interactive.push(to - from)
+                        if (exit._tag === "Success") interactive.push([from, to - from])
                       })
                   ))
               )
@@ -336,6 +343,9 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
           mixed ? interactiveCalls(scenario.interactiveEveryMillis) : Effect.void
         ], { concurrency: "unbounded" }).pipe(Effect.map(([done]) => done))
       const counts = yield* stats
+      const deadlines = deadline === undefined
+        ? undefined
+        : deadlineFigures(results.flat(), sentBy, refusedAt, deadline)
       return Scenarios.outcome(
         scenario,
         strategy.name,
@@ -344,14 +354,19 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         end,
         floorMillis(scenario),
         {
-          interactive: mixed ? interactive : undefined,
-          deadlines: deadline === undefined ? undefined : deadlineFigures(results.flat(), sentBy, refusedAt, deadline),
+          interactive: mixed ? interactive.map(([, latency]) => latency) : undefined,
+          deadlines: deadlines?.figures,
           tenants: spec === undefined ? undefined : Scenarios.tenantFigures(
             spec,
             deliveredTo,
             scenario.server.capacity,
             counts.accepted + counts.refused + counts.failed
-          )
+          ),
+          timeline: {
+            ...(mixed ? { interactive } : {}),
+            ...(spec === undefined ? {} : { delivered: deliveredTo }),
+            ...(deadlines === undefined ? {} : { refused: deadlines.refusedAt })
+          }
         }
       )
     }).pipe(
@@ -381,7 +396,7 @@ const distant = (memory: FleetStore.Service, millis: number): () => FleetStore.S
   return () => FleetStore.resilient(fallible, { label: "simulated", timeout: "50 millis", coolDown: "2 seconds" })
 }
 
-/** Every scenario with its strategies; a chart of the headline. */
+/** Every scenario with its strategies; the charts of the headline and of the scenarios of latency. */
 export const run = () => {
   const outcomes: Array<Outcome> = []
   for (const [name, processes, names] of runs) {
@@ -399,11 +414,6 @@ export const run = () => {
       `floor = (N - burst) / C + latency`,
     outcomes.map(row)
   )
-  completionChart(
-    new URL("./results/fleet.svg", import.meta.url),
-    "Clients done over time: 10,000 clients, capacity 100/s, 429 with Retry-After: 1",
-    10_000,
-    outcomes.filter((o) => o.scenario === "headline").map((o) => ({ name: o.strategy, completions: o.completions }))
-  )
+  fleetCharts(outcomes)
   return outcomes
 }

@@ -199,6 +199,15 @@ export interface Outcome {
   /** mixed-priority: each interactive call's latency, in ms, ascending. */
   readonly interactive?: ReadonlyArray<number>
   /**
+   * For the charts (ms): mixed-priority, when each interactive call asked and its latency; tenants, each
+   * tenant's answers; deadlines, when each call refused before it sent anything was told.
+   */
+  readonly timeline?: {
+    readonly interactive?: ReadonlyArray<readonly [number, number]>
+    readonly delivered?: { readonly [tenant: string]: ReadonlyArray<number> }
+    readonly refused?: ReadonlyArray<number>
+  }
+  /**
    * capacity-change: seconds from the rise to 200/s until the server admits 90% of it over a whole second,
    * the worst of four runs with the changes 0, 250, 500 and 750 ms later.
    */
@@ -316,6 +325,7 @@ export const outcome = (
     readonly interactive?: ReadonlyArray<number> | undefined
     readonly deadlines?: Outcome["deadlines"] | undefined
     readonly tenants?: Outcome["tenants"] | undefined
+    readonly timeline?: Outcome["timeline"] | undefined
   } = {}
 ): Outcome => {
   const completions = results.flat().filter((t): t is number => t !== undefined).sort((a, b) => a - b)
@@ -335,7 +345,8 @@ export const outcome = (
     }),
     ...(extra.interactive === undefined ? {} : { interactive: [...extra.interactive].sort((a, b) => a - b) }),
     ...(extra.deadlines === undefined ? {} : { deadlines: extra.deadlines }),
-    ...(extra.tenants === undefined ? {} : { tenants: extra.tenants })
+    ...(extra.tenants === undefined ? {} : { tenants: extra.tenants }),
+    ...(extra.timeline === undefined ? {} : { timeline: extra.timeline })
   }
 }
 
