@@ -1,5 +1,5 @@
 // A process's share of the provider's quota while the fleet's store is away, and how it follows the provider's
-// count. Seeded at the process's share of the fleet's sends (FleetStore's shareWhileAway); from then on each
+// count. Seeded at the process's share of the fleet's charges (FleetStore's shareWhileAway); from then on each
 // sighting of the provider's count says what the whole key spent since the last one, the process knows what it
 // spent itself, and the difference is the rest of the fleet. The share moves toward what the others leave:
 // a process whose peers stopped (or were never busy) takes their part back within seconds, and one whose peers
@@ -49,10 +49,11 @@ export const sighted = (
   let others = -1
   for (const d of dimensions) {
     const remaining = seen[d]?.remaining
-    if (remaining === undefined) continue
+    const limit = seen[d]?.limit
+    // a sighting the headers' reader would not give (no limit, or none above 0) tells nothing of a refill
+    if (remaining === undefined || limit === undefined || !(limit > 0)) continue
     const before = share.remaining[d]
     if (before !== undefined && elapsed >= step) {
-      const limit = seen[d]!.limit
       const refill = (limit * elapsed) / perMinute
       // What the provider counted meanwhile, less this process's own: the rest of the fleet's part of the refill.
       const fleet = Math.max(0, Math.min(limit, before + refill) - remaining)

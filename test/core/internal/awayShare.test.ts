@@ -87,6 +87,15 @@ describe("AwayShare", () => {
       }
     )))
 
+  it("a sighting with no limit above 0 (not one the headers' reader gives) leaves the share as it was", () => {
+    const share = AwayShare.make(0.5, 0)
+    AwayShare.sighted(share, 0, { requests: { limit, remaining: 0 } })
+    for (const hostile of [0, -5, Number.NaN]) {
+      expect(AwayShare.sighted(share, 5000, { requests: { limit: hostile, remaining: 0 } })).toBe(0)
+      expect(share.value).toBe(0.5)
+    }
+  })
+
   it("a process that reads too soon after its last reading keeps measuring from that one", () => {
     const share = AwayShare.make(0.5, 0)
     expect(AwayShare.sighted(share, 0, { requests: { limit, remaining: 0 } })).toBe(0)
