@@ -16,9 +16,10 @@ export const fleetCharts = (outcomes: ReadonlyArray<Outcome>) => {
     of("headline").map((o) => ({ name: o.strategy, completions: o.completions }))
   )
 
-  for (const [scenario, told] of [["mixed-priority", "no headers"], ["mixed-priority-headers", "limits in headers"]]) {
+  const mixed = [["mixed-priority", "no headers"], ["mixed-priority-headers", "limits in headers"]] as const
+  for (const [scenario, told] of mixed) {
     // each interactive call's latency at the time it asked, the batch of 10,000 running
-    const lines = of(scenario!).map((o): Line => ({
+    const lines = of(scenario).map((o): Line => ({
       name: o.strategy,
       points: [...o.timeline!.interactive!].sort((a, b) => a[0] - b[0]).map(([at, latency]) => [
         at / 1000,
@@ -28,7 +29,7 @@ export const fleetCharts = (outcomes: ReadonlyArray<Outcome>) => {
     // the first 120 s (the stack's batch takes 100; the peers' runs end early or go on for minutes), the axis
     // cut at 2 s (a call's latency is 0.2 s; the peers' reach 17 s)
     lineChart(
-      file(scenario!),
+      file(scenario),
       `Interactive calls during a 10,000-call batch, 100/s, ${told}: latency by when each asked`,
       { label: "interactive call's latency, s (cut at 2)", max: 2, format: (v) => v.toFixed(1) },
       lines,
