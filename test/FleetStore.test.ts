@@ -441,6 +441,7 @@ describe("FleetStore", () => {
           : Effect.fail(new FleetStore.FleetStoreError({ message: "connection refused" }))
       return {
         budget: (...args) => bad(memory.budget(...args)),
+        firstAttempts: (...args) => bad(memory.firstAttempts(...args)),
         take: (...args) => bad(memory.take(...args)),
         delivered: (...args) => bad(memory.delivered(...args)),
         throttled: (...args) => bad(memory.throttled(...args)),

@@ -87,6 +87,7 @@ describe("FleetStoreRedis", () => {
           for (;;) {
             const before = (yield* b.state).firstAttempts
             yield* firstAttempts(1)
+            yield* a.state
             if ((yield* b.state).firstAttempts === before + 1) {
               return true
             }
@@ -98,6 +99,8 @@ describe("FleetStoreRedis", () => {
         })
 
         yield* firstAttempts(40)
+        // (a's first attempts are written with its next operation: its own read of the budget)
+        expect((yield* a.state).firstAttempts).toBe(40)
         expect((yield* b.state).firstAttempts).toBe(40)
 
         yield* redis.kill
@@ -417,6 +420,8 @@ describe("FleetStoreRedis", () => {
         const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
         const now = Date.now()
         yield* a.observe("quota:k", now, { requests: { limit: 1e6, remaining: 1e6 } })
+        // (the sighting is written with a's next operation: b must not charge before the limits are known)
+        yield* a.reserve("quota:k", now, {})
         const asks = Array.from({ length: 300 }, (_, i) => i % 2 === 0 ? a : b)
         yield* Effect.all(
           asks.flatMap((store) => [
@@ -429,6 +434,46 @@ describe("FleetStoreRedis", () => {
         // every charge counted once: the next one is the 301st
         expect((yield* a.reserve("quota:k", now, { requests: 1 })).counted).toEqual({ requests: 301 })
         expect(warnings).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(logger)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
+    "the steps a process asks together go to Redis as one script; what answers nothing goes with the next ask",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const prefix = `${uniquePrefix("script")}:`
+        // store timeout 5 s: this is about what is sent, and a fall-back to local state would send nothing
+        const a = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "5 seconds" })
+        const b = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "5 seconds" })
+        const client = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis({ ...server })),
+          (client) => Effect.promise(() => client.quit())
+        )
+        const scripts = Effect.map(Effect.promise(() => client.info("commandstats")), (info) =>
+          [...info.matchAll(/cmdstat_eval\w*:calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0))
+        const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+        const now = Date.now()
+        yield* a.take("limiter:k", now, window, 100, 100) // the script is loaded
+        const before = yield* scripts
+        // 32 callers each record a first attempt, take a send slot and count a delivery
+        yield* Effect.all(
+          Array.from({ length: 32 }, () =>
+            Effect.gen(function*() {
+              yield* a.firstAttempts("budget:k", now, window, 1)
+              expect((yield* a.take("limiter:k", now, window, 100, 100)).taken).toBe(1)
+              yield* a.delivered("limiter:k", now, window, { count: 1, growth: 0, restartAbove: 2, restartGrowth: 0 })
+            })),
+          { concurrency: "unbounded" }
+        )
+        // b's read of the budget goes after a's records only once a has asked again
+        const asked = yield* a.budget("budget:k", now, window, { _tag: "Peek" })
+        expect(asked.firstAttempts).toBe(32)
+        expect((yield* b.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(32)
+        expect((yield* b.take("limiter:k", now, window, 100, 100)).control.delivered).toBeCloseTo(3.2)
+        // one script for the 32 callers' first attempts and takes, one with their deliveries and a's read, two for b
+        expect((yield* scripts) - before).toBeLessThanOrEqual(4)
       }).pipe(Effect.scoped, Effect.provide(logger)),
     30_000
   )
@@ -575,6 +620,8 @@ describe("FleetStoreRedis", () => {
           expect((yield* b.take(`limiter:${name}`, now, window, 10, 2)).wait).toBe(100)
           // the provider's quota: a saw the limits, b is charged against them
           yield* a.observe(`quota:${name}`, now, { requests: { limit: 60, remaining: 60 } })
+          // (a's sighting is written with its next operation on the key: an ask that charges nothing)
+          yield* a.reserve(`quota:${name}`, now, {})
           expect((yield* b.reserve(`quota:${name}`, now, { requests: 1 })).left).toEqual({ requests: 59 })
         }
         expect(warnings).toEqual([])

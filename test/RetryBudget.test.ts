@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { CompletionModel } from "effect-retry-layer"
 import { FleetStore, InvalidOptions, ModelError, Retryable, RetryBudget, RetryingModel } from "effect-retry-layer"
+import { FleetStoreRedis } from "effect-retry-layer/redis"
 import { ScriptedModel } from "effect-retry-layer/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -139,12 +140,19 @@ describe("RetryBudget", () => {
   })
 
   it.effect.skipIf(!redisAvailable)(
-    "on Redis: 1,000 concurrent first attempts and retries keep within the allowance",
+    "on Redis: 1,000 concurrent first attempts and retries keep within the allowance (store timeout 5 s)",
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
+        // the store's scope is the test's: provided to `make` alone, its connection would close as `make` returns
+        const store = yield* FleetStoreRedis.make({
+          host: server.host,
+          port: server.port,
+          prefix: `${uniquePrefix("budget-concurrent")}:`,
+          timeout: "5 seconds"
+        })
         const budget = yield* RetryBudget.make({ minPerSecond: 1 }).pipe(
-          Effect.provide(redisStore(server, uniquePrefix("budget-concurrent"), { timeout: "5 seconds" }))
+          Effect.provideService(FleetStore.FleetStore, store)
         )
         expect(yield* concurrently(budget)).toBe(510)
         expect(yield* budget.state).toEqual({ firstAttempts: 1_000, retries: 510, available: 0 })

@@ -8,8 +8,8 @@
  * key. Two stores:
  *
  * - {@link layerMemory}: one process. The default.
- * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, one
- *   script per operation over `ioredis`; every call has a timeout (50 ms
+ * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, the
+ *   steps a process asks for together sent as one script over `ioredis`; every call has a timeout (50 ms
  *   by default), and while Redis fails the store answers from process-local
  *   state for a cool-down, then tries Redis again (see {@link resilient}).
  *
@@ -77,6 +77,12 @@ export type {
 export interface Service {
   /** Records a first attempt, or asks to spend a retry. */
   readonly budget: (key: string, now: number, window: Window, ask: BudgetAsk) => Effect.Effect<BudgetReply>
+  /**
+   * Records `count` first attempts, as `budget` with a `FirstAttempt` ask does, without waiting for the store:
+   * like every operation that answers nothing (`delivered`, `settle`, `observe`), a shared store may send it
+   * with this process's next operation (see `FleetStoreRedis`).
+   */
+  readonly firstAttempts: (key: string, now: number, window: Window, count: number) => Effect.Effect<void>
   /**
    * Takes up to `count` send tokens (default 1) from the key's bucket (`rate` per second, `burst` deep), as
    * many as are there, if there is one. Nothing is taken ahead: a caller that must wait asks again, at the
@@ -300,6 +306,7 @@ export const resilient = (primary: Fallible, options: ResilientOptions): Service
 
   return {
     budget: (...args) => guarded(args[0], args[1], primary.budget(...args), local.budget(...args)),
+    firstAttempts: (...args) => guarded(args[0], args[1], primary.firstAttempts(...args), local.firstAttempts(...args)),
     take: (...args) => guarded(args[0], args[1], away.remote.take(...args), away.local.take(...args)),
     delivered: (...args) => guarded(args[0], args[1], primary.delivered(...args), local.delivered(...args)),
     throttled: (...args) => guarded(args[0], args[1], primary.throttled(...args), local.throttled(...args)),

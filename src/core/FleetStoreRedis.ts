@@ -2,10 +2,15 @@
  * The fleet store on Redis, for many processes: processes that use the same
  * keys on the same Redis share one retry budget and one send rate.
  *
- * Each operation is one script (atomic in Redis) sent over `ioredis`, an
+ * Each operation is a step, atomic in Redis, sent over `ioredis`, an
  * optional peer dependency loaded only by this entry point: the memory
  * store's own step (`internal/fleetSteps`), run in Redis as Lua generated
- * from it, over the key's state held as one JSON value. Time is the
+ * from it, over the key's state held as one JSON value. The steps a process
+ * asks for together go as one script (each key read and written once): a
+ * call on the happy path costs two round trips, its reservation and its send
+ * slot, and the operations that answer nothing (a first attempt, a delivery,
+ * a settlement, a sighting) travel with the next of them, or at the end of
+ * the event loop's turn (see `internal/scriptPipe`). Time is the
  * caller's `Clock`, passed to the script, so virtual time works here too; keep
  * the fleet's clocks in sync (NTP) as for any shared deadline.
  *
@@ -53,6 +58,7 @@ import { lua } from "./internal/fleetSteps.lua.js"
 import type { InvalidOptions } from "./internal/invalidOptions.js"
 import { validated } from "./internal/invalidOptions.js"
 import * as Fields from "./internal/optionFields.js"
+import * as ScriptPipe from "./internal/scriptPipe.js"
 
 /**
  * @category models
@@ -80,8 +86,8 @@ export interface Options extends RedisOptions {
  * The store on a Redis server; the connection lives as long as the scope.
  * If Redis does not answer at start-up the store begins in its local mode
  * and keeps trying, as after any failure. (Long for one reason: the
- * connection it opens or borrows, and the one `run` through which the
- * seven operations reach the script.)
+ * connection it opens or borrows, and the `run` and `tell` through which the
+ * eight operations reach the script.)
  *
  * Fails with `InvalidOptions` when `timeout` (up to a minute), `coolDown`, `ttl` or `prefix` is not valid.
  *
@@ -117,7 +123,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
         ),
         (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
       ))
-      connection.defineCommand("erlStep", { numberOfKeys: 1, lua: script })
+      connection.defineCommand("erlSteps", { lua: script })
       if (client === undefined) {
         // The wrapper logs an outage once; the client would otherwise print every reconnect failure.
         connection.on("error", () => {})
@@ -131,41 +137,97 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
         )
       }
       const redis = connection as unknown as Scripted
-      // One operation: the script runs the step on the key's state; its reply is the "reset" flag (warned of
-      // once per reset) and the step's reply as JSON (every number finite: the script refuses to write others).
+      const redisKey = (key: string) => `${own.prefix}${keyVersion}:${key}`
+      const reset = (key: string) =>
+        Effect.logWarning(
+          `fleet store ${label}: ${key} held a value this library did not write (corrupt, or another ` +
+            `version's); reset to a clean state`
+        )
+      // A told step's outcome is read for its key: a reset is warned of with the process's next operation; a
+      // failure fails the next operation on the key, which the store then answers locally (see
+      // FleetStore.resilient) rather than go on telling a store that is gone.
+      const resets = new Set<string>()
+      const failures = new Map<string, string>()
+      const warned = Effect.suspend(() => {
+        if (resets.size === 0) return Effect.void
+        const keys = [...resets]
+        resets.clear()
+        return Effect.forEach(keys, reset, { discard: true })
+      })
+      const failed = (op: string, key: string) =>
+        Effect.suspend(() => {
+          const message = failures.get(key)
+          if (message === undefined) return Effect.void
+          failures.delete(key)
+          return Effect.fail(new FleetStore.FleetStoreError({ message: `${op}: an earlier step failed: ${message}` }))
+        })
+      const pipe = ScriptPipe.make({
+        // one script's keys, then its time to live and five arguments a step
+        send: (steps, told) => {
+          const keys: Array<string> = []
+          const index = new Map<string, number>()
+          const argv: Array<string | number> = [ttlMillis]
+          steps.forEach((step, i) => {
+            let k = index.get(step.key)
+            if (k === undefined) index.set(step.key, k = keys.push(step.key))
+            argv.push(k, step.op, step.now, step.args, told[i] ? 1 : 0)
+          })
+          return redis.erlSteps(keys.length, ...keys, ...argv)
+        },
+        // a Cluster's keys live on different nodes: a script there touches one key
+        group: (key) => connection instanceof Cluster ? key : "",
+        told: (step, [flag, reply]) => {
+          if (flag === "reset") resets.add(step.key)
+          else if (flag === "error") failures.set(step.key, reply.slice(0, 200))
+        }
+      })
+      // One operation: its step goes with the process's next script; the reply is the step's, as JSON (every
+      // number finite: the script refuses to write others).
       const run: Ops.RunStep<FleetStore.FleetStoreError> = (op, key, now, args) => {
-        const redisKey = `${own.prefix}${keyVersion}:${key}`
-        return Effect.tryPromise({
-          try: () => redis.erlStep(redisKey, op, now, ttlMillis, JSON.stringify(args)),
-          catch: (cause) =>
-            new FleetStore.FleetStoreError({
-              message: `${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-              cause
-            })
-        }).pipe(
-          Effect.tap(([flag]) =>
-            flag === "reset"
-              ? Effect.logWarning(
-                `fleet store ${label}: ${redisKey} held a value this library did not write (corrupt, or another ` +
-                  `version's); reset to a clean state`
-              )
-              : Effect.void
-          ),
+        const step = { op, key: redisKey(key), now, args: JSON.stringify(args) }
+        return Effect.andThen(
+          failed(op, step.key),
+          Effect.tryPromise({
+            try: () => pipe.ask(step),
+            catch: (cause) =>
+              new FleetStore.FleetStoreError({
+                message: `${op} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+                cause
+              })
+          })
+        ).pipe(
+          Effect.tap(([flag]) => Effect.andThen(warned, flag === "reset" ? reset(step.key) : Effect.void)),
           // A reply that does not parse is a store failure (answered locally), never a defect of the caller.
-          Effect.flatMap(([, reply]) =>
+          Effect.flatMap(([flag, reply]) =>
             Effect.try({
-              try: () => JSON.parse(reply) as Ops.Reply<typeof op>,
+              try: () => {
+                if (flag === "error") throw new Error(reply)
+                return JSON.parse(reply) as Ops.Reply<typeof op>
+              },
               catch: (cause) =>
                 new FleetStore.FleetStoreError({
-                  message: `${op}: a reply that is not JSON: ${String(reply).slice(0, 40)}`,
+                  message: flag === "error"
+                    ? `${op} failed: ${String(reply).slice(0, 200)}`
+                    : `${op}: a reply that is not JSON: ${String(reply).slice(0, 40)}`,
                   cause
                 })
             })
           )
         )
       }
+      const tell: Ops.TellStep<FleetStore.FleetStoreError> = (op, key, now, args) =>
+        Effect.suspend(() => {
+          const step = { op, key: redisKey(key), now, args: JSON.stringify(args) }
+          return failed(op, step.key).pipe(
+            Effect.andThen(() => {
+              const sent = pipe.tell(step)
+              return sent === undefined ? Effect.void : Effect.promise(() => sent)
+            }),
+            Effect.andThen(warned)
+          )
+        })
 
-      const primary: FleetStore.Fallible = Ops.operations(run)
+      const primary: FleetStore.Fallible = Ops.operations(run, tell)
       return FleetStore.resilient(primary, { label, timeout: own.timeout, coolDown: own.coolDown })
     })
   })
@@ -218,9 +280,10 @@ const decodeOwn = Fields.reader(
   }, { excess: "ignore" })
 )
 
-// What the store calls on a client, Redis or Cluster alike: its script, as a command defined on it.
+// What the store calls on a client, Redis or Cluster alike: its script, as a command defined on it (the number of
+// keys, the keys, then the arguments).
 interface Scripted {
-  erlStep(key: string, op: string, now: number, ttl: number, args: string): Promise<[string, string]>
+  erlSteps(...args: Array<string | number>): Promise<ReadonlyArray<ScriptPipe.Outcome>>
 }
 
 // The layout of the values the script reads, in every key's name: a version that reads a value differently
@@ -228,13 +291,15 @@ interface Scripted {
 // script per operation; v3: the state of internal/fleetSteps as one JSON value.)
 const keyVersion = "v3"
 
-// Every operation: the step of internal/fleetSteps (generated Lua) on the key's state, one JSON string value.
+// Every step: the step of internal/fleetSteps (generated Lua) on the key's state, one JSON string value; a script
+// runs a process's steps in order, each key read before its first and written after its last.
 // Redis adds only what is Redis's: reading and writing the state, its expiry, and the reset of a key this
 // library did not write: text that is not JSON, a key of another type, or a state the steps' `valid` refuses
 // (`inf`, `1e300`, a balance above its limit): the key is deleted, the step runs from a clean state and the
 // reply's first element says "reset" (the caller warns, naming the key). Numbers leave as "%.17g" (cjson's
 // own encoding keeps 14 digits; a reply rounded there could differ from the memory store's in the last digit),
-// and a number that is not finite is refused as an error, never written or handed to a caller.
+// and a number that is not finite is refused as an error, never written or handed to a caller: the key's steps
+// in that script all answer the error, and nothing of them is written.
 const script = `
 local steps = (function()
 ${lua}
@@ -269,23 +334,59 @@ local function encode(x)
   end
   return cjson.encode(x)
 end
-local key, op, now, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local args = cjson.decode(ARGV[4])
-local reset = ""
-local raw = redis.pcall("GET", key)
-local state = nil
-if type(raw) == "table" and raw.err then
-  if not string.find(raw.err, "WRONGTYPE", 1, true) then return raw end
-  reset = "reset"
-elseif raw then
-  local ok, found = pcall(function()
-    local decoded = cjson.decode(raw)
-    if steps.valid[op](decoded, now, args) then return decoded end
-  end)
-  if ok and found ~= nil then state = found else reset = "reset" end
+-- ARGV: the keys' time to live, then five a step: its key's index in KEYS, the operation, now, its arguments as
+-- JSON, and 1 when its reply is not wanted.
+local ttl = tonumber(ARGV[1])
+local count = (#ARGV - 1) / 5
+-- Per key: its state, read once and written once after its last step; whether it was reset; why a step on it
+-- failed (then nothing of this script is written to it, and each of its steps answers the error).
+local state, loaded, dirty, reset, failed, last = {}, {}, {}, {}, {}, {}
+for n = 0, count - 1 do last[tonumber(ARGV[2 + 5 * n])] = n end
+local replies = {}
+for n = 0, count - 1 do
+  local at = 2 + 5 * n
+  local k, op, now = tonumber(ARGV[at]), ARGV[at + 1], tonumber(ARGV[at + 2])
+  local key = KEYS[k]
+  if not failed[k] then
+    local ok, err = pcall(function()
+      local args = cjson.decode(ARGV[at + 3])
+      if not loaded[k] then
+        loaded[k] = true
+        local raw = redis.pcall("GET", key)
+        if type(raw) == "table" and raw.err then
+          if not string.find(raw.err, "WRONGTYPE", 1, true) then error(raw.err) end
+          reset[k] = true
+        elseif raw then
+          local good, found = pcall(function()
+            local decoded = cjson.decode(raw)
+            if steps.valid[op](decoded, now, args) then return decoded end
+          end)
+          if good and found ~= nil then state[k] = found else reset[k] = true end
+        end
+      end
+      local out = steps.steps[op](state[k], now, args)
+      if out.state ~= nil then
+        state[k] = out.state
+        dirty[k] = true
+      end
+      replies[n + 1] = ARGV[at + 4] == "1" and "" or encode(out.reply)
+    end)
+    if not ok then failed[k] = tostring(err) end
+  end
+  if n == last[k] and not failed[k] then
+    local ok, value = pcall(function() return dirty[k] and encode(state[k]) or nil end)
+    if not ok then
+      failed[k] = tostring(value)
+    else
+      if reset[k] then redis.call("DEL", key) end
+      if value ~= nil then redis.call("SET", key, value, "PX", ttl) end
+    end
+  end
 end
-if reset ~= "" then redis.call("DEL", key) end
-local out = steps.steps[op](state, now, args)
-if out.state ~= nil then redis.call("SET", key, encode(out.state), "PX", ttl) end
-return { reset, encode(out.reply) }
+local out = {}
+for n = 0, count - 1 do
+  local k = tonumber(ARGV[2 + 5 * n])
+  if failed[k] then out[n + 1] = { "error", failed[k] } else out[n + 1] = { reset[k] and "reset" or "", replies[n + 1] } end
+end
+return out
 `

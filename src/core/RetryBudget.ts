@@ -175,7 +175,10 @@ export const make = (
       // Concurrent callers share one store operation: n first attempts at once, or n retries of which the first
       // `granted` get theirs.
       const firstAttempts = batching((batch: ReadonlyArray<void>) =>
-        Effect.as(ask({ _tag: "FirstAttempt", count: batch.length }), batch)
+        Effect.as(
+          Effect.flatMap(Clock.currentTimeMillis, (now) => store.firstAttempts(key, now, window, batch.length)),
+          batch
+        )
       )
       const retries = batching((batch: ReadonlyArray<void>) =>
         Effect.map(

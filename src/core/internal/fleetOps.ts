@@ -20,6 +20,13 @@ export type Reply<K extends Op> = ReturnType<typeof Steps.steps[K]>["reply"]
 /** Runs step `op` on the state at `key` atomically and answers its reply: a store's one primitive. */
 export type RunStep<E> = <K extends Op>(op: K, key: string, now: number, args: Args<K>) => Effect.Effect<Reply<K>, E>
 
+/**
+ * Runs step `op` on the state at `key` without waiting for its reply: for the operations that answer nothing.
+ * A store may send it with its next operation (see `FleetStoreRedis`), after every operation this process
+ * asked before it; one that cannot answers it as `run` does.
+ */
+export type TellStep<E> = <K extends Op>(op: K, key: string, now: number, args: Args<K>) => Effect.Effect<void, E>
+
 /** The store's operations, failing with `E` (the memory store: `never`). */
 export type Operations<E> = {
   readonly [K in keyof Service]: (
@@ -30,16 +37,20 @@ export type Operations<E> = {
 /** What an effect succeeds with (Effect 3's `Effect.Effect.Success`, Effect 4's `Effect.Success`). */
 export type Success<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? A : never
 
-export const operations = <E>(run: RunStep<E>): Operations<E> => ({
+export const operations = <E>(
+  run: RunStep<E>,
+  tell: TellStep<E> = (op, key, now, args) => Effect.asVoid(run(op, key, now, args))
+): Operations<E> => ({
   budget: (key, now, window, ask) => run("budget", key, now, { window, ask }),
+  firstAttempts: (key, now, window, count) =>
+    tell("budget", key, now, { window, ask: { _tag: "FirstAttempt", count } }),
   take: (key, now, window, rate, burst, count = 1, order) =>
     run("take", key, now, { window, rate, burst, count, ...ordered(order) }),
-  delivered: (key, now, window, delivery) => Effect.asVoid(run("delivered", key, now, { window, delivery })),
+  delivered: (key, now, window, delivery) => tell("delivered", key, now, { window, delivery }),
   throttled: (key, now, window, throttle) => run("throttled", key, now, { window, throttle }),
   reserve: (key, now, cost, order) => run("reserve", key, now, { cost, ...ordered(order) }),
-  settle: (key, now, delta) => Effect.asVoid(run("settle", key, now, { delta })),
-  observe: (key, now, seen, blind) =>
-    Effect.asVoid(run("observe", key, now, blind === undefined ? { seen } : { seen, blind }))
+  settle: (key, now, delta) => tell("settle", key, now, { delta }),
+  observe: (key, now, seen, blind) => tell("observe", key, now, blind === undefined ? { seen } : { seen, blind })
 })
 
 // An ask's place in the fleet's order, as the steps' arguments (what is not said is left out).
