@@ -8,8 +8,8 @@
  * key. Two stores:
  *
  * - {@link layerMemory}: one process. The default.
- * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, the
- *   steps a process asks for together sent as one script over `ioredis`; every call has a timeout (50 ms
+ * - `effect-retry-layer/redis` (`FleetStoreRedis.layer`): many processes, a
+ *   script per operation over `ioredis` (what answers nothing goes with the next); every call has a timeout (50 ms
  *   by default), and while Redis fails the store answers from process-local
  *   state for a cool-down, then tries Redis again (see {@link resilient}).
  *

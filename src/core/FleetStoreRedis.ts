@@ -5,12 +5,12 @@
  * Each operation is a step, atomic in Redis, sent over `ioredis`, an
  * optional peer dependency loaded only by this entry point: the memory
  * store's own step (`internal/fleetSteps`), run in Redis as Lua generated
- * from it, over the key's state held as one JSON value. The steps a process
- * asks for together go as one script (each key read and written once): a
- * call on the happy path costs two round trips, its reservation and its send
- * slot, and the operations that answer nothing (a first attempt, a delivery,
- * a settlement, a sighting) travel with the next of them, or at the end of
- * the event loop's turn (see `internal/scriptPipe`). Time is the
+ * from it, over the key's state held as one JSON value. The operations that
+ * answer nothing (a first attempt, a delivery, a settlement, a sighting)
+ * travel in one script with the process's next operation that does, or at the
+ * end of the event loop's turn (see `internal/scriptPipe`): a call on the
+ * happy path waits for two round trips, its reservation and its send slot,
+ * and its records follow. Time is the
  * caller's `Clock`, passed to the script, so virtual time works here too; keep
  * the fleet's clocks in sync (NTP) as for any shared deadline.
  *
