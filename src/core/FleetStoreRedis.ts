@@ -8,9 +8,12 @@
  * from it, over the key's state held as one JSON value. The operations that
  * answer nothing (a first attempt, a delivery, a settlement, a sighting)
  * travel in one script with the process's next operation that does, or at the
- * end of the event loop's turn (see `internal/scriptPipe`): a call on the
- * happy path waits for two round trips, its reservation and its send slot,
- * and its records follow. Time is the
+ * end of the event loop's turn (at most 256 wait; past that a record waits
+ * for its script; see `internal/scriptPipe`): a call on the happy path waits
+ * for two round trips, its reservation and its send slot, and its records
+ * follow. If a script fails, the records in it are lost, as with a Redis
+ * that applied them and went away, and the next operation on their key is
+ * answered locally. Time is the
  * caller's `Clock`, passed to the script, so virtual time works here too; keep
  * the fleet's clocks in sync (NTP) as for any shared deadline.
  *
@@ -181,8 +184,8 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
           else if (flag === "error") failures.set(step.key, reply.slice(0, 200))
         }
       })
-      // One operation: its step goes with the process's next script; the reply is the step's, as JSON (every
-      // number finite: the script refuses to write others).
+      // One operation: its step goes at once, in one script with the steps told before it; the reply is the
+      // step's, as JSON (every number finite: the script refuses to write others).
       const run: Ops.RunStep<FleetStore.FleetStoreError> = (op, key, now, args) => {
         const step = { op, key: redisKey(key), now, args: JSON.stringify(args) }
         return Effect.andThen(
