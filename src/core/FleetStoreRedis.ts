@@ -140,7 +140,12 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
         )
       }
       const redis = connection as unknown as Scripted
-      const redisKey = (key: string) => `${own.prefix}${keyVersion}:${key}`
+      const stepOf = (op: Ops.Op, key: string, now: number, args: unknown): ScriptPipe.Step => ({
+        op,
+        key: `${own.prefix}${keyVersion}:${key}`,
+        now,
+        args: JSON.stringify(args)
+      })
       const reset = (key: string) =>
         Effect.logWarning(
           `fleet store ${label}: ${key} held a value this library did not write (corrupt, or another ` +
@@ -187,7 +192,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
       // One operation: its step goes at once, in one script with the steps told before it; the reply is the
       // step's, as JSON (every number finite: the script refuses to write others).
       const run: Ops.RunStep<FleetStore.FleetStoreError> = (op, key, now, args) => {
-        const step = { op, key: redisKey(key), now, args: JSON.stringify(args) }
+        const step = stepOf(op, key, now, args)
         return Effect.andThen(
           failed(op, step.key),
           Effect.tryPromise({
@@ -220,7 +225,7 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
       }
       const tell: Ops.TellStep<FleetStore.FleetStoreError> = (op, key, now, args) =>
         Effect.suspend(() => {
-          const step = { op, key: redisKey(key), now, args: JSON.stringify(args) }
+          const step = stepOf(op, key, now, args)
           return failed(op, step.key).pipe(
             Effect.andThen(() => {
               const sent = pipe.tell(step)

@@ -1,6 +1,6 @@
 /**
- * The Redis store's round trips: the steps a process asks for together go to
- * Redis as one script run.
+ * The Redis store's round trips: an operation that answers nothing goes to
+ * Redis in one script with the next that does.
  *
  * A step whose reply the caller waits for (`ask`) goes at once, and with it
  * every step told before it: a step that answers nothing (`tell`: a first
@@ -101,9 +101,8 @@ export const make = (options: {
         })
       },
       (error) => {
-        const message = error instanceof Error ? error.message : String(error)
         for (const queued of batch) {
-          if (queued.settle === undefined) options.told(queued.step, ["error", message])
+          if (queued.settle === undefined) options.told(queued.step, failure(error))
           else queued.settle.reject(error)
         }
       }
@@ -120,9 +119,7 @@ export const make = (options: {
     ask,
     tell: (step) => {
       if (queue.length >= maxTold) {
-        return ask(step).then((outcome) => options.told(step, outcome), (error) => {
-          options.told(step, ["error", error instanceof Error ? error.message : String(error)])
-        })
+        return ask(step).then((outcome) => options.told(step, outcome), (error) => options.told(step, failure(error)))
       }
       queue.push({ step })
       if (later) return
@@ -133,3 +130,6 @@ export const make = (options: {
     }
   }
 }
+
+// A script's failure as a told step's outcome.
+const failure = (error: unknown): Outcome => ["error", error instanceof Error ? error.message : String(error)]
