@@ -56,7 +56,7 @@ import { checked, validatedWithPolicy } from "./core/internal/invalidOptions.js"
 import * as Stack from "./core/internal/stack.js"
 import * as Policy from "./Policy.js"
 import * as RetryingModel from "./RetryingModel.js"
-import * as RetrySchedule from "./RetrySchedule.js"
+import type * as RetrySchedule from "./RetrySchedule.js"
 
 /**
  * What every layer of the stack takes: `retry` (the policy), `budget`, `breaker` and `limiter` (each part's
@@ -112,8 +112,8 @@ export const layer = (
   Layer.scopedContext(
     validatedWithPolicy(() => {
       checked("ResilientModel", options, Stack.fields)
-      const policy = RetrySchedule.policy(options.retry)
       const parts = Stack.parts(options)
+      const policy = Stack.retryPolicy(options.retry, parts.limiter !== undefined)
       return Effect.gen(function*() {
         const inner = yield* CompletionModel.CompletionModel
         const policies = yield* Stack.make(parts, inner)

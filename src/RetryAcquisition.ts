@@ -49,7 +49,13 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
+import {
+  acquisitionSettings,
+  attemptLimit,
+  by as deadlineBy,
+  current as currentDeadline,
+  untilDeadline
+} from "./core/internal/deadline.js"
 import { check, checked } from "./core/internal/invalidOptions.js"
 import { errorTag, exhausted, failureAttributes, retryLine } from "./core/internal/report.js"
 import * as Retried from "./core/internal/retried.js"
@@ -142,8 +148,12 @@ export const retrying = <E>(
   const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
   const { budget, onRetry, secrets = [] } = options
   const schedule = Schedules.fromPolicy<Failure<E>>(
-    RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
+    RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed", "untilDeadline"])
   )
+  // With `untilDeadline`, the schedule of a call with a deadline set around it: the deadline ends its retries.
+  const untilSchedule = policy.untilDeadline
+    ? Schedules.fromPolicy<Failure<E>>(untilDeadline(policy))
+    : undefined
   const attemptsMetric = Metric.tagged(attempts, "operation", name)
   const delaysMetric = Metric.tagged(retryDelays, "operation", name)
   const retriesMetric = Metric.tagged(retriesTotal, "operation", name)
@@ -155,6 +165,7 @@ export const retrying = <E>(
     Effect.withFiberRuntime((fiber) => {
       const tracing = fiber.getFiberRef(FiberRef.currentTracerEnabled)
       const metricTags = fiber.getFiberRef(FiberRef.currentMetricLabels)
+      const deadline = untilSchedule === undefined ? undefined : fiber.getFiberRef(currentDeadline)
       // Per call. `start` is only read when there is a deadline, `span` only when tracing.
       const call = {
         attempt: 0,
@@ -163,6 +174,12 @@ export const retrying = <E>(
         refused: false,
         span: undefined as Tracer.Span | undefined
       }
+
+      // A wait that would cross the deadline (the policy's `maxElapsed`, or with `untilDeadline` the one set
+      // around the call) is not started.
+      const waitEndsBefore = (now: number, delay: number) =>
+        (maxElapsed === undefined || now - call.start + delay <= maxElapsed) &&
+        (deadline === undefined || now + delay <= deadline)
 
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
@@ -201,13 +218,12 @@ export const retrying = <E>(
 
       // Built at the first failure only: deadline, budget, then the log, metrics and hook of a retry.
       const retries = () => {
-        const checked = schedule.pipe(
-          maxElapsed === undefined ? (s) => s : Schedule.checkEffect((_, step) =>
-            Effect.map(
-              Clock.currentTimeMillis,
-              (now) => now - call.start + Duration.toMillis(step.delay) <= maxElapsed
-            )
-          ),
+        const checked = (deadline === undefined ? schedule : untilSchedule!).pipe(
+          maxElapsed === undefined && deadline === undefined ?
+            (s) => s :
+            Schedule.checkEffect((_, step) =>
+              Effect.map(Clock.currentTimeMillis, (now) => waitEndsBefore(now, Duration.toMillis(step.delay)))
+            ),
           budget === undefined ?
             (s) => s :
             Schedule.checkEffect((error: Failure<E>) =>

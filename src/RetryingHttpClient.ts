@@ -64,7 +64,8 @@ export const transformClient = (
 ): (client: HttpClient.HttpClient) => HttpClient.HttpClient => {
   const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingHttpClient", [
     "timeout",
-    "maxElapsed"
+    "maxElapsed",
+    "untilDeadline"
   ])
   return HttpRetry.retrying(validated, options)
 }

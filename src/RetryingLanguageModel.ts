@@ -113,7 +113,8 @@ export const make = (
 ): LanguageModel.Service => {
   const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
     "timeout",
-    "maxElapsed"
+    "maxElapsed",
+    "untilDeadline"
   ])
   checked("RetryingLanguageModel", options, fields)
   const name = options.name ?? "languageModel"
@@ -241,7 +242,8 @@ export const layer = (
   validatedLayer(() => {
     const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
       "timeout",
-      "maxElapsed"
+      "maxElapsed",
+      "untilDeadline"
     ])
     checked("RetryingLanguageModel", options, fields)
     return Layer.effect(

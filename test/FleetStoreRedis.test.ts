@@ -472,7 +472,8 @@ describe("FleetStoreRedis", () => {
         // arrive over several turns of the event loop, each turn's tells its own script, so this is done after)
         yield* Effect.forEach(
           Array.from({ length: 32 }),
-          () => a.delivered("limiter:k", now, window, { count: 1, growth: 0, restartAbove: 2, restartGrowth: 0 }),
+          () =>
+            a.delivered("limiter:k", now, window, { count: 1, growth: 0, restartAbove: 2, restartGrowth: 0 }),
           { discard: true }
         )
         // b's read of the budget goes after a's records only once a has asked again

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   AdaptiveRateLimiter,
   CompletionModel,
+  Deadline,
   FleetStore,
   InvalidOptions,
   ResilientModel,
@@ -45,6 +46,26 @@ describe("ResilientModel", () => {
     }).pipe(Effect.provide(stack([ScriptedModel.rateLimited(), ScriptedModel.reply("ok")], {
       retry: { jitter: false }
     }))))
+
+  it.effect("a call with a deadline is retried until it is answered (the limiter admits only what fits); one without, or with maxAttempts set, stops at maxAttempts", () =>
+    Effect.gen(function*() {
+      const throttled = [1, 2, 3, 4].map(() => ScriptedModel.rateLimited())
+      const run = (options: ResilientModel.Options, deadline: boolean) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(deadline ? Deadline.withDeadline(chat, "1 minute") : chat)
+          yield* TestClock.adjust("1 minute")
+          const { exit } = yield* Fiber.join(fiber)
+          const calls = yield* Effect.flatMap(ScriptedModel.ScriptedModel, (r) => r.calls)
+          return { answered: Exit.isSuccess(exit), calls: calls.length }
+        }).pipe(
+          Effect.provide(stack([...throttled, ScriptedModel.reply("ok")], options)),
+          Logger.withMinimumLogLevel(LogLevel.None)
+        )
+      expect(yield* run({}, true)).toEqual({ answered: true, calls: 5 })
+      expect(yield* run({}, false)).toEqual({ answered: false, calls: 3 })
+      expect(yield* run({ retry: { maxAttempts: 3 } }, true)).toEqual({ answered: false, calls: 3 })
+      expect(yield* run({ limiter: false }, true)).toEqual({ answered: false, calls: 3 })
+    }))
 
   it.effect("the retries wait out an open circuit and go through on the probe", () =>
     Effect.gen(function*() {

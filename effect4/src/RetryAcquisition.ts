@@ -42,11 +42,18 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { acquisitionSettings, attemptLimit, by as deadlineBy } from "./core/internal/deadline.js"
+import {
+  acquisitionSettings,
+  attemptLimit,
+  by as deadlineBy,
+  current as currentDeadline,
+  untilDeadline
+} from "./core/internal/deadline.js"
 import { errorTag, exhausted, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as Retried from "./core/internal/retried.js"
 import * as ModelError from "./core/ModelError.js"
 import type * as RetryBudget from "./core/RetryBudget.js"
+import { getReference } from "./internal/compat.js"
 import * as Schedules from "./internal/schedule.js"
 import * as RetrySchedule from "./RetrySchedule.js"
 
@@ -114,14 +121,28 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
   const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
   const { budget, onRetry, secrets = [] } = options
   const schedule = Schedules.fromPolicy<Failure<E>>(
-    RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed"])
+    RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed", "untilDeadline"])
   )
+  // With `untilDeadline`, the schedule of a call with a deadline set around it: the deadline ends its retries.
+  const untilSchedule = policy.untilDeadline
+    ? Schedules.fromPolicy<Failure<E>>(untilDeadline(policy))
+    : undefined
   const attemptsMetric = Metric.withAttributes(attempts, { operation: name })
   const delaysMetric = Metric.withAttributes(retryDelays, { operation: name })
 
   return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Failure<E>, R> =>
-    Effect.suspend(() => {
+    untilSchedule === undefined
+      ? retried(self, undefined)
+      : Effect.flatMap(getReference(currentDeadline), (deadline) => retried(self, deadline))
+
+  function retried<A, R>(self: Effect.Effect<A, E, R>, deadline: number | undefined) {
+    return Effect.suspend(() => {
       const call = { attempt: 0, delayMillis: 0, start: 0, refused: false }
+      // A wait that would cross the deadline (the policy's `maxElapsed`, or with `untilDeadline` the one set
+      // around the call) is not started.
+      const waitEndsBefore = (now: number, delay: number) =>
+        (maxElapsed === undefined || now - call.start + delay <= maxElapsed) &&
+        (deadline === undefined || now + delay <= deadline)
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
@@ -153,11 +174,14 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       })
 
       // A wait that would cross the deadline is not started; each retry is logged, counted and handed to onRetry.
-      const bounded = maxElapsed === undefined ? schedule : Schedule.while(schedule, ({ output }) =>
-        Effect.map(
-          Clock.currentTimeMillis,
-          (now) => now - call.start + Duration.toMillis(output.delay) <= maxElapsed
-        ))
+      const chosen = deadline === undefined ? schedule : untilSchedule!
+      const bounded = maxElapsed === undefined && deadline === undefined
+        ? chosen
+        : Schedule.while(
+          chosen,
+          ({ output }) =>
+            Effect.map(Clock.currentTimeMillis, (now) => waitEndsBefore(now, Duration.toMillis(output.delay)))
+        )
       const admitted = budget === undefined ?
         bounded :
         Schedule.while(bounded, ({ input }) =>
@@ -201,6 +225,7 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
         return counted
       }).pipe(Effect.withSpan(name, { attributes }, noTrace))
     })
+  }
 }
 
 // A span's stack trace costs a capture per call and lands in every failure's cause; the spans' names say where.

@@ -105,7 +105,8 @@ export const make = (
 ): LanguageModel.LanguageModel => {
   const validated = RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
     "timeout",
-    "maxElapsed"
+    "maxElapsed",
+    "untilDeadline"
   ])
   const name = options.name ?? "languageModel"
   const secrets = options.secrets ?? []
@@ -220,7 +221,11 @@ export const layer = (
     Effect.flatMap(
       Effect.try({
         try: () =>
-          RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", ["timeout", "maxElapsed"]),
+          RetrySchedule.honouredBy(RetrySchedule.policy(policy), "RetryingLanguageModel", [
+            "timeout",
+            "maxElapsed",
+            "untilDeadline"
+          ]),
         catch: (error) => error as RetrySchedule.InvalidRetryPolicy
       }),
       (validated) => Effect.map(Effect.service(LanguageModel.LanguageModel), (inner) => make(inner, validated, options))

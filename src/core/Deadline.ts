@@ -11,6 +11,9 @@
  *
  * The deadline is the earliest of those set around the call: the retry
  * policy's `maxElapsed` (from the call's start), and {@link withDeadline}.
+ * In the stack's layers a call with a deadline is retried until it, not
+ * `maxAttempts` times (the retry policy's `untilDeadline`, on there unless
+ * `maxAttempts` is set): each retry is admitted like the first attempt.
  *
  * @example
  * ```ts

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { type DurationInput, isRecord } from "../internal/compat.js"
 import * as ForeignError from "./ForeignError.js"
+import { maxAttemptsBound } from "./internal/attempts.js"
 import { Classified } from "./internal/classified.js"
 import { readDuration, show } from "./internal/duration.js"
 import { nearest } from "./internal/spelling.js"
@@ -136,10 +137,14 @@ const read = (input: unknown): RetryPolicy.Fields | InvalidRetryPolicy => {
   const timeout = duration("timeout", true)
   const maxElapsed = duration("maxElapsed", true)
   const commitOn = literal("commitOn", "open", ["open", "first-chunk"])
-  const detectInput = value("detectRateLimits")
-  const detectRateLimits = detectInput === undefined || typeof detectInput === "boolean"
-    ? detectInput === true
-    : problem("detectRateLimits", `expected a boolean, got ${show(detectInput)}`)
+  const flag = (key: "detectRateLimits" | "untilDeadline") => {
+    const raw = value(key)
+    return raw === undefined || typeof raw === "boolean"
+      ? raw === true
+      : problem(key, `expected a boolean, got ${show(raw)}`)
+  }
+  const detectRateLimits = flag("detectRateLimits")
+  const untilDeadline = flag("untilDeadline")
   if (baseDelay !== undefined && maxDelay !== undefined && millis(maxDelay) < millis(baseDelay)) {
     problem(
       "maxDelay",
@@ -150,7 +155,7 @@ const read = (input: unknown): RetryPolicy.Fields | InvalidRetryPolicy => {
   if (
     issues.length > 0 || maxAttempts === undefined || factor === undefined || baseDelay === undefined ||
     maxDelay === undefined || jitter === undefined || retryAfter === undefined || commitOn === undefined ||
-    detectRateLimits === undefined
+    detectRateLimits === undefined || untilDeadline === undefined
   ) return invalid(issues)
   return {
     maxAttempts,
@@ -163,7 +168,8 @@ const read = (input: unknown): RetryPolicy.Fields | InvalidRetryPolicy => {
     ...(timeout === undefined ? {} : { timeout }),
     ...(maxElapsed === undefined ? {} : { maxElapsed }),
     commitOn,
-    detectRateLimits
+    detectRateLimits,
+    untilDeadline
   }
 }
 
@@ -171,10 +177,6 @@ const read = (input: unknown): RetryPolicy.Fields | InvalidRetryPolicy => {
 const millis = Duration.toMillis
 
 const maxUnknownListed = 20
-
-// More attempts than this is a mistake (1e300, a count of milliseconds), not a policy: at the default 30 s cap
-// 1,000 attempts already take over eight hours; a longer effort wants `maxElapsed`.
-const maxAttemptsBound = 1000
 
 const invalid = (issues: ReadonlyArray<PolicyIssue>) =>
   new InvalidRetryPolicy({
@@ -195,7 +197,8 @@ const fieldNames: ReadonlySet<string> = new Set<keyof RetryPolicy.Input>([
   "timeout",
   "maxElapsed",
   "commitOn",
-  "detectRateLimits"
+  "detectRateLimits",
+  "untilDeadline"
 ])
 
 /**
@@ -217,9 +220,10 @@ const fieldNames: ReadonlySet<string> = new Set<keyof RetryPolicy.Input>([
  * | `maxElapsed` | none | limit on the whole call, attempts and waits: a wait that would cross it is not started, and an attempt still running when it passes is cut off |
  * | `commitOn` | `"open"` | where a model call commits: `"open"` (the stream opened) or `"first-chunk"` (the first chunk arrived) |
  * | `detectRateLimits` | `false` | also retry errors nobody recognises that read like rate limits ("rate limit", "throttl", "too many requests" in the message) |
+ * | `untilDeadline` | `false` (the stack's layers: `true` unless `maxAttempts` is set) | a call with a deadline set around it (`Deadline.withDeadline`) is retried until that deadline, up to 1,000 attempts, not `maxAttempts` times; a wait that would cross the deadline is not started. For a retry under a limiter that admits only what can be answered in time |
  *
  * Every hint is capped at a day ({@link RetryAfter.maxHint}) whoever gives it.
- * `timeout` and `maxElapsed` are limits on a call, not on a schedule: the
+ * `timeout`, `maxElapsed` and `untilDeadline` are limits on a call, not on a schedule: the
  * consumers that run the call honour them (`RetryAcquisition`,
  * `RetryingModel`, the Promise `retry`), and the ones that only see failures
  * (`RetrySchedule.make`, `RetryContext`, `delays`) refuse a policy that sets
@@ -309,6 +313,7 @@ export declare namespace RetryPolicy {
     readonly maxElapsed?: Duration.Duration | undefined
     readonly commitOn: "open" | "first-chunk"
     readonly detectRateLimits: boolean
+    readonly untilDeadline: boolean
   }
 
   /**
@@ -330,6 +335,7 @@ export declare namespace RetryPolicy {
     readonly maxElapsed?: DurationInput | undefined
     readonly commitOn?: "open" | "first-chunk" | undefined
     readonly detectRateLimits?: boolean | undefined
+    readonly untilDeadline?: boolean | undefined
   }
 }
 
@@ -355,7 +361,7 @@ export const policy = (input: RetryPolicy | RetryPolicy.Input = {}): RetryPolicy
  * @category models
  * @since 0.1.0
  */
-export type CallField = "timeout" | "maxElapsed" | "commitOn"
+export type CallField = "timeout" | "maxElapsed" | "commitOn" | "untilDeadline"
 
 /**
  * `policy`, if `consumer` honours every call-level field it sets; otherwise an
@@ -372,8 +378,13 @@ export const honouredBy = (
   consumer: string,
   honours: ReadonlyArray<CallField>
 ): RetryPolicy => {
-  const ignored = (["timeout", "maxElapsed", "commitOn"] as const).filter((field) =>
-    !honours.includes(field) && (field === "commitOn" ? policy.commitOn !== "open" : policy[field] !== undefined)
+  const ignored = (["timeout", "maxElapsed", "commitOn", "untilDeadline"] as const).filter((field) =>
+    !honours.includes(field) &&
+    (field === "commitOn"
+      ? policy.commitOn !== "open"
+      : field === "untilDeadline"
+      ? policy.untilDeadline
+      : policy[field] !== undefined)
   )
   if (ignored.length === 0) return policy
   const issues = ignored.map((field): PolicyIssue => ({
@@ -392,7 +403,9 @@ const whereHonoured: Record<CallField, string> = {
     "the Promise retry); or put Effect.timeout on the call",
   maxElapsed: "it limits the whole call, attempts included, which only what runs the attempts can do " +
     "(RetryAcquisition, RetryingModel, the Promise retry); Schedule.upTo bounds the schedule's own time",
-  commitOn: "it is where a model stream commits, read by RetryingModel and ResilientModel"
+  commitOn: "it is where a model stream commits, read by RetryingModel and ResilientModel",
+  untilDeadline: "it reads the deadline set around the call, which only what runs the attempts can do " +
+    "(RetryAcquisition and the layers built on it)"
 }
 
 /**

@@ -181,6 +181,51 @@ describe("Deadline", () => {
       expect(exits.every((e) => Exit.isSuccess(e) || failure(e) instanceof ModelError.DeadlineError)).toBe(true)
     }).pipe(Effect.provide(FleetStore.layerMemory), Effect.scoped))
 
+  it.effect("untilDeadline: a call with a deadline is retried until it is answered, past maxAttempts; without one, maxAttempts ends it", () =>
+    Effect.gen(function*() {
+      // throttled four times, then answered
+      const throttledFourTimes = () => {
+        const at: Array<number> = []
+        const call = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          at.push(now)
+          return at.length <= 4
+            ? Effect.fail(new ModelError.RateLimitError({ provider: "p", message: "429", status: 429 }))
+            : Effect.succeed("ok")
+        })
+        return { at, call }
+      }
+      const policy = { untilDeadline: true, baseDelay: "100 millis", jitter: false } as const
+      const withDeadline = throttledFourTimes()
+      const answered = yield* Effect.forkScoped(
+        Deadline.withDeadline(RetryAcquisition.retryAcquisition(withDeadline.call, policy), "10 seconds")
+      )
+      const without = throttledFourTimes()
+      const exhausted = yield* Effect.forkScoped(Effect.exit(RetryAcquisition.retryAcquisition(without.call, policy)))
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(answered)).toBe("ok")
+      expect(withDeadline.at).toEqual([0, 100, 300, 700, 1500])
+      expect(failure(yield* Fiber.join(exhausted))).toBeInstanceOf(ModelError.RateLimitError)
+      expect(without.at).toEqual([0, 100, 300]) // maxAttempts, the default 3
+    }).pipe(Effect.scoped))
+
+  it.effect("untilDeadline: a wait that would cross the deadline is not started; the call fails then with its last error", () =>
+    Effect.gen(function*() {
+      const at: Array<number> = []
+      const down = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        at.push(now)
+        return Effect.fail(new ModelError.ServerError({ provider: "p", message: "503", status: 503 }))
+      })
+      const fiber = yield* Effect.forkScoped(Effect.exit(Deadline.withDeadline(
+        RetryAcquisition.retryAcquisition(down, { untilDeadline: true, jitter: false }),
+        "10 seconds"
+      )))
+      yield* TestClock.adjust("7 seconds")
+      // waits of 1, 2 and 4 s; the next, 8 s, would end after the deadline
+      expect(at).toEqual([0, 1_000, 3_000, 7_000])
+      const error = failure(yield* Fiber.join(fiber))
+      expect(error).toBeInstanceOf(ModelError.ServerError)
+    }).pipe(Effect.scoped))
+
   it.effect("the earlier deadline wins; the call is cut off at its own with a TimeoutError; a bad one is a defect", () =>
     Effect.gen(function*() {
       const inner = Deadline.withDeadline(Deadline.get, "5 seconds").pipe(Deadline.withDeadline("2 seconds"))

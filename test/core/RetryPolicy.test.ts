@@ -137,7 +137,14 @@ describe("RetryPolicy", () => {
   })
 
   it("a schedule refuses the call-level fields it could not honour, and says who can", () => {
-    for (const input of [{ maxElapsed: "50 millis" }, { timeout: "1 second" }, { commitOn: "first-chunk" }] as const) {
+    for (
+      const input of [
+        { maxElapsed: "50 millis" },
+        { timeout: "1 second" },
+        { commitOn: "first-chunk" },
+        { untilDeadline: true }
+      ] as const
+    ) {
       const error = thrown(RetrySchedule.make)(input) as RetrySchedule.InvalidRetryPolicy
       expect(error).toBeInstanceOf(RetrySchedule.InvalidRetryPolicy)
       expect(error.issues[0]!.path).toEqual(Object.keys(input))

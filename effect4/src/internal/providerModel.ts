@@ -23,7 +23,7 @@ import type * as ModelError from "../core/ModelError.js"
 import * as Policy from "../core/Policy.js"
 import type { InvalidRetryPolicy } from "../core/RetryPolicy.js"
 import * as RetryAcquisition from "../RetryAcquisition.js"
-import * as RetrySchedule from "../RetrySchedule.js"
+import type * as RetrySchedule from "../RetrySchedule.js"
 import { readToCommit } from "./commit.js"
 import * as HttpModel from "./httpModel.js"
 
@@ -109,12 +109,13 @@ const withPolicies = (
       InvalidOptions | InvalidRetryPolicy
     >(() => {
       const adapter = build()
+      const stack = options.retry === false
+        ? { budget: undefined, breaker: undefined, limiter: undefined }
+        : Stack.parts(keyedBy(`${adapter.provider}/${adapter.model}`, options))
       return Effect.succeed({
         adapter,
-        retry: options.retry === false ? undefined : RetrySchedule.policy(options.retry ?? {}),
-        stack: options.retry === false
-          ? { budget: undefined, breaker: undefined, limiter: undefined }
-          : Stack.parts(keyedBy(`${adapter.provider}/${adapter.model}`, options))
+        retry: options.retry === false ? undefined : Stack.retryPolicy(options.retry, stack.limiter !== undefined),
+        stack
       })
     })
     const client = yield* HttpClient.HttpClient

@@ -7,6 +7,8 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { getReference, locally, type Reference, reference } from "../../internal/compat.js"
+import { RetryPolicy } from "../RetryPolicy.js"
+import { maxAttemptsBound } from "./attempts.js"
 
 /**
  * The deadline of the current fiber's calls, in epoch milliseconds (`undefined`: none), which the limiter reads
@@ -77,3 +79,12 @@ export const acquisitionSettings = (
     maxElapsed: policy.maxElapsed === undefined ? undefined : Duration.toMillis(policy.maxElapsed)
   }
 }
+
+/**
+ * What a call with a deadline set around it retries under when `policy.untilDeadline` is set: as many attempts
+ * as a policy may have, which the deadline ends.
+ *
+ * @internal
+ */
+export const untilDeadline = (policy: RetryPolicy): RetryPolicy =>
+  RetryPolicy.from({ ...policy, maxAttempts: maxAttemptsBound })

@@ -14,7 +14,7 @@ import * as Policy from "../Policy.js"
 import type * as Redacted from "effect/Redacted"
 import { type Tag, tag } from "../../internal/compat.js"
 import * as RetryBudget from "../RetryBudget.js"
-import { honouredBy, policy as readPolicy, type RetryPolicy } from "../RetryPolicy.js"
+import { honouredBy, policy as readPolicy, RetryPolicy } from "../RetryPolicy.js"
 import type { InvalidOptions } from "./invalidOptions.js"
 import { check, checked } from "./invalidOptions.js"
 
@@ -95,7 +95,30 @@ export const read = <O extends Options>(
   extra: { readonly [K in Exclude<keyof O, keyof Options>]-?: (value: unknown) => string | undefined }
 ): { readonly policy: RetryPolicy; readonly parts: Parts } => {
   checked(of, options, { ...fields, ...extra } as never)
-  return { policy: honouredBy(readPolicy(options.retry), of, ["timeout", "maxElapsed"]), parts: parts(options) }
+  const read = parts(options)
+  return {
+    policy: honouredBy(retryPolicy(options.retry, read.limiter !== undefined), of, [
+      "timeout",
+      "maxElapsed",
+      "untilDeadline"
+    ]),
+    parts: read
+  }
+}
+
+/**
+ * The stack's retry policy: `input` read, and with the limiter on (`limited`) and neither `maxAttempts` nor
+ * `untilDeadline` set, `untilDeadline`: the limiter admits a call with a deadline only if it can be answered
+ * in time, so the deadline, not a count, ends its retries (the budget still bounds the fleet's).
+ *
+ * @internal
+ */
+export const retryPolicy = (input: RetryPolicy | RetryPolicy.Input | undefined, limited: boolean): RetryPolicy => {
+  const policy = readPolicy(input)
+  return limited && !(input instanceof RetryPolicy) && input?.maxAttempts === undefined &&
+      input?.untilDeadline === undefined
+    ? RetryPolicy.from({ ...policy, untilDeadline: true })
+    : policy
 }
 
 /**
