@@ -49,13 +49,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
-import {
-  acquisitionSettings,
-  attemptLimit,
-  by as deadlineBy,
-  current as currentDeadline,
-  untilDeadline
-} from "./core/internal/deadline.js"
+import * as Deadlines from "./core/internal/deadline.js"
 import { check, checked } from "./core/internal/invalidOptions.js"
 import { errorTag, exhausted, failureAttributes, retryLine } from "./core/internal/report.js"
 import * as Retried from "./core/internal/retried.js"
@@ -145,14 +139,14 @@ export const retrying = <E>(
     onRetry: check.function,
     secrets: check.secrets
   })
-  const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
+  const { attributes, label, maxElapsed, name, provider, timeout } = Deadlines.acquisitionSettings(policy, options)
   const { budget, onRetry, secrets = [] } = options
   const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed", "untilDeadline"])
   )
   // With `untilDeadline`, the schedule of a call with a deadline set around it: the deadline ends its retries.
   const untilSchedule = policy.untilDeadline
-    ? Schedules.fromPolicy<Failure<E>>(untilDeadline(policy))
+    ? Schedules.fromPolicy<Failure<E>>(Deadlines.untilDeadline(policy))
     : undefined
   const attemptsMetric = Metric.tagged(attempts, "operation", name)
   const delaysMetric = Metric.tagged(retryDelays, "operation", name)
@@ -165,7 +159,7 @@ export const retrying = <E>(
     Effect.withFiberRuntime((fiber) => {
       const tracing = fiber.getFiberRef(FiberRef.currentTracerEnabled)
       const metricTags = fiber.getFiberRef(FiberRef.currentMetricLabels)
-      const deadline = untilSchedule === undefined ? undefined : fiber.getFiberRef(currentDeadline)
+      const deadline = untilSchedule === undefined ? undefined : fiber.getFiberRef(Deadlines.current)
       // Per call. `start` is only read when there is a deadline, `span` only when tracing.
       const call = {
         attempt: 0,
@@ -175,12 +169,6 @@ export const retrying = <E>(
         span: undefined as Tracer.Span | undefined
       }
 
-      // A wait that would cross the deadline (the policy's `maxElapsed`, or with `untilDeadline` the one set
-      // around the call) is not started.
-      const waitEndsBefore = (now: number, delay: number) =>
-        (maxElapsed === undefined || now - call.start + delay <= maxElapsed) &&
-        (deadline === undefined || now + delay <= deadline)
-
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
@@ -189,10 +177,10 @@ export const retrying = <E>(
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const limit = attemptLimit(timeout, maxElapsed, call.start, now)
+          const limit = Deadlines.attemptLimit(timeout, maxElapsed, call.start, now)
           return limit._tag === "Expired"
             ? Effect.fail(timedOut(limit.why))
-            : Effect.timeoutFail(maxElapsed === undefined ? self : deadlineBy(self, call.start + maxElapsed), {
+            : Effect.timeoutFail(maxElapsed === undefined ? self : Deadlines.by(self, call.start + maxElapsed), {
               duration: Duration.millis(limit.millis),
               onTimeout: () => timedOut(limit.why)
             })
@@ -222,10 +210,12 @@ export const retrying = <E>(
           maxElapsed === undefined && deadline === undefined ?
             (s) => s :
             Schedule.checkEffect((_, step) =>
-              Effect.map(Clock.currentTimeMillis, (now) => waitEndsBefore(now, Duration.toMillis(step.delay)))
+              Effect.map(Clock.currentTimeMillis, (now) =>
+                Deadlines.waitEndsInTime(maxElapsed, call.start, deadline, now, Duration.toMillis(step.delay)))
             ),
           budget === undefined ?
-            (s) => s :
+            (s) =>
+              s :
             Schedule.checkEffect((error: Failure<E>) =>
               Effect.map(budget.admit(error), (granted) => {
                 call.refused = !granted

@@ -42,13 +42,7 @@ import { dual } from "effect/Function"
 import * as Metric from "effect/Metric"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import {
-  acquisitionSettings,
-  attemptLimit,
-  by as deadlineBy,
-  current as currentDeadline,
-  untilDeadline
-} from "./core/internal/deadline.js"
+import * as Deadlines from "./core/internal/deadline.js"
 import { errorTag, exhausted, failureAttributes, retryLine, roundedMillis } from "./core/internal/report.js"
 import * as Retried from "./core/internal/retried.js"
 import * as ModelError from "./core/ModelError.js"
@@ -118,14 +112,14 @@ export const retryAcquisition: {
  * @since 1.0.0
  */
 export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<Failure<E>> = {}) => {
-  const { attributes, label, maxElapsed, name, provider, timeout } = acquisitionSettings(policy, options)
+  const { attributes, label, maxElapsed, name, provider, timeout } = Deadlines.acquisitionSettings(policy, options)
   const { budget, onRetry, secrets = [] } = options
   const schedule = Schedules.fromPolicy<Failure<E>>(
     RetrySchedule.honouredBy(policy, options.name ?? "RetryAcquisition", ["timeout", "maxElapsed", "untilDeadline"])
   )
   // With `untilDeadline`, the schedule of a call with a deadline set around it: the deadline ends its retries.
   const untilSchedule = policy.untilDeadline
-    ? Schedules.fromPolicy<Failure<E>>(untilDeadline(policy))
+    ? Schedules.fromPolicy<Failure<E>>(Deadlines.untilDeadline(policy))
     : undefined
   const attemptsMetric = Metric.withAttributes(attempts, { operation: name })
   const delaysMetric = Metric.withAttributes(retryDelays, { operation: name })
@@ -133,16 +127,11 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
   return <A, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Failure<E>, R> =>
     untilSchedule === undefined
       ? retried(self, undefined)
-      : Effect.flatMap(getReference(currentDeadline), (deadline) => retried(self, deadline))
+      : Effect.flatMap(getReference(Deadlines.current), (deadline) => retried(self, deadline))
 
   function retried<A, R>(self: Effect.Effect<A, E, R>, deadline: number | undefined) {
     return Effect.suspend(() => {
       const call = { attempt: 0, delayMillis: 0, start: 0, refused: false }
-      // A wait that would cross the deadline (the policy's `maxElapsed`, or with `untilDeadline` the one set
-      // around the call) is not started.
-      const waitEndsBefore = (now: number, delay: number) =>
-        (maxElapsed === undefined || now - call.start + delay <= maxElapsed) &&
-        (deadline === undefined || now + delay <= deadline)
       const timedOut = (why: string) =>
         new ModelError.TimeoutError({ provider, message: `${label}: attempt ${call.attempt} ${why}` })
 
@@ -151,10 +140,10 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
       const limited: Effect.Effect<A, Failure<E>, R> = timeout === undefined && maxElapsed === undefined
         ? self
         : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const limit = attemptLimit(timeout, maxElapsed, call.start, now)
+          const limit = Deadlines.attemptLimit(timeout, maxElapsed, call.start, now)
           return limit._tag === "Expired"
             ? Effect.fail(timedOut(limit.why))
-            : Effect.timeoutOrElse(maxElapsed === undefined ? self : deadlineBy(self, call.start + maxElapsed), {
+            : Effect.timeoutOrElse(maxElapsed === undefined ? self : Deadlines.by(self, call.start + maxElapsed), {
               duration: Duration.millis(limit.millis),
               orElse: () => Effect.fail(timedOut(limit.why))
             })
@@ -180,7 +169,10 @@ export const retrying = <E>(policy: RetrySchedule.RetryPolicy, options: Options<
         : Schedule.while(
           chosen,
           ({ output }) =>
-            Effect.map(Clock.currentTimeMillis, (now) => waitEndsBefore(now, Duration.toMillis(output.delay)))
+            Effect.map(
+              Clock.currentTimeMillis,
+              (now) => Deadlines.waitEndsInTime(maxElapsed, call.start, deadline, now, Duration.toMillis(output.delay))
+            )
         )
       const admitted = budget === undefined ?
         bounded :

@@ -88,3 +88,18 @@ export const acquisitionSettings = (
  */
 export const untilDeadline = (policy: RetryPolicy): RetryPolicy =>
   RetryPolicy.from({ ...policy, maxAttempts: maxAttemptsBound })
+
+/**
+ * Whether a wait of `delay` from `now` ends in time: within the policy's `maxElapsed` of the call's `start`, and
+ * by the `deadline` set around the call (with `untilDeadline`). A wait that would not is not started.
+ *
+ * @internal
+ */
+export const waitEndsInTime = (
+  maxElapsed: number | undefined,
+  start: number,
+  deadline: number | undefined,
+  now: number,
+  delay: number
+): boolean =>
+  (maxElapsed === undefined || now - start + delay <= maxElapsed) && (deadline === undefined || now + delay <= deadline)
