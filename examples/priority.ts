@@ -7,7 +7,8 @@ import { ThrottledModel } from "effect-retry-layer/testing"
 const program = Effect.gen(function*() {
   const [server] = yield* ThrottledModel.make({ capacity: 50, burst: 10, latency: "20 millis" })
   const limited = yield* AdaptiveRateLimiter.decorate({ initialRate: 50, maxRate: 50, burst: 10 })(server)
-  const model = RetryingModel.make(limited, { maxAttempts: 10 })
+  // A 429 (the key's rate is met exactly, and a busy machine's timers run late) is retried 100 ms later.
+  const model = RetryingModel.make(limited, { maxAttempts: 10, baseDelay: "100 millis" })
   const call = Effect.flatMap(model.chatStream({ messages: [{ role: "user", content: "hi" }] }), Stream.runDrain)
   const start = Date.now()
   const batch = yield* Effect.fork(
