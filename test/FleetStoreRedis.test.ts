@@ -173,6 +173,34 @@ describe("FleetStoreRedis", () => {
   )
 
   it.live.skipIf(!redisAvailable)(
+    "a stall a second longer than the store timeout: the replies that came meanwhile are read, told and asked alike",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const prefix = `${uniquePrefix("long-stall")}:`
+        // store timeout 1 s; the event loop blocked 3 s with a told and an asked operation in flight (a long GC
+        // pause): both replies are in the socket when it ends, and no timer may decide before they are read
+        const store = yield* FleetStoreRedis.make({ ...server, prefix, timeout: "1 second" })
+        const window: FleetStore.Window = { bucketMillis: 1000, buckets: 10 }
+        const now = Date.now()
+        yield* store.take("limiter:k", now, window, 100, 100) // connected, the script loaded
+        const before = warnings.length
+        yield* store.firstAttempts("budget:k", now, window, 1)
+        const asked = yield* Effect.fork(store.take("limiter:k", now, window, 100, 100))
+        // the ask's fibers run until its script is written (yields of the scheduler, not turns of the event loop)
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+        const until = performance.now() + 3_000
+        while (performance.now() < until) {
+          // busy: nothing else in this process runs
+        }
+        expect((yield* Fiber.join(asked)).taken).toBe(1)
+        expect((yield* store.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(1)
+        expect(warnings.slice(before).filter((w) => w.startsWith("fleet store"))).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(logger), Logger.withMinimumLogLevel(LogLevel.Warning)),
+    30_000
+  )
+
+  it.live.skipIf(!redisAvailable)(
     "three runtimes on one Redis key share one rate: the server kept busy (75% of its capacity under load), each runtime seeing the fleet's delivered rate, few 429s",
     () =>
       Effect.gen(function*() {

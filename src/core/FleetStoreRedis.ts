@@ -117,9 +117,12 @@ export const make = (options: Options = {}): Effect.Effect<FleetStore.Service, I
             enableOfflineQueue: false,
             autoResendUnfulfilledCommands: false,
             maxRetriesPerRequest: 0,
-            // A backstop that frees the client's queue: the store's own timeout decides (ioredis's timer fires
-            // before a reply waiting in the socket is read; the store's reads it first, see internal/storeTimeout).
-            commandTimeout: Math.ceil(timeoutMillis) + 1_000,
+            // A backstop that frees the client's queue of a Redis that never answers: the store's own timeout
+            // decides. ioredis's timer fires before a reply waiting in the socket is read (the store's reads it
+            // first, see internal/storeTimeout), so after a stall of the event loop longer than the backstop it
+            // would fail commands Redis had answered: at the timeout and 1 s, a 3 s GC pause took a working
+            // store for dead. 10 s past the timeout: a longer stall is a process in trouble anyway.
+            commandTimeout: Math.ceil(timeoutMillis) + 10_000,
             ...redisOptions,
             lazyConnect: true
           })
