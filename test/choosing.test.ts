@@ -24,9 +24,9 @@ void [LanguageModel, ResilientLanguageModel, YourModel]
 `
 
 describe("docs/choosing.md", () => {
-  it("every Effect 3 wiring it gives compiles against the sources", () => {
+  it("every Effect 3 wiring it gives compiles against the sources", async () => {
     const spans = wiring(`${root}/docs/choosing.md`, "Effect 3 (`effect-retry-layer` 0.x)")
     expect(spans.length).toBeGreaterThanOrEqual(8)
-    expect(problems(root, prelude, spans)).toEqual([])
+    expect(await problems(root, prelude, spans)).toEqual([])
   }, 120_000)
 })

@@ -97,7 +97,7 @@ describe("the public API's conventions", () => {
 })
 
 describe("JSDoc examples", () => {
-  it("every @example of the public API compiles against the sources", () => {
+  it("every @example of the public API compiles against the sources", async () => {
     const found = examples()
     // the modules with examples today: a test that found none would check nothing
     expect(found.length).toBeGreaterThan(20)
@@ -106,7 +106,7 @@ describe("JSDoc examples", () => {
       // a module of its own: its top-level names do not clash with another example's
       `${code}\nexport {}\n`
     ]))
-    const problems = compile(root, virtual).map(({ file, line, message }) =>
+    const problems = (await compile(root, virtual)).map(({ file, line, message }) =>
       `${found[[...virtual.keys()].indexOf(file)]!.name}:${line + 1}: ${message}`
     )
     expect(problems, relative(root, "src")).toEqual([])

@@ -20,9 +20,9 @@ declare const model: string
 `
 
 describe("docs/choosing.md", () => {
-  it("every Effect 4 wiring it gives compiles against this line's sources", () => {
+  it("every Effect 4 wiring it gives compiles against this line's sources", async () => {
     const spans = wiring(page, "Effect 4 (`effect-retry-layer` 1.x)")
     expect(spans.length).toBeGreaterThanOrEqual(6)
-    expect(problems(line, prelude, spans)).toEqual([])
+    expect(await problems(line, prelude, spans)).toEqual([])
   }, 120_000)
 })
