@@ -50,10 +50,14 @@ describe("AwayShare", () => {
         const history = run(initial, 30, () => true)
         for (const shares of history) for (const share of shares) expect(share).toBeGreaterThanOrEqual(0.01)
         for (const shares of history) for (const share of shares) expect(share).toBeLessThanOrEqual(1)
-        // from 20 s on, within 5% of the whole on average (a reading is off by a request either way, a tenth of a
-        // second's refill: the sum dips by a few hundredths at such a reading, and regrows)
+        // from 20 s on, within 5% of the whole on average. A reading is off by a request either way, a tenth of a
+        // second's refill, and every process reads the same count: at such a reading each moves its share by up
+        // to ~0.016 the same way, and the sum dips by up to n times that, then regrows (4,000 random fleets: 0.016
+        // for one process, 0.13 for eight to twelve; a shrunk case of ten: 0.152)
         expect(Math.abs(mean(history.slice(20).map(sum)) - 1)).toBeLessThan(0.05)
-        for (const shares of history.slice(20)) expect(Math.abs(sum(shares) - 1)).toBeLessThan(0.15)
+        for (const shares of history.slice(20)) {
+          expect(Math.abs(sum(shares) - 1)).toBeLessThan(0.03 + 0.02 * initial.length)
+        }
       }
     )))
 
