@@ -34,6 +34,15 @@ import {
 } from "./support/redis.js"
 import { failureOf } from "./support/thrown.js"
 
+// What a GC pause or a CPU-bound handler does: the event loop blocked while store calls are in flight.
+const stall = (millis: number) =>
+  Effect.sync(() => {
+    const until = performance.now() + millis
+    while (performance.now() < until) {
+      // busy: nothing else in this process runs
+    }
+  })
+
 const warnings: Array<string> = []
 const logger = Logger.replace(
   Logger.defaultLogger,
@@ -137,14 +146,6 @@ describe("FleetStoreRedis", () => {
         const a = yield* budget
         const b = yield* budget
         const before = warnings.length
-        // what a GC pause or a CPU-bound handler does: the event loop blocked while store calls are in flight
-        const stall = (millis: number) =>
-          Effect.sync(() => {
-            const until = performance.now() + millis
-            while (performance.now() < until) {
-              // busy: nothing else in this process runs
-            }
-          })
         // store calls always in flight from both runtimes, and four stalls at random moments among them
         let sent = 0
         let stop = false
@@ -189,10 +190,7 @@ describe("FleetStoreRedis", () => {
         const asked = yield* Effect.fork(store.take("limiter:k", now, window, 100, 100))
         // the ask's fibers run until its script is written (yields of the scheduler, not turns of the event loop)
         for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
-        const until = performance.now() + 3_000
-        while (performance.now() < until) {
-          // busy: nothing else in this process runs
-        }
+        yield* stall(3_000)
         expect((yield* Fiber.join(asked)).taken).toBe(1)
         expect((yield* store.budget("budget:k", now, window, { _tag: "Peek" })).firstAttempts).toBe(1)
         expect(warnings.slice(before).filter((w) => w.startsWith("fleet store"))).toEqual([])
