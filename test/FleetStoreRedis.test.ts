@@ -288,8 +288,13 @@ describe("FleetStoreRedis", () => {
           Effect.sync(() => new Redis({ ...server })),
           (client) => Effect.promise(() => client.quit())
         )
-        return { store, client, key: (name: string) => `${prefix}:v3:${name}`, prefix }
+        return { store, client, key: (name: string) => `${prefix}:v4:${name}`, prefix }
       })
+    // A state planted as this library writes one: the JSON given, packed by Redis's own cmsgpack
+    const plant = (client: Redis, key: string, json: string) =>
+      Effect.promise(() =>
+        client.eval(`return redis.call("SET", KEYS[1], cmsgpack.pack(cjson.decode(ARGV[1])))`, 1, key, json)
+      )
 
     it.live.skipIf(!redisAvailable)(
       "resets the key with one warning naming it, and answers from a clean state",
@@ -303,7 +308,7 @@ describe("FleetStoreRedis", () => {
           const take = (s: FleetStore.Service) => s.take("limiter:k", now, window, 10, 5)
           const budget = (s: FleetStore.Service) => s.budget("budget:k", now, window, { _tag: "Peek" })
           const reserve = (s: FleetStore.Service) => s.reserve("quota:k", now, { requests: 1, outputTokens: 10 })
-          // the states this library writes, as JSON, each case changing one thing
+          // the states this library writes (as JSON here, planted packed), each case changing one thing
           const ring = (
             change: (r: { epochs: Array<unknown>; a: Array<unknown>; b: Array<unknown> }) => void = () => {}
           ) => {
@@ -344,7 +349,7 @@ describe("FleetStoreRedis", () => {
             ["quota:k", JSON.stringify({ at: now, buckets: {}, gate: { ...gate, passed: -1 } }), reserve],
             ["budget:k", JSON.stringify(ring((r) => r.a[slot] = -1e300)), budget],
             ["budget:k", JSON.stringify(ring((r) => r.b[slot] = null)), budget],
-            ["budget:k", "not JSON", budget],
+            ["budget:k", "not MessagePack", budget],
             ["quota:k", quota({ outputTokens: { limit: 60, available: -1e300, counted: 0 } }), reserve],
             ["quota:k", quota({ requests: { limit: 10, counted: 0 } }), reserve],
             ["quota:k", quota({ requests: { limit: 10, available: 11, counted: 0 } }), reserve],
@@ -353,7 +358,9 @@ describe("FleetStoreRedis", () => {
           ]
           for (const [name, value, op] of cases) {
             warnings.length = 0
-            yield* Effect.promise(() => client.set(key(name), value))
+            yield* value.startsWith("not")
+              ? Effect.promise(() => client.set(key(name), value))
+              : plant(client, key(name), value)
             const answer = yield* op(store)
             expect(answer).toEqual(yield* op(FleetStore.makeMemory()))
             expect(warnings, value).toEqual([
@@ -362,18 +369,15 @@ describe("FleetStoreRedis", () => {
           }
           // the same states unchanged are read as they are, without a warning
           warnings.length = 0
-          yield* Effect.promise(() => client.set(key("limiter:k"), limiter({ tokens: 0.5 })))
+          yield* plant(client, key("limiter:k"), limiter({ tokens: 0.5 }))
           expect((yield* take(store)).wait).toBeGreaterThan(0)
-          yield* Effect.promise(() =>
-            client.set(
-              key("limiter:k"),
-              limiter({ gate: { ...gate, tenants: { a: mark, b: { ...mark, weight: 2 } } } })
-            )
+          yield* plant(
+            client,
+            key("limiter:k"),
+            limiter({ gate: { ...gate, tenants: { a: mark, b: { ...mark, weight: 2 } } } })
           )
           yield* take(store)
-          yield* Effect.promise(() =>
-            client.set(key("quota:k"), quota({ requests: { limit: 10, available: 0, counted: 0 } }))
-          )
+          yield* plant(client, key("quota:k"), quota({ requests: { limit: 10, available: 0, counted: 0 } }))
           expect((yield* reserve(store)).wait).toBeGreaterThan(0)
           expect(warnings).toEqual([])
           // a key of another type
@@ -417,8 +421,14 @@ describe("FleetStoreRedis", () => {
             (info) => Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0)
           )
           // the bucket's own state, its time made inf
-          const planted = (yield* Effect.promise(() => client.get(key("limiter:spin"))))!
-          yield* Effect.promise(() => client.set(key("limiter:spin"), planted.replace(/"at":[^,}]+/, `"at":1e999`)))
+          yield* Effect.promise(() =>
+            client.eval(
+              `local s = cmsgpack.unpack(redis.call("GET", KEYS[1])) s.at = 1 / 0 ` +
+                `return redis.call("SET", KEYS[1], cmsgpack.pack(s))`,
+              1,
+              key("limiter:spin")
+            )
+          )
           const before = yield* evals
           const started = performance.now()
           yield* Effect.all(Array.from({ length: 10 }, () => limiter.apply(Effect.void)), { concurrency: "unbounded" })
@@ -583,7 +593,10 @@ describe("FleetStoreRedis", () => {
           Effect.sync(() => new Redis({ ...server })),
           (client) => Effect.promise(() => client.quit())
         )
-        const state = JSON.parse((yield* Effect.promise(() => client.get(`${prefix}:v3:limiter:k`)))!) as {
+        const packed = `return cjson.encode(cmsgpack.unpack(redis.call("GET", KEYS[1])))`
+        const state = JSON.parse(
+          (yield* Effect.promise(() => client.eval(packed, 1, `${prefix}:v4:limiter:k`))) as string
+        ) as {
           readonly gate: { readonly tenants: Record<string, unknown> }
         }
         expect(Object.keys(state.gate.tenants)).toHaveLength(32)
@@ -643,7 +656,7 @@ describe("FleetStoreRedis", () => {
         const now = Date.now()
         // provider keys spread over the nodes: one per node at least
         const names = Array.from({ length: 12 }, (_, i) => `provider${i}`)
-        const nodeOf = (name: string) => cluster.nodeOf(`${prefix}v3:budget:${name}`)
+        const nodeOf = (name: string) => cluster.nodeOf(`${prefix}v4:budget:${name}`)
         const byNode = new Map(names.map((name) => [nodeOf(name), name]))
         expect(byNode.size).toBe(3)
         for (const name of byNode.values()) {

@@ -5,7 +5,8 @@
  * Each operation is a step, atomic in Redis, sent over `ioredis`, an
  * optional peer dependency loaded only by this entry point: the memory
  * store's own step (`internal/fleetSteps`), run in Redis as Lua generated
- * from it, over the key's state held as one JSON value. The operations that
+ * from it, over the key's state held as one MessagePack value (Redis's own
+ * `cmsgpack`, which every Redis since 2.6 has in its Lua). The operations that
  * answer nothing (a first attempt, a delivery, a settlement, a sighting)
  * travel in one script with the process's next operation that does, or at the
  * end of the event loop's turn (at most 256 wait; past that a record waits
@@ -29,7 +30,7 @@
  * Corrupt keys: a value this library did not write (`inf`, `1e300`, text, a
  * key of another type) resets the key, with one warning naming it, and the
  * operation answers from a clean state. Keys carry the layout's version
- * (`<prefix>v3:...`), so two versions sharing a prefix never misread each other.
+ * (`<prefix>v4:...`), so two versions sharing a prefix never misread each other.
  *
  * @example
  * ```ts
@@ -299,18 +300,20 @@ interface Scripted {
 
 // The layout of the values the script reads, in every key's name: a version that reads a value differently
 // uses other keys, so two versions sharing a prefix never misread each other's. (v2: a hash of fields, one
-// script per operation; v3: the state of internal/fleetSteps as one JSON value.)
-const keyVersion = "v3"
+// script per operation; v3: the state of internal/fleetSteps as one JSON value; v4: as one MessagePack value.)
+const keyVersion = "v4"
 
-// Every step: the step of internal/fleetSteps (generated Lua) on the key's state, one JSON string value; a script
+// Every step: the step of internal/fleetSteps (generated Lua) on the key's state, one MessagePack value; a script
 // runs a process's steps in order, each key read before its first and written after its last.
 // Redis adds only what is Redis's: reading and writing the state, its expiry, and the reset of a key this
-// library did not write: text that is not JSON, a key of another type, or a state the steps' `valid` refuses
-// (`inf`, `1e300`, a balance above its limit): the key is deleted, the step runs from a clean state and the
-// reply's first element says "reset" (the caller warns, naming the key). Numbers leave as "%.17g" (cjson's
-// own encoding keeps 14 digits; a reply rounded there could differ from the memory store's in the last digit),
-// and a number that is not finite is refused as an error, never written or handed to a caller: the key's steps
-// in that script all answer the error, and nothing of them is written.
+// library did not write: bytes that are not MessagePack, a key of another type, or a state the steps' `valid`
+// refuses (`inf`, `1e300`, a balance above its limit): the key is deleted, the step runs from a clean state and
+// the reply's first element says "reset" (the caller warns, naming the key). The state is MessagePack, not JSON,
+// for Redis's CPU: Lua formats a number as text in about 0.25 us, and writing the limiter's state as JSON took
+// 28 us, 1.4 us packed (its doubles kept to the bit). Replies, which the process reads, are JSON, their numbers
+// as "%.17g" (cjson's own encoding keeps 14 digits; a reply rounded there could differ from the memory store's
+// in the last digit). A number that is not finite is refused as an error, never written or handed to a caller:
+// the key's steps in that script all answer the error, and nothing of them is written.
 const script = `
 local steps = (function()
 ${lua}
@@ -345,6 +348,13 @@ local function encode(x)
   end
   return cjson.encode(x)
 end
+local function finite(x)
+  if type(x) == "number" then
+    if x ~= x or x == math.huge or x == -math.huge then error("a number that is not finite: " .. tostring(x)) end
+  elseif type(x) == "table" then
+    for _, v in pairs(x) do finite(v) end
+  end
+end
 -- ARGV: the keys' time to live, then five a step: its key's index in KEYS, the operation, now, its arguments as
 -- JSON, and 1 when its reply is not wanted.
 local ttl = tonumber(ARGV[1])
@@ -369,7 +379,7 @@ for n = 0, count - 1 do
           reset[k] = true
         elseif raw then
           local good, found = pcall(function()
-            local decoded = cjson.decode(raw)
+            local decoded = cmsgpack.unpack(raw)
             if steps.valid[op](decoded, now, args) then return decoded end
           end)
           if good and found ~= nil then state[k] = found else reset[k] = true end
@@ -385,7 +395,11 @@ for n = 0, count - 1 do
     if not ok then failed[k] = tostring(err) end
   end
   if n == last[k] and not failed[k] then
-    local ok, value = pcall(function() return dirty[k] and encode(state[k]) or nil end)
+    local ok, value = pcall(function()
+      if not dirty[k] then return nil end
+      finite(state[k])
+      return cmsgpack.pack(state[k])
+    end)
     if not ok then
       failed[k] = tostring(value)
     else
