@@ -27,6 +27,7 @@ type Op =
     readonly count: number
     readonly priority?: number | null
     readonly tenant?: string | null
+    readonly others?: ReadonlyArray<string> | null
   }
   | { readonly op: "delivered"; readonly dt: number; readonly count: number; readonly growth: number }
   | {
@@ -49,13 +50,23 @@ type Op =
     readonly sightings: ReadonlyArray<readonly [number, number | null, number | null, number | null] | null>
   }
 
-// A caller's priority (none: the default class) and tenant (none, or one of three, weighted), so that the fleet's
-// order is compared too.
+// A caller's priority (none: the default class) and tenant (none, or one of three, weighted), and for a take the
+// asker's other tenants, so that the fleet's order is compared too.
 const priority = fc.option(fc.integer({ min: 0, max: 3 }))
 const tenant = fc.option(fc.constantFrom("a", "b", "c"))
-const order = (step: { readonly priority?: number | null; readonly tenant?: string | null }): FleetStore.Order => ({
+const weightOf = (tenant: string) => tenant === "c" ? 2 : 1
+const order = (
+  step: {
+    readonly priority?: number | null
+    readonly tenant?: string | null
+    readonly others?: ReadonlyArray<string> | null
+  }
+): FleetStore.Order => ({
   ...(step.priority == null ? {} : { priority: step.priority }),
-  ...(step.tenant == null ? {} : { tenant: step.tenant, weight: step.tenant === "c" ? 2 : 1 })
+  ...(step.tenant == null ? {} : { tenant: step.tenant, weight: weightOf(step.tenant) }),
+  ...(step.others == null || step.tenant == null
+    ? {}
+    : { others: step.others.map((other) => ({ tenant: other, weight: weightOf(other) })) })
 })
 
 const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
@@ -72,7 +83,8 @@ const ops: fc.Arbitrary<ReadonlyArray<Op>> = fc.array<Op>(
       burst: fc.integer({ min: 1, max: 5 }),
       count: fc.integer({ min: 1, max: 6 }),
       priority,
-      tenant
+      tenant,
+      others: fc.option(fc.subarray(["a", "b", "c", "d"]))
     }),
     fc.record({
       op: fc.constant("delivered" as const),

@@ -103,6 +103,46 @@ describe("Tenant", () => {
       expect(Math.abs(counts.c! - (2 * total) / 3)).toBeLessThanOrEqual(0.05 * (2 * total) / 3)
     }).pipe(Effect.scoped))
 
+  it.effect(
+    "fleet-wide: a tenant's calls still waiting when its callers stop are all sent, at its share, in every process",
+    () =>
+      Effect.gen(function*() {
+        const store = FleetStore.makeMemory()
+        const make = AdaptiveRateLimiter.make(paced).pipe(Effect.provideService(FleetStore.FleetStore, store))
+        const sends: Array<Send> = []
+        let started = 0
+        // three processes, each with 20 callers of each tenant calling again as soon as they are sent; b's stop
+        // calling at 10 s, each with a call in line then
+        const until: Record<string, number> = { a: 40_000, b: 10_000, c: 40_000 }
+        for (let p = 0; p < 3; p++) {
+          const limiter = yield* make
+          for (const tenant of [a, b, c]) {
+            const send = limiter.apply(
+              Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => sends.push({ label: tenant.key, at })))
+            ).pipe(Tenant.withTenant(tenant))
+            for (let i = 0; i < 20; i++) {
+              yield* Effect.forkScoped(Effect.gen(function*() {
+                while ((yield* Clock.currentTimeMillis) < until[tenant.key]!) {
+                  if (tenant === b) started++
+                  yield* send
+                }
+              }))
+            }
+          }
+        }
+        yield* TestClock.adjust("40 seconds")
+        const bs = sends.filter((s) => s.label === "b").map((s) => s.at)
+        // every one of b's calls sent, at b's share of 10 a second (a quarter): a process asking the store for its
+        // line's first tenant only, which the fleet held back for the others' turns, served none of its others
+        // (20 of b's 60 left waiting at 40 s)
+        expect(bs).toHaveLength(started)
+        const waiting = bs.filter((at) => at >= 10_000).length
+        expect(waiting).toBe(60)
+        expect(Math.max(...bs)).toBeLessThanOrEqual(10_000 + (waiting / 2.5) * 1000 + 1_000)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
   it.effect("fleet-wide, with priorities: one tenant's interactive work and another's batch keep the key busy", () =>
     Effect.gen(function*() {
       const store = FleetStore.makeMemory()

@@ -37,6 +37,9 @@ export const maxTenants = 32
  * with the tenant's weight (default 1, see `Tenant`; an ask that names no tenant takes no part in the tenants'
  * shares). While a higher class waits anywhere in the fleet a lower one is held back (but for its turn in
  * `starvationBound`); within a class, a tenant that had more than its share while another waits is held back.
+ * `others`: the asker's other tenants waiting in the same class (at most `maxTenants`), in its own order: a send
+ * slot held back for `tenant` goes to the first of them whose turn it is (`Take.tenant`), and each counts as
+ * waiting in the fleet, so that a process's other tenants are not kept waiting behind the one it asks for first.
  *
  * @category models
  * @since 0.1.0
@@ -45,6 +48,7 @@ export interface Order {
   readonly priority?: number
   readonly tenant?: string
   readonly weight?: number
+  readonly others?: ReadonlyArray<{ readonly tenant: string; readonly weight?: number }>
 }
 
 /**
@@ -122,6 +126,8 @@ export interface Take {
   readonly wait: number
   readonly taken: number
   readonly control: Control
+  /** The tenant the slots were taken for, when it is one of the ask's `others` (see `Order`). */
+  readonly tenant?: string
 }
 
 /**
@@ -370,7 +376,8 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
   refill(state, now, rate, burst)
   // Within a microsecond counts as there: a sleep of exactly the wait may refill to 1 - epsilon.
   const wait = state.at - now + (Math.max(0, 1 - state.tokens) * 1000) / rate
-  if (heldBack(state, now, args)) {
+  const order = firstDue(state, now, args)
+  if (order === undefined) {
     throughGate(state, now, args, Math.max(wait, heldWait), 0)
     return { state, reply: takeReply(state, now, window, Math.max(wait, heldWait), 0) }
   }
@@ -383,8 +390,20 @@ export const take = (found: LimiterState | undefined, now: number, args: TakeArg
     state.tokens = state.tokens - taken
     ringAdd(state.ring, now, window, 0, taken)
   }
-  throughGate(state, now, args, taken > 0 ? 0 : wait, taken)
-  return { state, reply: takeReply(state, now, window, taken > 0 ? 0 : wait, taken) }
+  throughGate(state, now, order, taken > 0 ? 0 : wait, taken)
+  // the ask's own tenant, held back for the one served, still waits
+  const gate = state.gate
+  if (order !== args && args.tenant !== undefined && gate !== undefined && gate.tenants !== undefined) {
+    waits(gate.tenants, now, args.tenant, args.weight, priorityOf(args.priority), 0)
+    forgetIdle(gate, gate.tenants)
+  }
+  const reply = takeReply(state, now, window, taken > 0 ? 0 : wait, taken)
+  return {
+    state,
+    reply: order.tenant === args.tenant || order.tenant === undefined
+      ? reply
+      : { wait: reply.wait, taken: reply.taken, control: reply.control, tenant: order.tenant }
+  }
 }
 
 /**
@@ -588,7 +607,7 @@ const gateGrace = 250
 // class waiting, when its turn is due; else, for a tenant, while another tenant of its class waits that has had
 // less (a lower pass: its sends over its weight). Only within a class: a tenant held back for one of another class
 // that the classes' order holds back in turn would wait for ever.
-const heldBack = (state: { gate?: Gate }, now: number, order: Order): boolean => {
+const heldBack = (state: { gate?: Gate }, now: number, order: Asked): boolean => {
   const gate = state.gate
   if (gate === undefined) return false
   const priority = priorityOf(order.priority)
@@ -606,11 +625,32 @@ const heldBack = (state: { gate?: Gate }, now: number, order: Order): boolean =>
   return false
 }
 
+// An ask as the gate reads it: an `Order`, or one of its other tenants in its place.
+interface Asked {
+  readonly priority?: number | undefined
+  readonly tenant?: string | undefined
+  readonly weight?: number | undefined
+  readonly others?: Order["others"] | undefined
+}
+
+// The ask, or the first of its other tenants, that the fleet's order does not hold back (`undefined`: none).
+const firstDue = (state: { gate?: Gate }, now: number, order: Asked): Asked | undefined => {
+  if (!heldBack(state, now, order)) return order
+  const others = order.others
+  if (others === undefined) return undefined
+  for (let i = 0; i < Math.min(others.length, maxTenants); i++) {
+    const other = others[i]!
+    const candidate: Asked = { priority: order.priority, tenant: other.tenant, weight: other.weight, others }
+    if (!heldBack(state, now, candidate)) return candidate
+  }
+  return undefined
+}
+
 // An ask's outcome, on the gate. Refused (held back, or for `wait` > 0), its class waits: it may be the highest or
 // the lowest waiting, until its asker's next ask is surely in; so does its tenant. Granted (`taken` sends): a send
 // above the lowest class waiting counts against the bound; one at or below it starts the bound again; either
 // clears its own class's mark; its tenant's pass grows by the sends over its weight.
-const throughGate = (state: { gate?: Gate }, now: number, order: Order, wait: number, taken: number): void => {
+const throughGate = (state: { gate?: Gate }, now: number, order: Asked, wait: number, taken: number): void => {
   const priority = priorityOf(order.priority)
   if (state.gate === undefined) {
     // a key whose asks were never refused keeps no gate
@@ -625,6 +665,14 @@ const throughGate = (state: { gate?: Gate }, now: number, order: Order, wait: nu
     gate.tenants[tenant] = mark
     if (wait > 0) mark.until = Math.max(mark.until, now + wait + gateGrace)
     else mark.pass = mark.pass + taken / mark.weight
+    // the asker's other tenants wait, whatever this ask's outcome
+    const others = order.others
+    if (others !== undefined) {
+      for (let i = 0; i < Math.min(others.length, maxTenants); i++) {
+        const other = others[i]!
+        if (other.tenant !== tenant) waits(gate.tenants, now, other.tenant, other.weight, priority, wait)
+      }
+    }
     forgetIdle(gate, gate.tenants)
   }
   if (wait > 0) {
@@ -646,6 +694,20 @@ const throughGate = (state: { gate?: Gate }, now: number, order: Order, wait: nu
     gate.lowUntil = now
   }
   if (priority >= gate.top) gate.topUntil = now
+}
+
+// A tenant of an asker's line is waiting, its next ask due after `wait` (or a held-back ask's).
+const waits = (
+  tenants: { [key: string]: TenantMark },
+  now: number,
+  tenant: string,
+  weight: number | undefined,
+  priority: number,
+  wait: number
+): void => {
+  const mark = joined(tenants, now, tenant, weight, priority)
+  mark.until = Math.max(mark.until, now + Math.max(wait, heldWait) + gateGrace)
+  tenants[tenant] = mark
 }
 
 // A tenant's mark as of now, asking at `priority` (not stored): one that was not waiting comes in at the pace of
@@ -674,8 +736,9 @@ const joined = (
   return { weight: w, pass: floor, until: found === undefined ? 0 : found.until, priority }
 }
 
-// At most `maxTenants` kept: the one idle longest (the earliest `until`, then the smallest key) goes first. (A new
-// record rather than `delete`, which TypeScriptToLua turns into a library of its own.)
+// At most `maxTenants` kept: the one idle longest (the earliest `until`, then the smallest key) goes first, then
+// the next, while there are more (an asker's other tenants may add several at once). (A new record rather than
+// `delete`, which TypeScriptToLua turns into a library of its own.)
 const forgetIdle = (gate: Gate, tenants: { [key: string]: TenantMark }): void => {
   let count = 0
   let oldest: string | undefined = undefined
@@ -693,6 +756,7 @@ const forgetIdle = (gate: Gate, tenants: { [key: string]: TenantMark }): void =>
   const kept: { [key: string]: TenantMark } = {}
   for (const key in tenants) if (key !== oldest) kept[key] = tenants[key]!
   gate.tenants = kept
+  forgetIdle(gate, kept)
 }
 
 const validGate = (gate: unknown, now: number): boolean => {

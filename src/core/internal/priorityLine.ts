@@ -25,10 +25,18 @@ export interface PriorityLine<W> {
   readonly push: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
   /** Puts back at the head of its class and tenant one that was taken and not served. */
   readonly putBack: (priority: number, tenant: Tenant, waiter: W, retry: boolean) => void
-  /** The next to serve, its priority and its tenant, taken out of the line. */
-  readonly take: () => { readonly waiter: W; readonly priority: number; readonly tenant: Tenant } | undefined
+  /**
+   * The next to serve, its priority and its tenant, taken out of the line; with `tenant`, the first of that
+   * tenant's in the class served next, if it has any there (the tenant the fleet gave a send slot to, of those
+   * the ask named: see `others`).
+   */
+  readonly take: (
+    tenant?: string
+  ) => { readonly waiter: W; readonly priority: number; readonly tenant: Tenant } | undefined
   /** The waiter the next `take` serves, left in the line. */
   readonly peek: () => W | undefined
+  /** The tenants waiting in the class the next `take` serves, but the one it serves, in the order they came. */
+  readonly others: (max: number) => ReadonlyArray<Tenant>
   /** The priority the next `take` serves (-1 when nobody waits). */
   readonly next: () => number
   /** The highest priority waiting (-1 when nobody waits): what this process asks the fleet's store for. */
@@ -71,19 +79,23 @@ export const make = <W>(): PriorityLine<W> => {
       fifos[priority]!.unshift(tenant, waiter, retry)
       size++
     },
-    take: () => {
+    take: (tenant) => {
       const c = nextClass()
       if (c === -1) return undefined
       for (let other = 0; other <= highest; other++) {
         passed[other] = other === c || fifos[other]!.size() === 0 ? 0 : passed[other]! + 1
       }
       size--
-      const { tenant, waiter } = fifos[c]!.shift()!
-      return { waiter, priority: c, tenant }
+      const taken = fifos[c]!.shift(tenant)!
+      return { waiter: taken.waiter, priority: c, tenant: taken.tenant }
     },
     peek: () => {
       const c = nextClass()
       return c === -1 ? undefined : fifos[c]!.first()
+    },
+    others: (max) => {
+      const c = nextClass()
+      return c === -1 ? [] : fifos[c]!.others(max)
     },
     next: nextClass,
     top: () => {
@@ -106,7 +118,8 @@ export const make = <W>(): PriorityLine<W> => {
 
 // One class's callers, by tenant: the tenant with the lowest pass goes next (the earliest to come back on a tie),
 // and each send adds 1 / weight to its pass; a tenant with nobody waiting is forgotten, and starts again at the
-// class's virtual time (the pass of the last one served). Each tenant's retries go before its first attempts.
+// class's virtual time (the lowest pass when one was last served). Each tenant's retries go before its first
+// attempts. A tenant may be served out of turn (the one the fleet's store gave a slot to).
 const classLine = <W>() => {
   interface Queue {
     readonly tenant: Tenant
@@ -152,10 +165,20 @@ const classLine = <W>() => {
       ;(retry ? queue.retries : queue.fifo).unshift(waiter)
       added(retry)
     },
-    shift: (): { readonly tenant: Tenant; readonly waiter: W } | undefined => {
-      const queue = nextTenant()
-      if (queue === undefined) return undefined
-      virtual = queue.pass
+    others: (max: number): Array<Tenant> => {
+      const first = nextTenant()
+      const all: Array<Tenant> = []
+      for (const queue of tenants.values()) {
+        if (all.length >= max) break
+        if (queue !== first) all.push(queue.tenant)
+      }
+      return all
+    },
+    shift: (key?: string): { readonly tenant: Tenant; readonly waiter: W } | undefined => {
+      const lowest = nextTenant()
+      if (lowest === undefined) return undefined
+      const queue = (key === undefined ? undefined : tenants.get(key)) ?? lowest
+      virtual = lowest.pass
       queue.pass = queue.pass + 1 / queue.tenant.weight
       const retry = queue.retries.size() > 0
       const waiter = (retry ? queue.retries : queue.fifo).shift()!

@@ -28,12 +28,13 @@ export interface SendRate {
   readonly take: (order: FleetStore.Order) => Effect.Effect<{ readonly wait: number; readonly at: number }>
   /**
    * Asks until there is a token, for up to `count()` callers, in the fleet's `order()` (both read at each ask),
-   * if there are that many: how many were taken, and when they were granted.
+   * if there are that many: how many were taken, when they were granted, and for which of the order's `others`
+   * if for one of them.
    */
   readonly tokens: (
     count: () => number,
     order: () => FleetStore.Order
-  ) => Effect.Effect<{ readonly taken: number; readonly at: number }>
+  ) => Effect.Effect<{ readonly taken: number; readonly at: number; readonly tenant: string | undefined }>
   /** Sleeps on a store's wait for one bucket of the window at most. */
   readonly pause: (wait: number) => Effect.Effect<void>
   /**
@@ -93,7 +94,7 @@ export const make = (
       const { burst, rate } = bucket(now)
       return Effect.map(store.take(key, now, window, rate, burst, count, order), (t) => {
         control = t.control
-        return { wait: t.wait, taken: t.taken, at: now }
+        return { wait: t.wait, taken: t.taken, at: now, tenant: t.tenant }
       })
     })
 
@@ -108,7 +109,7 @@ export const make = (
   const tokens = (
     count: () => number,
     order: () => FleetStore.Order
-  ): Effect.Effect<{ readonly taken: number; readonly at: number }> =>
+  ): Effect.Effect<{ readonly taken: number; readonly at: number; readonly tenant: string | undefined }> =>
     Effect.flatMap(
       Effect.suspend(() => takeUpTo(count(), order())),
       (t) => t.wait === 0 ? Effect.succeed(t) : Effect.andThen(pause(t.wait), tokens(count, order))
