@@ -10,8 +10,10 @@
  *
  * The order holds among the calls waiting in one process, and across the
  * processes sharing the limiter's key through the `FleetStore`: a process
- * asks for its next tenant's slot, and the store holds back a tenant that
- * has had more than its share while another one waits.
+ * asks for its next tenant's slot, naming its other tenants waiting too, and
+ * the store holds back a tenant that has had more than its share while
+ * another one waits, giving the slot to the first of the others whose turn
+ * it is.
  *
  * A key is a string of 1 to {@link maxKeyLength} (64) characters, a weight a
  * number from 0.01 to 100; anything else is a defect, `InvalidOptions`, when
