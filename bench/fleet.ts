@@ -24,34 +24,19 @@
  * None of the peers reads Retry-After.
  */
 import type { Scope } from "effect"
-import {
-  Clock,
-  Context,
-  Duration,
-  Effect,
-  Fiber,
-  FiberRef,
-  Layer,
-  Logger,
-  LogLevel,
-  Random,
-  Schedule,
-  Stream
-} from "effect"
+import { Context, Duration, Effect, FiberRef, Layer, Logger, LogLevel, Random, Schedule, Stream } from "effect"
 import {
   CompletionModel,
-  Deadline,
   FleetStore,
   ModelError,
-  Priority,
   ResilientModel,
   RetryingModel,
-  RetrySchedule,
-  Tenant
+  RetrySchedule
 } from "effect-retry-layer"
 import { ThrottledModel, TokenLimitedModel } from "effect-retry-layer/testing"
 import * as DiscreteTime from "./support/DiscreteTime.js"
 import { fleetCharts } from "./support/fleetCharts.js"
+import * as Driver from "./support/fleetDriver.js"
 import type { Outcome, Scenario } from "./support/fleetScenarios.js"
 import * as Scenarios from "./support/fleetScenarios.js"
 import { report } from "./support/report.js"
@@ -197,31 +182,6 @@ const tokenRequests = (n: number) => {
 // Which client's call a request is for (deadlines).
 const clientOf = FiberRef.unsafeMake(0)
 
-/**
- * deadlines: what the calls that missed their deadline sent, and how soon the refused ones were told; and when
- * (ascending).
- */
-const deadlineFigures = (
-  completions: ReadonlyArray<number | undefined>,
-  sentBy: ReadonlyArray<number>,
-  refusedAt: ReadonlyMap<number, number>,
-  deadline: number
-) => {
-  // every call starts at 0: a call missed its deadline unless it succeeded by then
-  const missed = completions.flatMap((at, client) => at === undefined || at > deadline ? [client] : [])
-  const refusedUnsent = [...refusedAt].filter(([client]) => sentBy[client] === 0).map(([, at]) => at)
-    .sort((a, b) => a - b)
-  return {
-    figures: {
-      sentThenMissed: missed.reduce((sum, client) => sum + sentBy[client]!, 0),
-      refused: refusedUnsent.length,
-      refusalP99Millis: Scenarios.round(Scenarios.quantile(refusedUnsent, 0.99), 1),
-      admittedMissed: missed.filter((client) => sentBy[client]! > 0).length
-    },
-    refusedAt: refusedUnsent
-  }
-}
-
 /** One run in discrete virtual time. */
 export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outcome =>
   DiscreteTime.run(
@@ -239,7 +199,6 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
       const memory = FleetStore.makeMemory()
       // each process its own way to the store: its own timeout and fall-back, as with Redis
       const storeOf = scenario.storeMillis === undefined ? () => memory : distant(memory, scenario.storeMillis)
-      const share = Math.ceil(scenario.n / scenario.processes)
       // deadlines: the requests each client's call sent, counted at the server by the client's fiber
       const deadline = scenario.deadlineMillis
       const sentBy = new Array<number>(scenario.n).fill(0)
@@ -255,120 +214,16 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         Array.from({ length: scenario.processes }),
         () => strategy.wrap(server).pipe(Effect.provideService(FleetStore.FleetStore, storeOf()))
       )
-      const mixed = scenario.interactiveEveryMillis !== undefined
-      const refusedAt = new Map<number, number>()
-      const byDeadline = (client: number, once: Effect.Effect<void, unknown>) =>
-        deadline === undefined ? once : Effect.locally(
-          Effect.tapError(
-            Deadline.withDeadline(once, Duration.millis(deadline)),
-            (error) =>
-              error instanceof ModelError.DeadlineError
-                ? Effect.map(Clock.currentTimeMillis, (at) => void refusedAt.set(client, at))
-                : Effect.void
-          ),
-          clientOf,
-          client
-        )
-      const batch = Effect.forEach(
-        calls.map((call, p) => [call, p * share, Math.min(share, scenario.n - p * share)] as const),
-        ([call, first, clients]) =>
-          Effect.forEach(
-            Array.from({ length: clients }, (_, i) => first + i),
-            (client) => {
-              const once = Effect.flatMap(call(requests?.list[client] ?? request), Stream.runDrain)
-              return Effect.zipWith(
-                Effect.exit(mixed ? Priority.withPriority(once, "batch") : byDeadline(client, once)),
-                Clock.currentTimeMillis,
-                (exit, at) => exit._tag === "Success" ? at : undefined
-              )
-            },
-            { concurrency: "unbounded" }
-          ),
-        { concurrency: "unbounded" }
-      )
-      // mixed-priority: an interactive call every so often while the batch runs, each process in turn
-      const interactive: Array<readonly [number, number]> = []
-      let batchDone = false
-      const interactiveCalls = (every: number) =>
-        Effect.gen(function*() {
-          const started: Array<Fiber.RuntimeFiber<void>> = []
-          for (let k = 0; !batchDone; k++) {
-            yield* Effect.sleep(Duration.millis(every))
-            if (batchDone) break
-            const call = calls[k % calls.length]!
-            started.push(
-              yield* Effect.fork(
-                Effect.flatMap(Clock.currentTimeMillis, (from) =>
-                  Effect.flatMap(
-                    Effect.exit(Priority.withPriority(
-                      Effect.flatMap(call(requests?.list[k % scenario.n] ?? request), Stream.runDrain),
-                      "interactive"
-                    )),
-                    (exit) =>
-                      Effect.map(Clock.currentTimeMillis, (to) => {
-                        if (exit._tag === "Success") interactive.push([from, to - from])
-                      })
-                  ))
-              )
-            )
-          }
-          yield* Fiber.joinAll(started)
-        })
-      // tenants: each tenant's callers, spread over the processes, each calling again as soon as it is answered
-      const spec = scenario.tenants
-      const deliveredTo: Record<string, Array<number>> = {}
-      const tenantCalls = (tenants: NonNullable<Scenario["tenants"]>) =>
-        Effect.forEach(
-          Object.keys(tenants.weights).flatMap((tenant) =>
-            Array.from({ length: tenants.callers }, (_, i) => [tenant, calls[i % calls.length]!] as const)
-          ),
-          ([tenant, call]) =>
-            Effect.gen(function*() {
-              const times = deliveredTo[tenant] ??= []
-              while ((yield* Clock.currentTimeMillis) < tenants.until[tenant]!) {
-                const exit = yield* Effect.exit(
-                  Effect.flatMap(call(request), Stream.runDrain).pipe(
-                    Tenant.withTenant({ key: tenant, weight: tenants.weights[tenant]! })
-                  )
-                )
-                if (exit._tag === "Success") times.push(yield* Clock.currentTimeMillis)
-              }
-            }),
-          { concurrency: "unbounded", discard: true }
-        )
-      const [results, end] = spec !== undefined
-        ? yield* Effect.as(tenantCalls(spec), [[], Math.max(...Object.values(spec.until))] as const)
-        : yield* Effect.all([
-          Effect.zip(batch, Clock.currentTimeMillis).pipe(Effect.tap(() => Effect.sync(() => (batchDone = true)))),
-          mixed ? interactiveCalls(scenario.interactiveEveryMillis) : Effect.void
-        ], { concurrency: "unbounded" }).pipe(Effect.map(([done]) => done))
-      const counts = yield* stats
-      const deadlines = deadline === undefined
-        ? undefined
-        : deadlineFigures(results.flat(), sentBy, refusedAt, deadline)
-      return Scenarios.outcome(
+      const driven = yield* Driver.drive(
         scenario,
-        strategy.name,
-        counts,
-        results,
-        end,
-        floorMillis(scenario),
-        {
-          interactive: mixed ? interactive.map(([, latency]) => latency) : undefined,
-          deadlines: deadlines?.figures,
-          tenants: spec === undefined ? undefined : Scenarios.tenantFigures(
-            spec,
-            deliveredTo,
-            scenario.server.capacity,
-            counts.accepted + counts.refused + counts.failed
-          ),
-          timeline: {
-            ...(mixed ? { interactive } : {}),
-            ...(spec === undefined ? {} : { delivered: deliveredTo }),
-            ...(deadlines === undefined ? {} : { refused: deadlines.refusedAt })
-          }
-        }
+        calls.length,
+        (p, client) => {
+          const once = Effect.flatMap(calls[p]!(requests?.list[client] ?? request), Stream.runDrain)
+          return deadline === undefined ? once : Effect.locally(once, clientOf, client)
+        },
+        (error) => error instanceof ModelError.DeadlineError
       )
+      return Driver.outcomeOf(scenario, strategy.name, driven, yield* stats, sentBy, floorMillis(scenario))
     }).pipe(
       Effect.scoped,
       Effect.withRandom(Random.make(seed)),

@@ -8,7 +8,13 @@ import { fileURLToPath } from "node:url"
 export const run = () =>
   new Promise<void>((resolve, reject) => {
     const path = (file: string) => fileURLToPath(new URL(file, import.meta.url))
-    const child = spawn(process.execPath, ["--import", "tsx", path("../effect4/bench/runFleet.ts")], {
+    // the scenarios' driver is linked into effect4/bench/support: read through the link, its imports find Effect 4
+    const child = spawn(process.execPath, [
+      "--preserve-symlinks",
+      "--import",
+      "tsx",
+      path("../effect4/bench/runFleet.ts")
+    ], {
       cwd: path("../effect4/"),
       env: { ...process.env, TSX_TSCONFIG_PATH: path("../effect4/bench/tsconfig.json") },
       stdio: "inherit"

@@ -43,12 +43,24 @@ const tokenColumns: ReadonlyArray<Column> = [
   ...fleetColumns.slice(1)
 ]
 
+const effect4Columns: ReadonlyArray<Column> = [
+  ["scenario", (r) => r.scenario],
+  ["processes", (r) => r.processes],
+  ["strategy", (r) => r.strategy === "e4 stack-defaults" ? `**${r.strategy}**` : r.strategy],
+  ...fleetColumns.slice(1)
+]
+
+// The scenarios of latency under a shared limit (priorities, deadlines, tenants, a provider far above the load).
+const latencyScenario = (r: Row) =>
+  /^(mixed-priority|deadlines|tenants|interactive-100|random-503-headers)/.test(String(r.scenario))
+
 /** Every table, by name. */
 export const tables = (): Record<string, string> => {
   const fleet = results("fleet")
   const scenario = (name: string) => fleet.filter((r) => r.scenario === name)
   const overhead = results("overhead")
   const limiter = (r: Row) => String(r.group).startsWith("AdaptiveRateLimiter")
+  const effect4 = results("fleet-effect4")
   return {
     headline: table(scenario("headline"), fleetColumns),
     "retry-after-30s": table(scenario("retry-after-30s"), fleetColumns),
@@ -90,12 +102,16 @@ export const tables = (): Record<string, string> => {
         ["interactive p99 s", (r) => r.interactiveP99Seconds]
       ]
     ),
-    "effect4-fleet": table(results("fleet-effect4"), [
-      ["scenario", (r) => r.scenario],
-      ["processes", (r) => r.processes],
-      ["strategy", (r) => r.strategy === "e4 stack-defaults" ? `**${r.strategy}**` : r.strategy],
-      ...fleetColumns.slice(1),
+    "effect4-fleet": table(effect4.filter((r) => !latencyScenario(r)), [
+      ...effect4Columns,
       ["s to 90% of the rise", (r) => "secondsTo90" in r ? r.secondsTo90 : ""]
+    ]),
+    "effect4-latency": table(effect4.filter(latencyScenario), [
+      ...effect4Columns,
+      ["interactive p99 s", (r) => r.interactiveP99Seconds ?? ""],
+      ["requests sent for calls that missed", (r) => r.sentThenMissed ?? ""],
+      ["largest share error", (r) => r.maxShareError ?? ""],
+      ["s until b's share is used", (r) => r.idleReuseSeconds ?? ""]
     ]),
     "token-limits": table(scenario("token-limits"), tokenColumns),
     "token-limits-openai": table(scenario("token-limits-openai"), tokenColumns),

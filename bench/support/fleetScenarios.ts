@@ -186,8 +186,8 @@ export interface Outcome {
   }
   /**
    * tenants: the largest |delivered share - weight share| / weight share while all were busy, each tenant's
-   * delivered share then, and the seconds from the first tenant's going idle until the others were delivered
-   * 90% of the capacity over a whole second.
+   * delivered share then, and the seconds from the first tenant's going idle (its last call sent, after its
+   * callers stopped) until the others were delivered 90% of the capacity over a whole second.
    */
   readonly tenants?: {
     readonly maxShareError: number
@@ -371,7 +371,15 @@ export const tenantFigures = (
   const others = Object.entries(delivered).filter(([t]) => spec.until[t]! > idleAt).flatMap(([, times]) =>
     times.filter((at) => at >= idleAt)
   ).sort((a, b) => a - b)
-  const reuse = secondsTo90(others.map((at) => at + latencyMillis), idleAt, capacity)
+  // The tenant that stopped is idle once its last call was sent (answered a latency later): its callers stop
+  // asking at `until`, and the calls they have in line then are still served, at its share.
+  const idle = Math.max(
+    idleAt,
+    ...Object.entries(delivered).filter(([t]) => spec.until[t] === idleAt).flatMap(([, times]) =>
+      times.map((at) => at - latencyMillis)
+    )
+  )
+  const reuse = secondsTo90(others.map((at) => at + latencyMillis), idle, capacity)
   const answered = Object.values(delivered).reduce((sum, times) => sum + times.length, 0)
   return {
     maxShareError: round(maxShareError, 4),
@@ -379,5 +387,30 @@ export const tenantFigures = (
     idleReuseSeconds: reuse,
     answered,
     requestsPerAnswer: round(requests / answered, 2)
+  }
+}
+
+/**
+ * deadlines: what the calls that missed their deadline sent, and how soon the refused ones were told; and when
+ * (ascending).
+ */
+export const deadlineFigures = (
+  completions: ReadonlyArray<number | undefined>,
+  sentBy: ReadonlyArray<number>,
+  refusedAt: ReadonlyMap<number, number>,
+  deadline: number
+) => {
+  // every call starts at 0: a call missed its deadline unless it succeeded by then
+  const missed = completions.flatMap((at, client) => at === undefined || at > deadline ? [client] : [])
+  const refusedUnsent = [...refusedAt].filter(([client]) => sentBy[client] === 0).map(([, at]) => at)
+    .sort((a, b) => a - b)
+  return {
+    figures: {
+      sentThenMissed: missed.reduce((sum, client) => sum + sentBy[client]!, 0),
+      refused: refusedUnsent.length,
+      refusalP99Millis: round(quantile(refusedUnsent, 0.99), 1),
+      admittedMissed: missed.filter((client) => sentBy[client]! > 0).length
+    },
+    refusedAt: refusedUnsent
   }
 }

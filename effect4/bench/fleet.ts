@@ -15,6 +15,11 @@
  *   their docs' example), and the three in the order their docs recommend (`withRateLimiter`, token bucket,
  *   then `retryTransient`, then `withCircuitBreaker`, 5 consecutive failures, 30 s open).
  *
+ * The scenarios of latency under a shared limit (`mixed-priority`, `deadlines`, `tenants`, `interactive-100`,
+ * `random-503-headers`) run the calls as the Effect 3 bench does: the batch tagged `Priority` "batch" and one
+ * `"interactive"` call a second, every call in `Deadline.withDeadline` (a timeout for Effect 4's pieces), each
+ * tenant's callers in `Tenant.withTenant`; the server counts each client's requests by the number in its prompt.
+ *
  * Run: `npm run bench -- fleet4` (writes `bench/results/fleet-effect4.json`).
  */
 import type { Scope } from "effect"
@@ -23,13 +28,14 @@ import { FleetStore } from "effect-retry-layer"
 import { Anthropic } from "effect-retry-layer/anthropic"
 import { OpenAI } from "effect-retry-layer/openai"
 import { FaultServer, ProviderLimits, Throttle } from "effect-retry-layer/testing/server"
-import { LanguageModel } from "effect/ai"
+import { AiError, LanguageModel } from "effect/ai"
 import { HttpClient, HttpServerResponse } from "effect/http"
 import type { HttpClientRequest } from "effect/http"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import type { Outcome, Scenario } from "../../bench/support/fleetScenarios.js"
-import * as Scenarios from "../../bench/support/fleetScenarios.js"
 import * as DiscreteTime from "./support/DiscreteTime.js"
+import * as Driver from "./support/fleetDriver.js"
+import type { Outcome, Scenario } from "./support/fleetScenarios.js"
+import * as Scenarios from "./support/fleetScenarios.js"
 
 const { latencyMillis } = Scenarios
 const baseUrl = "http://simulated.invalid"
@@ -145,6 +151,15 @@ export const strategies: ReadonlyArray<Strategy> = [
 
 const all = strategies.map((s) => s.name)
 const sharing = ["e4 stack-defaults", "Effect 4 withRateLimiter + retryTransient + withCircuitBreaker"]
+// The latency scenarios (priorities, deadlines, tenants, a provider far above the load): the defaults and each of
+// Effect 4's pieces once, with its defaults
+const latency = [
+  "e4 stack-defaults",
+  "e4 retry-default",
+  "Effect 4 withRateLimiter + retryTransient + withCircuitBreaker",
+  "Effect 4 withRateLimiter token-bucket",
+  "Effect 4 retryTransient"
+]
 
 /** What each scenario (by name and processes) runs. */
 const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
@@ -156,7 +171,16 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
   ["token-limits", 1, all],
   ["token-limits", 10, sharing],
   ["token-limits-openai", 1, all],
-  ["token-limits-openai", 10, sharing]
+  ["token-limits-openai", 10, sharing],
+  ["deadlines", 1, latency],
+  ["tenants", 1, latency],
+  ["tenants", 10, sharing],
+  ["random-503-headers", 1, latency],
+  ["interactive-100", 1, latency],
+  ["mixed-priority", 1, latency],
+  ["mixed-priority", 10, sharing],
+  ["mixed-priority-headers", 1, latency],
+  ["mixed-priority-headers", 10, sharing]
 ]
 
 // The server ---------------------------------------------------------------------
@@ -164,14 +188,19 @@ const runs: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** The simulated server: the scenario's admission, answered as the provider's HTTP after one latency. */
+/**
+ * The simulated server: the scenario's admission, answered as the provider's HTTP after one latency; it counts
+ * the requests each client's calls sent (by the number in the prompt).
+ */
 const serve = (scenario: Scenario) => {
   const counts = { accepted: 0, refused: 0, failed: 0 }
+  const sentBy = new Array<number>(scenario.n).fill(0)
   const format = scenario.tokens?.headers ?? "anthropic"
   const throttle = Throttle.tokenBucket(Throttle.capacityAt(scenario.server), scenario.server.burst)
   const limits = scenario.tokens === undefined ? undefined : ProviderLimits.providerLimits(scenario.tokens.limits)
   const usage = Scenarios.draws(scenario.n)
-  const failureRate = scenario.server.failureRate ?? 0
+  const failureRate = scenario.tokens?.failureRate ?? scenario.server.failureRate ?? 0
+  const latency = scenario.tokens?.latency ?? latencyMillis
   const respond = (request: HttpClientRequest.HttpClientRequest, reply: FaultServer.Reply) =>
     HttpServerResponse.toClientResponse(
       HttpServerResponse.uint8Array(encoder.encode(FaultServer.bodyOf(reply)), {
@@ -187,10 +216,12 @@ const serve = (scenario: Scenario) => {
   const server = HttpClient.make((request) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      const body = request.body._tag === "Uint8Array" ? decoder.decode(request.body.body) : ""
+      const client = Number(/client-(\d+)/.exec(body)?.[1] ?? 0)
+      sentBy[client]!++
       let reply: FaultServer.Reply
       if (limits !== undefined) {
-        const body = request.body._tag === "Uint8Array" ? decoder.decode(request.body.body) : ""
-        const drawn = usage[Number(/client-(\d+)/.exec(body)?.[1] ?? 0)]!
+        const drawn = usage[client]!
         const wait = limits.admit(now, {
           requests: 1,
           inputTokens: drawn.inputTokens,
@@ -198,9 +229,15 @@ const serve = (scenario: Scenario) => {
           tokens: drawn.inputTokens + 1024
         })
         const headers = limits.headers(now, format)
+        const draw = wait === 0 && failureRate > 0 ? yield* Random.next : 1
         if (wait > 0) {
           counts.refused++
           reply = error(429, "rate_limit_error", { ...headers, "retry-after": String(Math.ceil(wait / 1000)) })
+        } else if (draw < failureRate) {
+          // admitted, then failed: what it reserved goes back, and the answer carries the headers
+          counts.failed++
+          limits.settle(now, { outputTokens: 1024, tokens: 1024 })
+          reply = error(503, "api_error", headers)
         } else {
           counts.accepted++
           const unused = 1024 - drawn.outputTokens
@@ -237,18 +274,18 @@ const serve = (scenario: Scenario) => {
           reply = FaultServer.anthropicStream(["ok"])
         }
       }
-      yield* Effect.sleep(latencyMillis)
+      yield* Effect.sleep(latency)
       return respond(request, reply)
     })
   )
-  return { server, counts }
+  return { server, counts, sentBy }
 }
 
 /** One run in discrete virtual time. */
 export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outcome =>
   DiscreteTime.run(
     Effect.gen(function*() {
-      const { counts, server } = serve(scenario)
+      const { counts, sentBy, server } = serve(scenario)
       const shared: Shared = {
         server,
         store: FleetStore.makeMemory(),
@@ -257,31 +294,23 @@ export const simulate = (scenario: Scenario, strategy: Strategy, seed = 1): Outc
         ),
         scenario
       }
-      const share = Math.ceil(scenario.n / scenario.processes)
-      const results = yield* Effect.forEach(
-        Array.from({ length: scenario.processes }, (_, p) =>
-          [p * share, Math.min(share, scenario.n - p * share)] as const),
-        ([first, clients]) =>
-          Effect.flatMap(strategy.wrap(shared), (generate) =>
-            Effect.forEach(
-              Array.from({ length: clients }, (_, i) =>
-                first + i),
-              (client) =>
-                Effect.flatMap(
-                  Effect.exit(generate({ prompt: `client-${client} ${"x".repeat(usageChars(scenario, client))}` })),
-                  (exit) => Effect.map(Clock.currentTimeMillis, (at) => exit._tag === "Success" ? at : undefined)
-                ),
-              { concurrency: "unbounded" }
-            )),
-        { concurrency: "unbounded" }
+      const generates = yield* Effect.forEach(Array.from({ length: scenario.processes }), () => strategy.wrap(shared))
+      const driven = yield* Driver.drive(
+        scenario,
+        generates.length,
+        // a client's call: its number in the prompt (the server's draws and counts go by it)
+        (p, client) => generates[p]!({ prompt: `client-${client} ${"x".repeat(usageChars(scenario, client))}` }),
+        // the limiter's DeadlineError, as an AiError on this line
+        (error) =>
+          AiError.isAiError(error) && error.reason._tag === "UnknownError" &&
+          error.reason.description?.includes("not sent:") === true
       )
-      const end = yield* Clock.currentTimeMillis
-      return Scenarios.outcome(
+      return Driver.outcomeOf(
         scenario,
         strategy.name,
+        driven,
         counts,
-        results,
-        end,
+        sentBy,
         Scenarios.floorMillis(scenario, Throttle.capacityAt)
       )
     }).pipe(
