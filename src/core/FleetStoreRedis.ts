@@ -320,11 +320,19 @@ ${lua}
 end)()
 local floor = math.floor
 local function whole(x) return x == floor(x) and x > -1e14 and x < 1e14 end
+-- Refuses a number that is not finite, anywhere in x (a state to write, a reply to send).
+local function finite(x)
+  if type(x) == "number" then
+    if x ~= x or x == math.huge or x == -math.huge then error("a number that is not finite: " .. tostring(x)) end
+  elseif type(x) == "table" then
+    for _, v in pairs(x) do finite(v) end
+  end
+end
 local function encode(x)
   local t = type(x)
   if t == "number" then
     if whole(x) then return tostring(x) end
-    if x ~= x or x == math.huge or x == -math.huge then error("a number that is not finite: " .. tostring(x)) end
+    finite(x)
     return string.format("%.17g", x)
   elseif t == "table" then
     local n = #x
@@ -347,13 +355,6 @@ local function encode(x)
     return "{" .. table.concat(parts, ",") .. "}"
   end
   return cjson.encode(x)
-end
-local function finite(x)
-  if type(x) == "number" then
-    if x ~= x or x == math.huge or x == -math.huge then error("a number that is not finite: " .. tostring(x)) end
-  elseif type(x) == "table" then
-    for _, v in pairs(x) do finite(v) end
-  end
 end
 -- ARGV: the keys' time to live, then five a step: its key's index in KEYS, the operation, now, its arguments as
 -- JSON, and 1 when its reply is not wanted.
