@@ -402,6 +402,34 @@ describe("FleetStoreRedis", () => {
       30_000
     )
 
+    it.live.skipIf(!redisAvailable)(
+      "a step whose answer or state would hold a number that is not finite fails in Redis and writes nothing",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* redisServer
+          const { client, key, store } = yield* planting(server)
+          const now = Date.now()
+          warnings.length = 0
+          // an answer: a send rate of 0 (a store's caller of its own) makes the wait infinite; the operation fails
+          // to the store and is answered locally
+          expect((yield* store.take("limiter:zero", now, window, 0, 1)).taken).toBe(0)
+          expect(yield* Effect.promise(() => client.exists(key("limiter:zero")))).toBe(0)
+          expect(warnings).toEqual([expect.stringContaining("a number that is not finite")])
+          // a state only: two records that answer nothing sum past the largest number in their own script (sent at
+          // the end of the turn, no answer encoded: the state's check refuses it; written, the key would be read
+          // back as corrupt). An ask of another key after them, in a later script: once it is answered, theirs has
+          // run (Redis runs a connection's scripts in order; an ask of the same key would reset what a missing check
+          // let through). A store of its own: the first is answering locally for its cool-down
+          const other = yield* planting(server)
+          yield* other.store.firstAttempts("budget:huge", now, window, 1e308)
+          yield* other.store.firstAttempts("budget:huge", now, window, 1e308)
+          yield* Effect.sleep("1 millis")
+          yield* other.store.budget("budget:other", now, window, { _tag: "Peek" })
+          expect(yield* Effect.promise(() => other.client.exists(other.key("budget:huge")))).toBe(0)
+        }).pipe(Effect.provide(logger), Effect.scoped),
+      30_000
+    )
+
     it.live.skipIf(!redisBinary)(
       "the send bucket's time planted as inf: 10 calls finish, and the store is not polled in a loop",
       () =>
